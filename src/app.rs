@@ -1,0 +1,116 @@
+//! Wiring: from a validated [`Config`] to a running server (or a `check` report).
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::allure::{AllureClient, AllureError, ClientOptions, Page};
+use crate::config::Config;
+use crate::fake::{DEMO_TOKEN, FakeTestOps};
+use crate::server::AllureMcp;
+use crate::tools::{Ctx, Registry};
+
+/// Errors while starting or running the app.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Allure(#[from] AllureError),
+    #[error("{0}")]
+    Stdio(#[from] crate::transport::stdio::StdioError),
+    #[error("cannot start the demo upstream: {0}")]
+    Demo(std::io::Error),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Builds the MCP server for a configuration. In demo mode it also starts the fake,
+/// which must live as long as the server: the caller keeps the returned handle.
+pub async fn build(config: &Config) -> Result<(AllureMcp, Option<FakeTestOps>), AppError> {
+    let (opts, fake) = match &config.allure {
+        Some(opts) => (opts.clone(), None),
+        None => {
+            let fake = FakeTestOps::start().await.map_err(AppError::Demo)?;
+            let url = url::Url::parse(&fake.base_url())
+                .map_err(|e| AppError::Unsupported(e.to_string()))?;
+            let mut opts = ClientOptions::new(url, SecretString::from(DEMO_TOKEN.to_owned()));
+            opts.timeout = Duration::from_secs(30);
+            eprintln!(
+                "allure-mcp: DEMO MODE: serving sample data from a built-in fake Allure TestOps at {} (no real instance is used)",
+                fake.base_url()
+            );
+            (opts, Some(fake))
+        }
+    };
+    if opts.tls_insecure {
+        tracing::warn!(
+            "ALLURE_TLS_INSECURE is on: TLS certificates of Allure TestOps are NOT checked; anyone on the path can read the token"
+        );
+        eprintln!(
+            "allure-mcp: WARNING: ALLURE_TLS_INSECURE is on; TLS certificates are not checked"
+        );
+    }
+    let client = AllureClient::new(opts)?;
+    let registry = Registry::new(&config.toolsets, config.read_only);
+    let ctx = Ctx {
+        client,
+        default_project: config.default_project,
+    };
+    Ok((AllureMcp::new(registry, ctx), fake))
+}
+
+/// Runs the configured mode to completion.
+pub async fn run(config: Config) -> Result<(), AppError> {
+    if config.http {
+        return Err(AppError::Unsupported(
+            "--http: the HTTP transport is not in this build yet; use stdio (the default)".into(),
+        ));
+    }
+    let (server, _fake) = build(&config).await?;
+    tracing::info!(
+        tools = server.registry().tools().len(),
+        read_only = config.read_only,
+        "serving MCP on stdio"
+    );
+    crate::transport::stdio::serve(server).await?;
+    Ok(())
+}
+
+/// `allure-mcp check`: prints what works and what does not; `Ok(false)` when something failed.
+pub async fn check(config: &Config) -> Result<bool, AppError> {
+    let Some(opts) = config.allure.clone() else {
+        println!("ok   demo mode: nothing to check");
+        return Ok(true);
+    };
+    println!("ok   configuration is valid");
+    println!(
+        "ok   Allure TestOps at {} (API prefix {})",
+        opts.base_url, opts.api_prefix
+    );
+    let client = AllureClient::new(opts)?;
+    match client
+        .get::<Page<crate::allure::model::Project>>("/project", &[("size", "1".into())])
+        .await
+    {
+        Ok(p) => {
+            println!(
+                "ok   token accepted; {} project(s) visible",
+                p.total_elements
+            );
+            let registry = Registry::new(&config.toolsets, config.read_only);
+            println!(
+                "ok   {} tools offered{}",
+                registry.tools().len(),
+                if config.read_only {
+                    " (read-only mode)"
+                } else {
+                    ""
+                }
+            );
+            Ok(true)
+        }
+        Err(e) => {
+            println!("FAIL {}", crate::tools::ToolError::from(e));
+            Ok(false)
+        }
+    }
+}

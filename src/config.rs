@@ -1,0 +1,574 @@
+//! Configuration: flags, environment (the Go server's names kept), `.env`, secret
+//! files and systemd credentials, validated into one [`Config`].
+//!
+//! A bad setting is one line naming the variable, what is wrong and how to fix it,
+//! and exit code 2: never a panic or a backtrace.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+use url::Url;
+
+use crate::allure::{AuthMode, ClientOptions, RetryPolicy};
+use crate::tools::Toolset;
+
+/// Command line. Every setting has a flag and an environment variable; the flag wins.
+#[derive(Debug, Parser)]
+#[command(
+    name = "allure-mcp",
+    version,
+    about = "MCP server for Allure TestOps: launches, test results, AQL search, test cases and CI runs.",
+    long_about = None,
+    after_help = "Secrets also come from files: ALLURE_TOKEN_FILE, MCP_AUTH_TOKEN_FILE, or the systemd credentials \
+                  `allure-token` and `mcp-auth-token` in $CREDENTIALS_DIRECTORY. A .env file in the working \
+                  directory is read; the real environment wins."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Allure TestOps root URL (http or https), e.g. https://testops.example.com
+    #[arg(long, env = "ALLURE_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Allure API token (a service account's token; it has that user's rights)
+    #[arg(
+        long,
+        env = "ALLURE_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+
+    /// File holding the Allure API token
+    #[arg(long, env = "ALLURE_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+
+    /// Seconds one Allure call may take, retries included (1..=600)
+    #[arg(
+        long,
+        env = "REQUEST_TIMEOUT",
+        default_value = "30",
+        value_name = "SECONDS"
+    )]
+    pub request_timeout: String,
+
+    /// error | warn | info | debug | trace
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// HTTP port (with --http)
+    #[arg(long, env = "PORT", default_value = "3000")]
+    pub port: String,
+
+    /// Bearer token MCP HTTP clients must send (with --http)
+    #[arg(
+        long,
+        env = "MCP_AUTH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub mcp_auth_token: Option<String>,
+
+    /// File holding the MCP bearer token
+    #[arg(long, env = "MCP_AUTH_TOKEN_FILE", value_name = "PATH")]
+    pub mcp_auth_token_file: Option<PathBuf>,
+
+    /// Browser origins allowed by CORS, comma-separated; none by default (with --http)
+    #[arg(long, env = "CORS_ALLOWED_ORIGIN", value_name = "ORIGINS")]
+    pub cors_allowed_origin: Option<String>,
+
+    /// API path prefix: /api (current) or /api/rs (old instances)
+    #[arg(long, env = "ALLURE_API_PREFIX", default_value = "/api")]
+    pub api_prefix: String,
+
+    /// jwt (exchange the token, documented) or api-token (send `Api-Token <token>`)
+    #[arg(long, env = "ALLURE_AUTH_MODE", default_value = "jwt")]
+    pub auth_mode: String,
+
+    /// Project used when a tool call names none
+    #[arg(long, env = "ALLURE_PROJECT_ID", value_name = "ID")]
+    pub project_id: Option<String>,
+
+    /// PEM file with extra CA certificates to trust
+    #[arg(long, env = "ALLURE_CA_FILE", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Accept any TLS certificate from Allure (lab use only)
+    #[arg(
+        long,
+        env = "ALLURE_TLS_INSECURE",
+        default_value = "false",
+        value_name = "BOOL"
+    )]
+    pub tls_insecure: String,
+
+    /// Toolsets to offer, comma-separated, or `all` (default: all but raw)
+    #[arg(long, env = "ALLURE_TOOLSETS", value_name = "LIST")]
+    pub toolsets: Option<String>,
+
+    /// Offer only tools that change nothing
+    #[arg(
+        long,
+        env = "ALLURE_READ_ONLY",
+        default_value = "false",
+        value_name = "BOOL"
+    )]
+    pub read_only: String,
+
+    /// Serve MCP over HTTP instead of stdio
+    #[arg(long)]
+    pub http: bool,
+
+    /// Serve against a built-in fake Allure TestOps with sample data (no account needed)
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Check the configuration and the connection to Allure TestOps, then exit
+    Check,
+    /// Serve against the built-in fake Allure TestOps with sample data
+    Demo,
+}
+
+/// A configuration problem, shown as one line: `VARIABLE: problem; fix`.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {problem}; {fix}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+    pub fix: String,
+}
+
+fn bad(var: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `None` in demo mode until the fake has started.
+    pub allure: Option<ClientOptions>,
+    pub log_level: String,
+    pub port: u16,
+    pub mcp_auth_token: Option<SecretString>,
+    pub cors_allowed_origins: Vec<String>,
+    pub default_project: Option<i64>,
+    pub toolsets: Vec<Toolset>,
+    pub read_only: bool,
+    pub http: bool,
+    pub demo: bool,
+    pub check: bool,
+}
+
+/// Where secrets may come from besides the environment (for tests: a fake credentials dir).
+#[derive(Debug, Clone, Default)]
+pub struct SecretSources {
+    pub credentials_directory: Option<PathBuf>,
+}
+
+impl SecretSources {
+    /// `$CREDENTIALS_DIRECTORY`, set by systemd's `LoadCredential=`.
+    pub fn from_env() -> Self {
+        SecretSources {
+            credentials_directory: std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from),
+        }
+    }
+}
+
+/// A secret file's content, trailing newline (and whitespace) trimmed.
+fn read_secret(var: &'static str, path: &Path) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        bad(
+            var,
+            format!("cannot read {}: {e}", path.display()),
+            "check the path and that this user may read it",
+        )
+    })?;
+    let trimmed = text.trim_end_matches(['\n', '\r', ' ', '\t']);
+    if trimmed.is_empty() {
+        return Err(bad(
+            var,
+            format!("{} is empty", path.display()),
+            "put the token in the file",
+        ));
+    }
+    Ok(SecretString::from(trimmed.to_owned()))
+}
+
+/// Value, then `*_FILE`, then the systemd credential.
+fn secret(
+    var: &'static str,
+    file_var: &'static str,
+    credential: &str,
+    value: Option<&str>,
+    file: Option<&Path>,
+    sources: &SecretSources,
+) -> Result<Option<SecretString>, ConfigError> {
+    if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
+        return Ok(Some(SecretString::from(v.trim().to_owned())));
+    }
+    if let Some(path) = file {
+        return read_secret(file_var, path).map(Some);
+    }
+    if let Some(dir) = &sources.credentials_directory {
+        let path = dir.join(credential);
+        if path.exists() {
+            return read_secret(var, &path).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+fn parse_bool(var: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        other => Err(bad(
+            var,
+            format!("'{other}' is not a boolean"),
+            "use true or false",
+        )),
+    }
+}
+
+/// Parses and checks `ALLURE_BASE_URL`.
+pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
+    let var = "ALLURE_BASE_URL";
+    let url = Url::parse(raw.trim()).map_err(|e| {
+        bad(
+            var,
+            format!("'{raw}' is not a URL ({e})"),
+            "use the TestOps root, e.g. https://testops.example.com",
+        )
+    })?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(bad(
+            var,
+            format!("scheme '{}' is not supported", url.scheme()),
+            "use http:// or https://",
+        ));
+    }
+    if url.host_str().is_none() {
+        return Err(bad(
+            var,
+            "the URL has no host",
+            "use the TestOps root, e.g. https://testops.example.com",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            var,
+            "the URL has a query or fragment",
+            "use the TestOps root only",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            var,
+            "the URL carries credentials",
+            "remove them; use ALLURE_TOKEN",
+        ));
+    }
+    Ok(url)
+}
+
+impl Config {
+    /// Validates the command line (which already holds the environment's values).
+    pub fn from_cli(cli: &Cli, sources: &SecretSources) -> Result<Config, ConfigError> {
+        let demo = cli.demo || cli.command == Some(Command::Demo);
+        let check = cli.command == Some(Command::Check);
+
+        let timeout: u64 = cli.request_timeout.trim().parse().map_err(|_| {
+            bad(
+                "REQUEST_TIMEOUT",
+                format!("'{}' is not a whole number of seconds", cli.request_timeout),
+                "use a value from 1 to 600",
+            )
+        })?;
+        if !(1..=600).contains(&timeout) {
+            return Err(bad(
+                "REQUEST_TIMEOUT",
+                format!("{timeout} is out of range"),
+                "use a value from 1 to 600",
+            ));
+        }
+        let log_level = cli.log_level.trim().to_ascii_lowercase();
+        if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
+            return Err(bad(
+                "LOG_LEVEL",
+                format!("'{}' is not a level", cli.log_level),
+                "use error, warn, info, debug or trace",
+            ));
+        }
+        let port: u16 = cli.port.trim().parse().map_err(|_| {
+            bad(
+                "PORT",
+                format!("'{}' is not a port number", cli.port),
+                "use a number from 1 to 65535",
+            )
+        })?;
+        if port == 0 {
+            return Err(bad(
+                "PORT",
+                "0 is not a usable port",
+                "use a number from 1 to 65535",
+            ));
+        }
+        let auth_mode = match cli.auth_mode.trim().to_ascii_lowercase().as_str() {
+            "jwt" => AuthMode::Jwt,
+            "api-token" | "apitoken" | "api_token" => AuthMode::ApiToken,
+            other => {
+                return Err(bad(
+                    "ALLURE_AUTH_MODE",
+                    format!("'{other}' is not a mode"),
+                    "use jwt or api-token",
+                ));
+            }
+        };
+        let prefix = cli.api_prefix.trim();
+        if !prefix.starts_with('/') || prefix.contains(['?', '#', ' ']) {
+            return Err(bad(
+                "ALLURE_API_PREFIX",
+                format!("'{prefix}' is not a path"),
+                "use /api or /api/rs",
+            ));
+        }
+        let default_project = match cli
+            .project_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(v) => {
+                let id: i64 = v.parse().map_err(|_| {
+                    bad(
+                        "ALLURE_PROJECT_ID",
+                        format!("'{v}' is not a project id"),
+                        "use the numeric id (list_projects shows them)",
+                    )
+                })?;
+                if id <= 0 {
+                    return Err(bad(
+                        "ALLURE_PROJECT_ID",
+                        format!("{id} is not a project id"),
+                        "project ids are positive",
+                    ));
+                }
+                Some(id)
+            }
+        };
+        let tls_insecure = parse_bool("ALLURE_TLS_INSECURE", &cli.tls_insecure)?;
+        let read_only = parse_bool("ALLURE_READ_ONLY", &cli.read_only)?;
+        if let Some(ca) = &cli.ca_file {
+            if !ca.is_file() {
+                return Err(bad(
+                    "ALLURE_CA_FILE",
+                    format!("{} is not a readable file", ca.display()),
+                    "point it at a PEM file",
+                ));
+            }
+        }
+        let toolsets = Toolset::parse_list(cli.toolsets.as_deref()).map_err(|e| {
+            bad(
+                "ALLURE_TOOLSETS",
+                e,
+                format!("use a comma list of {} or all", Toolset::names().join(", ")),
+            )
+        })?;
+
+        let mcp_auth_token = secret(
+            "MCP_AUTH_TOKEN",
+            "MCP_AUTH_TOKEN_FILE",
+            "mcp-auth-token",
+            cli.mcp_auth_token.as_deref(),
+            cli.mcp_auth_token_file.as_deref(),
+            sources,
+        )?;
+        let cors_allowed_origins = cli
+            .cors_allowed_origin
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        for origin in &cors_allowed_origins {
+            if origin != "*"
+                && Url::parse(origin)
+                    .map(|u| u.host_str().is_none())
+                    .unwrap_or(true)
+            {
+                return Err(bad(
+                    "CORS_ALLOWED_ORIGIN",
+                    format!("'{origin}' is not an origin"),
+                    "use scheme://host[:port], comma-separated, or *",
+                ));
+            }
+        }
+
+        let allure = if demo {
+            None
+        } else {
+            let raw = cli.base_url.as_deref().map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
+                bad("ALLURE_BASE_URL", "not set", "set it to your TestOps root, e.g. ALLURE_BASE_URL=https://testops.example.com (or try --demo)")
+            })?;
+            let base_url = parse_base_url(raw)?;
+            let token = secret("ALLURE_TOKEN", "ALLURE_TOKEN_FILE", "allure-token", cli.token.as_deref(), cli.token_file.as_deref(), sources)?
+                .ok_or_else(|| bad("ALLURE_TOKEN", "not set", "create an API token in Allure TestOps (profile → API tokens) and set ALLURE_TOKEN or ALLURE_TOKEN_FILE"))?;
+            Some(ClientOptions {
+                base_url,
+                api_prefix: prefix.to_owned(),
+                auth_mode,
+                token,
+                timeout: Duration::from_secs(timeout),
+                retry: RetryPolicy {
+                    max_total_wait: Duration::from_secs(timeout.min(10)),
+                    ..RetryPolicy::default()
+                },
+                ca_file: cli.ca_file.clone(),
+                tls_insecure,
+            })
+        };
+
+        Ok(Config {
+            allure,
+            log_level,
+            port,
+            mcp_auth_token,
+            cors_allowed_origins,
+            default_project,
+            toolsets,
+            read_only,
+            http: cli.http,
+            demo,
+            check,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut all = vec!["allure-mcp"];
+        all.extend_from_slice(args);
+        let cli = Cli::try_parse_from(all).expect("clap accepts the flags");
+        Config::from_cli(&cli, &SecretSources::default())
+    }
+
+    #[test]
+    fn minimal_configuration() {
+        let c = parse(&["--base-url", "https://t.example.com/", "--token", "abc"]).unwrap();
+        let a = c.allure.unwrap();
+        assert_eq!(a.base_url.as_str(), "https://t.example.com/");
+        assert_eq!(a.token.expose_secret(), "abc");
+        assert_eq!(a.timeout, Duration::from_secs(30));
+        assert_eq!(c.port, 3000);
+        assert_eq!(c.log_level, "info");
+        assert!(!c.read_only);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let base = ["--base-url", "https://t.example.com", "--token", "abc"];
+        let cases: &[(&[&str], &str)] = &[
+            (&["--token", "abc"], "ALLURE_BASE_URL"),
+            (
+                &["--base-url", "ftp://x", "--token", "a"],
+                "ALLURE_BASE_URL",
+            ),
+            (
+                &["--base-url", "not a url", "--token", "a"],
+                "ALLURE_BASE_URL",
+            ),
+            (&["--base-url", "https://t.example.com"], "ALLURE_TOKEN"),
+            (&["--request-timeout", "0"], "REQUEST_TIMEOUT"),
+            (&["--request-timeout", "601"], "REQUEST_TIMEOUT"),
+            (&["--request-timeout", "ten"], "REQUEST_TIMEOUT"),
+            (&["--log-level", "loud"], "LOG_LEVEL"),
+            (&["--port", "70000"], "PORT"),
+            (&["--auth-mode", "basic"], "ALLURE_AUTH_MODE"),
+            (&["--project-id", "x"], "ALLURE_PROJECT_ID"),
+            (&["--tls-insecure", "maybe"], "ALLURE_TLS_INSECURE"),
+            (&["--cors-allowed-origin", "nope"], "CORS_ALLOWED_ORIGIN"),
+            (&["--toolsets", "projects,bogus"], "ALLURE_TOOLSETS"),
+            (&["--ca-file", "/nonexistent/ca.pem"], "ALLURE_CA_FILE"),
+        ];
+        for (args, var) in cases {
+            let mut all: Vec<&str> =
+                if args.contains(&"--base-url") || args.first() == Some(&"--token") {
+                    vec![]
+                } else {
+                    base.to_vec()
+                };
+            all.extend_from_slice(args);
+            let err = parse(&all).expect_err(&format!("{args:?} should fail"));
+            assert_eq!(err.var, *var, "{args:?}: {err}");
+            assert!(!err.to_string().contains("abc"), "a secret leaked: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("allure-token"), "from-credential\n").unwrap();
+        std::fs::write(dir.path().join("mcp-auth-token"), "mcp-secret\n").unwrap();
+        let cli = Cli::try_parse_from(["allure-mcp", "--base-url", "http://127.0.0.1:1"]).unwrap();
+        let sources = SecretSources {
+            credentials_directory: Some(dir.path().to_owned()),
+        };
+        let c = Config::from_cli(&cli, &sources).unwrap();
+        assert_eq!(c.allure.unwrap().token.expose_secret(), "from-credential");
+        assert_eq!(c.mcp_auth_token.unwrap().expose_secret(), "mcp-secret");
+
+        let file = dir.path().join("tok");
+        std::fs::write(&file, "from-file\r\n").unwrap();
+        let cli = Cli::try_parse_from([
+            "allure-mcp",
+            "--base-url",
+            "http://h",
+            "--token-file",
+            file.to_str().unwrap(),
+        ])
+        .unwrap();
+        let c = Config::from_cli(&cli, &sources).unwrap();
+        assert_eq!(c.allure.unwrap().token.expose_secret(), "from-file");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = parse(&[
+            "--base-url",
+            "https://t.example.com",
+            "--token",
+            "super-secret-token",
+            "--mcp-auth-token",
+            "mcp-secret-value",
+        ])
+        .unwrap();
+        let dbg = format!("{c:?}");
+        assert!(
+            !dbg.contains("super-secret-token") && !dbg.contains("mcp-secret-value"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn demo_needs_no_upstream() {
+        let c = parse(&["--demo"]).unwrap();
+        assert!(c.demo && c.allure.is_none());
+    }
+}

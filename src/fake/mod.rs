@@ -1,0 +1,533 @@
+//! A faithful fake of Allure TestOps, for tests, benchmarks and `--demo`.
+//!
+//! It serves the real API's paths under `/api` and `/api/rs`, exchanges API tokens for
+//! expiring JWTs, pages and sorts like Spring, answers 202/204 with empty bodies where
+//! the real server does, evaluates AQL, records every request, and injects faults per
+//! route on demand. It listens on loopback only.
+
+pub mod aql;
+pub mod data;
+mod routes;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::{Request, Response, StatusCode};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+pub use data::Dataset;
+
+/// How the fake is started.
+#[derive(Debug, Clone)]
+pub struct FakeOptions {
+    /// API tokens it accepts (for the exchange and for `Api-Token` auth).
+    pub api_tokens: Vec<String>,
+    /// The `expires_in` it answers, and how long its JWTs are honoured.
+    pub jwt_lifetime: Duration,
+    /// The address to bind; loopback by default.
+    pub bind: SocketAddr,
+    pub dataset: Dataset,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        FakeOptions {
+            api_tokens: vec![DEMO_TOKEN.to_owned()],
+            jwt_lifetime: Duration::from_secs(3600),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dataset: Dataset::seed(),
+        }
+    }
+}
+
+/// The API token the demo and the standalone fake accept by default.
+pub const DEMO_TOKEN: &str = "demo-api-token";
+
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// The full path, prefix included (`/api/launch/5`).
+    pub path: String,
+    /// The path below the prefix (`/launch/5`), the same for `/api` and `/api/rs`.
+    pub api_path: String,
+    pub query: String,
+    pub body: String,
+    pub authorization: Option<String>,
+    pub status: u16,
+}
+
+impl Recorded {
+    /// Decoded query pairs.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(self.query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+    /// The first value of a query parameter.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query_pairs()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// What a fault does to a matching request.
+#[derive(Debug, Clone)]
+pub enum FaultKind {
+    /// Answer this status with a Spring-style error body (and `Retry-After` if given).
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+    },
+    /// Answer this status and exact body (malformed JSON, unexpected shapes).
+    Body { status: u16, body: String },
+    /// Wait, then serve normally.
+    Delay(Duration),
+    /// Never answer.
+    Hang,
+    /// Close the connection without an answer.
+    Reset,
+    /// Send headers, then the body one byte chunk every `Duration`.
+    SlowBody(Duration),
+}
+
+/// A fault for requests whose method and API path match.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// `None` matches every method.
+    pub method: Option<String>,
+    /// API path below the prefix; `*` matches one segment (`/launch/*/statistic`).
+    pub path: String,
+    pub kind: FaultKind,
+    /// How many requests it hits; `None` = until cleared.
+    pub times: Option<usize>,
+}
+
+impl Fault {
+    /// A fault on every method of `path`, until cleared.
+    pub fn on(path: &str, kind: FaultKind) -> Self {
+        Fault {
+            method: None,
+            path: path.to_owned(),
+            kind,
+            times: None,
+        }
+    }
+    /// Only for `method`.
+    pub fn method(mut self, method: &str) -> Self {
+        self.method = Some(method.to_ascii_uppercase());
+        self
+    }
+    /// Only the next `n` matching requests.
+    pub fn times(mut self, n: usize) -> Self {
+        self.times = Some(n);
+        self
+    }
+}
+
+pub(crate) struct State {
+    pub(crate) data: Mutex<Dataset>,
+    api_tokens: Mutex<Vec<String>>,
+    jwts: Mutex<HashMap<String, Instant>>,
+    jwt_lifetime: Mutex<Duration>,
+    log: Mutex<Vec<Recorded>>,
+    faults: Mutex<Vec<Fault>>,
+    /// The wall clock for AQL functions; the seed's own "now" keeps answers stable.
+    pub(crate) now_ms: i64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl State {
+    pub(crate) fn data(&self) -> MutexGuard<'_, Dataset> {
+        lock(&self.data)
+    }
+}
+
+/// A running fake. Dropping it stops the server.
+pub struct FakeTestOps {
+    addr: SocketAddr,
+    state: Arc<State>,
+    stop: watch::Sender<bool>,
+}
+
+impl FakeTestOps {
+    /// Starts with defaults: the seed data, [`DEMO_TOKEN`], one-hour JWTs, 127.0.0.1:0.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(FakeOptions::default()).await
+    }
+
+    pub async fn start_with(opts: FakeOptions) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(opts.bind).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            data: Mutex::new(opts.dataset),
+            api_tokens: Mutex::new(opts.api_tokens),
+            jwts: Mutex::new(HashMap::new()),
+            jwt_lifetime: Mutex::new(opts.jwt_lifetime),
+            log: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            now_ms: data::SEED_NOW_MS,
+        });
+        let (stop, mut stopped) = watch::channel(false);
+        let router = routes::router(state.clone());
+        let st = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = stopped.changed() => break,
+                };
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let router = router.clone();
+                let st = st.clone();
+                let mut stopped = stopped.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        handle(st.clone(), router.clone(), req)
+                    });
+                    let builder = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    );
+                    let conn =
+                        builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = stopped.changed() => {}
+                    }
+                });
+            }
+        });
+        Ok(FakeTestOps { addr, state, stop })
+    }
+
+    /// `http://127.0.0.1:PORT`: what `ALLURE_BASE_URL` should be.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.state.log).clone()
+    }
+
+    /// Requests with this method and API path (`*` matches a segment).
+    pub fn requests_to(&self, method: &str, api_path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                r.method.eq_ignore_ascii_case(method) && path_matches(api_path, &r.api_path)
+            })
+            .collect()
+    }
+
+    /// How many token exchanges happened.
+    pub fn token_exchanges(&self) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.path == "/api/uaa/oauth/token")
+            .count()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.state.log).clear();
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.state.faults).push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.state.faults).clear();
+    }
+
+    /// Makes every JWT issued so far invalid (as a restart of TestOps would).
+    pub fn revoke_jwts(&self) {
+        lock(&self.state.jwts).clear();
+    }
+
+    pub fn set_jwt_lifetime(&self, lifetime: Duration) {
+        *lock(&self.state.jwt_lifetime) = lifetime;
+    }
+
+    /// Replaces the accepted API tokens (token rotation).
+    pub fn set_api_tokens(&self, tokens: Vec<String>) {
+        *lock(&self.state.api_tokens) = tokens;
+    }
+
+    /// Reads or changes the data directly (test setup and assertions).
+    pub fn with_data<R>(&self, f: impl FnOnce(&mut Dataset) -> R) -> R {
+        f(&mut self.state.data())
+    }
+}
+
+impl Drop for FakeTestOps {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The error that makes hyper drop a connection without answering.
+#[derive(Debug)]
+struct Reset;
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+impl std::error::Error for Reset {}
+
+pub(crate) fn path_matches(pattern: &str, path: &str) -> bool {
+    let p: Vec<&str> = pattern.trim_end_matches('/').split('/').collect();
+    let a: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| *p == "*" || p == a)
+}
+
+fn api_path(path: &str) -> String {
+    for prefix in ["/api/rs", "/api"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            if rest.is_empty() || rest.starts_with('/') {
+                return rest.to_owned();
+            }
+        }
+    }
+    path.to_owned()
+}
+
+pub(crate) fn error_response(status: u16, message: &str, path: &str) -> Response<Body> {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::json!({
+        "timestamp": data::SEED_NOW_MS,
+        "status": status,
+        "error": code.canonical_reason().unwrap_or("Error"),
+        "message": message,
+        "path": path,
+    });
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+async fn handle(
+    state: Arc<State>,
+    router: axum::Router,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, Reset> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let path = parts.uri.path().to_owned();
+    let mut rec = Recorded {
+        method: parts.method.to_string(),
+        api_path: api_path(&path),
+        path: path.clone(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+        authorization: parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        status: 0,
+    };
+
+    let fault = take_fault(&state, &rec);
+    let response = match fault {
+        Some(FaultKind::Reset) => {
+            record(&state, rec);
+            return Err(Reset);
+        }
+        Some(FaultKind::Hang) => {
+            record(&state, rec);
+            std::future::pending::<()>().await;
+            unreachable!()
+        }
+        Some(FaultKind::Status {
+            status,
+            retry_after,
+        }) => {
+            let mut r = error_response(status, "injected fault", &path);
+            if let Some(s) = retry_after {
+                if let Ok(v) = s.to_string().parse() {
+                    r.headers_mut().insert("retry-after", v);
+                }
+            }
+            r
+        }
+        Some(FaultKind::Body { status, body }) => Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap_or_else(|_| Response::new(Body::empty())),
+        Some(FaultKind::Delay(d)) => {
+            tokio::time::sleep(d).await;
+            serve(&state, router, parts, body, &rec).await
+        }
+        Some(FaultKind::SlowBody(every)) => {
+            let full = serve(&state, router, parts, body, &rec).await;
+            let (p, b) = full.into_parts();
+            let bytes = b.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let stream = futures::stream::unfold(0usize, move |i| {
+                let bytes = bytes.clone();
+                async move {
+                    if i >= bytes.len() {
+                        return None;
+                    }
+                    tokio::time::sleep(every).await;
+                    Some((Ok::<Bytes, Infallible>(bytes.slice(i..i + 1)), i + 1))
+                }
+            });
+            Response::from_parts(p, Body::from_stream(stream))
+        }
+        None => serve(&state, router, parts, body, &rec).await,
+    };
+    rec.status = response.status().as_u16();
+    record(&state, rec);
+    Ok(response)
+}
+
+fn record(state: &State, rec: Recorded) {
+    lock(&state.log).push(rec);
+}
+
+fn take_fault(state: &State, rec: &Recorded) -> Option<FaultKind> {
+    let mut faults = lock(&state.faults);
+    let i = faults.iter().position(|f| {
+        f.method.as_deref().is_none_or(|m| m == rec.method) && path_matches(&f.path, &rec.api_path)
+    })?;
+    let kind = faults[i].kind.clone();
+    if let Some(n) = faults[i].times.as_mut() {
+        *n -= 1;
+        if *n == 0 {
+            faults.remove(i);
+        }
+    }
+    Some(kind)
+}
+
+/// Authenticates, then hands the request to the router.
+async fn serve(
+    state: &Arc<State>,
+    router: axum::Router,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+    rec: &Recorded,
+) -> Response<Body> {
+    if rec.path == "/api/uaa/oauth/token" {
+        return token_exchange(state, rec);
+    }
+    if !(rec.path.starts_with("/api/") || rec.path == "/api") {
+        return error_response(404, "No static resource", &rec.path);
+    }
+    if !authorized(state, rec.authorization.as_deref()) {
+        let mut r = error_response(
+            401,
+            "Full authentication is required to access this resource",
+            &rec.path,
+        );
+        r.headers_mut().insert(
+            "www-authenticate",
+            hyper::header::HeaderValue::from_static("Bearer"),
+        );
+        return r;
+    }
+    // Route both prefixes through one router: `/api/rs/x` is served as `/api/x`.
+    let mut parts = parts;
+    if rec.path.starts_with("/api/rs/") {
+        let q = parts
+            .uri
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        if let Ok(uri) = format!("/api{}{q}", rec.api_path).parse() {
+            parts.uri = uri;
+        }
+    }
+    let req = Request::from_parts(parts, Body::from(body));
+    match router.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+fn authorized(state: &State, header: Option<&str>) -> bool {
+    let Some(header) = header else { return false };
+    let (scheme, value) = header.split_once(' ').unwrap_or((header, ""));
+    if scheme.eq_ignore_ascii_case("bearer") {
+        let jwts = lock(&state.jwts);
+        return jwts
+            .get(value.trim())
+            .is_some_and(|exp| Instant::now() < *exp);
+    }
+    if scheme.eq_ignore_ascii_case("api-token") {
+        return lock(&state.api_tokens).iter().any(|t| t == value.trim());
+    }
+    false
+}
+
+fn token_exchange(state: &State, rec: &Recorded) -> Response<Body> {
+    if rec.method != "POST" {
+        return error_response(405, "Request method not supported", &rec.path);
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(rec.body.as_bytes())
+        .into_owned()
+        .collect();
+    if form.get("grant_type").map(String::as_str) != Some("apitoken") {
+        return oauth_error(400, "unsupported_grant_type", "Unsupported grant type");
+    }
+    let token = form.get("token").cloned().unwrap_or_default();
+    if !lock(&state.api_tokens).iter().any(|t| *t == token) {
+        return oauth_error(401, "invalid_token", "Invalid api token");
+    }
+    let lifetime = *lock(&state.jwt_lifetime);
+    let jwt = format!(
+        "eyJhbGciOiJIUzI1NiJ9.fake.{:016x}{:016x}",
+        fastrand::u64(..),
+        fastrand::u64(..)
+    );
+    lock(&state.jwts).insert(jwt.clone(), Instant::now() + lifetime);
+    let body = serde_json::json!({
+        "access_token": jwt,
+        "token_type": "bearer",
+        "expires_in": lifetime.as_secs(),
+        "scope": "openid",
+        "jti": format!("{:x}", fastrand::u64(..)),
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+fn oauth_error(status: u16, error: &str, description: &str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            serde_json::json!({"error": error, "error_description": description}).to_string(),
+        ))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}

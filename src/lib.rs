@@ -1,0 +1,20 @@
+//! allure-mcp: an MCP server for Allure TestOps.
+//!
+//! The map, one room per concern:
+//! - [`allure`]: the REST client (JWT exchange, retries, typed errors). Knows nothing of MCP.
+//! - [`tools`]: the tool registry and one module per Allure area; transport-agnostic.
+//! - [`server`]: the MCP handler that routes requests to the registry.
+//! - [`transport`]: how MCP reaches clients (stdio today).
+//! - [`config`]: flags, environment, secret files, validation.
+//! - [`app`]: wiring a configuration into a running server, and `allure-mcp check`.
+//! - [`logging`]: JSON lines on stderr.
+//! - [`fake`]: a faithful fake Allure TestOps, for tests, benchmarks and `--demo`.
+
+pub mod allure;
+pub mod app;
+pub mod config;
+pub mod fake;
+pub mod logging;
+pub mod server;
+pub mod tools;
+pub mod transport;

@@ -1,0 +1,451 @@
+//! The tool registry: every tool with its toolset and annotations, filtered in one
+//! place by toolset and read-only mode. Tools are transport-agnostic: they take JSON
+//! arguments and a [`Ctx`], and answer structured content plus a compact text.
+
+pub mod launches;
+pub mod projects;
+pub mod render;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use rmcp::model::{CallToolResult, ContentBlock as Content, JsonObject, Tool, ToolAnnotations};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::allure::{AllureClient, AllureError};
+
+/// A group of tools, selectable with `ALLURE_TOOLSETS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Toolset {
+    Projects,
+    Launches,
+    Runs,
+    Results,
+    Testcases,
+    Defects,
+    Analytics,
+    /// The generic API escape hatch: off unless asked for.
+    Raw,
+}
+
+impl Toolset {
+    pub const ALL: [Toolset; 8] = [
+        Toolset::Projects,
+        Toolset::Launches,
+        Toolset::Runs,
+        Toolset::Results,
+        Toolset::Testcases,
+        Toolset::Defects,
+        Toolset::Analytics,
+        Toolset::Raw,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Toolset::Projects => "projects",
+            Toolset::Launches => "launches",
+            Toolset::Runs => "runs",
+            Toolset::Results => "results",
+            Toolset::Testcases => "testcases",
+            Toolset::Defects => "defects",
+            Toolset::Analytics => "analytics",
+            Toolset::Raw => "raw",
+        }
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|t| t.name()).collect()
+    }
+
+    /// The default selection: everything but `raw`.
+    pub fn defaults() -> Vec<Toolset> {
+        Self::ALL
+            .into_iter()
+            .filter(|t| *t != Toolset::Raw)
+            .collect()
+    }
+
+    /// Parses `ALLURE_TOOLSETS`: a comma list, `all`, or empty for the defaults.
+    pub fn parse_list(raw: Option<&str>) -> Result<Vec<Toolset>, String> {
+        let raw = raw.unwrap_or("").trim();
+        if raw.is_empty() || raw.eq_ignore_ascii_case("default") {
+            return Ok(Self::defaults());
+        }
+        let mut out = BTreeSet::new();
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if part.eq_ignore_ascii_case("all") {
+                out.extend(Self::ALL);
+                continue;
+            }
+            let t = Self::ALL
+                .into_iter()
+                .find(|t| t.name().eq_ignore_ascii_case(part))
+                .ok_or_else(|| format!("unknown toolset '{part}'"))?;
+            out.insert(t);
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+/// What every tool gets: the Allure client and the defaults.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub client: AllureClient,
+    pub default_project: Option<i64>,
+}
+
+impl Ctx {
+    /// The project to use: the argument, else `ALLURE_PROJECT_ID`, else a clear error.
+    pub fn project(&self, arg: Option<i64>) -> Result<i64, ToolError> {
+        match arg.or(self.default_project) {
+            Some(id) if id > 0 => Ok(id),
+            Some(id) => Err(ToolError::InvalidArgs(format!("project_id {id} is not a project id; project ids are positive (list_projects shows them)"))),
+            None => Err(ToolError::InvalidArgs(
+                "project_id is required (no ALLURE_PROJECT_ID default is set); call list_projects or find_project to get one".into(),
+            )),
+        }
+    }
+
+    /// A deep link into the TestOps UI.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{}", self.client.ui_base(), path)
+    }
+}
+
+/// Why a tool call failed, phrased for the model: what happened and what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("Invalid arguments: {0}")]
+    InvalidArgs(String),
+    #[error("{what} not found. {hint}")]
+    NotFound { what: String, hint: String },
+    #[error("{}", describe_upstream(.0))]
+    Upstream(#[from] AllureError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ToolError {
+    /// Turns an upstream 404 into a `NotFound` that names the thing and where to look.
+    pub fn not_found(
+        err: AllureError,
+        what: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> ToolError {
+        if err.is_not_found() {
+            ToolError::NotFound {
+                what: what.into(),
+                hint: hint.into(),
+            }
+        } else {
+            ToolError::Upstream(err)
+        }
+    }
+}
+
+/// Maps `AllureError`s to advice a model can act on.
+fn describe_upstream(e: &AllureError) -> String {
+    match e {
+        AllureError::Status { status: 401, .. } => format!(
+            "Allure TestOps rejected the credentials ({e}). The API token may be revoked or expired; the operator must configure a new ALLURE_TOKEN. Retrying will not help."
+        ),
+        AllureError::Status { status: 403, .. } => format!(
+            "Allure TestOps refused access ({e}). The API token's user lacks the rights for this project or action; ask a TestOps admin, or work in another project."
+        ),
+        AllureError::Status { status: 404, .. } => format!(
+            "Not found ({e}). Check the id: the list_* and find_* tools show existing ones."
+        ),
+        AllureError::Status {
+            status: 400 | 409 | 422,
+            ..
+        } => format!(
+            "Allure TestOps rejected the request ({e}). Check the arguments and call again."
+        ),
+        AllureError::Status {
+            status: 429,
+            retry_after,
+            ..
+        } => format!(
+            "Allure TestOps is rate limiting ({e}). Wait {} seconds, then retry.",
+            retry_after.unwrap_or(30)
+        ),
+        AllureError::Status { status, .. } if *status >= 500 => format!(
+            "Allure TestOps failed ({e}). This is usually temporary: retry in a minute; if it persists, the instance needs attention."
+        ),
+        AllureError::Status { .. } => format!("Allure TestOps answered unexpectedly ({e})."),
+        AllureError::Timeout { .. } => format!(
+            "Allure TestOps did not answer in time ({e}). Retry later, or ask for less (a smaller page size)."
+        ),
+        AllureError::Transport { .. } => format!(
+            "Could not reach Allure TestOps ({e}). Check that the instance is up and reachable; retry later."
+        ),
+        AllureError::Decode { .. } => format!(
+            "Allure TestOps answered in a shape this server does not understand ({e}). The instance may run an unsupported version; retrying will not help."
+        ),
+        AllureError::Auth(_) => format!(
+            "Could not authenticate to Allure TestOps: {e}. Retrying will not help until the token is fixed."
+        ),
+    }
+}
+
+/// A tool's answer, renderable for text-only clients.
+pub trait Render {
+    fn text(&self) -> String;
+}
+
+/// What a handler returns: structured content and its text rendering.
+pub struct Output {
+    pub structured: Value,
+    pub text: String,
+}
+
+type Handler =
+    Arc<dyn Fn(Ctx, JsonObject) -> BoxFuture<'static, Result<Output, ToolError>> + Send + Sync>;
+
+/// One tool: its MCP description and its handler.
+#[derive(Clone)]
+pub struct ToolDef {
+    pub name: &'static str,
+    pub toolset: Toolset,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub input_schema: Arc<JsonObject>,
+    pub output_schema: Option<Arc<JsonObject>>,
+    handler: Handler,
+}
+
+impl std::fmt::Debug for ToolDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolDef")
+            .field("name", &self.name)
+            .field("toolset", &self.toolset)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The static facts of a tool, given by each area module.
+pub struct Meta {
+    pub name: &'static str,
+    pub toolset: Toolset,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// Changes nothing in Allure.
+    pub read_only: bool,
+    /// May delete or overwrite (only meaningful for writes).
+    pub destructive: bool,
+    /// Calling twice with the same arguments has no further effect.
+    pub idempotent: bool,
+}
+
+/// Builds a tool from typed arguments `A` and a typed answer `O`.
+pub fn tool<A, O, F, Fut>(meta: Meta, handler: F) -> ToolDef
+where
+    A: DeserializeOwned + JsonSchema + 'static,
+    O: Serialize + JsonSchema + Render + 'static,
+    F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    let erased: Handler = Arc::new(move |ctx, args| {
+        let handler = handler.clone();
+        Box::pin(async move {
+            let args: A = serde_json::from_value(Value::Object(args)).map_err(|e| {
+                ToolError::InvalidArgs(format!("{e}; check the tool's input schema and call again"))
+            })?;
+            let out = handler(ctx, args).await?;
+            Ok(Output {
+                text: out.text(),
+                structured: serde_json::to_value(&out).map_err(|e| {
+                    ToolError::Other(format!("internal error rendering the answer: {e}"))
+                })?,
+            })
+        })
+    });
+    ToolDef {
+        name: meta.name,
+        toolset: meta.toolset,
+        title: meta.title,
+        description: meta.description,
+        read_only: meta.read_only,
+        destructive: meta.destructive && !meta.read_only,
+        idempotent: meta.idempotent || meta.read_only,
+        input_schema: rmcp::handler::server::common::schema_for_type::<A>(),
+        output_schema: Some(rmcp::handler::server::common::schema_for_output::<O>()),
+        handler: erased,
+    }
+}
+
+impl ToolDef {
+    /// The MCP description of this tool.
+    pub fn to_mcp(&self) -> Tool {
+        let annotations = ToolAnnotations::with_title(self.title)
+            .read_only(self.read_only)
+            .destructive(self.destructive)
+            .idempotent(self.idempotent)
+            // Allure TestOps is one closed system, not the open web.
+            .open_world(false);
+        let mut tool = Tool::new(self.name, self.description, self.input_schema.clone())
+            .with_title(self.title)
+            .with_annotations(annotations);
+        if let Some(schema) = &self.output_schema {
+            tool = tool.with_raw_output_schema(schema.clone());
+        }
+        tool
+    }
+}
+
+/// Every tool this server knows, before any filtering.
+pub fn all_tools() -> Vec<ToolDef> {
+    let mut tools = Vec::new();
+    tools.extend(projects::tools());
+    tools.extend(launches::tools());
+    tools
+}
+
+/// The tools offered to clients: selected toolsets, and only read-only ones in read-only mode.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    tools: Arc<Vec<ToolDef>>,
+    /// Tools that exist but are filtered out, to explain a call to one.
+    hidden: Arc<Vec<(&'static str, &'static str)>>,
+}
+
+impl Registry {
+    /// The single place where toolsets and read-only mode filter: read-only wins.
+    pub fn new(toolsets: &[Toolset], read_only: bool) -> Registry {
+        let mut tools = Vec::new();
+        let mut hidden = Vec::new();
+        for t in all_tools() {
+            if read_only && !t.read_only {
+                hidden.push((
+                    t.name,
+                    "the server runs in read-only mode (ALLURE_READ_ONLY)",
+                ));
+            } else if !toolsets.contains(&t.toolset) {
+                hidden.push((t.name, t.toolset.name()));
+            } else {
+                tools.push(t);
+            }
+        }
+        Registry {
+            tools: Arc::new(tools),
+            hidden: Arc::new(hidden),
+        }
+    }
+
+    pub fn tools(&self) -> &[ToolDef] {
+        &self.tools
+    }
+
+    pub fn list(&self) -> Vec<Tool> {
+        self.tools.iter().map(ToolDef::to_mcp).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ToolDef> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+
+    /// Calls a tool and turns every failure into an `isError` result the model can read.
+    pub async fn call(&self, ctx: Ctx, name: &str, args: Option<JsonObject>) -> CallToolResult {
+        let Some(tool) = self.get(name) else {
+            let why = match self.hidden.iter().find(|(n, _)| *n == name) {
+                Some((_, reason)) if reason.starts_with("the server") => {
+                    format!("Tool '{name}' is not available: {reason}.")
+                }
+                Some((_, set)) => format!(
+                    "Tool '{name}' is not available: its toolset '{set}' is not enabled (ALLURE_TOOLSETS)."
+                ),
+                None => {
+                    format!("Unknown tool '{name}'. Call tools/list to see the available tools.")
+                }
+            };
+            return CallToolResult::error(vec![Content::text(why)]);
+        };
+        let started = std::time::Instant::now();
+        let result = (tool.handler)(ctx, args.unwrap_or_default()).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(out) => {
+                tracing::info!(target: "allure_mcp::audit", tool = name, outcome = "ok", duration_ms = elapsed_ms, "tool call");
+                let mut r = CallToolResult::success(vec![Content::text(out.text)]);
+                r.structured_content = Some(out.structured);
+                r
+            }
+            Err(e) => {
+                let status = match &e {
+                    ToolError::Upstream(u) => u.status(),
+                    _ => None,
+                };
+                tracing::info!(target: "allure_mcp::audit", tool = name, outcome = "error", upstream_status = status, duration_ms = elapsed_ms, "tool call");
+                CallToolResult::error(vec![Content::text(e.to_string())])
+            }
+        }
+    }
+}
+
+/// Paging arguments shared by list tools.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// Where a page is in a list, for the model to ask for the next one.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PageInfo {
+    /// 0-based page number of this answer.
+    pub page: i64,
+    pub size: i64,
+    /// Items in all pages.
+    pub total: i64,
+    pub has_more: bool,
+    /// The page to ask for next, when there is one.
+    pub next_page: Option<i64>,
+}
+
+impl PageInfo {
+    pub fn of<T>(p: &crate::allure::Page<T>) -> PageInfo {
+        PageInfo {
+            page: p.number,
+            size: p.size,
+            total: p.total_elements,
+            has_more: p.has_more(),
+            next_page: p.has_more().then_some(p.number + 1),
+        }
+    }
+
+    pub fn text(&self) -> String {
+        if self.has_more {
+            format!(
+                "page {} of {} items; next_page={}",
+                self.page,
+                self.total,
+                self.page + 1
+            )
+        } else {
+            format!("{} items in all", self.total)
+        }
+    }
+}
+
+/// Checks `page`/`size` and gives them as query pairs.
+pub fn paging(
+    page: Option<u32>,
+    size: Option<u32>,
+    default_size: u32,
+) -> Result<Vec<(&'static str, String)>, ToolError> {
+    let size = size.unwrap_or(default_size);
+    if size == 0 || size > MAX_PAGE_SIZE {
+        return Err(ToolError::InvalidArgs(format!(
+            "size must be 1..={MAX_PAGE_SIZE}, got {size}"
+        )));
+    }
+    Ok(vec![
+        ("page", page.unwrap_or(0).to_string()),
+        ("size", size.to_string()),
+    ])
+}

@@ -1,0 +1,137 @@
+//! Small shared pieces of tool answers: times, statistics, cut text.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::allure::model::StatusCount;
+
+/// Epoch milliseconds as `2026-11-01 12:00 UTC` (compact, unambiguous for a model).
+pub fn time(ms: Option<i64>) -> Option<String> {
+    let ms = ms?;
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
+/// Counts by status, with the total and pass rate.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema, PartialEq)]
+pub struct Statistic {
+    pub total: i64,
+    pub passed: i64,
+    pub failed: i64,
+    pub broken: i64,
+    pub skipped: i64,
+    pub unknown: i64,
+    /// passed / total, in percent with one decimal; null for an empty launch.
+    pub pass_rate: Option<f64>,
+}
+
+impl Statistic {
+    pub fn from_counts(counts: &[StatusCount]) -> Statistic {
+        let mut s = Statistic::default();
+        for c in counts {
+            match c
+                .status
+                .as_deref()
+                .unwrap_or("unknown")
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "passed" => s.passed += c.count,
+                "failed" => s.failed += c.count,
+                "broken" => s.broken += c.count,
+                "skipped" => s.skipped += c.count,
+                _ => s.unknown += c.count,
+            }
+        }
+        s.total = s.passed + s.failed + s.broken + s.skipped + s.unknown;
+        s.pass_rate =
+            (s.total > 0).then(|| (s.passed as f64 * 1000.0 / s.total as f64).round() / 10.0);
+        s
+    }
+
+    /// `41 tests: 35 passed, 4 failed, 2 broken (85.4% passed)`.
+    pub fn text(&self) -> String {
+        if self.total == 0 {
+            return "no results yet".into();
+        }
+        let mut parts = vec![format!("{} passed", self.passed)];
+        for (n, label) in [
+            (self.failed, "failed"),
+            (self.broken, "broken"),
+            (self.skipped, "skipped"),
+            (self.unknown, "unknown"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {label}"));
+            }
+        }
+        format!(
+            "{} tests: {} ({}% passed)",
+            self.total,
+            parts.join(", "),
+            self.pass_rate.unwrap_or(0.0)
+        )
+    }
+}
+
+/// Cuts text to `max` characters, saying how much was left out and how to get it.
+pub fn cut(text: &str, max: usize, how_to_get_rest: &str) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(max).collect();
+    format!(
+        "{head}\n… [{} more characters cut; {how_to_get_rest}]",
+        count - max
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistic_counts_and_rate() {
+        let s = Statistic::from_counts(&[
+            StatusCount {
+                status: Some("passed".into()),
+                count: 7,
+            },
+            StatusCount {
+                status: Some("failed".into()),
+                count: 2,
+            },
+            StatusCount {
+                status: Some("broken".into()),
+                count: 1,
+            },
+        ]);
+        assert_eq!((s.total, s.passed, s.failed, s.broken), (10, 7, 2, 1));
+        assert_eq!(s.pass_rate, Some(70.0));
+        assert_eq!(
+            s.text(),
+            "10 tests: 7 passed, 2 failed, 1 broken (70% passed)"
+        );
+        assert_eq!(Statistic::from_counts(&[]).pass_rate, None);
+    }
+
+    #[test]
+    fn times_are_utc() {
+        assert_eq!(
+            time(Some(1_793_491_200_000)).as_deref(),
+            Some("2026-11-01 00:00 UTC")
+        );
+        assert_eq!(time(None), None);
+    }
+
+    #[test]
+    fn cut_marks_what_is_missing() {
+        assert_eq!(cut("short", 10, "x"), "short");
+        let c = cut(&"a".repeat(50), 10, "call get_test_result with full=true");
+        assert!(
+            c.starts_with("aaaaaaaaaa\n…")
+                && c.contains("40 more characters")
+                && c.contains("full=true")
+        );
+    }
+}
