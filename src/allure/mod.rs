@@ -275,15 +275,26 @@ impl AllureClient {
             let outcome = request.send().await;
             let (status, retry_after, result) = match outcome {
                 Err(e) => {
-                    let retryable = e.is_connect();
+                    // No answer arrived: a refused connect, or a pooled connection the other
+                    // side had closed. Safe to repeat for GET/HEAD; a timeout is not retried,
+                    // the deadline is the caller's patience.
+                    let retryable = e.is_connect() || (e.is_request() && !e.is_timeout());
                     tracing::debug!(
                         target: "allure_mcp::allure",
                         %method, path, attempt, error = %describe_transport_error(&e), "upstream call failed"
                     );
-                    let err = AllureError::Transport {
-                        method: method.to_string(),
-                        path: path.to_owned(),
-                        detail: describe_transport_error(&e),
+                    let err = if e.is_timeout() {
+                        AllureError::Timeout {
+                            method: method.to_string(),
+                            path: path.to_owned(),
+                            timeout: self.inner.timeout,
+                        }
+                    } else {
+                        AllureError::Transport {
+                            method: method.to_string(),
+                            path: path.to_owned(),
+                            detail: describe_transport_error(&e),
+                        }
                     };
                     if idempotent && retryable {
                         if let Some(delay) = self.inner.retry.next_delay(attempt, waited, None) {
@@ -302,10 +313,23 @@ impl AllureClient {
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok());
-                    let body = response.bytes().await.map_err(|e| AllureError::Transport {
-                        method: method.to_string(),
-                        path: path.to_owned(),
-                        detail: format!("the answer broke off: {}", describe_transport_error(&e)),
+                    let body = response.bytes().await.map_err(|e| {
+                        if e.is_timeout() {
+                            AllureError::Timeout {
+                                method: method.to_string(),
+                                path: path.to_owned(),
+                                timeout: self.inner.timeout,
+                            }
+                        } else {
+                            AllureError::Transport {
+                                method: method.to_string(),
+                                path: path.to_owned(),
+                                detail: format!(
+                                    "the answer broke off: {}",
+                                    describe_transport_error(&e)
+                                ),
+                            }
+                        }
                     });
                     (status, retry_after, body)
                 }
