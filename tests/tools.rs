@@ -1,0 +1,185 @@
+//! Invariants of the tool registry, committed schema snapshots, read-only filtering,
+//! the `tools/list` size budget, and the README's generated tool table.
+
+use allure_mcp::tools::{Registry, Toolset, all_tools};
+use serde_json::Value;
+
+fn is_snake_case(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !s.starts_with('_')
+        && !s.ends_with('_')
+        && !s.contains("__")
+}
+
+/// Every property of an object schema (and of the schemas it defines) has a description.
+fn undescribed(schema: &Value, at: &str, out: &mut Vec<String>) {
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (name, p) in props {
+            let has = p
+                .get("description")
+                .and_then(Value::as_str)
+                .is_some_and(|d| !d.trim().is_empty());
+            if !has {
+                out.push(format!("{at}.{name}"));
+            }
+        }
+    }
+    if let Some(defs) = schema.get("$defs").and_then(Value::as_object) {
+        for (name, d) in defs {
+            undescribed(d, &format!("{at}/$defs/{name}"), out);
+        }
+    }
+}
+
+#[test]
+fn names_are_unique_snake_case_and_everything_is_described() {
+    let tools = all_tools();
+    let mut names: Vec<&str> = tools.iter().map(|t| t.name).collect();
+    names.sort();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(before, names.len(), "duplicate tool names");
+    let mut problems = Vec::new();
+    for t in &tools {
+        if !is_snake_case(t.name) {
+            problems.push(format!("{}: not snake_case", t.name));
+        }
+        if t.description.trim().len() < 20 {
+            problems.push(format!("{}: description too short", t.name));
+        }
+        if t.title.trim().is_empty() {
+            problems.push(format!("{}: no title", t.name));
+        }
+        let schema = Value::Object((*t.input_schema).clone());
+        if schema["type"] != "object" {
+            problems.push(format!("{}: input schema is not an object", t.name));
+        }
+        for k in ["anyOf", "oneOf", "allOf"] {
+            if schema.get(k).is_some() {
+                problems.push(format!("{}: top-level {k}", t.name));
+            }
+        }
+        let mut missing = Vec::new();
+        undescribed(&schema, t.name, &mut missing);
+        problems.extend(
+            missing
+                .into_iter()
+                .map(|m| format!("{m}: parameter without description")),
+        );
+        if t.read_only && t.destructive {
+            problems.push(format!("{}: read-only and destructive", t.name));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn every_tool_schema_matches_its_committed_snapshot() {
+    for t in all_tools() {
+        let mcp = serde_json::to_value(t.to_mcp()).unwrap();
+        insta::with_settings!({snapshot_path => "snapshots/tools", prepend_module_to_snapshot => false}, {
+            insta::assert_json_snapshot!(t.name, mcp);
+        });
+    }
+}
+
+#[test]
+fn annotations_are_explicit() {
+    for t in all_tools() {
+        let mcp = serde_json::to_value(t.to_mcp()).unwrap();
+        let a = &mcp["annotations"];
+        for k in [
+            "title",
+            "readOnlyHint",
+            "destructiveHint",
+            "idempotentHint",
+            "openWorldHint",
+        ] {
+            assert!(a.get(k).is_some(), "{}: annotation {k} missing", t.name);
+        }
+        assert_eq!(a["readOnlyHint"], t.read_only, "{}", t.name);
+    }
+}
+
+#[test]
+fn read_only_mode_leaves_only_read_only_tools_even_when_named() {
+    let registry = Registry::new(&Toolset::ALL, true);
+    assert!(!registry.tools().is_empty());
+    assert!(registry.tools().iter().all(|t| t.read_only));
+    let writes: Vec<_> = all_tools().into_iter().filter(|t| !t.read_only).collect();
+    for w in &writes {
+        assert!(
+            registry.get(w.name).is_none(),
+            "{} offered in read-only mode",
+            w.name
+        );
+    }
+}
+
+#[test]
+fn toolsets_select_tools() {
+    let registry = Registry::new(&[Toolset::Projects], false);
+    assert!(
+        registry
+            .tools()
+            .iter()
+            .all(|t| t.toolset == Toolset::Projects)
+    );
+    assert!(registry.get("list_projects").is_some());
+    assert!(registry.get("list_launches").is_none());
+    assert_eq!(Toolset::parse_list(None).unwrap(), Toolset::defaults());
+    assert!(!Toolset::defaults().contains(&Toolset::Raw));
+    assert_eq!(
+        Toolset::parse_list(Some("all")).unwrap(),
+        Toolset::ALL.to_vec()
+    );
+    assert!(Toolset::parse_list(Some("projects, nope")).is_err());
+}
+
+#[test]
+fn tools_list_fits_the_size_budget() {
+    let registry = Registry::new(&Toolset::defaults(), false);
+    let bytes = serde_json::to_vec(&registry.list()).unwrap().len();
+    assert!(bytes < 60_000, "tools/list is {bytes} bytes");
+}
+
+/// The README's tool table, generated from the registry.
+fn tool_table() -> String {
+    let mut s = String::from("| Tool | Toolset | Read-only | What it does |\n|---|---|---|---|\n");
+    let mut tools = all_tools();
+    tools.sort_by_key(|t| (t.toolset, t.name));
+    for t in tools {
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            t.name,
+            t.toolset.name(),
+            if t.read_only { "yes" } else { "no" },
+            t.description.replace('|', "\\|")
+        ));
+    }
+    s
+}
+
+#[test]
+fn readme_tool_table_matches_the_registry() {
+    const START: &str = "<!-- tools:start (generated by tests/tools.rs; UPDATE_README=1 cargo test --test tools) -->\n";
+    const END: &str = "<!-- tools:end -->";
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let start = readme
+        .find(START)
+        .expect("README has the tools:start marker")
+        + START.len();
+    let end = readme.find(END).expect("README has the tools:end marker");
+    let want = tool_table();
+    if readme[start..end] != want {
+        if std::env::var_os("UPDATE_README").is_some() {
+            let updated = format!("{}{}{}", &readme[..start], want, &readme[end..]);
+            std::fs::write(path, updated).unwrap();
+        } else {
+            panic!("README tool table is out of date; run UPDATE_README=1 cargo test --test tools");
+        }
+    }
+}
