@@ -369,14 +369,14 @@ impl Config {
         };
         let tls_insecure = parse_bool("ALLURE_TLS_INSECURE", &cli.tls_insecure)?;
         let read_only = parse_bool("ALLURE_READ_ONLY", &cli.read_only)?;
-        if let Some(ca) = &cli.ca_file {
-            if !ca.is_file() {
-                return Err(bad(
-                    "ALLURE_CA_FILE",
-                    format!("{} is not a readable file", ca.display()),
-                    "point it at a PEM file",
-                ));
-            }
+        if let Some(ca) = &cli.ca_file
+            && !ca.is_file()
+        {
+            return Err(bad(
+                "ALLURE_CA_FILE",
+                format!("{} is not a readable file", ca.display()),
+                "point it at a PEM file",
+            ));
         }
         let toolsets = Toolset::parse_list(cli.toolsets.as_deref()).map_err(|e| {
             bad(

@@ -345,3 +345,19 @@ async fn an_unreachable_instance_is_a_transport_error() {
     let err = list(&AllureClient::new(opts).unwrap()).await.unwrap_err();
     assert!(matches!(err, AllureError::Transport { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_ca_file_that_is_not_pem_is_refused() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    std::fs::write(
+        &path,
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let mut opts = common::options(&fake);
+    opts.ca_file = Some(path);
+    let err = AllureClient::new(opts).unwrap_err();
+    assert!(err.to_string().contains("ALLURE_CA_FILE"), "{err}");
+}

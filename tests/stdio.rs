@@ -443,3 +443,25 @@ async fn stdout_carries_only_protocol_messages() {
     assert!(status.success());
     assert_eq!(seen.len(), 2);
 }
+
+#[tokio::test]
+async fn http_proxy_from_the_environment_is_honoured() {
+    // The fake serves absolute-form requests too, so it can stand in for a forward proxy:
+    // the `.invalid` host can only be reached through it.
+    let fake = FakeTestOps::start().await.unwrap();
+    let proxy = fake.base_url();
+    let s = Session::start(
+        &[
+            ("ALLURE_BASE_URL", "http://testops.invalid"),
+            ("ALLURE_TOKEN", allure_mcp::fake::DEMO_TOKEN),
+            ("HTTP_PROXY", &proxy),
+            ("REQUEST_TIMEOUT", "5"),
+        ],
+        &[],
+    )
+    .await;
+    let r = s.call("list_projects", json!({})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(fake.token_exchanges(), 1);
+    s.stop().await;
+}

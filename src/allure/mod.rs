@@ -296,12 +296,13 @@ impl AllureClient {
                             detail: describe_transport_error(&e),
                         }
                     };
-                    if idempotent && retryable {
-                        if let Some(delay) = self.inner.retry.next_delay(attempt, waited, None) {
-                            tokio::time::sleep(delay).await;
-                            waited += delay;
-                            continue;
-                        }
+                    if idempotent
+                        && retryable
+                        && let Some(delay) = self.inner.retry.next_delay(attempt, waited, None)
+                    {
+                        tokio::time::sleep(delay).await;
+                        waited += delay;
+                        continue;
                     }
                     return Err(err);
                 }
@@ -340,24 +341,25 @@ impl AllureClient {
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "upstream answered"
             );
-            if status == 401 && !reauthenticated {
-                if let Some(jwt) = &credential.jwt {
-                    // The JWT may have been revoked or expired early: one fresh exchange, one retry.
-                    self.inner.auth.invalidate(jwt);
-                    reauthenticated = true;
-                    attempt -= 1;
-                    continue;
-                }
+            if status == 401
+                && !reauthenticated
+                && let Some(jwt) = &credential.jwt
+            {
+                // The JWT may have been revoked or expired early: one fresh exchange, one retry.
+                self.inner.auth.invalidate(jwt);
+                reauthenticated = true;
+                attempt -= 1;
+                continue;
             }
             let body = match result {
                 Ok(body) => body,
                 Err(e) => {
-                    if idempotent {
-                        if let Some(delay) = self.inner.retry.next_delay(attempt, waited, None) {
-                            tokio::time::sleep(delay).await;
-                            waited += delay;
-                            continue;
-                        }
+                    if idempotent
+                        && let Some(delay) = self.inner.retry.next_delay(attempt, waited, None)
+                    {
+                        tokio::time::sleep(delay).await;
+                        waited += delay;
+                        continue;
                     }
                     return Err(e);
                 }

@@ -370,9 +370,8 @@ impl Dataset {
                     id: run_id,
                     launch_id: id,
                     name: format!("{job_name} #{}", 300 + l),
-                    stage: if closed {
-                        "finished"
-                    } else if l == 10 {
+                    // The newest launch's CI run is still going; the one before has finished.
+                    stage: if closed || l == 10 {
                         "finished"
                     } else {
                         "in_progress"

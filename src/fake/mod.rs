@@ -302,10 +302,10 @@ pub(crate) fn path_matches(pattern: &str, path: &str) -> bool {
 
 fn api_path(path: &str) -> String {
     for prefix in ["/api/rs", "/api"] {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            if rest.is_empty() || rest.starts_with('/') {
-                return rest.to_owned();
-            }
+        if let Some(rest) = path.strip_prefix(prefix)
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            return rest.to_owned();
         }
     }
     path.to_owned()
@@ -369,10 +369,10 @@ async fn handle(
             retry_after,
         }) => {
             let mut r = error_response(status, "injected fault", &path);
-            if let Some(s) = retry_after {
-                if let Ok(v) = s.to_string().parse() {
-                    r.headers_mut().insert("retry-after", v);
-                }
+            if let Some(s) = retry_after
+                && let Ok(v) = s.to_string().parse()
+            {
+                r.headers_mut().insert("retry-after", v);
             }
             r
         }
@@ -498,7 +498,7 @@ fn token_exchange(state: &State, rec: &Recorded) -> Response<Body> {
         return oauth_error(400, "unsupported_grant_type", "Unsupported grant type");
     }
     let token = form.get("token").cloned().unwrap_or_default();
-    if !lock(&state.api_tokens).iter().any(|t| *t == token) {
+    if !lock(&state.api_tokens).contains(&token) {
         return oauth_error(401, "invalid_token", "Invalid api token");
     }
     let lifetime = *lock(&state.jwt_lifetime);
