@@ -54,6 +54,8 @@ pub async fn build(config: &Config) -> Result<(AllureMcp, Option<FakeTestOps>), 
     let ctx = Ctx {
         client,
         default_project: config.default_project,
+        read_only: config.read_only,
+        scope: Default::default(),
     };
     Ok((AllureMcp::new(registry, ctx), fake))
 }

@@ -4,6 +4,7 @@
 //! - [`allure`]: the REST client (JWT exchange, retries, typed errors). Knows nothing of MCP.
 //! - [`tools`]: the tool registry and one module per Allure area; transport-agnostic.
 //! - [`server`]: the MCP handler that routes requests to the registry.
+//! - [`prompts`]: prompts, the AQL guide resource, and argument completion.
 //! - [`transport`]: how MCP reaches clients (stdio today).
 //! - [`config`]: flags, environment, secret files, validation.
 //! - [`app`]: wiring a configuration into a running server, and `allure-mcp check`.
@@ -15,6 +16,7 @@ pub mod app;
 pub mod config;
 pub mod fake;
 pub mod logging;
+pub mod prompts;
 pub mod server;
 pub mod tools;
 pub mod transport;

@@ -72,6 +72,8 @@ pub enum Body {
 pub struct Answer {
     pub status: u16,
     pub body: Bytes,
+    /// The `Content-Type` Allure sent, if any (attachments are not JSON).
+    pub content_type: Option<String>,
 }
 
 impl Answer {
@@ -309,6 +311,11 @@ impl AllureClient {
                 Ok(response) => {
                     self.mark_answer();
                     let status = response.status().as_u16();
+                    let content_type = response
+                        .headers()
+                        .get(reqwest::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
                     let retry_after = response
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
@@ -332,7 +339,7 @@ impl AllureClient {
                             }
                         }
                     });
-                    (status, retry_after, body)
+                    (status, retry_after, body.map(|b| (b, content_type)))
                 }
             };
             tracing::debug!(
@@ -351,7 +358,7 @@ impl AllureClient {
                 attempt -= 1;
                 continue;
             }
-            let body = match result {
+            let (body, content_type) = match result {
                 Ok(body) => body,
                 Err(e) => {
                     if idempotent
@@ -365,7 +372,11 @@ impl AllureClient {
                 }
             };
             if (200..300).contains(&status) {
-                return Ok(Answer { status, body });
+                return Ok(Answer {
+                    status,
+                    body,
+                    content_type,
+                });
             }
             if idempotent && RetryPolicy::is_retryable_status(status) {
                 let hint = retry_after.map(Duration::from_secs);
@@ -447,6 +458,7 @@ mod tests {
         let a = Answer {
             status: 204,
             body: Bytes::new(),
+            content_type: None,
         };
         let v: Option<Value> = a.json(&Method::POST, "/x").unwrap();
         assert!(v.is_none());

@@ -152,3 +152,257 @@ pub struct LaunchProgress {
     #[serde(default)]
     pub ready: Option<bool>,
 }
+
+/// `TestResultDto` (from `GET /testresult/{id}` and `GET /testresult?launchId=`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResult {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub trace: Option<String>,
+    #[serde(default)]
+    pub launch_id: Option<i64>,
+    #[serde(default)]
+    pub project_id: Option<i64>,
+    #[serde(default)]
+    pub test_case_id: Option<i64>,
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub muted: Option<bool>,
+    #[serde(default)]
+    pub known: Option<bool>,
+    #[serde(default)]
+    pub flaky: Option<bool>,
+    #[serde(default)]
+    pub duration: Option<i64>,
+    #[serde(default)]
+    pub start: Option<i64>,
+    #[serde(default)]
+    pub created_date: Option<i64>,
+    #[serde(default)]
+    pub tags: Vec<IdName>,
+}
+
+/// `TestResultRowDto` (from `__search`, bulk answers and defect links).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResultRow {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub duration: Option<i64>,
+    #[serde(default)]
+    pub test_case_id: Option<i64>,
+}
+
+/// `TestResultHistoryDto`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub id: i64,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub created_date: Option<i64>,
+    #[serde(default)]
+    pub duration: Option<i64>,
+    #[serde(default)]
+    pub launch: Option<IdName>,
+}
+
+/// `AttachmentRow`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentRow {
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub content_length: Option<i64>,
+}
+
+/// One step of `TestResultScenarioV2Dto` (body, expected-body or attachment step).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionStep {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub duration: Option<i64>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub attachment_id: Option<i64>,
+    #[serde(default)]
+    pub attachment: Option<AttachmentRow>,
+    #[serde(default)]
+    pub steps: Vec<ExecutionStep>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+pub struct Execution {
+    #[serde(default)]
+    pub steps: Vec<ExecutionStep>,
+}
+
+/// `TestCaseDto` / `TestCaseRowDto` (the row has fewer fields; all are optional here).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestCase {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub project_id: Option<i64>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub precondition: Option<String>,
+    #[serde(default)]
+    pub expected_result: Option<String>,
+    #[serde(default)]
+    pub automated: Option<bool>,
+    #[serde(default)]
+    pub deleted: Option<bool>,
+    #[serde(default)]
+    pub status: Option<IdName>,
+    #[serde(default)]
+    pub workflow: Option<IdName>,
+    #[serde(default)]
+    pub layer: Option<IdName>,
+    #[serde(default)]
+    pub tags: Vec<IdName>,
+    #[serde(default)]
+    pub created_date: Option<i64>,
+    #[serde(default)]
+    pub last_modified_date: Option<i64>,
+}
+
+/// `NormalizedScenarioStepDto`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScenarioStep {
+    #[serde(default)]
+    pub id: Option<i64>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub expected_result_id: Option<i64>,
+    #[serde(default)]
+    pub children: Vec<i64>,
+}
+
+/// `NormalizedScenarioDto`: the root's children are step ids, steps are keyed by id.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Scenario {
+    #[serde(default)]
+    pub root: Option<ScenarioStep>,
+    #[serde(default)]
+    pub scenario_steps: std::collections::HashMap<String, ScenarioStep>,
+}
+
+/// `TestPlanDto`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestPlan {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub project_id: Option<i64>,
+    #[serde(default)]
+    pub test_cases_count: Option<i64>,
+    #[serde(default)]
+    pub created_date: Option<i64>,
+    #[serde(default)]
+    pub created_by: Option<String>,
+}
+
+/// `DefectOverviewDto` / `DefectCountRowDto`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Defect {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub closed: Option<bool>,
+    #[serde(default)]
+    pub project_id: Option<i64>,
+    #[serde(default)]
+    pub count: Option<i64>,
+    #[serde(default)]
+    pub created_date: Option<i64>,
+}
+
+/// `JobDto`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub project_id: Option<i64>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// `AnalyticDto` (success rate per interval).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticPoint {
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub avg_success_rate: Option<f64>,
+    #[serde(default)]
+    pub test_results_count: Option<i64>,
+    #[serde(default)]
+    pub avg_duration: Option<f64>,
+}
+
+/// `AnalyticLaunchDurationHistogramDto`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DurationBucket {
+    #[serde(default)]
+    pub bucket: Option<i64>,
+    #[serde(default)]
+    pub min: Option<i64>,
+    #[serde(default)]
+    pub max: Option<i64>,
+    #[serde(default)]
+    pub passed_count: Option<i64>,
+    #[serde(default)]
+    pub failed_count: Option<i64>,
+    #[serde(default)]
+    pub broken_count: Option<i64>,
+}

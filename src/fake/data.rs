@@ -127,6 +127,9 @@ pub struct JobRunRec {
     pub created_by: String,
     pub job: IdName,
     pub error_message: Option<String>,
+    /// When a run the fake started will finish (epoch ms); seeded runs have none.
+    #[serde(skip)]
+    pub finish_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -392,6 +395,7 @@ impl Dataset {
                         name: job_name.clone(),
                     },
                     error_message: None,
+                    finish_at: None,
                 });
                 // A smoke launch runs a third of the cases; a nightly runs all.
                 for (n, tc_id) in tcs.iter().enumerate() {
@@ -447,7 +451,7 @@ impl Dataset {
                         hidden: false,
                         manual: !tc.automated,
                         external: tc.automated,
-                        history_key: format!("hk-{p}-{n}"),
+                        history_key: format!("hk-{p}-{tc_id}"),
                         created_date: start,
                         tags: tc.tags.clone(),
                         steps: vec![
@@ -518,6 +522,74 @@ impl Dataset {
             }
         }
         d
+    }
+}
+
+impl Dataset {
+    /// Adds a result per test case to a launch, as a finished run would. `status` forces
+    /// one status (e.g. "unknown" for manual runs not executed yet); otherwise statuses
+    /// are drawn like a real run's, seeded by the launch id so reruns are reproducible.
+    pub fn add_results(
+        &mut self,
+        launch_id: i64,
+        test_case_ids: &[i64],
+        status: Option<&str>,
+        now: i64,
+    ) {
+        let mut rng = fastrand::Rng::with_seed(launch_id as u64);
+        let Some(project_id) = self
+            .launches
+            .iter()
+            .find(|l| l.id == launch_id)
+            .map(|l| l.project_id)
+        else {
+            return;
+        };
+        for (n, tc_id) in test_case_ids.iter().enumerate() {
+            let Some(tc) = self.test_cases.iter().find(|t| t.id == *tc_id).cloned() else {
+                continue;
+            };
+            let st = match status {
+                Some(s) => s,
+                None => match rng.u32(0..100) {
+                    0..=9 => "failed",
+                    10..=14 => "broken",
+                    15..=19 => "skipped",
+                    _ => "passed",
+                },
+            };
+            let (message, trace) = failure(st, n, launch_id, &mut rng);
+            let id = self.next_id();
+            let duration = 200 + rng.i64(0..5_000);
+            self.results.push(ResultRec {
+                id,
+                launch_id,
+                project_id,
+                test_case_id: tc.id,
+                name: tc.name.clone(),
+                full_name: tc.full_name.clone(),
+                status: st.into(),
+                message,
+                trace,
+                start: now,
+                stop: now + duration,
+                duration,
+                assignee: None,
+                muted: false,
+                known: false,
+                flaky: false,
+                hidden: false,
+                manual: !tc.automated,
+                external: tc.automated,
+                history_key: format!("hk-{project_id}-{}", tc.id),
+                created_date: now,
+                tags: tc.tags.clone(),
+                steps: vec![
+                    json!({"name": "Run the scenario", "status": st, "duration": duration}),
+                ],
+                attachments: vec![],
+            });
+        }
     }
 }
 

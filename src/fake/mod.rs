@@ -7,7 +7,12 @@
 
 pub mod aql;
 pub mod data;
+mod defects;
+mod http;
+mod results;
 mod routes;
+mod runs;
+mod testcases;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -35,6 +40,8 @@ pub struct FakeOptions {
     /// The address to bind; loopback by default.
     pub bind: SocketAddr,
     pub dataset: Dataset,
+    /// How long a CI job run the fake starts takes to finish.
+    pub job_duration: Duration,
 }
 
 impl Default for FakeOptions {
@@ -44,6 +51,7 @@ impl Default for FakeOptions {
             jwt_lifetime: Duration::from_secs(3600),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             dataset: Dataset::seed(),
+            job_duration: Duration::from_secs(3),
         }
     }
 }
@@ -142,6 +150,7 @@ pub(crate) struct State {
     jwt_lifetime: Mutex<Duration>,
     log: Mutex<Vec<Recorded>>,
     faults: Mutex<Vec<Fault>>,
+    pub(crate) job_duration: Mutex<Duration>,
     /// The wall clock for AQL functions; the seed's own "now" keeps answers stable.
     pub(crate) now_ms: i64,
 }
@@ -179,6 +188,7 @@ impl FakeTestOps {
             jwt_lifetime: Mutex::new(opts.jwt_lifetime),
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
+            job_duration: Mutex::new(opts.job_duration),
             now_ms: data::SEED_NOW_MS,
         });
         let (stop, mut stopped) = watch::channel(false);
@@ -261,6 +271,11 @@ impl FakeTestOps {
     /// Makes every JWT issued so far invalid (as a restart of TestOps would).
     pub fn revoke_jwts(&self) {
         lock(&self.state.jwts).clear();
+    }
+
+    /// How long job runs started from now take.
+    pub fn set_job_duration(&self, d: Duration) {
+        *lock(&self.state.job_duration) = d;
     }
 
     pub fn set_jwt_lifetime(&self, lifetime: Duration) {
@@ -452,6 +467,10 @@ async fn serve(
             hyper::header::HeaderValue::from_static("Bearer"),
         );
         return r;
+    }
+    {
+        let job_ms = lock(&state.job_duration).as_millis() as i64;
+        runs::advance(&mut state.data(), http::now_ms(), job_ms);
     }
     // Route both prefixes through one router: `/api/rs/x` is served as `/api/x`.
     let mut parts = parts;

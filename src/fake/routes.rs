@@ -6,19 +6,17 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State as AxState};
-use axum::http::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::aql::{self, AqlError};
 use super::data::{Dataset, IdName, JobRunRec, LaunchRec};
+use super::http::{Q, Resp, empty, not_found, now_ms, ok, page, to_value};
 use super::{State, error_response};
 
-type St = AxState<Arc<State>>;
-type Resp = Response<Body>;
+pub(crate) type St = AxState<Arc<State>>;
 
 pub(crate) fn router(state: Arc<State>) -> Router {
     Router::new()
@@ -46,140 +44,13 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/job/{id}/run", post(run_job))
         .route("/api/jobrun/{id}", get(get_job_run))
         .route("/api/jobrun/{id}/rerun", post(rerun_job_run))
+        .merge(super::results::routes())
+        .merge(super::testcases::routes())
+        .merge(super::defects::routes())
         .fallback(|req: axum::extract::Request| async move {
             error_response(404, "No static resource", req.uri().path())
         })
         .with_state(state)
-}
-
-/// Query parameters, repeatable ones (`sort`) included.
-struct Q(Vec<(String, String)>);
-
-impl Q {
-    fn new(raw: Option<String>) -> Q {
-        Q(
-            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect(),
-        )
-    }
-    fn get(&self, k: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
-    }
-    fn all(&self, k: &str) -> Vec<&str> {
-        self.0
-            .iter()
-            .filter(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-    /// A required integer parameter, answered like Spring when missing or malformed.
-    fn required_i64(&self, k: &str, path: &str) -> Result<i64, Resp> {
-        match self.get(k) {
-            None => Err(error_response(400, &format!("Required request parameter '{k}' for method parameter type Long is not present"), path)),
-            Some(v) => v.parse().map_err(|_| error_response(400, &format!("Failed to convert value of type 'java.lang.String' to required type 'java.lang.Long'; For input string: \"{v}\""), path)),
-        }
-    }
-}
-
-fn ok(v: Value) -> Resp {
-    Response::builder()
-        .status(200)
-        .header("content-type", "application/json")
-        .body(Body::from(v.to_string()))
-        .unwrap_or_else(|_| Response::new(Body::empty()))
-}
-
-fn empty(status: u16) -> Resp {
-    Response::builder()
-        .status(status)
-        .body(Body::empty())
-        .unwrap_or_else(|_| Response::new(Body::empty()))
-}
-
-fn to_value<T: serde::Serialize>(t: &T) -> Value {
-    serde_json::to_value(t).unwrap_or(Value::Null)
-}
-
-fn snake_to_camel(s: &str) -> String {
-    let mut out = String::new();
-    let mut up = false;
-    for c in s.chars() {
-        if c == '_' {
-            up = true;
-        } else if up {
-            out.extend(c.to_uppercase());
-            up = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Spring paging and sorting over `items`. Default size 10, at most 1000 per page.
-fn page(mut items: Vec<Value>, q: &Q, snake_sort: bool) -> Value {
-    for spec in q.all("sort").iter().rev() {
-        let (field, dir) = spec.split_once(',').unwrap_or((spec, "asc"));
-        let field = if snake_sort {
-            snake_to_camel(field)
-        } else {
-            field.to_owned()
-        };
-        let desc = dir.eq_ignore_ascii_case("desc");
-        items.sort_by(|a, b| {
-            let o = cmp_json(&a[&field], &b[&field]);
-            if desc { o.reverse() } else { o }
-        });
-    }
-    let size = q
-        .get("size")
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(10)
-        .clamp(1, 1000);
-    let number = q
-        .get("page")
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(0);
-    let total = items.len();
-    let content: Vec<Value> = items
-        .into_iter()
-        .skip(number.saturating_mul(size))
-        .take(size)
-        .collect();
-    let total_pages = total.div_ceil(size);
-    json!({
-        "content": content,
-        "totalElements": total,
-        "totalPages": total_pages,
-        "number": number,
-        "size": size,
-        "numberOfElements": content.len(),
-        "first": number == 0,
-        "last": number + 1 >= total_pages,
-        "empty": content.is_empty(),
-        "sort": {"sorted": !q.all("sort").is_empty(), "unsorted": q.all("sort").is_empty(), "empty": q.all("sort").is_empty()},
-        "pageable": {"pageNumber": number, "pageSize": size, "offset": number * size, "paged": true, "unpaged": false},
-    })
-}
-
-fn cmp_json(a: &Value, b: &Value) -> std::cmp::Ordering {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .unwrap_or(0.0)
-            .total_cmp(&y.as_f64().unwrap_or(0.0)),
-        (Value::String(x), Value::String(y)) => x.to_lowercase().cmp(&y.to_lowercase()),
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Null, Value::Null) => std::cmp::Ordering::Equal,
-        (Value::Null, _) => std::cmp::Ordering::Less,
-        (_, Value::Null) => std::cmp::Ordering::Greater,
-        _ => std::cmp::Ordering::Equal,
-    }
-}
-
-fn not_found(what: &str, id: i64, path: &str) -> Resp {
-    error_response(404, &format!("{what} with id {id} not found"), path)
 }
 
 // ---- projects ----------------------------------------------------------------
@@ -324,7 +195,13 @@ async fn create_launch(AxState(s): St, Json(body): Json<Value>) -> Resp {
     ok(v)
 }
 
-fn new_launch(id: i64, pid: i64, name: String, job_id: Option<i64>, closed: bool) -> LaunchRec {
+pub(crate) fn new_launch(
+    id: i64,
+    pid: i64,
+    name: String,
+    job_id: Option<i64>,
+    closed: bool,
+) -> LaunchRec {
     let now = now_ms();
     LaunchRec {
         id,
@@ -340,13 +217,6 @@ fn new_launch(id: i64, pid: i64, name: String, job_id: Option<i64>, closed: bool
         links: vec![],
         job_id,
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 async fn get_launch(AxState(s): St, Path(id): Path<i64>) -> Resp {
@@ -733,6 +603,11 @@ async fn run_job(AxState(s): St, Path(id): Path<i64>, Json(body): Json<Value>) -
     if name.is_empty() {
         return error_response(400, "launchName: must not be blank", &path);
     }
+    let job_ms = s
+        .job_duration
+        .lock()
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(3000);
     let mut d = s.data();
     let Some(job) = d.jobs.iter().find(|j| j.id == id).cloned() else {
         return not_found("Job", id, &path);
@@ -757,6 +632,7 @@ async fn run_job(AxState(s): St, Path(id): Path<i64>, Json(body): Json<Value>) -
             name: job.name.clone(),
         },
         error_message: None,
+        finish_at: Some(now_ms() + job_ms),
     });
     let mut r = ok(v);
     *r.status_mut() = axum::http::StatusCode::ACCEPTED;
@@ -772,21 +648,19 @@ async fn get_job_run(AxState(s): St, Path(id): Path<i64>) -> Resp {
 }
 
 async fn rerun_job_run(AxState(s): St, Path(id): Path<i64>) -> Resp {
+    let job_ms = s
+        .job_duration
+        .lock()
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(3000);
     let mut d = s.data();
     match d.job_runs.iter_mut().find(|j| j.id == id) {
         Some(j) => {
             j.stage = "scheduled".into();
             j.status = "unknown".into();
+            j.finish_at = Some(now_ms() + job_ms);
             empty(202)
         }
         None => not_found("Job run", id, &format!("/api/jobrun/{id}/rerun")),
-    }
-}
-
-#[allow(dead_code)]
-fn object(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
     }
 }

@@ -3,10 +3,19 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::aql::check_query;
 use super::render::{Statistic, time};
-use super::{Ctx, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, paging, tool};
+use super::results::{Example, all_results, aql_error, launch, result_url};
+use super::{
+    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, paging, positive_id,
+    tool,
+};
 use crate::allure::Page;
-use crate::allure::model::{JobRun, Launch, StatusCount};
+use crate::allure::model::{JobRun, Launch, LaunchProgress, StatusCount, TestResultRow};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListLaunchesArgs {
@@ -176,6 +185,216 @@ impl Render for LaunchDetails {
     }
 }
 
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LaunchStatus {
+    pub launch_id: i64,
+    pub name: String,
+    /// running (job runs going or results still processed), finished (open, nothing running), or closed.
+    pub status: &'static str,
+    pub statistic: Statistic,
+    pub job_runs: Vec<JobRunSummary>,
+    pub url: String,
+}
+
+impl Render for LaunchStatus {
+    fn text(&self) -> String {
+        format!(
+            "Launch #{} {}: {}\n{}\n{}",
+            self.launch_id,
+            self.name,
+            self.status,
+            self.statistic.text(),
+            self.url
+        )
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LaunchReport {
+    pub launch_id: i64,
+    pub name: String,
+    pub state: &'static str,
+    pub created: Option<String>,
+    pub statistic: Statistic,
+    /// The failed and broken results (first 20).
+    pub failures: Vec<Example>,
+    pub failures_total: i64,
+    pub job_runs: Vec<JobRunSummary>,
+    pub url: String,
+}
+
+impl Render for LaunchReport {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Report of launch #{} {} [{}], {}\n{}\n",
+            self.launch_id,
+            self.name,
+            self.state,
+            self.created.as_deref().unwrap_or(""),
+            self.statistic.text()
+        );
+        if self.failures_total > 0 {
+            s.push_str(&format!(
+                "Failed/broken ({}; triage_launch groups them by cause):\n",
+                self.failures_total
+            ));
+            for f in &self.failures {
+                s.push_str(&format!(
+                    "- #{} [{}] {} {}\n",
+                    f.id,
+                    f.status.as_deref().unwrap_or("?"),
+                    f.name,
+                    f.url
+                ));
+            }
+        }
+        s.push_str(&self.url);
+        s
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SearchLaunchesArgs {
+    /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
+    pub project_id: Option<i64>,
+    /// AQL over launches, e.g. `closed = false and name ~= "nightly"`. Guide: resource allure://aql-guide.
+    pub aql: String,
+    /// 0-based page number (default 0).
+    pub page: Option<u32>,
+    /// Launches per page, 1-100 (default 20).
+    pub size: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AddCasesArgs {
+    /// Launch to add the test cases to.
+    pub launch_id: i64,
+    /// Project of the launch and the test cases. Defaults to the launch's project.
+    pub project_id: Option<i64>,
+    /// Test case ids (1-100).
+    pub test_case_ids: Vec<i64>,
+    /// User names to assign the new results to.
+    pub assignees: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AddPlanArgs {
+    /// Launch to add the plan's test cases to.
+    pub launch_id: i64,
+    /// Test plan id (list_test_plans shows them).
+    pub test_plan_id: i64,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CompareArgs {
+    /// The earlier launch (the baseline).
+    pub from_launch_id: i64,
+    /// The later launch.
+    pub to_launch_id: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Comparison {
+    pub from_launch_id: i64,
+    pub to_launch_id: i64,
+    pub from_statistic: Statistic,
+    pub to_statistic: Statistic,
+    /// Failing in `to`, passing (or absent) in `from`.
+    pub new_failures: Vec<Example>,
+    /// Failing in `from`, passing in `to`.
+    pub fixed: Vec<Example>,
+    /// Failing in both.
+    pub still_failing: Vec<Example>,
+    pub new_failures_total: usize,
+    pub fixed_total: usize,
+    pub still_failing_total: usize,
+}
+
+impl Render for Comparison {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Launch #{} → #{}: {} new failures, {} fixed, {} still failing\nbefore: {}\nafter:  {}\n",
+            self.from_launch_id,
+            self.to_launch_id,
+            self.new_failures_total,
+            self.fixed_total,
+            self.still_failing_total,
+            self.from_statistic.text(),
+            self.to_statistic.text()
+        );
+        for (title, list) in [
+            ("New failures", &self.new_failures),
+            ("Fixed", &self.fixed),
+            ("Still failing", &self.still_failing),
+        ] {
+            if !list.is_empty() {
+                s.push_str(&format!("{title}:\n"));
+                for e in list {
+                    s.push_str(&format!("- #{} {} {}\n", e.id, e.name, e.url));
+                }
+            }
+        }
+        s
+    }
+}
+
+/// The most examples per comparison list: the totals say how many there are.
+const COMPARE_LIST: usize = 30;
+
+async fn statistic(ctx: &Ctx, id: i64) -> Result<Statistic, ToolError> {
+    let s: Vec<StatusCount> = ctx
+        .client
+        .get(&format!("/launch/{id}/statistic"), &[])
+        .await?;
+    Ok(Statistic::from_counts(&s))
+}
+
+fn set_closed_tool(
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    close: bool,
+) -> ToolDef {
+    tool(
+        Meta {
+            name,
+            toolset: Toolset::Launches,
+            title,
+            description,
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+        },
+        move |ctx: Ctx, a: LaunchIdArgs| async move {
+            let l = launch(&ctx, a.launch_id).await?;
+            let (verb, path) = if close {
+                ("closed", "close")
+            } else {
+                ("reopened", "reopen")
+            };
+            if l.closed == close {
+                return Ok(Done {
+                    summary: format!(
+                        "Launch #{} {} was already {verb}; nothing changed.",
+                        l.id, l.name
+                    ),
+                    ids: vec![l.id],
+                    url: Some(ctx.link(&format!("/launch/{}", l.id))),
+                });
+            }
+            let _: Option<serde_json::Value> = ctx
+                .client
+                .post(&format!("/launch/{}/{path}", l.id), json!({}))
+                .await?;
+            Ok(Done {
+                summary: format!("Launch #{} {} is {verb}.", l.id, l.name),
+                ids: vec![l.id],
+                url: Some(ctx.link(&format!("/launch/{}", l.id))),
+            })
+        },
+    )
+}
+
 pub fn tools() -> Vec<ToolDef> {
     vec![
         tool(
@@ -263,6 +482,295 @@ pub fn tools() -> Vec<ToolDef> {
                     links: l.links.into_iter().filter_map(|k| k.url).collect(),
                     statistic: Statistic::from_counts(&stat),
                     job_runs: jobs.into_iter().map(JobRunSummary::from).collect(),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "get_launch_status",
+                toolset: Toolset::Launches,
+                title: "Launch status",
+                description: "Whether a launch is running, finished or closed, with its statistic and CI job runs. Cheap to poll; wait_for_launch waits for you.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: LaunchIdArgs| async move {
+                let l = launch(&ctx, a.launch_id).await?;
+                let (pp, jp) = (
+                    format!("/launch/{}/progress", l.id),
+                    format!("/launch/{}/job", l.id),
+                );
+                let (progress, jobs, stat) = tokio::join!(
+                    ctx.client.get::<Option<LaunchProgress>>(&pp, &[]),
+                    ctx.client.get::<Vec<JobRun>>(&jp, &[]),
+                    statistic(&ctx, l.id)
+                );
+                let jobs = jobs?;
+                let ready = progress?.and_then(|p| p.ready).unwrap_or(true);
+                let running = !ready
+                    || jobs.iter().any(|j| {
+                        !matches!(j.stage.as_deref(), Some("finished") | Some("run_failure"))
+                    });
+                Ok(LaunchStatus {
+                    url: ctx.link(&format!("/launch/{}", l.id)),
+                    launch_id: l.id,
+                    name: l.name,
+                    status: if l.closed {
+                        "closed"
+                    } else if running {
+                        "running"
+                    } else {
+                        "finished"
+                    },
+                    statistic: stat?,
+                    job_runs: jobs.into_iter().map(JobRunSummary::from).collect(),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "get_launch_report",
+                toolset: Toolset::Launches,
+                title: "Launch report",
+                description: "A launch's report: statistic and pass rate, its failed and broken results with links (first 20), and its CI job runs.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: LaunchIdArgs| async move {
+                let l = launch(&ctx, a.launch_id).await?;
+                let pid = l.project_id.unwrap_or(0);
+                let aql = format!("launch = {} and status in [\"failed\", \"broken\"]", l.id);
+                let jp = format!("/launch/{}/job", l.id);
+                let q = [
+                    ("projectId", pid.to_string()),
+                    ("rql", aql),
+                    ("size", "20".into()),
+                ];
+                let (fails, jobs, stat) = tokio::join!(
+                    ctx.client
+                        .get::<Page<TestResultRow>>("/testresult/__search", &q),
+                    ctx.client.get::<Vec<JobRun>>(&jp, &[]),
+                    statistic(&ctx, l.id)
+                );
+                let fails = fails?;
+                Ok(LaunchReport {
+                    url: ctx.link(&format!("/launch/{}", l.id)),
+                    launch_id: l.id,
+                    state: if l.closed { "closed" } else { "open" },
+                    created: time(l.created_date),
+                    name: l.name,
+                    statistic: stat?,
+                    failures_total: fails.total_elements,
+                    failures: fails
+                        .content
+                        .into_iter()
+                        .map(|r| Example {
+                            url: result_url(&ctx, Some(l.id), r.id),
+                            id: r.id,
+                            name: r.name,
+                            status: r.status,
+                        })
+                        .collect(),
+                    job_runs: jobs?.into_iter().map(JobRunSummary::from).collect(),
+                })
+            },
+        ),
+        set_closed_tool(
+            "close_launch",
+            "Close a launch",
+            "Close a launch: no more results are accepted and it counts as done. Closing a closed launch changes nothing.",
+            true,
+        ),
+        set_closed_tool(
+            "reopen_launch",
+            "Reopen a launch",
+            "Reopen a closed launch so results can be added again.",
+            false,
+        ),
+        tool(
+            Meta {
+                name: "search_launches",
+                toolset: Toolset::Launches,
+                title: "Search launches with AQL",
+                description: "Search a project's launches with AQL (e.g. `closed = false and tag = \"nightly\"`). Guide: resource allure://aql-guide. Paged.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: SearchLaunchesArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let aql = check_query(&a.aql)?;
+                let mut q = paging(a.page, a.size, 20)?;
+                q.push(("projectId", pid.to_string()));
+                q.push(("rql", aql));
+                let page: Page<Launch> = ctx
+                    .client
+                    .get("/launch/__search", &q)
+                    .await
+                    .map_err(aql_error)?;
+                Ok(LaunchList {
+                    project_id: pid,
+                    page: PageInfo::of(&page),
+                    launches: page
+                        .content
+                        .into_iter()
+                        .map(|l| LaunchSummary::from(&ctx, l))
+                        .collect(),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "add_test_cases_to_launch",
+                toolset: Toolset::Launches,
+                title: "Add test cases to a launch",
+                description: "Add up to 100 test cases to an existing launch for execution, optionally assigned to users.",
+                read_only: false,
+                destructive: false,
+                idempotent: false,
+            },
+            |ctx: Ctx, a: AddCasesArgs| async move {
+                let ids = bulk_ids("test_case_ids", &a.test_case_ids)?;
+                let l = launch(&ctx, a.launch_id).await?;
+                let pid = match (a.project_id, l.project_id) {
+                    (Some(p), Some(lp)) if p != lp => {
+                        return Err(ToolError::InvalidArgs(format!(
+                            "launch {} belongs to project {lp}, not {p}",
+                            l.id
+                        )));
+                    }
+                    (Some(p), _) | (None, Some(p)) => p,
+                    (None, None) => ctx.project(None)?,
+                };
+                let mut body = json!({"launchId": l.id, "selection": {"projectId": pid, "testCasesInclude": ids, "inverted": false}});
+                if let Some(users) = a.assignees.filter(|u| !u.is_empty()) {
+                    body["assignees"] = json!(users);
+                }
+                let _: Option<serde_json::Value> = ctx
+                    .client
+                    .post("/v2/test-case/bulk/run/existing", body)
+                    .await?;
+                Ok(Done {
+                    summary: format!(
+                        "{} test case(s) are added to launch #{} {}.",
+                        ids.len(),
+                        l.id,
+                        l.name
+                    ),
+                    ids,
+                    url: Some(ctx.link(&format!("/launch/{}", l.id))),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "add_test_plan_to_launch",
+                toolset: Toolset::Launches,
+                title: "Add a test plan to a launch",
+                description: "Add all test cases of a test plan to an existing launch for execution.",
+                read_only: false,
+                destructive: false,
+                idempotent: false,
+            },
+            |ctx: Ctx, a: AddPlanArgs| async move {
+                let plan = positive_id(
+                    "test_plan_id",
+                    a.test_plan_id,
+                    "list_test_plans shows plan ids",
+                )?;
+                let l = launch(&ctx, a.launch_id).await?;
+                let _: Option<serde_json::Value> = ctx
+                    .client
+                    .post(
+                        &format!("/launch/{}/testplan/add", l.id),
+                        json!({"testPlanId": plan}),
+                    )
+                    .await
+                    .map_err(|e| {
+                        ToolError::not_found(
+                            e,
+                            format!("Test plan {plan}"),
+                            "list_test_plans shows the project's plans.",
+                        )
+                    })?;
+                Ok(Done {
+                    summary: format!("Test plan #{plan} is added to launch #{} {}.", l.id, l.name),
+                    ids: vec![plan],
+                    url: Some(ctx.link(&format!("/launch/{}", l.id))),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "compare_launches",
+                toolset: Toolset::Launches,
+                title: "Compare two launches",
+                description: "Compare two launches test by test: new failures, fixed tests and tests still failing, with both statistics. Use it to see what a change broke or fixed.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: CompareArgs| async move {
+                if a.from_launch_id == a.to_launch_id {
+                    return Err(ToolError::InvalidArgs(
+                        "from_launch_id and to_launch_id are the same launch".into(),
+                    ));
+                }
+                let (from, to) =
+                    tokio::join!(launch(&ctx, a.from_launch_id), launch(&ctx, a.to_launch_id));
+                let (from, to) = (from?, to?);
+                let (fr, tr) = tokio::join!(
+                    all_results(&ctx, from.id, 5000),
+                    all_results(&ctx, to.id, 5000)
+                );
+                let (fr, tr) = (fr?.0, tr?.0);
+                let key = |r: &crate::allure::model::TestResult| {
+                    r.test_case_id
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| r.name.clone())
+                };
+                let failing = |s: Option<&str>| matches!(s, Some("failed") | Some("broken"));
+                let before: HashMap<String, Option<String>> =
+                    fr.iter().map(|r| (key(r), r.status.clone())).collect();
+                let (mut new_f, mut fixed, mut still) = (Vec::new(), Vec::new(), Vec::new());
+                let mut seen = std::collections::HashSet::new();
+                for r in &tr {
+                    let k = key(r);
+                    if !seen.insert(k.clone()) {
+                        continue;
+                    }
+                    let ex = || Example {
+                        id: r.id,
+                        name: r.name.clone(),
+                        status: r.status.clone(),
+                        url: result_url(&ctx, Some(to.id), r.id),
+                    };
+                    let was = before.get(&k).and_then(|s| s.as_deref());
+                    match (failing(was), failing(r.status.as_deref())) {
+                        (false, true) => new_f.push(ex()),
+                        (true, true) => still.push(ex()),
+                        (true, false) if r.status.as_deref() == Some("passed") => fixed.push(ex()),
+                        _ => {}
+                    }
+                }
+                let totals = (new_f.len(), fixed.len(), still.len());
+                for v in [&mut new_f, &mut fixed, &mut still] {
+                    v.truncate(COMPARE_LIST);
+                }
+                let (fs, ts) = tokio::join!(statistic(&ctx, from.id), statistic(&ctx, to.id));
+                Ok(Comparison {
+                    from_launch_id: from.id,
+                    to_launch_id: to.id,
+                    from_statistic: fs?,
+                    to_statistic: ts?,
+                    new_failures: new_f,
+                    fixed,
+                    still_failing: still,
+                    new_failures_total: totals.0,
+                    fixed_total: totals.1,
+                    still_failing_total: totals.2,
                 })
             },
         ),

@@ -2,9 +2,16 @@
 //! place by toolset and read-only mode. Tools are transport-agnostic: they take JSON
 //! arguments and a [`Ctx`], and answer structured content plus a compact text.
 
+pub mod analytics;
+pub mod aql;
+pub mod defects;
 pub mod launches;
 pub mod projects;
+pub mod raw;
 pub mod render;
+pub mod results;
+pub mod runs;
+pub mod testcases;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -92,11 +99,43 @@ impl Toolset {
     }
 }
 
-/// What every tool gets: the Allure client and the defaults.
+/// Reports progress of a long call to the client (MCP progress notifications).
+pub type ProgressSink =
+    Arc<dyn Fn(f64, Option<f64>, String) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Per-call plumbing from the transport: cancellation and progress.
+#[derive(Clone, Default)]
+pub struct CallScope {
+    /// Cancelled when the client cancels the request (or the session ends).
+    pub cancel: tokio_util::sync::CancellationToken,
+    /// Present when the client asked for progress (sent a progress token).
+    pub progress: Option<ProgressSink>,
+}
+
+impl std::fmt::Debug for CallScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallScope")
+            .field("progress", &self.progress.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallScope {
+    pub async fn progress(&self, done: f64, total: Option<f64>, message: String) {
+        if let Some(p) = &self.progress {
+            p(done, total, message).await;
+        }
+    }
+}
+
+/// What every tool gets: the Allure client, the defaults, and the call's scope.
 #[derive(Clone, Debug)]
 pub struct Ctx {
     pub client: AllureClient,
     pub default_project: Option<i64>,
+    /// Read-only mode: the few tools that stay visible in it must refuse writes themselves.
+    pub read_only: bool,
+    pub scope: CallScope,
 }
 
 impl Ctx {
@@ -108,6 +147,14 @@ impl Ctx {
             None => Err(ToolError::InvalidArgs(
                 "project_id is required (no ALLURE_PROJECT_ID default is set); call list_projects or find_project to get one".into(),
             )),
+        }
+    }
+
+    /// A fresh context for one call, sharing the client.
+    pub fn for_call(&self, scope: CallScope) -> Ctx {
+        Ctx {
+            scope,
+            ..self.clone()
         }
     }
 
@@ -219,6 +266,8 @@ pub struct ToolDef {
     pub idempotent: bool,
     pub input_schema: Arc<JsonObject>,
     pub output_schema: Option<Arc<JsonObject>>,
+    /// Stays listed in read-only mode because it enforces read-only itself (`raw`).
+    pub guards_read_only: bool,
     handler: Handler,
 }
 
@@ -277,9 +326,72 @@ where
         read_only: meta.read_only,
         destructive: meta.destructive && !meta.read_only,
         idempotent: meta.idempotent || meta.read_only,
-        input_schema: rmcp::handler::server::common::schema_for_type::<A>(),
-        output_schema: Some(rmcp::handler::server::common::schema_for_output::<O>()),
+        input_schema: compact_schema(rmcp::handler::server::common::schema_for_type::<A>(), false),
+        output_schema: Some(compact_schema(
+            rmcp::handler::server::common::schema_for_output::<O>(),
+            true,
+        )),
+        guards_read_only: false,
         handler: erased,
+    }
+}
+
+/// Schemas travel in every `tools/list`, so they carry no bytes that change nothing for
+/// the client: no `$schema` URI, no titles, no integer formats. Optional inputs are
+/// plain types (absence, not `null`, is how they are left out), and "minimum: 0" of
+/// unsigned ones goes (descriptions state the real ranges). Output schemas are read by
+/// machines only: they lose descriptions and `required` (every answer carries every
+/// field anyway; the types are still checked). Input descriptions stay.
+fn compact_schema(schema: Arc<JsonObject>, output: bool) -> Arc<JsonObject> {
+    fn strip(v: &mut Value, output: bool) {
+        match v {
+            Value::Object(m) => {
+                m.remove("$schema");
+                m.remove("title");
+                if output {
+                    m.remove("description");
+                    m.remove("required");
+                } else if m.get("minimum").and_then(Value::as_i64) == Some(0) {
+                    m.remove("minimum");
+                }
+                if m.get("format")
+                    .and_then(Value::as_str)
+                    .is_some_and(|f| f.starts_with("int") || f.starts_with("uint") || f == "double")
+                {
+                    m.remove("format");
+                }
+                if !output {
+                    if let Some(Value::Array(types)) = m.get("type") {
+                        let kept: Vec<Value> = types
+                            .iter()
+                            .filter(|t| t.as_str() != Some("null"))
+                            .cloned()
+                            .collect();
+                        if kept.len() == 1 {
+                            m.insert("type".into(), kept[0].clone());
+                        }
+                    }
+                }
+                for (k, child) in m.iter_mut() {
+                    if k == "properties" || k == "$defs" {
+                        // Keys here are names, not keywords: only their values are schemas.
+                        if let Value::Object(props) = child {
+                            props.values_mut().for_each(|p| strip(p, output));
+                        }
+                    } else {
+                        strip(child, output);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| strip(x, output)),
+            _ => {}
+        }
+    }
+    let mut v = Value::Object((*schema).clone());
+    strip(&mut v, output);
+    match v {
+        Value::Object(m) => Arc::new(m),
+        _ => schema,
     }
 }
 
@@ -307,6 +419,13 @@ pub fn all_tools() -> Vec<ToolDef> {
     let mut tools = Vec::new();
     tools.extend(projects::tools());
     tools.extend(launches::tools());
+    tools.extend(runs::tools());
+    tools.extend(results::tools());
+    tools.extend(testcases::tools());
+    tools.extend(defects::tools());
+    tools.extend(analytics::tools());
+    tools.extend(aql::tools());
+    tools.extend(raw::tools());
     tools
 }
 
@@ -324,7 +443,7 @@ impl Registry {
         let mut tools = Vec::new();
         let mut hidden = Vec::new();
         for t in all_tools() {
-            if read_only && !t.read_only {
+            if read_only && !t.read_only && !t.guards_read_only {
                 hidden.push((
                     t.name,
                     "the server runs in read-only mode (ALLURE_READ_ONLY)",
@@ -448,4 +567,78 @@ pub fn paging(
         ("page", page.unwrap_or(0).to_string()),
         ("size", size.to_string()),
     ])
+}
+
+/// Checks an entity id argument: Allure ids of user-made entities are positive.
+pub fn positive_id(name: &str, id: i64, hint: &str) -> Result<i64, ToolError> {
+    if id <= 0 {
+        return Err(ToolError::InvalidArgs(format!(
+            "{name} {id} is not a valid id; {hint}"
+        )));
+    }
+    Ok(id)
+}
+
+/// The most ids one bulk call may touch: bigger selections are a mistake more often than not.
+pub const MAX_BULK: usize = 100;
+
+/// Checks a bulk selection: not empty, not too big, valid ids; duplicates are dropped.
+pub fn bulk_ids(name: &str, ids: &[i64]) -> Result<Vec<i64>, ToolError> {
+    if ids.is_empty() {
+        return Err(ToolError::InvalidArgs(format!(
+            "{name} is empty; name at least one id"
+        )));
+    }
+    if ids.len() > MAX_BULK {
+        return Err(ToolError::InvalidArgs(format!(
+            "{name} has {} ids; at most {MAX_BULK} per call, split the selection",
+            ids.len()
+        )));
+    }
+    if let Some(bad) = ids.iter().find(|i| **i <= 0) {
+        return Err(ToolError::InvalidArgs(format!(
+            "{name} contains {bad}, which is not a valid id"
+        )));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !out.contains(id) {
+            out.push(*id);
+        }
+    }
+    Ok(out)
+}
+
+/// A non-empty, trimmed text argument.
+pub fn required_text(name: &str, value: &str, max: usize) -> Result<String, ToolError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(ToolError::InvalidArgs(format!("{name} must not be empty")));
+    }
+    if v.chars().count() > max {
+        return Err(ToolError::InvalidArgs(format!(
+            "{name} is longer than {max} characters"
+        )));
+    }
+    Ok(v.to_owned())
+}
+
+/// The answer of a write: what was done, in one sentence, and where to look.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Done {
+    /// What happened, for the user.
+    pub summary: String,
+    /// Ids the write touched or created.
+    pub ids: Vec<i64>,
+    /// Link to the result in the TestOps UI.
+    pub url: Option<String>,
+}
+
+impl Render for Done {
+    fn text(&self) -> String {
+        match &self.url {
+            Some(u) => format!("{} {u}", self.summary),
+            None => self.summary.clone(),
+        }
+    }
 }

@@ -1,0 +1,452 @@
+//! The fake's test-case and test-plan endpoints: create, patch, delete, scenario, bulk
+//! operations (v2 that work, v1 that answer success and change nothing, as reported
+//! against the real server), runs of selected cases and of plans.
+
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State as AxState};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::data::{IdName, TestCaseRec};
+use super::http::{
+    Q, Resp, empty, json_body, not_found, now_ms, ok, page, selected, to_value, with_status,
+};
+use super::{State, error_response};
+
+type St = AxState<Arc<State>>;
+
+pub(crate) fn routes() -> Router<Arc<State>> {
+    Router::new()
+        .route("/api/testcase", post(create))
+        .route(
+            "/api/testcase/{id}",
+            axum::routing::patch(patch).delete(delete),
+        )
+        .route("/api/testcase/{id}/step", get(steps))
+        .route("/api/testcase/{id}/workflow", get(workflow))
+        .route("/api/testcase/bulk/status/set", post(v1_noop))
+        .route("/api/testcase/bulk/tag/add", post(v1_noop))
+        .route("/api/testcase/bulk/tag/remove", post(v1_noop))
+        .route("/api/v2/test-case/bulk/status/set", post(bulk_status))
+        .route("/api/v2/test-case/bulk/tag/add", post(bulk_tag_add))
+        .route("/api/v2/test-case/bulk/tag/remove", post(bulk_tag_remove))
+        .route("/api/v2/test-case/bulk/run/existing", post(run_existing))
+        .route("/api/v2/test-case/bulk/run/new", post(run_new))
+        .route("/api/testplan", get(list_plans))
+        .route("/api/testplan/{id}", get(get_plan))
+        .route("/api/testplan/{id}/run", post(run_plan))
+        .route("/api/launch/{id}/testplan/add", post(add_plan_to_launch))
+}
+
+const STATUSES: [(i64, &str); 3] = [(-1, "Draft"), (-2, "Active"), (-3, "Outdated")];
+
+async fn create(AxState(s): St, body: Bytes) -> Resp {
+    let path = "/api/testcase";
+    let b = match json_body(&body, path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(pid) = b["projectId"].as_i64() else {
+        return error_response(400, "projectId: must not be null", path);
+    };
+    let name = b["name"].as_str().unwrap_or("").trim().to_owned();
+    if name.is_empty() {
+        return error_response(400, "name: must not be blank", path);
+    }
+    let mut d = s.data();
+    if !d.projects.iter().any(|p| p.id == pid) {
+        return not_found("Project", pid, path);
+    }
+    let id = d.next_id();
+    let now = now_ms();
+    let tc = TestCaseRec {
+        id,
+        project_id: pid,
+        full_name: String::new(),
+        name,
+        description: b["description"].as_str().map(str::to_owned),
+        automated: b["automated"].as_bool().unwrap_or(false),
+        deleted: false,
+        external: false,
+        status: IdName {
+            id: -1,
+            name: "Draft".into(),
+        },
+        workflow: IdName {
+            id: -1,
+            name: "Default".into(),
+        },
+        layer: None,
+        tags: vec![],
+        created_date: now,
+        last_modified_date: now,
+        created_by: "api-token-user".into(),
+        steps: vec![],
+    };
+    let v = to_value(&tc);
+    d.test_cases.push(tc);
+    ok(v)
+}
+
+async fn patch(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
+    let path = format!("/api/testcase/{id}");
+    let b = match json_body(&body, &path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut d = s.data();
+    let Some(tc) = d.test_cases.iter_mut().find(|t| t.id == id && !t.deleted) else {
+        return not_found("Test case", id, &path);
+    };
+    if let Some(n) = b.get("name") {
+        match n.as_str().map(str::trim) {
+            Some(n) if !n.is_empty() => tc.name = n.to_owned(),
+            _ => return error_response(400, "name: must not be blank", &path),
+        }
+    }
+    if let Some(v) = b.get("description") {
+        tc.description = v.as_str().map(str::to_owned);
+    }
+    if let Some(v) = b.get("automated").and_then(Value::as_bool) {
+        tc.automated = v;
+    }
+    if let Some(sid) = b.get("statusId").and_then(Value::as_i64) {
+        match STATUSES.iter().find(|(i, _)| *i == sid) {
+            Some((i, n)) => {
+                tc.status = IdName {
+                    id: *i,
+                    name: (*n).into(),
+                }
+            }
+            None => {
+                return error_response(
+                    409,
+                    &format!("Status with id {sid} is not in the workflow of the test case"),
+                    &path,
+                );
+            }
+        }
+    }
+    if let Some(tags) = b.get("tags").and_then(Value::as_array) {
+        tc.tags = tags
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .enumerate()
+            .map(|(i, n)| IdName {
+                id: 5000 + i as i64,
+                name: n.into(),
+            })
+            .collect();
+    }
+    tc.last_modified_date = now_ms();
+    ok(to_value(tc))
+}
+
+async fn delete(AxState(s): St, Path(id): Path<i64>) -> Resp {
+    let mut d = s.data();
+    match d.test_cases.iter_mut().find(|t| t.id == id && !t.deleted) {
+        Some(t) => {
+            t.deleted = true;
+            empty(202)
+        }
+        None => not_found("Test case", id, &format!("/api/testcase/{id}")),
+    }
+}
+
+/// `NormalizedScenarioDto`: a root listing child ids, and the steps by id.
+async fn steps(AxState(s): St, Path(id): Path<i64>) -> Resp {
+    let d = s.data();
+    let Some(tc) = d.test_cases.iter().find(|t| t.id == id && !t.deleted) else {
+        return not_found("Test case", id, &format!("/api/testcase/{id}/step"));
+    };
+    let mut by_id = serde_json::Map::new();
+    let mut children = Vec::new();
+    for (i, st) in tc.steps.iter().enumerate() {
+        let sid = id * 100 + i as i64;
+        children.push(sid);
+        let mut step = json!({"id": sid, "body": st["name"], "testCaseId": id, "children": []});
+        if let Some(er) = st["expectedResult"].as_str() {
+            let eid = sid * 10;
+            step["expectedResultId"] = json!(eid);
+            by_id.insert(
+                eid.to_string(),
+                json!({"id": eid, "body": er, "children": []}),
+            );
+        }
+        by_id.insert(sid.to_string(), step);
+    }
+    ok(
+        json!({"root": {"children": children}, "scenarioSteps": by_id, "attachments": {}, "sharedSteps": {}}),
+    )
+}
+
+async fn workflow(AxState(s): St, Path(id): Path<i64>) -> Resp {
+    let d = s.data();
+    if !d.test_cases.iter().any(|t| t.id == id) {
+        return not_found("Test case", id, &format!("/api/testcase/{id}/workflow"));
+    }
+    ok(
+        json!({"id": -1, "name": "Default", "statuses": STATUSES.iter().map(|(i, n)| json!({"id": i, "name": n})).collect::<Vec<_>>()}),
+    )
+}
+
+/// The v1 bulk endpoints: reported to answer success and change nothing.
+async fn v1_noop() -> Resp {
+    empty(204)
+}
+
+/// Test cases a `TestCaseSelectionDtoV2` selects; `Err` is the 400/404 answer.
+fn selection(s: &State, b: &Value, path: &str) -> Result<Vec<i64>, Resp> {
+    let sel = &b["selection"];
+    let Some(pid) = sel["projectId"].as_i64() else {
+        return Err(error_response(
+            400,
+            "selection.projectId: must not be null",
+            path,
+        ));
+    };
+    let d = s.data();
+    if !d.projects.iter().any(|p| p.id == pid) {
+        return Err(not_found("Project", pid, path));
+    }
+    let all: Vec<i64> = d
+        .test_cases
+        .iter()
+        .filter(|t| t.project_id == pid && !t.deleted)
+        .map(|t| t.id)
+        .collect();
+    Ok(selected(sel, "testCasesInclude", &all))
+}
+
+async fn bulk_status(AxState(s): St, body: Bytes) -> Resp {
+    let path = "/api/v2/test-case/bulk/status/set";
+    let b = match json_body(&body, path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (Some(sid), Some(_wid)) = (b["statusId"].as_i64(), b["workflowId"].as_i64()) else {
+        return error_response(400, "statusId and workflowId: must not be null", path);
+    };
+    let Some((_, name)) = STATUSES.iter().find(|(i, _)| *i == sid) else {
+        return error_response(
+            409,
+            &format!("Status with id {sid} not found in workflow"),
+            path,
+        );
+    };
+    let ids = match selection(&s, &b, path) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let mut d = s.data();
+    for t in d.test_cases.iter_mut().filter(|t| ids.contains(&t.id)) {
+        t.status = IdName {
+            id: sid,
+            name: (*name).into(),
+        };
+    }
+    empty(204)
+}
+
+async fn bulk_tag_add(AxState(s): St, body: Bytes) -> Resp {
+    let path = "/api/v2/test-case/bulk/tag/add";
+    let b = match json_body(&body, path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let names: Vec<String> = b["tags"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if names.is_empty() {
+        return error_response(400, "tags: must not be empty", path);
+    }
+    let ids = match selection(&s, &b, path) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let mut d = s.data();
+    for t in d.test_cases.iter_mut().filter(|t| ids.contains(&t.id)) {
+        for n in &names {
+            if !t.tags.iter().any(|x| &x.name == n) {
+                let tid = 9000 + n.bytes().map(i64::from).sum::<i64>();
+                t.tags.push(IdName {
+                    id: tid,
+                    name: n.clone(),
+                });
+            }
+        }
+    }
+    ok(Value::Null)
+}
+
+async fn bulk_tag_remove(AxState(s): St, body: Bytes) -> Resp {
+    let path = "/api/v2/test-case/bulk/tag/remove";
+    let b = match json_body(&body, path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let tag_ids: Vec<i64> = b["ids"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    if tag_ids.is_empty() {
+        return error_response(400, "ids: must not be empty", path);
+    }
+    let ids = match selection(&s, &b, path) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let mut d = s.data();
+    for t in d.test_cases.iter_mut().filter(|t| ids.contains(&t.id)) {
+        t.tags.retain(|x| !tag_ids.contains(&x.id));
+    }
+    empty(204)
+}
+
+async fn run_existing(AxState(s): St, body: Bytes) -> Resp {
+    let path = "/api/v2/test-case/bulk/run/existing";
+    let b = match json_body(&body, path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(lid) = b["launchId"].as_i64() else {
+        return error_response(400, "launchId: must not be null", path);
+    };
+    let ids = match selection(&s, &b, path) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let mut d = s.data();
+    let Some(launch) = d.launches.iter().find(|l| l.id == lid).cloned() else {
+        return not_found("Launch", lid, path);
+    };
+    if Some(launch.project_id) != b["selection"]["projectId"].as_i64() {
+        return error_response(
+            409,
+            "Launch and test cases belong to different projects",
+            path,
+        );
+    }
+    d.add_results(lid, &ids, Some("unknown"), now_ms());
+    let assignee = b["assignees"]
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    for r in d
+        .results
+        .iter_mut()
+        .filter(|r| r.launch_id == lid && ids.contains(&r.test_case_id) && r.status == "unknown")
+    {
+        r.assignee = assignee.clone();
+    }
+    ok(to_value(&launch))
+}
+
+async fn run_new(AxState(s): St, body: Bytes) -> Resp {
+    let path = "/api/v2/test-case/bulk/run/new";
+    let b = match json_body(&body, path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let name = b["launchName"].as_str().unwrap_or("").trim().to_owned();
+    if name.is_empty() {
+        return error_response(400, "launchName: must not be blank", path);
+    }
+    let ids = match selection(&s, &b, path) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let pid = b["selection"]["projectId"].as_i64().unwrap_or(0);
+    let mut d = s.data();
+    let lid = d.next_id();
+    let launch = super::routes::new_launch(lid, pid, name, None, false);
+    let v = to_value(&launch);
+    d.launches.push(launch);
+    d.add_results(lid, &ids, Some("unknown"), now_ms());
+    ok(v)
+}
+
+fn plan_dto(p: &super::data::TestPlanRec) -> Value {
+    let mut v = to_value(p);
+    v["testCasesCount"] = json!(p.test_case_ids.len());
+    v
+}
+
+async fn list_plans(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
+    let q = Q::new(raw);
+    let pid = match q.required_i64("projectId", "/api/testplan") {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let d = s.data();
+    ok(page(
+        d.test_plans
+            .iter()
+            .filter(|p| p.project_id == pid)
+            .map(plan_dto)
+            .collect(),
+        &q,
+        false,
+    ))
+}
+
+async fn get_plan(AxState(s): St, Path(id): Path<i64>) -> Resp {
+    let d = s.data();
+    match d.test_plans.iter().find(|p| p.id == id) {
+        Some(p) => ok(plan_dto(p)),
+        None => not_found("Test plan", id, &format!("/api/testplan/{id}")),
+    }
+}
+
+async fn run_plan(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
+    let path = format!("/api/testplan/{id}/run");
+    let b = match json_body(&body, &path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let name = b["launchName"].as_str().unwrap_or("").trim().to_owned();
+    if name.is_empty() {
+        return error_response(400, "launchName: must not be blank", &path);
+    }
+    let mut d = s.data();
+    let Some(plan) = d.test_plans.iter().find(|p| p.id == id).cloned() else {
+        return not_found("Test plan", id, &path);
+    };
+    let lid = d.next_id();
+    let launch = super::routes::new_launch(lid, plan.project_id, name, None, false);
+    let v = to_value(&launch);
+    d.launches.push(launch);
+    d.add_results(lid, &plan.test_case_ids, Some("unknown"), now_ms());
+    ok(v)
+}
+
+async fn add_plan_to_launch(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
+    let path = format!("/api/launch/{id}/testplan/add");
+    let b = match json_body(&body, &path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(plan_id) = b["testPlanId"].as_i64() else {
+        return error_response(400, "testPlanId: must not be null", &path);
+    };
+    let mut d = s.data();
+    if !d.launches.iter().any(|l| l.id == id) {
+        return not_found("Launch", id, &path);
+    }
+    let Some(plan) = d.test_plans.iter().find(|p| p.id == plan_id).cloned() else {
+        return not_found("Test plan", plan_id, &path);
+    };
+    d.add_results(id, &plan.test_case_ids, Some("unknown"), now_ms());
+    with_status(202, Value::Null)
+}

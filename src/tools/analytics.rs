@@ -1,0 +1,321 @@
+//! Analytics: pass-rate trend over recent launches, launch durations, and success rate.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::render::{Statistic, time};
+use super::{Ctx, Meta, Render, ToolDef, ToolError, Toolset, tool};
+use crate::allure::Page;
+use crate::allure::model::{AnalyticPoint, DurationBucket, Launch};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct TrendArgs {
+    /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
+    pub project_id: Option<i64>,
+    /// How many recent launches to include, 2-100 (default 20).
+    pub launches: Option<u32>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TrendPoint {
+    pub launch_id: i64,
+    pub name: String,
+    pub date: Option<String>,
+    pub total: i64,
+    pub pass_rate: Option<f64>,
+    pub failed: i64,
+    pub broken: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Trend {
+    pub project_id: i64,
+    /// Oldest first.
+    pub points: Vec<TrendPoint>,
+    /// Average pass rate of the older half and of the newer half of the launches.
+    pub older_pass_rate: Option<f64>,
+    pub newer_pass_rate: Option<f64>,
+    /// improving, declining, or stable (within 2 points).
+    pub direction: String,
+}
+
+impl Render for Trend {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Pass-rate trend of project {} over {} launches: {} ({} → {})\n",
+            self.project_id,
+            self.points.len(),
+            self.direction,
+            self.older_pass_rate
+                .map(|p| format!("{p:.1}%"))
+                .unwrap_or_else(|| "n/a".into()),
+            self.newer_pass_rate
+                .map(|p| format!("{p:.1}%"))
+                .unwrap_or_else(|| "n/a".into())
+        );
+        for p in &self.points {
+            s.push_str(&format!(
+                "- {} #{} {}: {} ({} tests)\n",
+                p.date.as_deref().unwrap_or(""),
+                p.launch_id,
+                p.name,
+                p.pass_rate
+                    .map(|r| format!("{r}%"))
+                    .unwrap_or_else(|| "no results".into()),
+                p.total
+            ));
+        }
+        s
+    }
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64 * 10.0).round() / 10.0)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ProjectArgs {
+    /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
+    pub project_id: Option<i64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Bucket {
+    /// Launch duration range, minutes.
+    pub from_min: f64,
+    pub to_min: f64,
+    pub launches: i64,
+    pub passed: i64,
+    pub failed: i64,
+    pub broken: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Durations {
+    pub project_id: i64,
+    pub buckets: Vec<Bucket>,
+}
+
+impl Render for Durations {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Launch durations of project {} (launches per duration range; passed = no failed or broken test):\n",
+            self.project_id
+        );
+        for b in &self.buckets {
+            s.push_str(&format!(
+                "- {:.1}–{:.1} min: {} launches ({} passed, {} failed, {} broken)\n",
+                b.from_min, b.to_min, b.launches, b.passed, b.failed, b.broken
+            ));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RatePoint {
+    pub date: Option<String>,
+    /// Percent of passed results that day.
+    pub success_rate: Option<f64>,
+    pub results: Option<i64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SuccessRate {
+    pub project_id: i64,
+    pub points: Vec<RatePoint>,
+    pub average: Option<f64>,
+}
+
+impl Render for SuccessRate {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Test success rate of project {}: average {}\n",
+            self.project_id,
+            self.average
+                .map(|a| format!("{a:.1}%"))
+                .unwrap_or_else(|| "n/a".into())
+        );
+        for p in &self.points {
+            s.push_str(&format!(
+                "- {}: {} of {} results\n",
+                p.date.as_deref().unwrap_or("?"),
+                p.success_rate
+                    .map(|r| format!("{r:.1}%"))
+                    .unwrap_or_else(|| "n/a".into()),
+                p.results.unwrap_or(0)
+            ));
+        }
+        s
+    }
+}
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        tool(
+            Meta {
+                name: "get_launch_trend_analytics",
+                toolset: Toolset::Analytics,
+                title: "Pass-rate trend",
+                description: "Pass rate of a project's recent launches, oldest first, and whether it is improving or declining.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: TrendArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let n = a.launches.unwrap_or(20);
+                if !(2..=100).contains(&n) {
+                    return Err(ToolError::InvalidArgs(format!(
+                        "launches must be 2..=100, got {n}"
+                    )));
+                }
+                let p: Page<Launch> = ctx
+                    .client
+                    .get(
+                        "/launch",
+                        &[
+                            ("projectId", pid.to_string()),
+                            ("sort", "createdDate,desc".into()),
+                            ("size", n.to_string()),
+                        ],
+                    )
+                    .await
+                    .map_err(|e| {
+                        ToolError::not_found(
+                            e,
+                            format!("Project {pid}"),
+                            "list_projects shows projects.",
+                        )
+                    })?;
+                let mut points: Vec<TrendPoint> = p
+                    .content
+                    .into_iter()
+                    .map(|l| {
+                        let s = Statistic::from_counts(l.statistic.as_deref().unwrap_or(&[]));
+                        TrendPoint {
+                            launch_id: l.id,
+                            name: l.name,
+                            date: time(l.created_date),
+                            total: s.total,
+                            pass_rate: s.pass_rate,
+                            failed: s.failed,
+                            broken: s.broken,
+                        }
+                    })
+                    .collect();
+                points.reverse();
+                let rates: Vec<f64> = points.iter().filter_map(|p| p.pass_rate).collect();
+                let (older, newer) = rates.split_at(rates.len() / 2);
+                let (o, nw) = (mean(older), mean(newer));
+                let direction = match (o, nw) {
+                    (Some(o), Some(n)) if n - o > 2.0 => "improving",
+                    (Some(o), Some(n)) if o - n > 2.0 => "declining",
+                    (Some(_), Some(_)) => "stable",
+                    _ => "not_enough_data",
+                };
+                Ok(Trend {
+                    project_id: pid,
+                    points,
+                    older_pass_rate: o,
+                    newer_pass_rate: nw,
+                    direction: direction.into(),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "get_launch_duration_analytics",
+                toolset: Toolset::Analytics,
+                title: "Launch duration histogram",
+                description: "How long a project's launches take: a histogram of launch durations with pass/fail counts per range.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: ProjectArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let b: Vec<DurationBucket> = ctx
+                    .client
+                    .get(
+                        &format!("/analytic/{pid}/launch_duration_histogram"),
+                        &[("buckets", "6".into())],
+                    )
+                    .await
+                    .map_err(|e| {
+                        ToolError::not_found(
+                            e,
+                            format!("Project {pid}"),
+                            "list_projects shows projects.",
+                        )
+                    })?;
+                let min = |ms: Option<i64>| (ms.unwrap_or(0) as f64 / 6000.0).round() / 10.0;
+                Ok(Durations {
+                    project_id: pid,
+                    buckets: b
+                        .into_iter()
+                        .map(|x| {
+                            let (p, f, br) = (
+                                x.passed_count.unwrap_or(0),
+                                x.failed_count.unwrap_or(0),
+                                x.broken_count.unwrap_or(0),
+                            );
+                            Bucket {
+                                from_min: min(x.min),
+                                to_min: min(x.max),
+                                launches: p + f + br,
+                                passed: p,
+                                failed: f,
+                                broken: br,
+                            }
+                        })
+                        .collect(),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "get_test_success_rate",
+                toolset: Toolset::Analytics,
+                title: "Test success rate",
+                description: "Share of passed test results in a project per day, with the average.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: ProjectArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let pts: Vec<AnalyticPoint> = ctx
+                    .client
+                    .get(&format!("/analytic/{pid}/tc_success_rate"), &[])
+                    .await
+                    .map_err(|e| {
+                        ToolError::not_found(
+                            e,
+                            format!("Project {pid}"),
+                            "list_projects shows projects.",
+                        )
+                    })?;
+                let points: Vec<RatePoint> = pts
+                    .into_iter()
+                    .map(|p| RatePoint {
+                        date: p.date,
+                        success_rate: p.avg_success_rate.map(|r| (r * 1000.0).round() / 10.0),
+                        results: p.test_results_count,
+                    })
+                    .collect();
+                let average = mean(
+                    &points
+                        .iter()
+                        .filter_map(|p| p.success_rate)
+                        .collect::<Vec<_>>(),
+                );
+                Ok(SuccessRate {
+                    project_id: pid,
+                    points,
+                    average,
+                })
+            },
+        ),
+    ]
+}

@@ -1,0 +1,359 @@
+//! Defects: list, read, create, and link to test results.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::render::time;
+use super::results::{Example, result_url};
+use super::{
+    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, paging, positive_id,
+    required_text, tool,
+};
+use crate::allure::Page;
+use crate::allure::model::{Defect, TestResult, TestResultRow};
+
+/// Linking is one call per result: keep a selection small enough to stay quick.
+const MAX_LINKS: usize = 20;
+
+fn defect_url(ctx: &Ctx, project: Option<i64>, id: i64) -> String {
+    ctx.link(&format!("/project/{}/defects/{id}", project.unwrap_or(0)))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListArgs {
+    /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
+    pub project_id: Option<i64>,
+    /// open (default), closed, or all.
+    pub status: Option<String>,
+    /// 0-based page number (default 0).
+    pub page: Option<u32>,
+    /// Defects per page, 1-100 (default 25).
+    pub size: Option<u32>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DefectLine {
+    pub id: i64,
+    pub name: String,
+    pub closed: bool,
+    /// Test results linked to it.
+    pub results: Option<i64>,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DefectList {
+    pub project_id: i64,
+    pub defects: Vec<DefectLine>,
+    pub page: PageInfo,
+}
+
+impl Render for DefectList {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Defects of project {} ({}):\n",
+            self.project_id,
+            self.page.text()
+        );
+        for d in &self.defects {
+            s.push_str(&format!(
+                "- #{} {} [{}] {} results {}\n",
+                d.id,
+                d.name,
+                if d.closed { "closed" } else { "open" },
+                d.results.unwrap_or(0),
+                d.url
+            ));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DefectIdArgs {
+    /// Defect id (list_defects shows ids).
+    pub defect_id: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DefectDetails {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub closed: bool,
+    pub created: Option<String>,
+    pub results_total: i64,
+    /// The first linked test results.
+    pub results: Vec<Example>,
+    pub url: String,
+}
+
+impl Render for DefectDetails {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Defect #{} {} [{}], {} linked results\n",
+            self.id,
+            self.name,
+            if self.closed { "closed" } else { "open" },
+            self.results_total
+        );
+        if let Some(d) = &self.description {
+            s.push_str(&format!("{d}\n"));
+        }
+        for r in &self.results {
+            s.push_str(&format!(
+                "- #{} [{}] {}\n",
+                r.id,
+                r.status.as_deref().unwrap_or("?"),
+                r.name
+            ));
+        }
+        s.push_str(&self.url);
+        s
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CreateArgs {
+    /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
+    pub project_id: Option<i64>,
+    /// Short name of the defect.
+    pub name: String,
+    /// What is wrong (markdown).
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct LinkArgs {
+    /// Defect id.
+    pub defect_id: i64,
+    /// Test result ids to link (1-20).
+    pub test_result_ids: Vec<i64>,
+}
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        tool(
+            Meta {
+                name: "list_defects",
+                toolset: Toolset::Defects,
+                title: "List defects",
+                description: "List a project's defects (open by default) with the number of linked results.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: ListArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let mut q = paging(a.page, a.size, 25)?;
+                q.push(("projectId", pid.to_string()));
+                match a
+                    .status
+                    .as_deref()
+                    .map(|s| s.trim().to_ascii_lowercase())
+                    .as_deref()
+                {
+                    None | Some("open") | Some("") => q.push(("status", "open".into())),
+                    Some("closed") => q.push(("status", "closed".into())),
+                    Some("all") => {}
+                    Some(other) => {
+                        return Err(ToolError::InvalidArgs(format!(
+                            "status '{other}' is not open, closed or all"
+                        )));
+                    }
+                }
+                let p: Page<Defect> = ctx.client.get("/defect", &q).await.map_err(|e| {
+                    ToolError::not_found(
+                        e,
+                        format!("Project {pid}"),
+                        "list_projects shows projects.",
+                    )
+                })?;
+                Ok(DefectList {
+                    project_id: pid,
+                    page: PageInfo::of(&p),
+                    defects: p
+                        .content
+                        .into_iter()
+                        .map(|d| DefectLine {
+                            url: defect_url(&ctx, Some(pid), d.id),
+                            id: d.id,
+                            name: d.name,
+                            closed: d.closed.unwrap_or(false),
+                            results: d.count,
+                        })
+                        .collect(),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "get_defect",
+                toolset: Toolset::Defects,
+                title: "Get a defect",
+                description: "One defect: description, state, and the test results linked to it (first 10).",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: DefectIdArgs| async move {
+                let id = positive_id("defect_id", a.defect_id, "list_defects shows ids")?;
+                let nf = |e| {
+                    ToolError::not_found(
+                        e,
+                        format!("Defect {id}"),
+                        "list_defects shows a project's defects.",
+                    )
+                };
+                let (dp, rp) = (format!("/defect/{id}"), format!("/defect/{id}/testresult"));
+                let rq = [("size", "10".to_owned())];
+                let (d, rs) = tokio::join!(
+                    ctx.client.get::<Defect>(&dp, &[]),
+                    ctx.client.get::<Page<TestResultRow>>(&rp, &rq)
+                );
+                let (d, rs) = (d.map_err(nf)?, rs.map_err(nf)?);
+                Ok(DefectDetails {
+                    url: defect_url(&ctx, d.project_id, d.id),
+                    id: d.id,
+                    name: d.name,
+                    description: d.description.filter(|x| !x.is_empty()),
+                    closed: d.closed.unwrap_or(false),
+                    created: time(d.created_date),
+                    results_total: rs.total_elements,
+                    results: rs
+                        .content
+                        .into_iter()
+                        .map(|r| Example {
+                            url: result_url(&ctx, None, r.id),
+                            id: r.id,
+                            name: r.name,
+                            status: r.status,
+                        })
+                        .collect(),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "create_defect",
+                toolset: Toolset::Defects,
+                title: "Create a defect",
+                description: "Create a defect in a project; link_defect_to_test_results then attaches failing results to it.",
+                read_only: false,
+                destructive: false,
+                idempotent: false,
+            },
+            |ctx: Ctx, a: CreateArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let name = required_text("name", &a.name, 255)?;
+                let mut body = json!({"projectId": pid, "name": name});
+                if let Some(d) = a
+                    .description
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                {
+                    body["description"] = json!(d);
+                }
+                let d: Defect = ctx.client.post("/defect", body).await.map_err(|e| {
+                    ToolError::not_found(
+                        e,
+                        format!("Project {pid}"),
+                        "list_projects shows projects.",
+                    )
+                })?;
+                Ok(Done {
+                    summary: format!("Created defect #{} {}.", d.id, d.name),
+                    ids: vec![d.id],
+                    url: Some(defect_url(&ctx, Some(pid), d.id)),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "link_defect_to_test_results",
+                toolset: Toolset::Defects,
+                title: "Link a defect to test results",
+                description: "Link a defect to up to 20 test results (marking their failures as known).",
+                read_only: false,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: LinkArgs| async move {
+                let defect = positive_id("defect_id", a.defect_id, "list_defects shows ids")?;
+                let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
+                if ids.len() > MAX_LINKS {
+                    return Err(ToolError::InvalidArgs(format!(
+                        "at most {MAX_LINKS} test results per call; split the selection"
+                    )));
+                }
+                let d: Defect = ctx
+                    .client
+                    .get(&format!("/defect/{defect}"), &[])
+                    .await
+                    .map_err(|e| {
+                        ToolError::not_found(
+                            e,
+                            format!("Defect {defect}"),
+                            "list_defects shows a project's defects.",
+                        )
+                    })?;
+                // Check every result first: a half-done link set is worse than none.
+                for id in &ids {
+                    let r: TestResult = ctx
+                        .client
+                        .get(&format!("/testresult/{id}"), &[])
+                        .await
+                        .map_err(|e| {
+                            ToolError::not_found(
+                                e,
+                                format!("Test result {id}"),
+                                "list_test_results shows a launch's results.",
+                            )
+                        })?;
+                    if r.project_id.is_some()
+                        && d.project_id.is_some()
+                        && r.project_id != d.project_id
+                    {
+                        return Err(ToolError::InvalidArgs(format!(
+                            "test result {id} is in project {} but defect {defect} is in project {}",
+                            r.project_id.unwrap_or(0),
+                            d.project_id.unwrap_or(0)
+                        )));
+                    }
+                }
+                let mut linked = Vec::new();
+                for id in &ids {
+                    match ctx
+                        .client
+                        .post::<Option<serde_json::Value>>(
+                            &format!("/testresult/{id}/defect/{defect}"),
+                            json!({}),
+                        )
+                        .await
+                    {
+                        Ok(_) => linked.push(*id),
+                        Err(e) => {
+                            return Err(ToolError::Other(format!(
+                                "Linked {} of {} results ({linked:?}) before this failed: {}. The rest are not linked; call again with them.",
+                                linked.len(),
+                                ids.len(),
+                                ToolError::from(e)
+                            )));
+                        }
+                    }
+                }
+                Ok(Done {
+                    summary: format!(
+                        "Defect #{defect} {} is linked to {} test result(s).",
+                        d.name,
+                        linked.len()
+                    ),
+                    ids: linked,
+                    url: Some(defect_url(&ctx, d.project_id, defect)),
+                })
+            },
+        ),
+    ]
+}

@@ -1,0 +1,162 @@
+//! The escape hatch: one tool that calls any Allure TestOps API path, for what the
+//! curated tools do not cover. Off unless the `raw` toolset is enabled; in read-only
+//! mode it stays available but refuses everything but GET.
+
+use reqwest::Method;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::render::cut;
+use super::{Ctx, Meta, Render, ToolDef, ToolError, Toolset, tool};
+
+/// The most of an answer passed on: the rest would only fill the model's context.
+const MAX_ANSWER: usize = 20_000;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RawArgs {
+    /// HTTP method: GET, POST, PATCH, PUT or DELETE.
+    pub method: String,
+    /// API path below the API prefix, e.g. "/launch/123/statistic" (no host, no query string).
+    pub path: String,
+    /// Query parameters as an object of strings, e.g. {"projectId": "1", "page": "0"}.
+    pub query: Option<std::collections::BTreeMap<String, String>>,
+    /// JSON body for POST, PATCH and PUT.
+    pub body: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RawAnswer {
+    pub status: u16,
+    /// The answer body (JSON when it parses, else text), cut to 20,000 characters.
+    pub body: serde_json::Value,
+    pub truncated: bool,
+}
+
+impl Render for RawAnswer {
+    fn text(&self) -> String {
+        let body = match &self.body {
+            serde_json::Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        format!(
+            "HTTP {}{}\n{}",
+            self.status,
+            if self.truncated { " (cut)" } else { "" },
+            body
+        )
+    }
+}
+
+/// Accepts only plain API paths: no scheme or host, no traversal, no query, not the token endpoint.
+pub fn check_path(path: &str) -> Result<String, ToolError> {
+    let p = path.trim();
+    if !p.starts_with('/') || p.starts_with("//") {
+        return Err(ToolError::InvalidArgs(
+            "path must start with a single '/', e.g. /launch/123".into(),
+        ));
+    }
+    if p.contains("..")
+        || p.contains('?')
+        || p.contains('#')
+        || p.contains('\\')
+        || p.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ToolError::InvalidArgs(
+            "path may not contain '..', '?', '#', '\\' or spaces; put query parameters in `query`"
+                .into(),
+        ));
+    }
+    let lower = p.to_ascii_lowercase();
+    if lower.starts_with("/uaa") || lower.starts_with("/api/") || lower == "/api" {
+        return Err(ToolError::InvalidArgs("give the path below the API prefix (e.g. /launch/1, not /api/launch/1); the token endpoint is not reachable".into()));
+    }
+    Ok(p.to_owned())
+}
+
+pub fn tools() -> Vec<ToolDef> {
+    let mut t = tool(
+        Meta {
+            name: "allure_api_request",
+            toolset: Toolset::Raw,
+            title: "Call the Allure TestOps API",
+            description: "Call any Allure TestOps REST API path (below /api) for what the other tools do not cover. Prefer the curated tools: their answers are smaller and safer. In read-only mode only GET is allowed.",
+            read_only: false,
+            destructive: true,
+            idempotent: false,
+        },
+        |ctx: Ctx, a: RawArgs| async move {
+            let method = match a.method.trim().to_ascii_uppercase().as_str() {
+                "GET" => Method::GET,
+                "POST" => Method::POST,
+                "PATCH" => Method::PATCH,
+                "PUT" => Method::PUT,
+                "DELETE" => Method::DELETE,
+                other => {
+                    return Err(ToolError::InvalidArgs(format!(
+                        "method '{other}' is not GET, POST, PATCH, PUT or DELETE"
+                    )));
+                }
+            };
+            if ctx.read_only && method != Method::GET {
+                return Err(ToolError::InvalidArgs(format!(
+                    "the server is in read-only mode: only GET is allowed, not {method}"
+                )));
+            }
+            let path = check_path(&a.path)?;
+            if method == Method::GET && a.body.is_some() {
+                return Err(ToolError::InvalidArgs("a GET takes no body".into()));
+            }
+            let query: Vec<(String, String)> = a.query.unwrap_or_default().into_iter().collect();
+            let q: Vec<(&str, String)> =
+                query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            let answer = ctx
+                .client
+                .send(method, &path, &q, a.body.map(crate::allure::Body::Json))
+                .await?;
+            let text = String::from_utf8_lossy(&answer.body);
+            let truncated = text.len() > MAX_ANSWER;
+            let body = if truncated {
+                serde_json::Value::String(cut(
+                    &text,
+                    MAX_ANSWER,
+                    "narrow the request with query parameters (page, size)",
+                ))
+            } else {
+                serde_json::from_str(&text)
+                    .unwrap_or_else(|_| serde_json::Value::String(text.into_owned()))
+            };
+            Ok(RawAnswer {
+                status: answer.status,
+                body,
+                truncated,
+            })
+        },
+    );
+    t.guards_read_only = true;
+    vec![t]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_api_paths_pass() {
+        assert_eq!(
+            check_path(" /launch/1/statistic ").unwrap(),
+            "/launch/1/statistic"
+        );
+        for bad in [
+            "launch/1",
+            "//evil.example/x",
+            "/launch/../uaa",
+            "/launch?x=1",
+            "/uaa/oauth/token",
+            "/api/launch/1",
+            "/a b",
+            "http://x/y",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,574 @@
+//! Running tests for real: CI jobs, test plans, selected test cases; the job runs that
+//! feed a launch; rerunning one; and waiting for a launch to finish.
+
+use std::time::{Duration, Instant};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::launches::JobRunSummary;
+use super::render::Statistic;
+use super::results::launch;
+use super::{
+    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, paging, positive_id,
+    required_text, tool,
+};
+use crate::allure::Page;
+use crate::allure::model::{Job, JobRun, Launch, StatusCount, TestCase};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RunLaunchArgs {
+    /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
+    pub project_id: Option<i64>,
+    /// Name of the new launch.
+    pub launch_name: String,
+    /// CI job to run (list_jobs shows them). Starts a real CI run feeding the new launch.
+    pub job_id: Option<i64>,
+    /// Test plan to run (list_test_plans shows them). Use instead of job_id.
+    pub test_plan_id: Option<i64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RunStarted {
+    pub launch_id: i64,
+    pub launch_name: String,
+    /// job, test_plan, or none (an empty launch was created; nothing runs).
+    pub started_by: String,
+    /// True when tests were really started.
+    pub running: bool,
+    pub job_runs: Vec<JobRunSummary>,
+    pub summary: String,
+    pub url: String,
+}
+
+impl Render for RunStarted {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "{}\nLaunch #{} {} {}\n",
+            self.summary, self.launch_id, self.launch_name, self.url
+        );
+        for j in &self.job_runs {
+            s.push_str(&format!(
+                "job run #{} {}: {}\n",
+                j.id,
+                j.name.as_deref().unwrap_or(""),
+                j.stage.as_deref().unwrap_or("?")
+            ));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ProjectPageArgs {
+    /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
+    pub project_id: Option<i64>,
+    /// 0-based page number (default 0).
+    pub page: Option<u32>,
+    /// Items per page, 1-100 (default 25).
+    pub size: Option<u32>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobLine {
+    pub id: i64,
+    pub name: String,
+    /// CI system: jenkins, github, gitlab…
+    pub kind: Option<String>,
+    pub ci_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobList {
+    pub project_id: i64,
+    pub jobs: Vec<JobLine>,
+    pub page: PageInfo,
+}
+
+impl Render for JobList {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "CI jobs of project {} ({}); run one with run_allure_launch(job_id=…):\n",
+            self.project_id,
+            self.page.text()
+        );
+        for j in &self.jobs {
+            s.push_str(&format!(
+                "- #{} {} ({}) {}\n",
+                j.id,
+                j.name,
+                j.kind.as_deref().unwrap_or("?"),
+                j.ci_url.as_deref().unwrap_or("")
+            ));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct LaunchIdArgs {
+    /// Launch id.
+    pub launch_id: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobRuns {
+    pub launch_id: i64,
+    pub job_runs: Vec<JobRunSummary>,
+    /// True while any run is scheduled or in progress.
+    pub running: bool,
+}
+
+impl Render for JobRuns {
+    fn text(&self) -> String {
+        if self.job_runs.is_empty() {
+            return format!(
+                "Launch #{} has no CI job runs (it was not started by a job).",
+                self.launch_id
+            );
+        }
+        let mut s = format!(
+            "Job runs of launch #{}{}:\n",
+            self.launch_id,
+            if self.running { " (still running)" } else { "" }
+        );
+        for j in &self.job_runs {
+            s.push_str(&format!(
+                "- #{} {}: {} / {}{}{}\n",
+                j.id,
+                j.name.as_deref().unwrap_or(""),
+                j.stage.as_deref().unwrap_or("?"),
+                j.status.as_deref().unwrap_or("?"),
+                j.ci_url
+                    .as_ref()
+                    .map(|u| format!(" {u}"))
+                    .unwrap_or_default(),
+                j.error
+                    .as_ref()
+                    .map(|e| format!(" error: {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct JobRunIdArgs {
+    /// Job run id (get_launch_job_runs shows them).
+    pub job_run_id: i64,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct WaitArgs {
+    /// Launch to wait for.
+    pub launch_id: i64,
+    /// Most seconds to wait, 1-3600 (default 600). On timeout the current state is returned; call again to keep waiting.
+    pub timeout_s: Option<u32>,
+    /// Seconds between checks, 1-60 (default 5).
+    pub poll_interval_s: Option<u32>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WaitOutcome {
+    pub launch_id: i64,
+    /// finished (all job runs done), closed (launch closed), timeout, or cancelled.
+    pub outcome: String,
+    pub waited_s: u64,
+    pub statistic: Statistic,
+    pub job_runs: Vec<JobRunSummary>,
+    pub url: String,
+}
+
+impl Render for WaitOutcome {
+    fn text(&self) -> String {
+        let head = match self.outcome.as_str() {
+            "timeout" => format!(
+                "Launch #{} is still running after {} s; call wait_for_launch again to keep waiting.",
+                self.launch_id, self.waited_s
+            ),
+            "cancelled" => format!(
+                "Stopped waiting for launch #{} after {} s (cancelled).",
+                self.launch_id, self.waited_s
+            ),
+            o => format!("Launch #{} {o} after {} s.", self.launch_id, self.waited_s),
+        };
+        format!("{head}\n{}\n{}", self.statistic.text(), self.url)
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RunTestCaseArgs {
+    /// Test case to run.
+    pub test_case_id: i64,
+    /// Launch to add it to (it gets a result to execute, as in TestOps' "Run" on a test case).
+    pub launch_id: i64,
+}
+
+fn done_stage(stage: Option<&str>) -> bool {
+    matches!(stage, Some("finished") | Some("run_failure"))
+}
+
+async fn job_runs(ctx: &Ctx, launch_id: i64) -> Result<Vec<JobRun>, ToolError> {
+    ctx.client
+        .get::<Vec<JobRun>>(&format!("/launch/{launch_id}/job"), &[])
+        .await
+        .map_err(|e| {
+            ToolError::not_found(
+                e,
+                format!("Launch {launch_id}"),
+                "list_launches shows a project's recent launches.",
+            )
+        })
+}
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        tool(
+            Meta {
+                name: "run_allure_launch",
+                toolset: Toolset::Runs,
+                title: "Run tests in a new launch",
+                description: "Start tests in a new launch. With job_id it runs that CI job (a real CI run); with test_plan_id it runs the test plan. With neither, it only creates an empty launch and says that nothing was started (the Go server claimed to run tests but only created the launch). Never retried: one call, at most one run.",
+                read_only: false,
+                destructive: false,
+                idempotent: false,
+            },
+            |ctx: Ctx, a: RunLaunchArgs| async move {
+                let name = required_text("launch_name", &a.launch_name, 255)?;
+                let pid = ctx.project(a.project_id)?;
+                match (a.job_id, a.test_plan_id) {
+                    (Some(_), Some(_)) => Err(ToolError::InvalidArgs(
+                        "give job_id or test_plan_id, not both".into(),
+                    )),
+                    (Some(job), None) => {
+                        positive_id("job_id", job, "list_jobs shows the project's CI jobs")?;
+                        // The job must belong to the project named: running another project's job by a typo would be costly.
+                        let jobs: Page<Job> = ctx
+                            .client
+                            .get(
+                                "/job",
+                                &[("projectId", pid.to_string()), ("size", "1000".into())],
+                            )
+                            .await?;
+                        if !jobs.content.iter().any(|j| j.id == job) {
+                            return Err(ToolError::NotFound {
+                                what: format!("CI job {job} in project {pid}"),
+                                hint: "list_jobs shows the project's jobs.".into(),
+                            });
+                        }
+                        let l: Launch = ctx
+                            .client
+                            .post(&format!("/job/{job}/run"), json!({"launchName": name}))
+                            .await
+                            .map_err(|e| {
+                                ToolError::not_found(
+                                    e,
+                                    format!("CI job {job}"),
+                                    "list_jobs shows the project's jobs.",
+                                )
+                            })?;
+                        let runs = job_runs(&ctx, l.id).await.unwrap_or_default();
+                        Ok(RunStarted {
+                            url: ctx.link(&format!("/launch/{}", l.id)),
+                            summary: format!(
+                                "Started CI job {job}: launch #{} collects its results. wait_for_launch waits for it.",
+                                l.id
+                            ),
+                            launch_id: l.id,
+                            launch_name: l.name,
+                            started_by: "job".into(),
+                            running: true,
+                            job_runs: runs.into_iter().map(JobRunSummary::from).collect(),
+                        })
+                    }
+                    (None, Some(plan)) => {
+                        positive_id(
+                            "test_plan_id",
+                            plan,
+                            "list_test_plans shows the project's plans",
+                        )?;
+                        let l: Launch = ctx
+                            .client
+                            .post(
+                                &format!("/testplan/{plan}/run"),
+                                json!({"launchName": name}),
+                            )
+                            .await
+                            .map_err(|e| {
+                                ToolError::not_found(
+                                    e,
+                                    format!("Test plan {plan}"),
+                                    "list_test_plans shows the project's plans.",
+                                )
+                            })?;
+                        let runs = job_runs(&ctx, l.id).await.unwrap_or_default();
+                        Ok(RunStarted {
+                            url: ctx.link(&format!("/launch/{}", l.id)),
+                            summary: format!("Started test plan {plan} in launch #{}.", l.id),
+                            launch_id: l.id,
+                            launch_name: l.name,
+                            started_by: "test_plan".into(),
+                            running: true,
+                            job_runs: runs.into_iter().map(JobRunSummary::from).collect(),
+                        })
+                    }
+                    (None, None) => {
+                        let l: Launch = ctx
+                            .client
+                            .post("/launch", json!({"name": name, "projectId": pid}))
+                            .await
+                            .map_err(|e| {
+                                ToolError::not_found(
+                                    e,
+                                    format!("Project {pid}"),
+                                    "list_projects shows projects.",
+                                )
+                            })?;
+                        Ok(RunStarted {
+                            url: ctx.link(&format!("/launch/{}", l.id)),
+                            summary: format!(
+                                "Created an empty launch #{}; NOTHING WAS STARTED. To run tests, call again with job_id (list_jobs) or test_plan_id (list_test_plans).",
+                                l.id
+                            ),
+                            launch_id: l.id,
+                            launch_name: l.name,
+                            started_by: "none".into(),
+                            running: false,
+                            job_runs: vec![],
+                        })
+                    }
+                }
+            },
+        ),
+        tool(
+            Meta {
+                name: "list_jobs",
+                toolset: Toolset::Runs,
+                title: "List CI jobs",
+                description: "List the CI jobs (Jenkins, GitHub Actions, GitLab…) connected to a project; run_allure_launch(job_id=…) runs one.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: ProjectPageArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let mut q = paging(a.page, a.size, 25)?;
+                q.push(("projectId", pid.to_string()));
+                let p: Page<Job> = ctx.client.get("/job", &q).await.map_err(|e| {
+                    ToolError::not_found(
+                        e,
+                        format!("Project {pid}"),
+                        "list_projects shows projects.",
+                    )
+                })?;
+                Ok(JobList {
+                    project_id: pid,
+                    page: PageInfo::of(&p),
+                    jobs: p
+                        .content
+                        .into_iter()
+                        .map(|j| JobLine {
+                            id: j.id,
+                            name: j.name,
+                            kind: j.kind.map(|k| k.to_lowercase()),
+                            ci_url: j.url,
+                        })
+                        .collect(),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "get_launch_job_runs",
+                toolset: Toolset::Runs,
+                title: "CI job runs of a launch",
+                description: "The CI job runs feeding a launch: stage (scheduled, in_progress, finished, run_failure), status, CI link and error.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: LaunchIdArgs| async move {
+                let id = positive_id("launch_id", a.launch_id, "list_launches shows launch ids")?;
+                let runs = job_runs(&ctx, id).await?;
+                let running = runs.iter().any(|r| !done_stage(r.stage.as_deref()));
+                Ok(JobRuns {
+                    launch_id: id,
+                    running,
+                    job_runs: runs.into_iter().map(JobRunSummary::from).collect(),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "rerun_job_run",
+                toolset: Toolset::Runs,
+                title: "Rerun a CI job run",
+                description: "Run a launch's CI job run again (same job, same launch), e.g. after fixing infrastructure. Never retried automatically.",
+                read_only: false,
+                destructive: false,
+                idempotent: false,
+            },
+            |ctx: Ctx, a: JobRunIdArgs| async move {
+                let id = positive_id(
+                    "job_run_id",
+                    a.job_run_id,
+                    "get_launch_job_runs shows job run ids",
+                )?;
+                let run: JobRun = ctx
+                    .client
+                    .get(&format!("/jobrun/{id}"), &[])
+                    .await
+                    .map_err(|e| {
+                        ToolError::not_found(
+                            e,
+                            format!("Job run {id}"),
+                            "get_launch_job_runs shows a launch's job runs.",
+                        )
+                    })?;
+                if !done_stage(run.stage.as_deref()) {
+                    return Err(ToolError::InvalidArgs(format!(
+                        "job run {id} is still {}; wait for it to finish (wait_for_launch) before rerunning",
+                        run.stage.as_deref().unwrap_or("running")
+                    )));
+                }
+                let _: Option<serde_json::Value> = ctx
+                    .client
+                    .post(&format!("/jobrun/{id}/rerun"), json!({}))
+                    .await?;
+                Ok(Done {
+                    summary: format!(
+                        "Job run #{id} is scheduled again{}.",
+                        run.launch_id
+                            .map(|l| format!(" for launch #{l}"))
+                            .unwrap_or_default()
+                    ),
+                    ids: vec![id],
+                    url: run.launch_id.map(|l| ctx.link(&format!("/launch/{l}"))),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "wait_for_launch",
+                toolset: Toolset::Runs,
+                title: "Wait for a launch to finish",
+                description: "Wait until a launch's CI job runs have all finished or the launch is closed, checking every poll_interval_s and sending progress notifications; returns the final statistic. Cancellable. On timeout it returns the current state (call again to keep waiting).",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: WaitArgs| async move {
+                let timeout = a.timeout_s.unwrap_or(600);
+                let every = a.poll_interval_s.unwrap_or(5);
+                if !(1..=3600).contains(&timeout) || !(1..=60).contains(&every) {
+                    return Err(ToolError::InvalidArgs(
+                        "timeout_s must be 1..=3600 and poll_interval_s 1..=60".into(),
+                    ));
+                }
+                let l = launch(&ctx, a.launch_id).await?;
+                let started = Instant::now();
+                let deadline = Duration::from_secs(timeout.into());
+                let mut checks = 0u32;
+                let outcome = loop {
+                    checks += 1;
+                    let lp = format!("/launch/{}", l.id);
+                    let (launch_now, runs) =
+                        tokio::join!(ctx.client.get::<Launch>(&lp, &[]), job_runs(&ctx, l.id));
+                    let (launch_now, runs) = (launch_now?, runs?);
+                    let finished = runs
+                        .iter()
+                        .filter(|r| done_stage(r.stage.as_deref()))
+                        .count();
+                    if launch_now.closed {
+                        break "closed";
+                    }
+                    if !runs.is_empty() && finished == runs.len() {
+                        break "finished";
+                    }
+                    let elapsed = started.elapsed();
+                    ctx.scope
+                        .progress(
+                            checks as f64,
+                            None,
+                            format!(
+                                "{finished}/{} job runs finished after {} s",
+                                runs.len(),
+                                elapsed.as_secs()
+                            ),
+                        )
+                        .await;
+                    if elapsed >= deadline {
+                        break "timeout";
+                    }
+                    let nap = Duration::from_secs(every.into()).min(deadline - elapsed);
+                    tokio::select! {
+                        _ = tokio::time::sleep(nap) => {}
+                        _ = ctx.scope.cancel.cancelled() => break "cancelled",
+                    }
+                };
+                let sp = format!("/launch/{}/statistic", l.id);
+                let (stat, runs) = tokio::join!(
+                    ctx.client.get::<Vec<StatusCount>>(&sp, &[]),
+                    job_runs(&ctx, l.id)
+                );
+                Ok(WaitOutcome {
+                    launch_id: l.id,
+                    outcome: outcome.into(),
+                    waited_s: started.elapsed().as_secs(),
+                    statistic: Statistic::from_counts(&stat?),
+                    job_runs: runs?.into_iter().map(JobRunSummary::from).collect(),
+                    url: ctx.link(&format!("/launch/{}", l.id)),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "run_test_case",
+                toolset: Toolset::Runs,
+                title: "Run a test case in a launch",
+                description: "Add a test case to an existing launch for execution (manual or automated), as TestOps' Run on a test case does.",
+                read_only: false,
+                destructive: false,
+                idempotent: false,
+            },
+            |ctx: Ctx, a: RunTestCaseArgs| async move {
+                let tc_id =
+                    positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
+                let l = launch(&ctx, a.launch_id).await?;
+                let tc: TestCase = ctx
+                    .client
+                    .get(&format!("/testcase/{tc_id}"), &[])
+                    .await
+                    .map_err(|e| {
+                        ToolError::not_found(
+                            e,
+                            format!("Test case {tc_id}"),
+                            "list_test_cases shows a project's test cases.",
+                        )
+                    })?;
+                let pid = tc.project_id.or(l.project_id).unwrap_or(0);
+                if l.project_id.is_some_and(|lp| lp != pid) {
+                    return Err(ToolError::InvalidArgs(format!(
+                        "test case {tc_id} is in project {pid} but launch {} is in project {}",
+                        l.id,
+                        l.project_id.unwrap_or(0)
+                    )));
+                }
+                let _: Option<serde_json::Value> = ctx
+                    .client
+                    .post("/v2/test-case/bulk/run/existing", json!({"launchId": l.id, "selection": {"projectId": pid, "testCasesInclude": [tc_id], "inverted": false}}))
+                    .await?;
+                Ok(Done {
+                    summary: format!(
+                        "Test case #{tc_id} {} is added to launch #{} for execution.",
+                        tc.name, l.id
+                    ),
+                    ids: vec![tc_id],
+                    url: Some(ctx.link(&format!("/launch/{}", l.id))),
+                })
+            },
+        ),
+    ]
+}

@@ -1,0 +1,811 @@
+//! Test cases and test plans: list, read with steps, create, update, delete, AQL search,
+//! and the bulk status and tag operations (verified after the write, because the v1 bulk
+//! endpoints were reported to answer success and change nothing; we use v2 and check).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::aql::check_query;
+use super::render::{cut, time};
+use super::results::aql_error;
+use super::{
+    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, paging, positive_id,
+    required_text, tool,
+};
+use crate::allure::Page;
+use crate::allure::model::{Scenario, TestCase, TestPlan};
+
+pub fn case_url(ctx: &Ctx, project: Option<i64>, id: i64) -> String {
+    match project {
+        Some(p) => ctx.link(&format!("/project/{p}/test-cases/{id}")),
+        None => ctx.link(&format!("/testcase/{id}")),
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListArgs {
+    /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
+    pub project_id: Option<i64>,
+    /// 0-based page number (default 0).
+    pub page: Option<u32>,
+    /// Test cases per page, 1-100 (default 25).
+    pub size: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SearchArgs {
+    /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
+    pub project_id: Option<i64>,
+    /// AQL over test cases, e.g. `automated = false and tag = "smoke"`. Guide: resource allure://aql-guide.
+    pub aql: String,
+    /// 0-based page number (default 0).
+    pub page: Option<u32>,
+    /// Test cases per page, 1-100 (default 25).
+    pub size: Option<u32>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CaseLine {
+    pub id: i64,
+    pub name: String,
+    pub automated: Option<bool>,
+    /// Workflow status, e.g. Draft, Active, Outdated.
+    pub status: Option<String>,
+    pub tags: Vec<String>,
+    pub url: String,
+}
+
+impl CaseLine {
+    fn from(ctx: &Ctx, pid: i64, t: TestCase) -> Self {
+        CaseLine {
+            url: case_url(ctx, Some(pid), t.id),
+            id: t.id,
+            name: t.name,
+            automated: t.automated,
+            status: t.status.and_then(|s| s.name),
+            tags: t.tags.into_iter().filter_map(|t| t.name).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CaseList {
+    pub project_id: i64,
+    pub aql: Option<String>,
+    pub test_cases: Vec<CaseLine>,
+    pub page: PageInfo,
+}
+
+impl Render for CaseList {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Test cases of project {} ({}):\n",
+            self.project_id,
+            self.page.text()
+        );
+        for t in &self.test_cases {
+            let kind = match t.automated {
+                Some(true) => "automated",
+                Some(false) => "manual",
+                None => "?",
+            };
+            s.push_str(&format!(
+                "- #{} {} [{}; {}]{}\n",
+                t.id,
+                t.name,
+                t.status.as_deref().unwrap_or("?"),
+                kind,
+                if t.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" tags: {}", t.tags.join(", "))
+                }
+            ));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CaseIdArgs {
+    /// Test case id (list_test_cases shows ids).
+    pub test_case_id: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CaseStep {
+    pub number: usize,
+    pub action: String,
+    pub expected: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CaseDetails {
+    pub id: i64,
+    pub name: String,
+    pub project_id: Option<i64>,
+    pub description: Option<String>,
+    pub precondition: Option<String>,
+    pub expected_result: Option<String>,
+    pub automated: Option<bool>,
+    pub status: Option<String>,
+    pub status_id: Option<i64>,
+    pub workflow_id: Option<i64>,
+    pub layer: Option<String>,
+    pub tags: Vec<String>,
+    pub steps: Vec<CaseStep>,
+    pub last_modified: Option<String>,
+    pub url: String,
+}
+
+impl Render for CaseDetails {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Test case #{} {} [{}]\n",
+            self.id,
+            self.name,
+            self.status.as_deref().unwrap_or("?")
+        );
+        for (label, v) in [
+            ("description", &self.description),
+            ("precondition", &self.precondition),
+            ("expected", &self.expected_result),
+        ] {
+            if let Some(v) = v {
+                s.push_str(&format!("{label}: {v}\n"));
+            }
+        }
+        for st in &self.steps {
+            s.push_str(&format!(
+                "{}. {}{}\n",
+                st.number,
+                st.action,
+                st.expected
+                    .as_ref()
+                    .map(|e| format!(" → {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        s.push_str(&self.url);
+        s
+    }
+}
+
+/// The steps of a normalised scenario, in order, depth-first.
+fn scenario_steps(sc: &Scenario) -> Vec<CaseStep> {
+    let mut out = Vec::new();
+    let mut stack: Vec<i64> = sc
+        .root
+        .as_ref()
+        .map(|r| r.children.iter().rev().copied().collect())
+        .unwrap_or_default();
+    while let Some(id) = stack.pop() {
+        if out.len() >= 200 {
+            break;
+        }
+        let Some(st) = sc.scenario_steps.get(&id.to_string()) else {
+            continue;
+        };
+        let expected = st
+            .expected_result_id
+            .and_then(|e| sc.scenario_steps.get(&e.to_string()))
+            .and_then(|e| e.body.clone());
+        out.push(CaseStep {
+            number: out.len() + 1,
+            action: cut(st.body.as_deref().unwrap_or(""), 500, "the step is long"),
+            expected,
+        });
+        stack.extend(st.children.iter().rev());
+    }
+    out
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CreateArgs {
+    /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
+    pub project_id: Option<i64>,
+    /// Test case name.
+    pub name: String,
+    /// What the test checks (markdown).
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UpdateArgs {
+    /// Test case id.
+    pub test_case_id: i64,
+    /// New name.
+    pub name: Option<String>,
+    /// New description (markdown); an empty string clears it.
+    pub description: Option<String>,
+    /// Mark as automated (true) or manual (false).
+    pub automated: Option<bool>,
+    /// New workflow status id (get_test_case shows the current one; built-in statuses have negative ids).
+    pub status_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct BulkStatusArgs {
+    /// Project of the test cases.
+    pub project_id: Option<i64>,
+    /// Test case ids (1-100).
+    pub test_case_ids: Vec<i64>,
+    /// Status id to set (built-in statuses have negative ids, e.g. -2 Active).
+    pub status_id: i64,
+    /// Workflow id the status belongs to (the default workflow is -1).
+    pub workflow_id: i64,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct BulkTagArgs {
+    /// Project of the test cases.
+    pub project_id: Option<i64>,
+    /// Test case ids (1-100).
+    pub test_case_ids: Vec<i64>,
+    /// Tag names.
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Verified {
+    pub summary: String,
+    /// Test cases that now have the change.
+    pub changed: Vec<i64>,
+    /// Test cases Allure accepted but did not change (should be empty).
+    pub unchanged: Vec<i64>,
+}
+
+impl Render for Verified {
+    fn text(&self) -> String {
+        self.summary.clone()
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlanLine {
+    pub id: i64,
+    pub name: String,
+    pub test_cases: Option<i64>,
+    pub created: Option<String>,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlanList {
+    pub project_id: i64,
+    pub test_plans: Vec<PlanLine>,
+    pub page: PageInfo,
+}
+
+impl Render for PlanList {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Test plans of project {} ({}); run one with run_allure_launch(test_plan_id=…):\n",
+            self.project_id,
+            self.page.text()
+        );
+        for p in &self.test_plans {
+            s.push_str(&format!(
+                "- #{} {} ({} test cases)\n",
+                p.id,
+                p.name,
+                p.test_cases.unwrap_or(0)
+            ));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct PlanIdArgs {
+    /// Test plan id (list_test_plans shows ids).
+    pub test_plan_id: i64,
+}
+
+impl Render for PlanLine {
+    fn text(&self) -> String {
+        format!(
+            "Test plan #{} {}: {} test cases, created {} {}",
+            self.id,
+            self.name,
+            self.test_cases.unwrap_or(0),
+            self.created.as_deref().unwrap_or("?"),
+            self.url
+        )
+    }
+}
+
+fn plan_line(ctx: &Ctx, p: TestPlan) -> PlanLine {
+    PlanLine {
+        url: ctx.link(&format!(
+            "/project/{}/testplans/{}",
+            p.project_id.unwrap_or(0),
+            p.id
+        )),
+        id: p.id,
+        name: p.name,
+        test_cases: p.test_cases_count,
+        created: time(p.created_date),
+    }
+}
+
+/// Reads the named test cases back (one AQL search), to check what a write did.
+async fn read_back(ctx: &Ctx, pid: i64, ids: &[i64]) -> Result<Vec<TestCase>, ToolError> {
+    let list = ids
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let p: Page<TestCase> = ctx
+        .client
+        .get(
+            "/testcase/__search",
+            &[
+                ("projectId", pid.to_string()),
+                ("rql", format!("id in [{list}]")),
+                ("size", ids.len().to_string()),
+            ],
+        )
+        .await?;
+    Ok(p.content)
+}
+
+fn selection(pid: i64, ids: &[i64]) -> serde_json::Value {
+    json!({"projectId": pid, "testCasesInclude": ids, "inverted": false})
+}
+
+fn tag_names(tags: &[String]) -> Result<Vec<String>, ToolError> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        if t.len() > 255 {
+            return Err(ToolError::InvalidArgs(
+                "a tag is longer than 255 characters".into(),
+            ));
+        }
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_owned());
+        }
+    }
+    if out.is_empty() {
+        return Err(ToolError::InvalidArgs(
+            "tags is empty; name at least one tag".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn verified(what: &str, changed: Vec<i64>, unchanged: Vec<i64>) -> Result<Verified, ToolError> {
+    if changed.is_empty() {
+        return Err(ToolError::Other(format!(
+            "Allure TestOps answered success, but none of the test cases changed ({what}). Check the ids with list_test_cases and the status or workflow with get_test_case."
+        )));
+    }
+    let summary = if unchanged.is_empty() {
+        format!(
+            "{what}: done for all {} test case(s) (checked).",
+            changed.len()
+        )
+    } else {
+        format!(
+            "{what}: done for {} test case(s); {} did NOT change: {:?}.",
+            changed.len(),
+            unchanged.len(),
+            unchanged
+        )
+    };
+    Ok(Verified {
+        summary,
+        changed,
+        unchanged,
+    })
+}
+
+fn nf_case(e: crate::allure::AllureError, id: i64) -> ToolError {
+    ToolError::not_found(
+        e,
+        format!("Test case {id}"),
+        "list_test_cases or search_test_cases show a project's test cases.",
+    )
+}
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        tool(
+            Meta {
+                name: "list_test_cases",
+                toolset: Toolset::Testcases,
+                title: "List test cases",
+                description: "List a project's test cases with status, automated/manual, tags and links. Paged; search_test_cases filters with AQL.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: ListArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let mut q = paging(a.page, a.size, 25)?;
+                q.push(("projectId", pid.to_string()));
+                let p: Page<TestCase> = ctx.client.get("/testcase", &q).await.map_err(|e| {
+                    ToolError::not_found(
+                        e,
+                        format!("Project {pid}"),
+                        "list_projects shows projects.",
+                    )
+                })?;
+                Ok(CaseList {
+                    project_id: pid,
+                    aql: None,
+                    page: PageInfo::of(&p),
+                    test_cases: p
+                        .content
+                        .into_iter()
+                        .map(|t| CaseLine::from(&ctx, pid, t))
+                        .collect(),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "search_test_cases",
+                toolset: Toolset::Testcases,
+                title: "Search test cases with AQL",
+                description: "Search a project's test cases with AQL (e.g. `automated = false and tag = \"smoke\"`). Guide: resource allure://aql-guide. Paged.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: SearchArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let aql = check_query(&a.aql)?;
+                let mut q = paging(a.page, a.size, 25)?;
+                q.push(("projectId", pid.to_string()));
+                q.push(("rql", aql.clone()));
+                let p: Page<TestCase> = ctx
+                    .client
+                    .get("/testcase/__search", &q)
+                    .await
+                    .map_err(aql_error)?;
+                Ok(CaseList {
+                    project_id: pid,
+                    aql: Some(aql),
+                    page: PageInfo::of(&p),
+                    test_cases: p
+                        .content
+                        .into_iter()
+                        .map(|t| CaseLine::from(&ctx, pid, t))
+                        .collect(),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "get_test_case",
+                toolset: Toolset::Testcases,
+                title: "Get a test case",
+                description: "One test case with description, precondition, expected result, numbered steps with expected results, status (with ids for updates), tags and link.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: CaseIdArgs| async move {
+                let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
+                let (tp, sp) = (format!("/testcase/{id}"), format!("/testcase/{id}/step"));
+                let (tc, sc) = tokio::join!(
+                    ctx.client.get::<TestCase>(&tp, &[]),
+                    ctx.client.get::<Option<Scenario>>(&sp, &[])
+                );
+                let tc = tc.map_err(|e| nf_case(e, id))?;
+                let steps = sc
+                    .map_err(|e| nf_case(e, id))?
+                    .map(|s| scenario_steps(&s))
+                    .unwrap_or_default();
+                Ok(CaseDetails {
+                    url: case_url(&ctx, tc.project_id, tc.id),
+                    id: tc.id,
+                    name: tc.name,
+                    project_id: tc.project_id,
+                    description: tc
+                        .description
+                        .filter(|d| !d.is_empty())
+                        .map(|d| cut(&d, 2000, "open the link for the rest")),
+                    precondition: tc.precondition.filter(|d| !d.is_empty()),
+                    expected_result: tc.expected_result.filter(|d| !d.is_empty()),
+                    automated: tc.automated,
+                    status_id: tc.status.as_ref().map(|s| s.id),
+                    status: tc.status.and_then(|s| s.name),
+                    workflow_id: tc.workflow.map(|w| w.id),
+                    layer: tc.layer.and_then(|l| l.name),
+                    tags: tc.tags.into_iter().filter_map(|t| t.name).collect(),
+                    steps,
+                    last_modified: time(tc.last_modified_date),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "create_test_case",
+                toolset: Toolset::Testcases,
+                title: "Create a test case",
+                description: "Create a (manual, draft) test case in a project with a name and optional description.",
+                read_only: false,
+                destructive: false,
+                idempotent: false,
+            },
+            |ctx: Ctx, a: CreateArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let name = required_text("name", &a.name, 255)?;
+                let mut body = json!({"projectId": pid, "name": name});
+                if let Some(d) = a
+                    .description
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                {
+                    body["description"] = json!(d);
+                }
+                let tc: TestCase = ctx.client.post("/testcase", body).await.map_err(|e| {
+                    ToolError::not_found(
+                        e,
+                        format!("Project {pid}"),
+                        "list_projects shows projects.",
+                    )
+                })?;
+                Ok(Done {
+                    summary: format!("Created test case #{} {}.", tc.id, tc.name),
+                    ids: vec![tc.id],
+                    url: Some(case_url(&ctx, Some(pid), tc.id)),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "update_test_case",
+                toolset: Toolset::Testcases,
+                title: "Update a test case",
+                description: "Change a test case's name, description, automated flag or workflow status. Only the fields given change.",
+                read_only: false,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: UpdateArgs| async move {
+                let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
+                let mut body = serde_json::Map::new();
+                if let Some(n) = &a.name {
+                    body.insert("name".into(), json!(required_text("name", n, 255)?));
+                }
+                if let Some(d) = &a.description {
+                    body.insert("description".into(), json!(d.trim()));
+                }
+                if let Some(x) = a.automated {
+                    body.insert("automated".into(), json!(x));
+                }
+                if let Some(sid) = a.status_id {
+                    if sid == 0 {
+                        return Err(ToolError::InvalidArgs(
+                            "status_id 0 is not a status id".into(),
+                        ));
+                    }
+                    body.insert("statusId".into(), json!(sid));
+                }
+                if body.is_empty() {
+                    return Err(ToolError::InvalidArgs(
+                        "nothing to change: give name, description, automated or status_id".into(),
+                    ));
+                }
+                let fields = body.keys().cloned().collect::<Vec<_>>().join(", ");
+                let tc: TestCase = ctx
+                    .client
+                    .patch(&format!("/testcase/{id}"), serde_json::Value::Object(body))
+                    .await
+                    .map_err(|e| nf_case(e, id))?;
+                Ok(Done {
+                    summary: format!("Updated test case #{} {} ({fields}).", tc.id, tc.name),
+                    ids: vec![tc.id],
+                    url: Some(case_url(&ctx, tc.project_id, tc.id)),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "delete_test_case",
+                toolset: Toolset::Testcases,
+                title: "Delete a test case",
+                description: "Delete a test case (it moves to the project's deleted test cases, where TestOps can restore it).",
+                read_only: false,
+                destructive: true,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: CaseIdArgs| async move {
+                let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
+                let tc: TestCase = ctx
+                    .client
+                    .get(&format!("/testcase/{id}"), &[])
+                    .await
+                    .map_err(|e| nf_case(e, id))?;
+                ctx.client
+                    .delete(&format!("/testcase/{id}"))
+                    .await
+                    .map_err(|e| nf_case(e, id))?;
+                Ok(Done {
+                    summary: format!("Deleted test case #{id} {}.", tc.name),
+                    ids: vec![id],
+                    url: None,
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "bulk_set_test_case_status",
+                toolset: Toolset::Testcases,
+                title: "Set the status of many test cases",
+                description: "Set the workflow status of up to 100 test cases, then read them back and report which changed (the v1 bulk API was reported to answer success without changing anything).",
+                read_only: false,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: BulkStatusArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let ids = bulk_ids("test_case_ids", &a.test_case_ids)?;
+                if a.status_id == 0 || a.workflow_id == 0 {
+                    return Err(ToolError::InvalidArgs(
+                        "status_id and workflow_id must not be 0 (built-in ones are negative)"
+                            .into(),
+                    ));
+                }
+                let _: Option<serde_json::Value> = ctx
+                    .client
+                    .post("/v2/test-case/bulk/status/set", json!({"selection": selection(pid, &ids), "statusId": a.status_id, "workflowId": a.workflow_id}))
+                    .await?;
+                let after = read_back(&ctx, pid, &ids).await?;
+                let (changed, unchanged): (Vec<i64>, Vec<i64>) = ids.iter().partition(|id| {
+                    after.iter().any(|t| {
+                        t.id == **id && t.status.as_ref().is_some_and(|s| s.id == a.status_id)
+                    })
+                });
+                verified(&format!("status {}", a.status_id), changed, unchanged)
+            },
+        ),
+        tool(
+            Meta {
+                name: "bulk_add_test_case_tags",
+                toolset: Toolset::Testcases,
+                title: "Tag many test cases",
+                description: "Add tags to up to 100 test cases, then read them back and report which have them.",
+                read_only: false,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: BulkTagArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let ids = bulk_ids("test_case_ids", &a.test_case_ids)?;
+                let tags = tag_names(&a.tags)?;
+                let body = json!({"selection": selection(pid, &ids), "tags": tags.iter().map(|t| json!({"name": t})).collect::<Vec<_>>()});
+                let _: Option<serde_json::Value> =
+                    ctx.client.post("/v2/test-case/bulk/tag/add", body).await?;
+                let after = read_back(&ctx, pid, &ids).await?;
+                let has_all = |t: &TestCase| {
+                    tags.iter()
+                        .all(|n| t.tags.iter().any(|x| x.name.as_deref() == Some(n)))
+                };
+                let (changed, unchanged): (Vec<i64>, Vec<i64>) = ids
+                    .iter()
+                    .partition(|id| after.iter().any(|t| t.id == **id && has_all(t)));
+                verified(&format!("add tags {}", tags.join(", ")), changed, unchanged)
+            },
+        ),
+        tool(
+            Meta {
+                name: "bulk_remove_test_case_tags",
+                toolset: Toolset::Testcases,
+                title: "Untag many test cases",
+                description: "Remove tags (by name) from up to 100 test cases, then read them back and report which no longer have them.",
+                read_only: false,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: BulkTagArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let ids = bulk_ids("test_case_ids", &a.test_case_ids)?;
+                let tags = tag_names(&a.tags)?;
+                // The API removes tags by id: find the ids of the named tags on these test cases.
+                let before = read_back(&ctx, pid, &ids).await?;
+                let mut tag_ids: Vec<i64> = before
+                    .iter()
+                    .flat_map(|t| t.tags.iter())
+                    .filter(|x| {
+                        x.name
+                            .as_deref()
+                            .is_some_and(|n| tags.iter().any(|t| t == n))
+                    })
+                    .map(|x| x.id)
+                    .collect();
+                tag_ids.sort_unstable();
+                tag_ids.dedup();
+                if tag_ids.is_empty() {
+                    return Ok(Verified {
+                        summary: format!(
+                            "None of the test cases has the tag(s) {}; nothing to remove.",
+                            tags.join(", ")
+                        ),
+                        changed: vec![],
+                        unchanged: vec![],
+                    });
+                }
+                let _: Option<serde_json::Value> = ctx
+                    .client
+                    .post(
+                        "/v2/test-case/bulk/tag/remove",
+                        json!({"selection": selection(pid, &ids), "ids": tag_ids}),
+                    )
+                    .await?;
+                let after = read_back(&ctx, pid, &ids).await?;
+                let has_any = |t: &TestCase| {
+                    tags.iter()
+                        .any(|n| t.tags.iter().any(|x| x.name.as_deref() == Some(n)))
+                };
+                let (unchanged, changed): (Vec<i64>, Vec<i64>) = ids
+                    .iter()
+                    .partition(|id| after.iter().any(|t| t.id == **id && has_any(t)));
+                verified(
+                    &format!("remove tags {}", tags.join(", ")),
+                    changed,
+                    unchanged,
+                )
+            },
+        ),
+        tool(
+            Meta {
+                name: "list_test_plans",
+                toolset: Toolset::Testcases,
+                title: "List test plans",
+                description: "List a project's test plans with their number of test cases; run_allure_launch(test_plan_id=…) runs one.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: ListArgs| async move {
+                let pid = ctx.project(a.project_id)?;
+                let mut q = paging(a.page, a.size, 25)?;
+                q.push(("projectId", pid.to_string()));
+                let p: Page<TestPlan> = ctx.client.get("/testplan", &q).await.map_err(|e| {
+                    ToolError::not_found(
+                        e,
+                        format!("Project {pid}"),
+                        "list_projects shows projects.",
+                    )
+                })?;
+                Ok(PlanList {
+                    project_id: pid,
+                    page: PageInfo::of(&p),
+                    test_plans: p.content.into_iter().map(|t| plan_line(&ctx, t)).collect(),
+                })
+            },
+        ),
+        tool(
+            Meta {
+                name: "get_test_plan",
+                toolset: Toolset::Testcases,
+                title: "Get a test plan",
+                description: "One test plan: name, number of test cases, creation date and link.",
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+            },
+            |ctx: Ctx, a: PlanIdArgs| async move {
+                let id = positive_id("test_plan_id", a.test_plan_id, "list_test_plans shows ids")?;
+                let p: TestPlan = ctx
+                    .client
+                    .get(&format!("/testplan/{id}"), &[])
+                    .await
+                    .map_err(|e| {
+                        ToolError::not_found(
+                            e,
+                            format!("Test plan {id}"),
+                            "list_test_plans shows the project's plans.",
+                        )
+                    })?;
+                Ok(plan_line(&ctx, p))
+            },
+        ),
+    ]
+}
