@@ -1,26 +1,16 @@
 """Drive allure-mcp with the official Python MCP SDK (an outside client), over stdio.
 
-Usage: python3 scripts/outside_client.py path/to/allure-mcp [extra server args...]
-Spawns the server in demo mode, initializes, lists the tools and calls every one of
-them with sample arguments taken from the demo data. Exits non-zero on any failure.
+Usage: python3 scripts/outside_client.py path/to/allure-mcp
+Starts the server in demo mode with every toolset, initializes, lists the tools and
+calls every one of them in a realistic order, taking ids from earlier answers.
+Exits non-zero if a tool is listed without a planned call, or a call fails.
 """
 
 import asyncio
-import json
 import sys
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
-
-# Sample arguments per tool. `None` values are filled from earlier answers.
-CALLS = {
-    "list_projects": {},
-    "find_project": {"query": "web"},
-    "get_project": {"project_id": 1},
-    "get_project_stats": {"project_id": 1},
-    "list_launches": {"project_id": 1, "size": 3},
-    "get_launch_details": {"launch_id": None},
-}
 
 
 def attr(obj, snake, camel):
@@ -28,39 +18,99 @@ def attr(obj, snake, camel):
     return getattr(obj, snake) if hasattr(obj, snake) else getattr(obj, camel)
 
 
+# (tool, arguments from the ids gathered so far, what to remember from the answer)
+PLAN = [
+    ("list_projects", lambda i: {}, None),
+    ("find_project", lambda i: {"query": "web"}, None),
+    ("get_project", lambda i: {"project_id": 1}, None),
+    ("get_project_stats", lambda i: {"project_id": 1}, None),
+    ("list_launches", lambda i: {"project_id": 1, "size": 3}, lambda s, i: i.update(launch=s["launches"][0]["id"])),
+    ("search_launches", lambda i: {"project_id": 1, "aql": "closed = true"}, lambda s, i: i.update(closed=s["launches"][-1]["id"])),
+    ("get_launch_details", lambda i: {"launch_id": i["launch"]}, None),
+    ("get_launch_status", lambda i: {"launch_id": i["launch"]}, None),
+    ("get_launch_report", lambda i: {"launch_id": i["closed"]}, None),
+    ("list_test_results", lambda i: {"launch_id": i["closed"], "status": "failed,broken"}, lambda s, i: i.update(result=s["results"][0]["id"])),
+    ("get_test_result", lambda i: {"test_result_id": i["result"]}, None),
+    ("get_test_result_steps", lambda i: {"test_result_id": i["result"]}, lambda s, i: i.update(attachment=s["attachments"][0]["id"])),
+    ("read_attachment", lambda i: {"attachment_id": i["attachment"]}, None),
+    ("get_test_result_history", lambda i: {"test_result_id": i["result"]}, None),
+    ("search_test_results", lambda i: {"project_id": 1, "aql": 'status = "failed"', "size": 5}, None),
+    ("validate_aql", lambda i: {"project_id": 1, "entity": "test_result", "aql": 'status = "failed"'}, None),
+    ("triage_launch", lambda i: {"launch_id": i["closed"]}, None),
+    ("compare_launches", lambda i: {"from_launch_id": i["closed"], "to_launch_id": i["launch"]}, None),
+    ("list_jobs", lambda i: {"project_id": 1}, lambda s, i: i.update(job=s["jobs"][0]["id"])),
+    ("list_test_plans", lambda i: {"project_id": 1}, lambda s, i: i.update(plan=s["test_plans"][0]["id"])),
+    ("get_test_plan", lambda i: {"test_plan_id": i["plan"]}, None),
+    ("list_test_cases", lambda i: {"project_id": 1, "size": 5}, lambda s, i: i.update(tc=s["test_cases"][0]["id"])),
+    ("search_test_cases", lambda i: {"project_id": 1, "aql": "automated = false"}, None),
+    ("get_test_case", lambda i: {"test_case_id": i["tc"]}, None),
+    ("create_test_case", lambda i: {"project_id": 1, "name": "Created by the outside client"}, lambda s, i: i.update(new_tc=s["ids"][0])),
+    ("update_test_case", lambda i: {"test_case_id": i["new_tc"], "description": "checked"}, None),
+    ("bulk_set_test_case_status", lambda i: {"project_id": 1, "test_case_ids": [i["new_tc"]], "status_id": -2, "workflow_id": -1}, None),
+    ("bulk_add_test_case_tags", lambda i: {"project_id": 1, "test_case_ids": [i["new_tc"]], "tags": ["mcp"]}, None),
+    ("bulk_remove_test_case_tags", lambda i: {"project_id": 1, "test_case_ids": [i["new_tc"]], "tags": ["mcp"]}, None),
+    ("run_allure_launch", lambda i: {"project_id": 1, "launch_name": "outside client run", "job_id": i["job"]}, lambda s, i: i.update(run=s["launch_id"])),
+    ("get_launch_job_runs", lambda i: {"launch_id": i["closed"]}, lambda s, i: i.update(job_run=s["job_runs"][0]["id"])),
+    ("wait_for_launch", lambda i: {"launch_id": i["run"], "timeout_s": 1, "poll_interval_s": 1}, None),
+    ("rerun_job_run", lambda i: {"job_run_id": i["job_run"]}, None),
+    ("run_test_case", lambda i: {"test_case_id": i["tc"], "launch_id": i["launch"]}, None),
+    ("add_test_cases_to_launch", lambda i: {"launch_id": i["launch"], "test_case_ids": [i["tc"]]}, None),
+    ("add_test_plan_to_launch", lambda i: {"launch_id": i["launch"], "test_plan_id": i["plan"]}, None),
+    ("assign_test_result", lambda i: {"test_result_id": i["result"], "username": "alice"}, None),
+    ("mute_test_result", lambda i: {"test_result_id": i["result"], "reason": "outside client"}, None),
+    ("bulk_assign_test_results", lambda i: {"launch_id": i["closed"], "test_result_ids": [i["result"]], "assignees": ["bob"]}, None),
+    ("bulk_mute_test_results", lambda i: {"launch_id": i["closed"], "test_result_ids": [i["result"]], "reason": "x"}, None),
+    ("bulk_unmute_test_results", lambda i: {"launch_id": i["closed"], "test_result_ids": [i["result"]]}, None),
+    ("bulk_resolve_test_results", lambda i: {"launch_id": i["closed"], "test_result_ids": [i["result"]]}, None),
+    ("list_defects", lambda i: {"project_id": 1}, lambda s, i: i.update(defect=s["defects"][0]["id"])),
+    ("get_defect", lambda i: {"defect_id": i["defect"]}, None),
+    ("create_defect", lambda i: {"project_id": 1, "name": "Found by the outside client"}, lambda s, i: i.update(new_defect=s["ids"][0])),
+    ("link_defect_to_test_results", lambda i: {"defect_id": i["new_defect"], "test_result_ids": [i["result"]]}, None),
+    ("get_launch_trend_analytics", lambda i: {"project_id": 1}, None),
+    ("get_launch_duration_analytics", lambda i: {"project_id": 1}, None),
+    ("get_test_success_rate", lambda i: {"project_id": 1}, None),
+    ("close_launch", lambda i: {"launch_id": i["launch"]}, None),
+    ("reopen_launch", lambda i: {"launch_id": i["launch"]}, None),
+    ("delete_test_case", lambda i: {"test_case_id": i["new_tc"]}, None),
+    ("allure_api_request", lambda i: {"method": "GET", "path": "/project", "query": {"size": "1"}}, None),
+]
+
+
 async def main() -> int:
     binary = sys.argv[1]
-    params = StdioServerParameters(command=binary, args=["--demo", *sys.argv[2:]], env={"LOG_LEVEL": "warn"})
+    params = StdioServerParameters(command=binary, args=["--demo", "--toolsets", "all"], env={"LOG_LEVEL": "warn"})
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
             info = attr(init, "server_info", "serverInfo")
             print(f"initialized: {info.name} {info.version}, protocol {attr(init, 'protocol_version', 'protocolVersion')}")
-            tools = (await session.list_tools()).tools
-            names = [t.name for t in tools]
+            names = {t.name for t in (await session.list_tools()).tools}
+            planned = {p[0] for p in PLAN}
             print(f"tools/list: {len(names)} tools")
-            missing = [n for n in names if n not in CALLS]
-            if missing:
-                print(f"FAIL: no sample arguments for {missing}")
+            if names - planned:
+                print(f"FAIL: no planned call for {sorted(names - planned)}")
                 return 1
-            launch_id = None
-            failures = 0
-            for name in sorted(names, key=list(CALLS).index):
-                args = dict(CALLS[name])
-                if "launch_id" in args and args["launch_id"] is None:
-                    args["launch_id"] = launch_id
+            prompts = [p.name for p in (await session.list_prompts()).prompts]
+            print(f"prompts/list: {prompts}")
+            ids, failures = {}, 0
+            for name, args_of, remember in PLAN:
+                if name not in names:
+                    print(f"FAIL: {name} is not listed")
+                    failures += 1
+                    continue
+                args = args_of(ids)
                 result = await session.call_tool(name, args)
                 is_error = attr(result, "is_error", "isError")
-                if name == "list_launches" and not is_error:
-                    launch_id = attr(result, "structured_content", "structuredContent")["launches"][0]["id"]
-                status = "error" if is_error else "ok"
                 first = result.content[0].text.splitlines()[0] if result.content else ""
-                print(f"  {name}({json.dumps(args)}): {status}: {first[:100]}")
-                failures += bool(is_error)
+                print(f"  {'ERROR' if is_error else 'ok   '} {name}: {first[:90]}")
+                if is_error:
+                    failures += 1
+                elif remember:
+                    remember(attr(result, "structured_content", "structuredContent"), ids)
             if failures:
-                print(f"FAIL: {failures} tool call(s) answered isError")
+                print(f"FAIL: {failures} tool call(s) failed")
                 return 1
-    print("outside client: all tools called successfully")
+    print(f"outside client: all {len(PLAN)} tools called successfully")
     return 0
 
 

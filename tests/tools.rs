@@ -199,3 +199,98 @@ fn readme_tool_table_matches_the_registry() {
         }
     }
 }
+
+/// The Go server's first release: these names and parameters must keep working.
+const GO_TOOLS: &[(&str, &[&str])] = &[
+    ("run_allure_launch", &["project_id", "launch_name"]),
+    ("get_launch_status", &["launch_id"]),
+    ("get_launch_report", &["launch_id"]),
+    ("close_launch", &["launch_id"]),
+    ("reopen_launch", &["launch_id"]),
+    ("list_launches", &["project_id", "page", "size"]),
+    ("get_launch_details", &["launch_id"]),
+    (
+        "list_test_results",
+        &["launch_id", "status", "page", "size"],
+    ),
+    ("get_test_result", &["test_result_id"]),
+    ("assign_test_result", &["test_result_id", "username"]),
+    ("mute_test_result", &["test_result_id", "reason"]),
+    ("list_test_cases", &["project_id", "page", "size"]),
+    ("get_test_case", &["test_case_id"]),
+    ("run_test_case", &["test_case_id", "launch_id"]),
+    ("create_test_case", &["project_id", "name", "description"]),
+    ("update_test_case", &["test_case_id"]),
+    ("delete_test_case", &["test_case_id"]),
+    ("list_projects", &["page", "size"]),
+    ("get_project", &["project_id"]),
+    ("get_project_stats", &["project_id"]),
+    ("get_launch_trend_analytics", &["project_id"]),
+    ("get_launch_duration_analytics", &["project_id"]),
+    ("get_test_success_rate", &["project_id"]),
+    (
+        "bulk_set_test_case_status",
+        &["project_id", "test_case_ids", "status_id", "workflow_id"],
+    ),
+    (
+        "bulk_add_test_case_tags",
+        &["project_id", "test_case_ids", "tags"],
+    ),
+    (
+        "bulk_remove_test_case_tags",
+        &["project_id", "test_case_ids", "tags"],
+    ),
+    (
+        "bulk_assign_test_results",
+        &["launch_id", "test_result_ids", "assignees"],
+    ),
+    (
+        "bulk_mute_test_results",
+        &["launch_id", "test_result_ids", "reason"],
+    ),
+    (
+        "bulk_unmute_test_results",
+        &["launch_id", "test_result_ids"],
+    ),
+    (
+        "bulk_resolve_test_results",
+        &["launch_id", "test_result_ids"],
+    ),
+    (
+        "add_test_cases_to_launch",
+        &["launch_id", "project_id", "test_case_ids", "assignees"],
+    ),
+    ("add_test_plan_to_launch", &["launch_id", "test_plan_id"]),
+];
+
+#[test]
+fn the_go_servers_32_tools_keep_their_names_and_parameters() {
+    assert_eq!(GO_TOOLS.len(), 32);
+    let registry = Registry::new(&Toolset::defaults(), false);
+    for (name, params) in GO_TOOLS {
+        let t = registry
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is missing from the default tools"));
+        let props = t
+            .input_schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .unwrap();
+        for p in *params {
+            assert!(props.contains_key(*p), "{name} lacks parameter {p}");
+        }
+        // No parameter the Go server did not have may be required.
+        let required: Vec<&str> = t
+            .input_schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for r in required {
+            assert!(
+                params.contains(&r),
+                "{name} requires {r}, which Go clients do not send"
+            );
+        }
+    }
+}

@@ -360,16 +360,14 @@ fn compact_schema(schema: Arc<JsonObject>, output: bool) -> Arc<JsonObject> {
                 {
                     m.remove("format");
                 }
-                if !output {
-                    if let Some(Value::Array(types)) = m.get("type") {
-                        let kept: Vec<Value> = types
-                            .iter()
-                            .filter(|t| t.as_str() != Some("null"))
-                            .cloned()
-                            .collect();
-                        if kept.len() == 1 {
-                            m.insert("type".into(), kept[0].clone());
-                        }
+                if !output && let Some(Value::Array(types)) = m.get("type") {
+                    let kept: Vec<Value> = types
+                        .iter()
+                        .filter(|t| t.as_str() != Some("null"))
+                        .cloned()
+                        .collect();
+                    if kept.len() == 1 {
+                        m.insert("type".into(), kept[0].clone());
                     }
                 }
                 for (k, child) in m.iter_mut() {

@@ -1,0 +1,1268 @@
+//! Every tool through the real binary over stdio against the fake: the exact request it
+//! sends (path, query, body), its answer, and its error paths.
+
+mod common;
+
+use std::time::Duration;
+
+use allure_mcp::fake::{FakeOptions, FakeTestOps, Fault, FaultKind, Recorded};
+use common::{Session, is_error, text};
+use rmcp::model::CallToolResult;
+use serde_json::{Value, json};
+
+fn sc(r: &CallToolResult) -> Value {
+    r.structured_content.clone().unwrap_or(Value::Null)
+}
+
+fn body(r: &Recorded) -> Value {
+    serde_json::from_str(&r.body).unwrap_or(Value::Null)
+}
+
+fn writes(fake: &FakeTestOps) -> Vec<Recorded> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method != "GET" && r.path != "/api/uaa/oauth/token")
+        .collect()
+}
+
+/// Project 1's launches, oldest first: (id, closed).
+fn launches(fake: &FakeTestOps, project: i64) -> Vec<(i64, bool)> {
+    fake.with_data(|d| {
+        d.launches
+            .iter()
+            .filter(|l| l.project_id == project)
+            .map(|l| (l.id, l.closed))
+            .collect()
+    })
+}
+
+/// A closed launch of project 1 that has failures.
+fn failing_launch(fake: &FakeTestOps) -> i64 {
+    fake.with_data(|d| {
+        d.launches
+            .iter()
+            .filter(|l| l.project_id == 1 && l.closed)
+            .rev()
+            .find(|l| {
+                d.results
+                    .iter()
+                    .filter(|r| r.launch_id == l.id && r.status == "failed")
+                    .count()
+                    >= 3
+            })
+            .unwrap()
+            .id
+    })
+}
+
+#[tokio::test]
+async fn list_test_results_filters_by_status_on_the_server_across_pages() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let launch = failing_launch(&fake);
+    let expected = fake.with_data(|d| {
+        d.results
+            .iter()
+            .filter(|r| r.launch_id == launch && (r.status == "failed" || r.status == "broken"))
+            .count()
+    });
+    let r = s
+        .call(
+            "list_test_results",
+            json!({"launch_id": launch, "status": "failed,broken", "size": 2}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let v = sc(&r);
+    assert_eq!(
+        v["page"]["total"], expected as i64,
+        "the total counts every page"
+    );
+    assert_eq!(v["results"].as_array().unwrap().len(), 2);
+    assert!(
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["status"] == "failed" || x["status"] == "broken")
+    );
+    let q = fake
+        .requests_to("GET", "/testresult/__search")
+        .pop()
+        .unwrap();
+    assert_eq!(
+        q.query_param("rql").unwrap(),
+        format!("launch = {launch} and status in [\"failed\", \"broken\"]")
+    );
+    assert_eq!(q.query_param("projectId").as_deref(), Some("1"));
+    assert!(
+        v["results"][0]["url"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/launch/{launch}/tree/"))
+    );
+
+    // Without a status: the plain list, with first lines of messages.
+    let r = s
+        .call("list_test_results", json!({"launch_id": launch}))
+        .await;
+    assert_eq!(
+        fake.requests_to("GET", "/testresult")
+            .pop()
+            .unwrap()
+            .query_param("launchId"),
+        Some(launch.to_string())
+    );
+    assert!(
+        sc(&r)["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["message"].is_string())
+    );
+
+    let r = s
+        .call(
+            "list_test_results",
+            json!({"launch_id": launch, "status": "red"}),
+        )
+        .await;
+    assert!(is_error(&r) && text(&r).contains("not one of"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn get_test_result_cuts_traces_and_says_how_to_get_the_rest() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let (id, trace_len) = fake.with_data(|d| {
+        d.results
+            .iter()
+            .find(|r| r.status == "failed")
+            .map(|r| (r.id, r.trace.as_ref().unwrap().chars().count()))
+            .unwrap()
+    });
+    assert!(trace_len > 1500, "the seed has long traces");
+    let r = s
+        .call("get_test_result", json!({"test_result_id": id}))
+        .await;
+    let v = sc(&r);
+    assert_eq!(v["status"], "failed");
+    let t = v["trace"].as_str().unwrap();
+    assert!(
+        t.contains("more characters cut") && t.contains("full=true"),
+        "{t}"
+    );
+    let full = s
+        .call(
+            "get_test_result",
+            json!({"test_result_id": id, "full": true}),
+        )
+        .await;
+    assert_eq!(
+        sc(&full)["trace"].as_str().unwrap().chars().count(),
+        trace_len
+    );
+    let nf = s
+        .call("get_test_result", json!({"test_result_id": 999_999}))
+        .await;
+    assert!(is_error(&nf) && text(&nf).contains("Test result 999999 not found"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn steps_attachments_and_history() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    // The newest result of a test with many runs.
+    let id = fake.with_data(|d| {
+        d.results
+            .iter()
+            .filter(|r| r.project_id == 1)
+            .max_by_key(|r| (r.created_date, r.id))
+            .unwrap()
+            .id
+    });
+    let r = s
+        .call("get_test_result_steps", json!({"test_result_id": id}))
+        .await;
+    let v = sc(&r);
+    assert!(v["steps"].as_array().unwrap().len() >= 2, "{v}");
+    let atts = v["attachments"].as_array().unwrap();
+    let text_att = atts
+        .iter()
+        .find(|a| a["content_type"] == "text/plain")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let png = atts
+        .iter()
+        .find(|a| a["content_type"] == "image/png")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+
+    let r = s
+        .call("read_attachment", json!({"attachment_id": text_att}))
+        .await;
+    assert!(sc(&r)["text"].as_str().unwrap().contains("[INFO] starting"));
+    let r = s
+        .call("read_attachment", json!({"attachment_id": png}))
+        .await;
+    assert!(sc(&r)["text"].is_null());
+    assert!(
+        sc(&r)["note"]
+            .as_str()
+            .unwrap()
+            .contains("binary attachment (image/png, 48213 bytes)")
+    );
+    let r = s
+        .call(
+            "read_attachment",
+            json!({"attachment_id": text_att, "max_chars": 10}),
+        )
+        .await;
+    assert!(
+        sc(&r)["text"]
+            .as_str()
+            .unwrap()
+            .contains("more characters cut")
+    );
+
+    let r = s
+        .call(
+            "get_test_result_history",
+            json!({"test_result_id": id, "size": 50}),
+        )
+        .await;
+    let v = sc(&r);
+    let expected = fake.with_data(|d| {
+        let me = d.results.iter().find(|r| r.id == id).unwrap().clone();
+        d.results
+            .iter()
+            .filter(|r| r.history_key == me.history_key && r.id != id)
+            .count()
+    });
+    assert_eq!(v["runs"].as_array().unwrap().len(), expected);
+    assert!(
+        ["stable_pass", "stable_fail", "flaky", "changed"]
+            .contains(&v["verdict"].as_str().unwrap()),
+        "{v}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn assign_and_mute_send_the_documented_bodies() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let id = fake.with_data(|d| {
+        d.results
+            .iter()
+            .find(|r| r.status == "failed" && !r.muted)
+            .unwrap()
+            .id
+    });
+    let r = s
+        .call(
+            "assign_test_result",
+            json!({"test_result_id": id, "username": "alice"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        body(&fake.requests_to("POST", "/testresult/*/assign")[0]),
+        json!({"username": "alice"})
+    );
+    assert_eq!(
+        fake.with_data(|d| d
+            .results
+            .iter()
+            .find(|r| r.id == id)
+            .unwrap()
+            .assignee
+            .clone())
+            .as_deref(),
+        Some("alice")
+    );
+
+    let r = s
+        .call(
+            "mute_test_result",
+            json!({"test_result_id": id, "reason": "flaky on CI"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    // `name` must be sent: the real server fails with 500 without it.
+    assert_eq!(
+        body(&fake.requests_to("POST", "/testresult/*/mute")[0]),
+        json!({"name": "Muted via MCP", "reason": "flaky on CI"})
+    );
+    assert!(fake.with_data(|d| d.results.iter().find(|r| r.id == id).unwrap().muted));
+
+    let before = writes(&fake).len();
+    let r = s
+        .call(
+            "mute_test_result",
+            json!({"test_result_id": id, "reason": "  "}),
+        )
+        .await;
+    assert!(is_error(&r) && text(&r).contains("reason must not be empty"));
+    let r = s
+        .call(
+            "assign_test_result",
+            json!({"test_result_id": 0, "username": "bob"}),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert_eq!(writes(&fake).len(), before, "invalid calls send nothing");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bulk_result_operations_select_exactly_the_named_results() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let launch = failing_launch(&fake);
+    let ids: Vec<i64> = fake.with_data(|d| {
+        d.results
+            .iter()
+            .filter(|r| r.launch_id == launch && !r.muted)
+            .take(3)
+            .map(|r| r.id)
+            .collect()
+    });
+    let untouched: Vec<i64> = fake.with_data(|d| {
+        d.results
+            .iter()
+            .filter(|r| r.launch_id == launch && !ids.contains(&r.id) && !r.muted)
+            .map(|r| r.id)
+            .collect()
+    });
+
+    let r = s
+        .call(
+            "bulk_mute_test_results",
+            json!({"launch_id": launch, "test_result_ids": ids, "reason": "infra outage"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let b = body(&fake.requests_to("POST", "/testresult/bulk/mute")[0]);
+    assert_eq!(
+        b["selection"],
+        json!({"launchId": launch, "leafsInclude": ids, "inverted": false})
+    );
+    assert_eq!(b["reason"], "infra outage");
+    fake.with_data(|d| {
+        assert!(
+            ids.iter()
+                .all(|i| d.results.iter().find(|r| r.id == *i).unwrap().muted)
+        );
+        assert!(
+            untouched
+                .iter()
+                .all(|i| !d.results.iter().find(|r| r.id == *i).unwrap().muted)
+        );
+    });
+
+    let r = s
+        .call(
+            "bulk_unmute_test_results",
+            json!({"launch_id": launch, "test_result_ids": ids}),
+        )
+        .await;
+    assert!(!is_error(&r));
+    assert!(fake.with_data(|d| {
+        ids.iter()
+            .all(|i| !d.results.iter().find(|r| r.id == *i).unwrap().muted)
+    }));
+
+    let r = s
+        .call(
+            "bulk_assign_test_results",
+            json!({"launch_id": launch, "test_result_ids": ids, "assignees": ["carol"]}),
+        )
+        .await;
+    assert!(!is_error(&r));
+    assert_eq!(
+        body(&fake.requests_to("POST", "/testresult/bulk/assign")[0])["assignees"],
+        json!(["carol"])
+    );
+
+    let r = s
+        .call(
+            "bulk_resolve_test_results",
+            json!({"launch_id": launch, "test_result_ids": ids, "message": "re-checked by hand"}),
+        )
+        .await;
+    assert!(!is_error(&r));
+    assert_eq!(
+        body(&fake.requests_to("POST", "/testresult/bulk/resolve")[0])["status"],
+        "passed"
+    );
+    assert!(fake.with_data(|d| {
+        ids.iter()
+            .all(|i| d.results.iter().find(|r| r.id == *i).unwrap().status == "passed")
+    }));
+
+    let before = writes(&fake).len();
+    let r = s
+        .call(
+            "bulk_mute_test_results",
+            json!({"launch_id": launch, "test_result_ids": [], "reason": "x"}),
+        )
+        .await;
+    assert!(is_error(&r) && text(&r).contains("empty"));
+    let many: Vec<i64> = (1..=101).collect();
+    let r = s
+        .call(
+            "bulk_unmute_test_results",
+            json!({"launch_id": launch, "test_result_ids": many}),
+        )
+        .await;
+    assert!(is_error(&r) && text(&r).contains("at most 100"));
+    let r = s
+        .call(
+            "bulk_unmute_test_results",
+            json!({"launch_id": 987654, "test_result_ids": [1]}),
+        )
+        .await;
+    assert!(is_error(&r) && text(&r).contains("Launch 987654 not found"));
+    assert_eq!(writes(&fake).len(), before);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn aql_search_validation_and_bad_queries() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let expected = fake.with_data(|d| {
+        d.results
+            .iter()
+            .filter(|r| {
+                r.project_id == 2
+                    && r.status == "broken"
+                    && r.tags.iter().any(|t| t.name == "smoke")
+            })
+            .count()
+    });
+    let aql = r#"status = "broken" and tag = "smoke""#;
+    let r = s
+        .call("search_test_results", json!({"project_id": 2, "aql": aql}))
+        .await;
+    assert_eq!(sc(&r)["page"]["total"], expected as i64);
+    assert_eq!(
+        fake.requests_to("GET", "/testresult/__search")
+            .pop()
+            .unwrap()
+            .query_param("rql")
+            .as_deref(),
+        Some(aql)
+    );
+
+    let r = s
+        .call(
+            "validate_aql",
+            json!({"project_id": 2, "entity": "test_result", "aql": aql}),
+        )
+        .await;
+    assert_eq!(sc(&r)["valid"], true);
+    assert_eq!(sc(&r)["count"], expected as i64);
+    let r = s
+        .call(
+            "validate_aql",
+            json!({"project_id": 2, "entity": "launch", "aql": "status ="}),
+        )
+        .await;
+    assert_eq!(sc(&r)["valid"], false);
+    assert!(text(&r).contains("allure://aql-guide"));
+
+    let r = s
+        .call(
+            "search_test_results",
+            json!({"project_id": 2, "aql": "status == failed"}),
+        )
+        .await;
+    assert!(
+        is_error(&r)
+            && text(&r).contains("AQL query was rejected")
+            && text(&r).contains("aql-guide"),
+        "{}",
+        text(&r)
+    );
+    let r = s
+        .call(
+            "search_test_cases",
+            json!({"project_id": 1, "aql": "automated = false"}),
+        )
+        .await;
+    let manual = fake.with_data(|d| {
+        d.test_cases
+            .iter()
+            .filter(|t| t.project_id == 1 && !t.automated)
+            .count()
+    });
+    assert_eq!(sc(&r)["page"]["total"], manual as i64);
+    let r = s
+        .call(
+            "search_launches",
+            json!({"project_id": 1, "aql": "closed = false"}),
+        )
+        .await;
+    assert_eq!(sc(&r)["page"]["total"], 2);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn triage_groups_failures_and_marks_what_is_new() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let launch = failing_launch(&fake);
+    let failures = fake.with_data(|d| {
+        d.results
+            .iter()
+            .filter(|r| r.launch_id == launch && (r.status == "failed" || r.status == "broken"))
+            .count()
+    });
+    let r = s
+        .call(
+            "triage_launch",
+            json!({"launch_id": launch, "max_groups": 50}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let v = sc(&r);
+    assert_eq!(v["failures"], failures as i64);
+    let groups = v["groups"].as_array().unwrap();
+    assert_eq!(
+        groups
+            .iter()
+            .map(|g| g["count"].as_i64().unwrap())
+            .sum::<i64>(),
+        failures as i64
+    );
+    assert!(
+        groups.len() < failures,
+        "messages that differ only in numbers share a group"
+    );
+    assert!(
+        groups
+            .windows(2)
+            .all(|w| w[0]["count"].as_i64() >= w[1]["count"].as_i64()),
+        "biggest first"
+    );
+    assert!(
+        groups.iter().all(|g| g["new"].is_boolean()),
+        "a previous launch was found: {}",
+        v["previous_launch"]
+    );
+    // The stable failures of the seed recur in every launch: not new.
+    assert!(groups.iter().any(|g| g["new"] == false));
+    assert!(groups.iter().any(|g| g["known"].as_i64().unwrap() > 0));
+    assert!(text(&r).contains("×"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn launch_status_report_close_reopen() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let all = launches(&fake, 1);
+    let newest = all.last().unwrap().0;
+    let r = s
+        .call("get_launch_status", json!({"launch_id": newest}))
+        .await;
+    assert_eq!(
+        sc(&r)["status"],
+        "running",
+        "its CI run is in progress: {}",
+        text(&r)
+    );
+    let closed = all[0].0;
+    let r = s
+        .call("get_launch_status", json!({"launch_id": closed}))
+        .await;
+    assert_eq!(sc(&r)["status"], "closed");
+
+    let launch = failing_launch(&fake);
+    let r = s
+        .call("get_launch_report", json!({"launch_id": launch}))
+        .await;
+    let v = sc(&r);
+    let fails = fake.with_data(|d| {
+        d.results
+            .iter()
+            .filter(|r| r.launch_id == launch && (r.status == "failed" || r.status == "broken"))
+            .count()
+    });
+    assert_eq!(v["failures_total"], fails as i64);
+    assert!(v["statistic"]["pass_rate"].is_number());
+
+    let open = all.iter().rev().find(|l| !l.1).unwrap().0;
+    let r = s.call("close_launch", json!({"launch_id": open})).await;
+    assert!(!is_error(&r));
+    assert_eq!(fake.requests_to("POST", "/launch/*/close").len(), 1);
+    assert!(fake.with_data(|d| d.launches.iter().find(|l| l.id == open).unwrap().closed));
+    let again = s.call("close_launch", json!({"launch_id": open})).await;
+    assert!(text(&again).contains("already closed"));
+    assert_eq!(
+        fake.requests_to("POST", "/launch/*/close").len(),
+        1,
+        "no second close sent"
+    );
+    let r = s.call("reopen_launch", json!({"launch_id": open})).await;
+    assert!(!is_error(&r));
+    assert!(!fake.with_data(|d| d.launches.iter().find(|l| l.id == open).unwrap().closed));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn add_cases_and_plans_to_a_launch() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let open = launches(&fake, 1).iter().rev().find(|l| !l.1).unwrap().0;
+    let cases: Vec<i64> = fake.with_data(|d| {
+        d.test_cases
+            .iter()
+            .filter(|t| t.project_id == 1)
+            .take(2)
+            .map(|t| t.id)
+            .collect()
+    });
+    let before = fake.with_data(|d| d.results.iter().filter(|r| r.launch_id == open).count());
+    let r = s.call("add_test_cases_to_launch", json!({"launch_id": open, "project_id": 1, "test_case_ids": cases, "assignees": ["dmitry"]})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let b = body(&fake.requests_to("POST", "/v2/test-case/bulk/run/existing")[0]);
+    assert_eq!(
+        b,
+        json!({"launchId": open, "selection": {"projectId": 1, "testCasesInclude": cases, "inverted": false}, "assignees": ["dmitry"]})
+    );
+    assert_eq!(
+        fake.with_data(|d| d.results.iter().filter(|r| r.launch_id == open).count()),
+        before + 2
+    );
+
+    let r = s
+        .call(
+            "add_test_cases_to_launch",
+            json!({"launch_id": open, "project_id": 2, "test_case_ids": cases}),
+        )
+        .await;
+    assert!(is_error(&r) && text(&r).contains("belongs to project 1"));
+
+    let (plan, plan_size) = fake.with_data(|d| {
+        d.test_plans
+            .iter()
+            .find(|p| p.project_id == 1)
+            .map(|p| (p.id, p.test_case_ids.len()))
+            .unwrap()
+    });
+    let r = s
+        .call(
+            "add_test_plan_to_launch",
+            json!({"launch_id": open, "test_plan_id": plan}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        body(&fake.requests_to("POST", "/launch/*/testplan/add")[0]),
+        json!({"testPlanId": plan})
+    );
+    assert_eq!(
+        fake.with_data(|d| d.results.iter().filter(|r| r.launch_id == open).count()),
+        before + 2 + plan_size
+    );
+
+    let tc = cases[0];
+    let r = s
+        .call(
+            "run_test_case",
+            json!({"test_case_id": tc, "launch_id": open}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        fake.requests_to("POST", "/v2/test-case/bulk/run/existing")
+            .len(),
+        2
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn compare_two_launches() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let all = launches(&fake, 1);
+    let (a, b) = (all[0].0, all[1].0);
+    let r = s
+        .call(
+            "compare_launches",
+            json!({"from_launch_id": a, "to_launch_id": b}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let v = sc(&r);
+    let (new_f, still) = fake.with_data(|d| {
+        let st = |l: i64, tc: i64| {
+            d.results
+                .iter()
+                .find(|r| r.launch_id == l && r.test_case_id == tc)
+                .map(|r| r.status.clone())
+        };
+        let fail = |s: Option<String>| matches!(s.as_deref(), Some("failed") | Some("broken"));
+        let tcs: Vec<i64> = d
+            .results
+            .iter()
+            .filter(|r| r.launch_id == b)
+            .map(|r| r.test_case_id)
+            .collect();
+        let new_f = tcs
+            .iter()
+            .filter(|tc| fail(st(b, **tc)) && !fail(st(a, **tc)))
+            .count();
+        let still = tcs
+            .iter()
+            .filter(|tc| fail(st(b, **tc)) && fail(st(a, **tc)))
+            .count();
+        (new_f, still)
+    });
+    assert_eq!(v["new_failures_total"], new_f as i64);
+    assert_eq!(v["still_failing_total"], still as i64);
+    let r = s
+        .call(
+            "compare_launches",
+            json!({"from_launch_id": a, "to_launch_id": a}),
+        )
+        .await;
+    assert!(is_error(&r));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn run_allure_launch_really_runs_a_job_and_wait_for_launch_sees_it_finish() {
+    let fake = FakeTestOps::start_with(FakeOptions {
+        job_duration: Duration::from_millis(1500),
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let job = fake.with_data(|d| d.jobs.iter().find(|j| j.project_id == 1).unwrap().id);
+    let r = s
+        .call(
+            "run_allure_launch",
+            json!({"project_id": 1, "launch_name": "MCP run", "job_id": job}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let v = sc(&r);
+    assert_eq!(v["started_by"], "job");
+    assert_eq!(v["running"], true);
+    assert_eq!(fake.requests_to("POST", "/job/*/run").len(), 1);
+    assert_eq!(
+        body(&fake.requests_to("POST", "/job/*/run")[0]),
+        json!({"launchName": "MCP run"})
+    );
+    assert_eq!(v["job_runs"][0]["stage"], "scheduled");
+    let launch = v["launch_id"].as_i64().unwrap();
+
+    let r = s
+        .call(
+            "wait_for_launch",
+            json!({"launch_id": launch, "timeout_s": 30, "poll_interval_s": 1}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let v = sc(&r);
+    assert_eq!(v["outcome"], "finished");
+    assert!(
+        v["statistic"]["total"].as_i64().unwrap() > 0,
+        "the finished run brought results"
+    );
+    assert_eq!(v["job_runs"][0]["stage"], "finished");
+    assert_eq!(
+        fake.requests_to("POST", "/job/*/run").len(),
+        1,
+        "waiting never starts another run"
+    );
+
+    // Rerun the finished run; it is refused while running.
+    let run_id = v["job_runs"][0]["id"].as_i64().unwrap();
+    let r = s.call("rerun_job_run", json!({"job_run_id": run_id})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(fake.requests_to("POST", "/jobrun/*/rerun").len(), 1);
+    let r = s.call("rerun_job_run", json!({"job_run_id": run_id})).await;
+    assert!(is_error(&r) && text(&r).contains("still"), "{}", text(&r));
+    assert_eq!(fake.requests_to("POST", "/jobrun/*/rerun").len(), 1);
+    let r = s
+        .call("get_launch_job_runs", json!({"launch_id": launch}))
+        .await;
+    assert_eq!(sc(&r)["running"], true);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn run_allure_launch_is_honest_and_careful() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let r = s
+        .call(
+            "run_allure_launch",
+            json!({"project_id": 1, "launch_name": "empty"}),
+        )
+        .await;
+    let v = sc(&r);
+    assert_eq!(v["started_by"], "none");
+    assert_eq!(v["running"], false);
+    assert!(text(&r).contains("NOTHING WAS STARTED"));
+    assert_eq!(
+        body(&fake.requests_to("POST", "/launch")[0]),
+        json!({"name": "empty", "projectId": 1})
+    );
+
+    let plan = fake.with_data(|d| d.test_plans.iter().find(|p| p.project_id == 1).unwrap().id);
+    let r = s
+        .call(
+            "run_allure_launch",
+            json!({"project_id": 1, "launch_name": "plan run", "test_plan_id": plan}),
+        )
+        .await;
+    assert_eq!(sc(&r)["started_by"], "test_plan");
+    assert_eq!(fake.requests_to("POST", "/testplan/*/run").len(), 1);
+
+    // Another project's job: refused before anything runs.
+    let other = fake.with_data(|d| d.jobs.iter().find(|j| j.project_id == 2).unwrap().id);
+    let r = s
+        .call(
+            "run_allure_launch",
+            json!({"project_id": 1, "launch_name": "x", "job_id": other}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("not found"),
+        "{}",
+        text(&r)
+    );
+    let r = s
+        .call(
+            "run_allure_launch",
+            json!({"project_id": 1, "launch_name": "x", "job_id": other, "test_plan_id": plan}),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert!(fake.requests_to("POST", "/job/*/run").is_empty());
+
+    // A 503 on the run is reported, and the run is never sent twice.
+    let job = fake.with_data(|d| d.jobs.iter().find(|j| j.project_id == 1).unwrap().id);
+    fake.inject(Fault::on(
+        "/job/*/run",
+        FaultKind::Status {
+            status: 503,
+            retry_after: None,
+        },
+    ));
+    let r = s
+        .call(
+            "run_allure_launch",
+            json!({"project_id": 1, "launch_name": "x", "job_id": job}),
+        )
+        .await;
+    assert!(is_error(&r) && text(&r).contains("503"), "{}", text(&r));
+    assert_eq!(fake.requests_to("POST", "/job/*/run").len(), 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn test_case_lifecycle() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let r = s
+        .call("list_test_cases", json!({"project_id": 1, "size": 5}))
+        .await;
+    assert_eq!(sc(&r)["page"]["total"], 40);
+
+    let tc = fake.with_data(|d| d.test_cases.iter().find(|t| t.project_id == 1).unwrap().id);
+    let r = s.call("get_test_case", json!({"test_case_id": tc})).await;
+    let v = sc(&r);
+    assert_eq!(v["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(v["steps"][2]["expected"], "Result is shown");
+    assert!(text(&r).contains("3. Step 3"), "{}", text(&r));
+
+    let r = s.call("create_test_case", json!({"project_id": 1, "name": "Pay with voucher", "description": "Voucher covers the total"})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        body(&fake.requests_to("POST", "/testcase")[0]),
+        json!({"projectId": 1, "name": "Pay with voucher", "description": "Voucher covers the total"})
+    );
+    let new_id = sc(&r)["ids"][0].as_i64().unwrap();
+
+    let r = s
+        .call(
+            "update_test_case",
+            json!({"test_case_id": new_id, "name": "Pay with a voucher", "status_id": -2}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        body(&fake.requests_to("PATCH", "/testcase/*")[0]),
+        json!({"name": "Pay with a voucher", "statusId": -2})
+    );
+    assert_eq!(
+        fake.with_data(|d| d
+            .test_cases
+            .iter()
+            .find(|t| t.id == new_id)
+            .unwrap()
+            .status
+            .name
+            .clone()),
+        "Active"
+    );
+    let r = s
+        .call("update_test_case", json!({"test_case_id": new_id}))
+        .await;
+    assert!(is_error(&r) && text(&r).contains("nothing to change"));
+    let r = s
+        .call(
+            "update_test_case",
+            json!({"test_case_id": new_id, "status_id": -99}),
+        )
+        .await;
+    assert!(is_error(&r) && text(&r).contains("409"), "{}", text(&r));
+
+    let r = s
+        .call("delete_test_case", json!({"test_case_id": new_id}))
+        .await;
+    assert!(!is_error(&r));
+    assert_eq!(fake.requests_to("DELETE", "/testcase/*").len(), 1);
+    assert!(fake.with_data(|d| {
+        d.test_cases
+            .iter()
+            .find(|t| t.id == new_id)
+            .unwrap()
+            .deleted
+    }));
+    let r = s
+        .call("get_test_case", json!({"test_case_id": new_id}))
+        .await;
+    assert!(is_error(&r) && text(&r).contains("not found"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bulk_test_case_writes_use_v2_and_are_verified() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let ids: Vec<i64> = fake.with_data(|d| {
+        d.test_cases
+            .iter()
+            .filter(|t| t.project_id == 1)
+            .take(3)
+            .map(|t| t.id)
+            .collect()
+    });
+    let r = s
+        .call(
+            "bulk_set_test_case_status",
+            json!({"project_id": 1, "test_case_ids": ids, "status_id": -3, "workflow_id": -1}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(sc(&r)["changed"], json!(ids));
+    assert_eq!(
+        body(&fake.requests_to("POST", "/v2/test-case/bulk/status/set")[0]),
+        json!({"selection": {"projectId": 1, "testCasesInclude": ids, "inverted": false}, "statusId": -3, "workflowId": -1})
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| !r.api_path.starts_with("/testcase/bulk")),
+        "never the v1 bulk endpoints"
+    );
+
+    let r = s
+        .call(
+            "bulk_add_test_case_tags",
+            json!({"project_id": 1, "test_case_ids": ids, "tags": ["release-1.2", "release-1.2"]}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        body(&fake.requests_to("POST", "/v2/test-case/bulk/tag/add")[0])["tags"],
+        json!([{"name": "release-1.2"}])
+    );
+    let r = s
+        .call(
+            "bulk_remove_test_case_tags",
+            json!({"project_id": 1, "test_case_ids": ids, "tags": ["release-1.2"]}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(sc(&r)["changed"], json!(ids));
+    assert!(fake.with_data(|d| ids.iter().all(|i| {
+        d.test_cases
+            .iter()
+            .find(|t| t.id == *i)
+            .unwrap()
+            .tags
+            .iter()
+            .all(|t| t.name != "release-1.2")
+    })));
+
+    // When Allure answers success but changes nothing (as v1 did), the tool says so.
+    fake.inject(Fault::on(
+        "/v2/test-case/bulk/status/set",
+        FaultKind::Body {
+            status: 204,
+            body: String::new(),
+        },
+    ));
+    let r = s
+        .call(
+            "bulk_set_test_case_status",
+            json!({"project_id": 1, "test_case_ids": ids, "status_id": -2, "workflow_id": -1}),
+        )
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert!(
+        text(&r).contains("answered success, but none of the test cases changed"),
+        "{}",
+        text(&r)
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn plans_defects_and_analytics() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let r = s.call("list_test_plans", json!({"project_id": 1})).await;
+    assert_eq!(sc(&r)["test_plans"].as_array().unwrap().len(), 2);
+    let plan = sc(&r)["test_plans"][0]["id"].as_i64().unwrap();
+    let r = s.call("get_test_plan", json!({"test_plan_id": plan})).await;
+    assert!(sc(&r)["test_cases"].as_i64().unwrap() > 0);
+
+    let r = s.call("list_defects", json!({"project_id": 1})).await;
+    assert_eq!(
+        fake.requests_to("GET", "/defect")
+            .pop()
+            .unwrap()
+            .query_param("status")
+            .as_deref(),
+        Some("open")
+    );
+    assert_eq!(sc(&r)["defects"].as_array().unwrap().len(), 1);
+    let r = s
+        .call(
+            "create_defect",
+            json!({"project_id": 1, "name": "Cart total wrong after coupon"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let defect = sc(&r)["ids"][0].as_i64().unwrap();
+    let results: Vec<i64> = fake.with_data(|d| {
+        d.results
+            .iter()
+            .filter(|r| r.project_id == 1 && r.status == "failed")
+            .take(2)
+            .map(|r| r.id)
+            .collect()
+    });
+    let r = s
+        .call(
+            "link_defect_to_test_results",
+            json!({"defect_id": defect, "test_result_ids": results}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(fake.requests_to("POST", "/testresult/*/defect/*").len(), 2);
+    let r = s.call("get_defect", json!({"defect_id": defect})).await;
+    assert_eq!(sc(&r)["results_total"], 2);
+    let other = fake.with_data(|d| d.results.iter().find(|r| r.project_id == 2).unwrap().id);
+    let r = s
+        .call(
+            "link_defect_to_test_results",
+            json!({"defect_id": defect, "test_result_ids": [other]}),
+        )
+        .await;
+    assert!(is_error(&r) && text(&r).contains("project"));
+    assert_eq!(fake.requests_to("POST", "/testresult/*/defect/*").len(), 2);
+
+    let r = s
+        .call(
+            "get_launch_trend_analytics",
+            json!({"project_id": 1, "launches": 12}),
+        )
+        .await;
+    let v = sc(&r);
+    assert_eq!(v["points"].as_array().unwrap().len(), 12);
+    assert!(["improving", "declining", "stable"].contains(&v["direction"].as_str().unwrap()));
+    let r = s
+        .call("get_launch_duration_analytics", json!({"project_id": 1}))
+        .await;
+    let total: i64 = sc(&r)["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["launches"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 12);
+    let r = s
+        .call("get_test_success_rate", json!({"project_id": 1}))
+        .await;
+    assert!(sc(&r)["average"].as_f64().unwrap() > 50.0);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn raw_tool_is_off_by_default_and_read_only_when_asked() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let r = s
+        .call(
+            "allure_api_request",
+            json!({"method": "GET", "path": "/project"}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("toolset 'raw' is not enabled"),
+        "{}",
+        text(&r)
+    );
+    s.stop().await;
+
+    let s = Session::against(
+        &fake,
+        &[
+            ("ALLURE_TOOLSETS", "raw,projects"),
+            ("ALLURE_READ_ONLY", "true"),
+        ],
+    )
+    .await;
+    let names: Vec<String> = s
+        .client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(
+        names.contains(&"allure_api_request".to_string())
+            && names.contains(&"list_projects".to_string())
+    );
+    let r = s.call("allure_api_request", json!({"method": "GET", "path": "/launch/__search", "query": {"projectId": "1", "rql": "closed = false"}})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(sc(&r)["body"]["totalElements"], 2);
+    let before = writes(&fake).len();
+    let open = launches(&fake, 1).iter().rev().find(|l| !l.1).unwrap().0;
+    let r = s
+        .call(
+            "allure_api_request",
+            json!({"method": "POST", "path": format!("/launch/{open}/close")}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("read-only mode"),
+        "{}",
+        text(&r)
+    );
+    let r = s
+        .call(
+            "allure_api_request",
+            json!({"method": "GET", "path": "/../uaa/oauth/token"}),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert_eq!(writes(&fake).len(), before);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn read_only_mode_over_stdio_hides_and_refuses_every_write() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[("ALLURE_READ_ONLY", "true")]).await;
+    let tools = s.client.list_all_tools().await.unwrap();
+    assert!(
+        tools
+            .iter()
+            .all(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true))
+    );
+    for name in [
+        "close_launch",
+        "run_allure_launch",
+        "mute_test_result",
+        "delete_test_case",
+        "bulk_set_test_case_status",
+    ] {
+        assert!(!tools.iter().any(|t| t.name == name), "{name} listed");
+        let r = s.call(name, json!({"launch_id": 1, "test_result_id": 1, "test_case_id": 1, "project_id": 1, "launch_name": "x", "reason": "x", "test_case_ids": [1], "status_id": -1, "workflow_id": -1})).await;
+        assert!(
+            is_error(&r) && text(&r).contains("read-only mode"),
+            "{name}: {}",
+            text(&r)
+        );
+    }
+    assert!(writes(&fake).is_empty());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn prompts_resources_and_completion() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = Session::against(&fake, &[]).await;
+    let prompts = s.client.list_all_prompts().await.unwrap();
+    let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+    assert!(names.contains(&"triage_launch") && names.contains(&"release_readiness"));
+    let mut args = serde_json::Map::new();
+    args.insert("launch_id".into(), json!("42"));
+    let p = s
+        .client
+        .peer()
+        .get_prompt(rmcp::model::GetPromptRequestParams::new("triage_launch").with_arguments(args))
+        .await
+        .unwrap();
+    let first = serde_json::to_value(&p.messages[0]).unwrap();
+    assert!(
+        first.to_string().contains("triage_launch for launch 42"),
+        "{first}"
+    );
+    let bad = s
+        .client
+        .peer()
+        .get_prompt(rmcp::model::GetPromptRequestParams::new("triage_launch"))
+        .await;
+    assert!(bad.is_err());
+
+    let res = s.client.list_all_resources().await.unwrap();
+    assert_eq!(res[0].uri, "allure://aql-guide");
+    let read = s
+        .client
+        .peer()
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "allure://aql-guide",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        serde_json::to_value(&read)
+            .unwrap()
+            .to_string()
+            .contains("Operators")
+    );
+
+    let values = s
+        .client
+        .complete_prompt_simple("release_readiness", "project_id", "pay")
+        .await
+        .unwrap();
+    assert_eq!(values, vec!["3".to_string()]);
+    let values = s
+        .client
+        .complete_prompt_simple("release_readiness", "project_id", "")
+        .await
+        .unwrap();
+    assert_eq!(values.len(), 4);
+    s.stop().await;
+}
