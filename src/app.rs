@@ -21,11 +21,13 @@ pub enum AppError {
     Demo(std::io::Error),
     #[error("{0}")]
     Unsupported(String),
+    #[error("{0}")]
+    Http(#[from] crate::transport::http::HttpError),
 }
 
 /// Builds the MCP server for a configuration. In demo mode it also starts the fake,
 /// which must live as long as the server: the caller keeps the returned handle.
-pub async fn build(config: &Config) -> Result<(AllureMcp, Option<FakeTestOps>), AppError> {
+pub async fn build(config: &Config) -> Result<Built, AppError> {
     let (opts, fake) = match &config.allure {
         Some(opts) => (opts.clone(), None),
         None => {
@@ -50,30 +52,57 @@ pub async fn build(config: &Config) -> Result<(AllureMcp, Option<FakeTestOps>), 
         );
     }
     let client = AllureClient::new(opts)?;
+    let client_for_http = client.clone();
+    let metrics = crate::metrics::Metrics::new();
+    let observed = metrics.clone();
+    client.observe_statuses(move |status| observed.record_upstream(status));
     let registry = Registry::new(&config.toolsets, config.read_only);
     let ctx = Ctx {
         client,
         default_project: config.default_project,
         read_only: config.read_only,
         scope: Default::default(),
+        metrics: metrics.clone(),
     };
-    Ok((AllureMcp::new(registry, ctx), fake))
+    Ok(Built {
+        server: AllureMcp::new(registry, ctx),
+        client: client_for_http,
+        metrics,
+        fake,
+    })
+}
+
+/// What [`build`] makes: the MCP server and what the HTTP transport also needs.
+pub struct Built {
+    pub server: AllureMcp,
+    pub client: AllureClient,
+    pub metrics: crate::metrics::Metrics,
+    /// The demo upstream, kept alive as long as the server.
+    pub fake: Option<FakeTestOps>,
 }
 
 /// Runs the configured mode to completion.
 pub async fn run(config: Config) -> Result<(), AppError> {
+    let built = build(&config).await?;
     if config.http {
-        return Err(AppError::Unsupported(
-            "--http: the HTTP transport is not in this build yet; use stdio (the default)".into(),
-        ));
+        let listener = crate::transport::http::bind(&config.http_config).await?;
+        crate::transport::http::serve(
+            listener,
+            built.server,
+            config.http_config.clone(),
+            built.client,
+            built.metrics,
+            crate::transport::http::shutdown_signal(),
+        )
+        .await?;
+        return Ok(());
     }
-    let (server, _fake) = build(&config).await?;
     tracing::info!(
-        tools = server.registry().tools().len(),
+        tools = built.server.registry().tools().len(),
         read_only = config.read_only,
         "serving MCP on stdio"
     );
-    crate::transport::stdio::serve(server).await?;
+    crate::transport::stdio::serve(built.server).await?;
     Ok(())
 }
 

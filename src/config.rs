@@ -59,7 +59,7 @@ pub struct Cli {
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 
-    /// HTTP port (with --http)
+    /// HTTP port (with --http); 0 picks a free one
     #[arg(long, env = "PORT", default_value = "3000")]
     pub port: String,
 
@@ -122,6 +122,80 @@ pub struct Cli {
     #[arg(long)]
     pub http: bool,
 
+    /// Address to listen on (with --http)
+    #[arg(long, env = "BIND", default_value = "127.0.0.1")]
+    pub bind: String,
+
+    /// Named bearer tokens `name:token,…` (with --http); the name is logged, never the token
+    #[arg(
+        long,
+        env = "MCP_AUTH_TOKENS",
+        hide_env_values = true,
+        value_name = "LIST"
+    )]
+    pub mcp_auth_tokens: Option<String>,
+
+    /// File with one `name:token` per line
+    #[arg(long, env = "MCP_AUTH_TOKENS_FILE", value_name = "PATH")]
+    pub mcp_auth_tokens_file: Option<PathBuf>,
+
+    /// Host names clients may use (DNS-rebinding guard), comma-separated; default: loopback names and the bind address
+    #[arg(long, env = "ALLOWED_HOSTS", value_name = "HOSTS")]
+    pub allowed_hosts: Option<String>,
+
+    /// Requests per second allowed per identity (per IP before auth)
+    #[arg(long, env = "RATE_LIMIT_PER_SECOND", default_value = "10")]
+    pub rate_limit_per_second: String,
+
+    /// Burst allowed above the rate
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value = "20")]
+    pub rate_limit_burst: String,
+
+    /// Client networks allowed, CIDR comma list (default: all)
+    #[arg(long, env = "ALLOWED_CIDRS", value_name = "CIDRS")]
+    pub allowed_cidrs: Option<String>,
+
+    /// Reverse proxies whose X-Forwarded-For is believed, CIDR comma list
+    #[arg(long, env = "TRUSTED_PROXIES", value_name = "CIDRS")]
+    pub trusted_proxies: Option<String>,
+
+    /// Largest request body in bytes
+    #[arg(long, env = "MAX_BODY_BYTES", default_value = "4194304")]
+    pub max_body_bytes: String,
+
+    /// Seconds an HTTP request may take until its response starts
+    #[arg(long, env = "HTTP_REQUEST_TIMEOUT", default_value = "120")]
+    pub http_request_timeout: String,
+
+    /// Requests served at once; more get 503
+    #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value = "512")]
+    pub max_concurrent_requests: String,
+
+    /// Open MCP sessions (Streamable HTTP and SSE together); more get 503
+    #[arg(long, env = "MAX_SESSIONS", default_value = "1000")]
+    pub max_sessions: String,
+
+    /// Seconds an idle session lives
+    #[arg(long, env = "SESSION_IDLE_TIMEOUT", default_value = "1800")]
+    pub session_idle_timeout: String,
+
+    /// Seconds in-flight calls get to finish on SIGTERM/SIGINT
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10")]
+    pub shutdown_timeout: String,
+
+    /// Serve Streamable HTTP without sessions (for round-robin balancers)
+    #[arg(
+        long,
+        env = "MCP_STATELESS",
+        default_value = "false",
+        value_name = "BOOL"
+    )]
+    pub mcp_stateless: String,
+
+    /// Allow --http on a non-loopback address without any MCP token
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
+
     /// Serve against a built-in fake Allure TestOps with sample data (no account needed)
     #[arg(long)]
     pub demo: bool,
@@ -152,6 +226,37 @@ fn bad(var: &'static str, problem: impl Into<String>, fix: impl Into<String>) ->
     }
 }
 
+/// One MCP bearer token and the name it is known by in logs and metrics.
+#[derive(Debug, Clone)]
+pub struct NamedToken {
+    pub name: String,
+    pub token: SecretString,
+}
+
+/// HTTP-mode settings (parsed and checked even in stdio mode, so mistakes surface early).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub bind: std::net::IpAddr,
+    pub port: u16,
+    pub tokens: Vec<NamedToken>,
+    /// `None` = no CORS; `Some([])` never happens; `*` is `any_origin`.
+    pub cors_origins: Vec<String>,
+    pub any_origin: bool,
+    pub allowed_hosts: Vec<String>,
+    pub rate_per_second: u32,
+    pub rate_burst: u32,
+    pub allowed_cidrs: Vec<ipnet::IpNet>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub max_concurrent_requests: usize,
+    pub max_sessions: usize,
+    pub session_idle_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub stateless: bool,
+    pub allow_unauthenticated: bool,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -165,6 +270,7 @@ pub struct Config {
     pub toolsets: Vec<Toolset>,
     pub read_only: bool,
     pub http: bool,
+    pub http_config: HttpConfig,
     pub demo: bool,
     pub check: bool,
 }
@@ -316,13 +422,6 @@ impl Config {
                 "use a number from 1 to 65535",
             )
         })?;
-        if port == 0 {
-            return Err(bad(
-                "PORT",
-                "0 is not a usable port",
-                "use a number from 1 to 65535",
-            ));
-        }
         let auth_mode = match cli.auth_mode.trim().to_ascii_lowercase().as_str() {
             "jwt" => AuthMode::Jwt,
             "api-token" | "apitoken" | "api_token" => AuthMode::ApiToken,
@@ -441,6 +540,14 @@ impl Config {
             })
         };
 
+        let http_config = http_config(
+            cli,
+            port,
+            mcp_auth_token.clone(),
+            &cors_allowed_origins,
+            sources,
+        )?;
+
         Ok(Config {
             allure,
             log_level,
@@ -451,10 +558,233 @@ impl Config {
             toolsets,
             read_only,
             http: cli.http,
+            http_config,
             demo,
             check,
         })
     }
+}
+
+fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+    var: &'static str,
+    raw: &str,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    let v: T = raw.trim().parse().map_err(|_| {
+        bad(
+            var,
+            format!("'{raw}' is not a number"),
+            format!("use a number from {min} to {max}"),
+        )
+    })?;
+    if v < min || v > max {
+        return Err(bad(
+            var,
+            format!("{v} is out of range"),
+            format!("use a number from {min} to {max}"),
+        ));
+    }
+    Ok(v)
+}
+
+fn cidrs(var: &'static str, raw: Option<&str>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let mut out = Vec::new();
+    for part in raw
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        // A bare address is a /32 (or /128).
+        let net = part
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| {
+                bad(
+                    var,
+                    format!("'{part}' is not a CIDR or address"),
+                    "use e.g. 10.0.0.0/8,192.168.1.5",
+                )
+            })?;
+        out.push(net);
+    }
+    Ok(out)
+}
+
+/// `name:token` lines or comma items.
+fn parse_named_tokens(var: &'static str, text: &str) -> Result<Vec<NamedToken>, ConfigError> {
+    let mut out: Vec<NamedToken> = Vec::new();
+    for item in text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (name, token) = item.split_once(':').ok_or_else(|| {
+            bad(
+                var,
+                "an entry is not `name:token`",
+                "write one `name:token` per entry",
+            )
+        })?;
+        let (name, token) = (name.trim(), token.trim());
+        if name.is_empty() || token.is_empty() {
+            return Err(bad(
+                var,
+                "an entry has an empty name or token",
+                "write one `name:token` per entry",
+            ));
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+        {
+            return Err(bad(
+                var,
+                format!("name '{name}' has characters other than letters, digits, - _ . @"),
+                "rename it",
+            ));
+        }
+        if out.iter().any(|t| t.name == name) {
+            return Err(bad(
+                var,
+                format!("name '{name}' appears twice"),
+                "give each token its own name",
+            ));
+        }
+        out.push(NamedToken {
+            name: name.to_owned(),
+            token: SecretString::from(token.to_owned()),
+        });
+    }
+    Ok(out)
+}
+
+fn http_config(
+    cli: &Cli,
+    port: u16,
+    single: Option<SecretString>,
+    cors: &[String],
+    sources: &SecretSources,
+) -> Result<HttpConfig, ConfigError> {
+    use secrecy::ExposeSecret;
+    let bind: std::net::IpAddr =
+        cli.bind
+            .trim()
+            .trim_matches(['[', ']'])
+            .parse()
+            .map_err(|_| {
+                bad(
+                    "BIND",
+                    format!("'{}' is not an IP address", cli.bind),
+                    "use 127.0.0.1 (default), 0.0.0.0 or ::",
+                )
+            })?;
+    let mut tokens = Vec::new();
+    if let Some(t) = single {
+        tokens.push(NamedToken {
+            name: "default".into(),
+            token: t,
+        });
+    }
+    let list_text = match (&cli.mcp_auth_tokens, &cli.mcp_auth_tokens_file) {
+        (Some(v), _) if !v.trim().is_empty() => Some(v.clone()),
+        (_, Some(path)) => Some(
+            read_secret("MCP_AUTH_TOKENS_FILE", path)?
+                .expose_secret()
+                .to_owned(),
+        ),
+        _ => match &sources.credentials_directory {
+            Some(dir) if dir.join("mcp-auth-tokens").exists() => Some(
+                read_secret("MCP_AUTH_TOKENS", &dir.join("mcp-auth-tokens"))?
+                    .expose_secret()
+                    .to_owned(),
+            ),
+            _ => None,
+        },
+    };
+    if let Some(text) = list_text {
+        for t in parse_named_tokens("MCP_AUTH_TOKENS", &text)? {
+            if tokens.iter().any(|x: &NamedToken| x.name == t.name) {
+                return Err(bad(
+                    "MCP_AUTH_TOKENS",
+                    format!("name '{}' is also used by MCP_AUTH_TOKEN", t.name),
+                    "rename it",
+                ));
+            }
+            tokens.push(t);
+        }
+    }
+    let allow_unauthenticated = cli.allow_unauthenticated;
+    if cli.http && tokens.is_empty() && !bind.is_loopback() && !allow_unauthenticated {
+        return Err(bad(
+            "MCP_AUTH_TOKEN",
+            format!(
+                "--http on {bind} (not loopback) with no token would let anyone on the network use your Allure token"
+            ),
+            "set MCP_AUTH_TOKEN or MCP_AUTH_TOKENS, bind to 127.0.0.1, or pass --allow-unauthenticated if a proxy in front authenticates",
+        ));
+    }
+    let any_origin = cors.iter().any(|o| o == "*");
+    let mut allowed_hosts: Vec<String> = cli
+        .allowed_hosts
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
+    if allowed_hosts.is_empty() {
+        allowed_hosts = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+        if !bind.is_unspecified() && !allowed_hosts.contains(&bind.to_string()) {
+            allowed_hosts.push(bind.to_string());
+        }
+    }
+    Ok(HttpConfig {
+        bind,
+        port,
+        tokens,
+        cors_origins: cors.iter().filter(|o| *o != "*").cloned().collect(),
+        any_origin,
+        allowed_hosts,
+        rate_per_second: number(
+            "RATE_LIMIT_PER_SECOND",
+            &cli.rate_limit_per_second,
+            1,
+            1_000_000,
+        )?,
+        rate_burst: number("RATE_LIMIT_BURST", &cli.rate_limit_burst, 1, 1_000_000)?,
+        allowed_cidrs: cidrs("ALLOWED_CIDRS", cli.allowed_cidrs.as_deref())?,
+        trusted_proxies: cidrs("TRUSTED_PROXIES", cli.trusted_proxies.as_deref())?,
+        max_body_bytes: number("MAX_BODY_BYTES", &cli.max_body_bytes, 1024, 1 << 30)?,
+        request_timeout: Duration::from_secs(number(
+            "HTTP_REQUEST_TIMEOUT",
+            &cli.http_request_timeout,
+            1,
+            3600,
+        )?),
+        max_concurrent_requests: number(
+            "MAX_CONCURRENT_REQUESTS",
+            &cli.max_concurrent_requests,
+            1,
+            1_000_000,
+        )?,
+        max_sessions: number("MAX_SESSIONS", &cli.max_sessions, 1, 1_000_000)?,
+        session_idle_timeout: Duration::from_secs(number(
+            "SESSION_IDLE_TIMEOUT",
+            &cli.session_idle_timeout,
+            10,
+            86_400,
+        )?),
+        shutdown_timeout: Duration::from_secs(number(
+            "SHUTDOWN_TIMEOUT",
+            &cli.shutdown_timeout,
+            0,
+            600,
+        )?),
+        stateless: parse_bool("MCP_STATELESS", &cli.mcp_stateless)?,
+        allow_unauthenticated,
+    })
 }
 
 #[cfg(test)]
@@ -564,6 +894,80 @@ mod tests {
             !dbg.contains("super-secret-token") && !dbg.contains("mcp-secret-value"),
             "{dbg}"
         );
+    }
+
+    #[test]
+    fn http_settings_parse_and_refuse_exposure_without_tokens() {
+        let c = parse(&[
+            "--demo",
+            "--mcp-auth-tokens",
+            "alice:tok-a, bob:tok-b",
+            "--mcp-auth-token",
+            "single",
+            "--allowed-cidrs",
+            "10.0.0.0/8,192.168.1.7",
+            "--rate-limit-per-second",
+            "50",
+        ])
+        .unwrap();
+        let h = c.http_config;
+        assert_eq!(
+            h.tokens.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            vec!["default", "alice", "bob"]
+        );
+        assert_eq!(h.allowed_cidrs.len(), 2);
+        assert_eq!(h.rate_per_second, 50);
+        assert_eq!(h.allowed_hosts, vec!["localhost", "127.0.0.1", "::1"]);
+        let err = parse(&["--demo", "--http", "--bind", "0.0.0.0"]).unwrap_err();
+        assert_eq!(err.var, "MCP_AUTH_TOKEN");
+        assert!(
+            parse(&[
+                "--demo",
+                "--http",
+                "--bind",
+                "0.0.0.0",
+                "--allow-unauthenticated"
+            ])
+            .is_ok()
+        );
+        assert!(
+            parse(&[
+                "--demo",
+                "--http",
+                "--bind",
+                "0.0.0.0",
+                "--mcp-auth-token",
+                "t"
+            ])
+            .is_ok()
+        );
+        for (args, var) in [
+            (vec!["--demo", "--bind", "nope"], "BIND"),
+            (
+                vec!["--demo", "--mcp-auth-tokens", "novalue"],
+                "MCP_AUTH_TOKENS",
+            ),
+            (
+                vec!["--demo", "--mcp-auth-tokens", "a:x,a:y"],
+                "MCP_AUTH_TOKENS",
+            ),
+            (
+                vec!["--demo", "--allowed-cidrs", "10.0.0.0/99"],
+                "ALLOWED_CIDRS",
+            ),
+            (
+                vec!["--demo", "--rate-limit-burst", "0"],
+                "RATE_LIMIT_BURST",
+            ),
+            (vec!["--demo", "--max-body-bytes", "x"], "MAX_BODY_BYTES"),
+        ] {
+            assert_eq!(parse(&args).unwrap_err().var, var, "{args:?}");
+        }
+        let dbg = format!(
+            "{:?}",
+            parse(&["--demo", "--mcp-auth-tokens", "alice:very-secret-token"]).unwrap()
+        );
+        assert!(!dbg.contains("very-secret-token"));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! - [`tools`]: the tool registry and one module per Allure area; transport-agnostic.
 //! - [`server`]: the MCP handler that routes requests to the registry.
 //! - [`prompts`]: prompts, the AQL guide resource, and argument completion.
-//! - [`transport`]: how MCP reaches clients (stdio today).
+//! - [`transport`]: how MCP reaches clients: stdio, Streamable HTTP, legacy HTTP+SSE.
+//! - [`security`]: HTTP-mode authentication, client addresses, Host and Origin checks.
+//! - [`metrics`]: Prometheus metrics of tool calls, upstream answers and sessions.
 //! - [`config`]: flags, environment, secret files, validation.
 //! - [`app`]: wiring a configuration into a running server, and `allure-mcp check`.
 //! - [`logging`]: JSON lines on stderr.
@@ -16,7 +18,9 @@ pub mod app;
 pub mod config;
 pub mod fake;
 pub mod logging;
+pub mod metrics;
 pub mod prompts;
+pub mod security;
 pub mod server;
 pub mod tools;
 pub mod transport;

@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use rmcp::model::ProgressNotificationParam;
 
-use crate::tools::{CallScope, Ctx, ProgressSink, Registry};
+use crate::security::{ClientIp, Identity};
+use crate::tools::{AuditInfo, CallScope, Ctx, ProgressSink, Registry};
 
 /// What the model reads once, at `initialize`.
 pub const INSTRUCTIONS: &str = "Allure TestOps tools: projects, launches (test runs), test results, test cases and CI jobs. \
@@ -37,6 +38,28 @@ impl AllureMcp {
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+}
+
+/// Who is calling, from the HTTP request the transport attached (none over stdio).
+fn audit_of(context: &RequestContext<RoleServer>) -> AuditInfo {
+    let Some(parts) = context.extensions.get::<http::request::Parts>() else {
+        return AuditInfo::default();
+    };
+    AuditInfo {
+        identity: parts.extensions.get::<Identity>().map(|i| i.0.to_string()),
+        client_ip: parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()),
+        session: parts
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<crate::transport::sse::SseSessionId>()
+                    .map(|s| s.0.to_string())
+            }),
     }
 }
 
@@ -148,6 +171,7 @@ impl ServerHandler for AllureMcp {
         let ctx = self.ctx.for_call(CallScope {
             cancel: context.ct.clone(),
             progress,
+            audit: audit_of(&context),
         });
         Ok(self
             .registry

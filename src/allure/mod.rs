@@ -103,7 +103,6 @@ pub struct AllureClient {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
     base: String,
@@ -114,6 +113,19 @@ struct Inner {
     retry: RetryPolicy,
     /// Unix milliseconds of the last answer from upstream, any status: for readiness.
     last_answer_ms: AtomicU64,
+    /// Told every upstream status (metrics).
+    observer: std::sync::OnceLock<StatusObserver>,
+}
+
+type StatusObserver = Arc<dyn Fn(u16) + Send + Sync>;
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AllureClient")
+            .field("api_base", &self.api_base)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AllureClient {
@@ -158,6 +170,7 @@ impl AllureClient {
                 timeout: opts.timeout,
                 retry: opts.retry,
                 last_answer_ms: AtomicU64::new(0),
+                observer: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -309,7 +322,7 @@ impl AllureClient {
                     return Err(err);
                 }
                 Ok(response) => {
-                    self.mark_answer();
+                    self.mark_answer(response.status().as_u16());
                     let status = response.status().as_u16();
                     let content_type = response
                         .headers()
@@ -403,7 +416,15 @@ impl AllureClient {
             .await
     }
 
-    fn mark_answer(&self) {
+    /// Registers the one function told each upstream status (later calls are ignored).
+    pub fn observe_statuses(&self, f: impl Fn(u16) + Send + Sync + 'static) {
+        let _ = self.inner.observer.set(Arc::new(f));
+    }
+
+    fn mark_answer(&self, status: u16) {
+        if let Some(f) = self.inner.observer.get() {
+            f(status);
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)

@@ -103,13 +103,22 @@ impl Toolset {
 pub type ProgressSink =
     Arc<dyn Fn(f64, Option<f64>, String) -> BoxFuture<'static, ()> + Send + Sync>;
 
-/// Per-call plumbing from the transport: cancellation and progress.
+/// Who made a call, for the audit line (HTTP transports fill it; stdio has none).
+#[derive(Clone, Debug, Default)]
+pub struct AuditInfo {
+    pub identity: Option<String>,
+    pub client_ip: Option<String>,
+    pub session: Option<String>,
+}
+
+/// Per-call plumbing from the transport: cancellation, progress, and who is calling.
 #[derive(Clone, Default)]
 pub struct CallScope {
     /// Cancelled when the client cancels the request (or the session ends).
     pub cancel: tokio_util::sync::CancellationToken,
     /// Present when the client asked for progress (sent a progress token).
     pub progress: Option<ProgressSink>,
+    pub audit: AuditInfo,
 }
 
 impl std::fmt::Debug for CallScope {
@@ -136,6 +145,7 @@ pub struct Ctx {
     /// Read-only mode: the few tools that stay visible in it must refuse writes themselves.
     pub read_only: bool,
     pub scope: CallScope,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Ctx {
@@ -471,8 +481,33 @@ impl Registry {
     }
 
     /// Calls a tool and turns every failure into an `isError` result the model can read.
+    /// Every call leaves one audit line (and metrics) whatever its outcome.
     pub async fn call(&self, ctx: Ctx, name: &str, args: Option<JsonObject>) -> CallToolResult {
+        let args = args.unwrap_or_default();
+        // Only ids go to the audit line: other argument values may be anything, secrets included.
+        let id_of = |k: &str| args.get(k).and_then(Value::as_i64);
+        let (project_id, launch_id) = (
+            id_of("project_id").or(ctx.default_project),
+            id_of("launch_id"),
+        );
+        let audit = ctx.scope.audit.clone();
+        let log = |outcome: &str, upstream_status: Option<u16>, duration_ms: u64| {
+            tracing::info!(
+                target: "allure_mcp::audit",
+                tool = name,
+                project_id,
+                launch_id,
+                identity = audit.identity.as_deref(),
+                client_ip = audit.client_ip.as_deref(),
+                session = audit.session.as_deref(),
+                outcome,
+                upstream_status,
+                duration_ms,
+                "tool call"
+            );
+        };
         let Some(tool) = self.get(name) else {
+            log("refused", None, 0);
             let why = match self.hidden.iter().find(|(n, _)| *n == name) {
                 Some((_, reason)) if reason.starts_with("the server") => {
                     format!("Tool '{name}' is not available: {reason}.")
@@ -486,12 +521,16 @@ impl Registry {
             };
             return CallToolResult::error(vec![Content::text(why)]);
         };
+        let metrics = ctx.metrics.clone();
+        let _running = metrics.start_call();
         let started = std::time::Instant::now();
-        let result = (tool.handler)(ctx, args.unwrap_or_default()).await;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let result = (tool.handler)(ctx, args).await;
+        let elapsed = started.elapsed();
+        metrics.record_call(name, result.is_ok(), elapsed.as_secs_f64());
+        let elapsed_ms = elapsed.as_millis() as u64;
         match result {
             Ok(out) => {
-                tracing::info!(target: "allure_mcp::audit", tool = name, outcome = "ok", duration_ms = elapsed_ms, "tool call");
+                log("ok", None, elapsed_ms);
                 let mut r = CallToolResult::success(vec![Content::text(out.text)]);
                 r.structured_content = Some(out.structured);
                 r
@@ -501,7 +540,7 @@ impl Registry {
                     ToolError::Upstream(u) => u.status(),
                     _ => None,
                 };
-                tracing::info!(target: "allure_mcp::audit", tool = name, outcome = "error", upstream_status = status, duration_ms = elapsed_ms, "tool call");
+                log("error", status, elapsed_ms);
                 CallToolResult::error(vec![Content::text(e.to_string())])
             }
         }

@@ -1,3 +1,6 @@
-//! Transports that carry MCP to clients. stdio is the default; HTTP arrives with `--http`.
+//! Transports that carry MCP to clients: stdio (the default), and with `--http`
+//! Streamable HTTP plus the legacy HTTP+SSE pair.
 
+pub mod http;
+pub mod sse;
 pub mod stdio;

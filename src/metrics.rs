@@ -1,0 +1,201 @@
+//! Prometheus metrics: tool calls by tool and outcome, their latency, upstream status
+//! codes, open sessions, in-flight calls and rate-limit rejections.
+
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToolOutcome {
+    tool: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToolName {
+    tool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Status {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Transport {
+    transport: String,
+}
+
+/// The server's metrics. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Mutex<Registry>>,
+    calls: Family<ToolOutcome, Counter>,
+    latency: Family<ToolName, Histogram>,
+    upstream: Family<Status, Counter>,
+    sessions: Family<Transport, Gauge>,
+    rate_limited: Counter,
+    in_flight: Arc<InFlight>,
+    in_flight_gauge: Gauge<i64, AtomicI64>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// Tool calls running now; shutdown waits for this to reach zero.
+#[derive(Default, Debug)]
+pub struct InFlight {
+    count: AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl InFlight {
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no call runs.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.count() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Held while a call runs.
+pub struct CallGuard(Arc<InFlight>);
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("allure_mcp");
+        let calls = Family::<ToolOutcome, Counter>::default();
+        registry.register(
+            "tool_calls",
+            "Tool calls by tool and outcome (ok, error)",
+            calls.clone(),
+        );
+        let latency = Family::<ToolName, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        registry.register(
+            "tool_call_duration_seconds",
+            "Tool call latency",
+            latency.clone(),
+        );
+        let upstream = Family::<Status, Counter>::default();
+        registry.register(
+            "upstream_responses",
+            "Answers from Allure TestOps by HTTP status",
+            upstream.clone(),
+        );
+        let sessions = Family::<Transport, Gauge>::default();
+        registry.register(
+            "sessions",
+            "Open MCP sessions by transport",
+            sessions.clone(),
+        );
+        let rate_limited = Counter::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused by the rate limit",
+            rate_limited.clone(),
+        );
+        let in_flight_gauge: Gauge<i64, AtomicI64> = Gauge::default();
+        registry.register(
+            "tool_calls_in_flight",
+            "Tool calls running now",
+            in_flight_gauge.clone(),
+        );
+        Metrics {
+            registry: Arc::new(Mutex::new(registry)),
+            calls,
+            latency,
+            upstream,
+            sessions,
+            rate_limited,
+            in_flight: Arc::new(InFlight::default()),
+            in_flight_gauge,
+        }
+    }
+
+    /// Marks a call as running until the guard drops.
+    pub fn start_call(&self) -> CallGuard {
+        self.in_flight.count.fetch_add(1, Ordering::SeqCst);
+        CallGuard(self.in_flight.clone())
+    }
+
+    pub fn in_flight(&self) -> Arc<InFlight> {
+        self.in_flight.clone()
+    }
+
+    pub fn record_call(&self, tool: &str, ok: bool, seconds: f64) {
+        self.calls
+            .get_or_create(&ToolOutcome {
+                tool: tool.to_owned(),
+                outcome: if ok { "ok" } else { "error" }.to_owned(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&ToolName {
+                tool: tool.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn record_upstream(&self, status: u16) {
+        self.upstream
+            .get_or_create(&Status {
+                status: status.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn set_sessions(&self, transport: &str, n: usize) {
+        self.sessions
+            .get_or_create(&Transport {
+                transport: transport.to_owned(),
+            })
+            .set(n as i64);
+    }
+
+    pub fn rate_limited(&self) {
+        self.rate_limited.inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        // The gauge mirrors the guard count at scrape time.
+        self.in_flight_gauge.set(self.in_flight.count() as i64);
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+}

@@ -1,0 +1,26 @@
+//! HTTP-mode security: who is calling (bearer tokens), from where (client IP behind
+//! trusted proxies, CIDR allow-list), for which site (Host and Origin checks).
+//! Rate limits and request limits are layered in [`crate::transport::http`].
+
+pub mod auth;
+pub mod net;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The authenticated caller: the name of the token it presented ("anonymous" when the
+/// operator chose to run without tokens). Never the token itself.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Identity(pub Arc<str>);
+
+/// The client's address, after trusted-proxy resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientIp(pub IpAddr);
+
+/// The rate-limit key of a request: its identity once authenticated, else its address,
+/// so failed logins are limited per IP and a valid token is limited per token.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Caller {
+    Known(Identity),
+    Unknown(IpAddr),
+}

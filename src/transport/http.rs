@@ -1,0 +1,621 @@
+//! MCP over HTTP: Streamable HTTP at `/mcp` (rmcp; session-based 2025 revisions and
+//! stateless 2026-07-28), the legacy `GET /sse` + `POST /messages` pair, health,
+//! readiness and metrics, with the security the Go server left to nginx built in:
+//! bearer tokens, CORS, Origin and Host checks, rate limits, an IP allow-list, body
+//! size, time and concurrency limits, a session cap, and a graceful stop.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_governor::GovernorLayer;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::KeyExtractor;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use super::sse::SseSessions;
+use crate::allure::AllureClient;
+use crate::config::HttpConfig;
+use crate::metrics::Metrics;
+use crate::security::auth::{AuthFailure, TokenSet};
+use crate::security::{Caller, ClientIp, Identity, net};
+use crate::server::AllureMcp;
+
+/// Errors of the HTTP transport.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Creates the listening socket. The one place a listener is made, so a socket handed
+/// in by systemd can take its place.
+pub async fn bind(cfg: &HttpConfig) -> Result<TcpListener, HttpError> {
+    let addr = SocketAddr::new(cfg.bind, cfg.port);
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| HttpError::Bind { addr, source })
+}
+
+#[derive(Clone)]
+struct AppState {
+    cfg: Arc<HttpConfig>,
+    tokens: Arc<TokenSet>,
+    metrics: Metrics,
+    sse: Arc<SseSessions>,
+    mcp_sessions: Arc<LocalSessionManager>,
+    /// Which identity opened each Streamable HTTP session.
+    owners: Arc<Mutex<HashMap<String, Identity>>>,
+    draining: Arc<AtomicBool>,
+    client: AllureClient,
+    busy: Arc<tokio::sync::Semaphore>,
+}
+
+fn json_error(status: StatusCode, error: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": error, "message": message})),
+    )
+        .into_response()
+}
+
+/// Rate-limit key: the identity, or the address for requests that did not authenticate.
+#[derive(Clone)]
+struct CallerKey;
+
+impl KeyExtractor for CallerKey {
+    type Key = Caller;
+    fn extract<T>(
+        &self,
+        req: &http::Request<T>,
+    ) -> Result<Self::Key, tower_governor::GovernorError> {
+        req.extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or(tower_governor::GovernorError::UnableToExtractKey)
+    }
+}
+
+/// Runs before everything else on MCP routes: where from, to which host, from which
+/// site, and who (without refusing yet: the rate limit counts failures per address).
+async fn guard(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let xff = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let ip = net::client_ip(peer.ip(), xff, &st.cfg.trusted_proxies);
+    if !net::allowed(ip, &st.cfg.allowed_cidrs) {
+        tracing::warn!(client_ip = %ip, "refused: address not in ALLOWED_CIDRS");
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this address may not use the server",
+        );
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    if !net::host_allowed(host, &st.cfg.allowed_hosts) {
+        tracing::warn!(client_ip = %ip, host = host.unwrap_or(""), "refused: Host not allowed");
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "forbidden_host",
+            "this Host is not served; set ALLOWED_HOSTS to the names clients use",
+        );
+    }
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    if !net::origin_allowed(origin, &st.cfg.cors_origins, st.cfg.any_origin) {
+        tracing::warn!(client_ip = %ip, origin = origin.unwrap_or(""), "refused: Origin not allowed");
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "this Origin is not allowed; set CORS_ALLOWED_ORIGIN",
+        );
+    }
+    if st.draining.load(Ordering::SeqCst) {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is stopping; retry on another instance",
+        );
+    }
+    req.extensions_mut().insert(ClientIp(ip));
+    let caller = if st.tokens.is_empty() {
+        Caller::Known(Identity(Arc::from("anonymous")))
+    } else {
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match st.tokens.authenticate(auth) {
+            Ok(name) => Caller::Known(Identity(name)),
+            Err(f) => {
+                req.extensions_mut().insert(f);
+                Caller::Unknown(ip)
+            }
+        }
+    };
+    if let Caller::Known(id) = &caller {
+        req.extensions_mut().insert(id.clone());
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+/// Refuses requests that did not authenticate (after the rate limit counted them).
+async fn require_identity(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    if req.extensions().get::<Identity>().is_some() {
+        let Ok(_permit) = st.busy.clone().try_acquire_owned() else {
+            return json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many requests in progress; retry shortly",
+            );
+        };
+        return next.run(req).await;
+    }
+    let failure = req
+        .extensions()
+        .get::<AuthFailure>()
+        .copied()
+        .unwrap_or(AuthFailure::Missing);
+    let ip = req
+        .extensions()
+        .get::<ClientIp>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    // The presented value is never logged: only why it failed and from where.
+    tracing::warn!(client_ip = %ip, path = req.uri().path(), reason = failure.code(), "authentication failed");
+    let mut resp = json_error(StatusCode::UNAUTHORIZED, "unauthorized", failure.message());
+    let challenge = format!("Bearer realm=\"allure-mcp\", error=\"{}\"", failure.code());
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+async fn total_sessions(st: &AppState) -> usize {
+    st.mcp_sessions.sessions.read().await.len() + st.sse.len()
+}
+
+/// Streamable HTTP sessions: owned by the identity that created them, capped in number.
+async fn session_owners(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let identity = req.extensions().get::<Identity>().cloned();
+    let sid = req
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let method = req.method().clone();
+    if let Some(sid) = &sid {
+        let owner = st
+            .owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sid)
+            .cloned();
+        if owner.is_some() && owner != identity {
+            return json_error(
+                StatusCode::NOT_FOUND,
+                "session_not_found",
+                "no such session; initialize a new one",
+            );
+        }
+    } else if method == Method::POST
+        && !st.cfg.stateless
+        && !req.headers().contains_key("mcp-protocol-version")
+    {
+        // An `initialize`: it would open a session.
+        if total_sessions(&st).await >= st.cfg.max_sessions {
+            tracing::warn!("refused a new session: MAX_SESSIONS reached");
+            return json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_sessions",
+                "the server holds its maximum of sessions; retry later",
+            );
+        }
+    }
+    let resp = next.run(req).await;
+    if sid.is_none() {
+        if let (Some(new), Some(id)) = (
+            resp.headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok()),
+            identity,
+        ) {
+            st.owners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(new.to_owned(), id);
+        }
+    } else if method == Method::DELETE && resp.status().is_success() {
+        if let Some(sid) = &sid {
+            st.owners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(sid);
+        }
+    }
+    resp
+}
+
+#[derive(serde::Deserialize)]
+struct SessionQuery {
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+}
+
+async fn sse_open(State(st): State<AppState>, req: Request) -> Response {
+    let Some(identity) = req.extensions().get::<Identity>().cloned() else {
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "authenticate first",
+        );
+    };
+    if total_sessions(&st).await >= st.cfg.max_sessions {
+        tracing::warn!("refused a new SSE session: MAX_SESSIONS reached");
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_sessions",
+            "the server holds its maximum of sessions; retry later",
+        );
+    }
+    st.sse.open(identity)
+}
+
+async fn sse_post(
+    State(st): State<AppState>,
+    Query(q): Query<SessionQuery>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let identity = parts.extensions.get::<Identity>().cloned();
+    let bytes: Bytes = match axum::body::to_bytes(body, st.cfg.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the message is larger than MAX_BODY_BYTES",
+            );
+        }
+    };
+    st.sse
+        .post(identity, q.session_id.as_deref(), parts, bytes)
+        .await
+}
+
+async fn healthz() -> impl IntoResponse {
+    // Liveness only: reveals nothing about configuration or upstream.
+    ([(header::CONTENT_TYPE, "text/plain")], "ok")
+}
+
+async fn readyz(State(st): State<AppState>) -> Response {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let recent = |ms: u64| ms > 0 && now.saturating_sub(ms) < 60_000;
+    let mut ok = recent(st.client.last_answer_ms());
+    if !ok {
+        // Nothing heard lately: one cheap probe, with a short fuse.
+        let q = [("size", "1".to_owned())];
+        let probe = st.client.get::<serde_json::Value>("/project", &q);
+        ok = matches!(
+            tokio::time::timeout(Duration::from_secs(3), probe).await,
+            Ok(Ok(_))
+        );
+    }
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(json!({"ready": ok, "upstream": if ok { "reachable" } else { "unreachable" }})),
+    )
+        .into_response()
+}
+
+async fn metrics(State(st): State<AppState>) -> Response {
+    st.metrics.set_sessions(
+        "streamable_http",
+        st.mcp_sessions.sessions.read().await.len(),
+    );
+    st.metrics.set_sessions("sse", st.sse.len());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        st.metrics.encode(),
+    )
+        .into_response()
+}
+
+fn cors(cfg: &HttpConfig) -> Option<CorsLayer> {
+    if cfg.cors_origins.is_empty() && !cfg.any_origin {
+        return None;
+    }
+    let origin = if cfg.any_origin {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            cfg.cors_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                header::HeaderName::from_static("mcp-session-id"),
+                header::HeaderName::from_static("mcp-protocol-version"),
+                header::HeaderName::from_static("last-event-id"),
+            ])
+            .expose_headers([header::HeaderName::from_static("mcp-session-id")])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// A running HTTP server's handle for tests and shutdown.
+pub struct Running {
+    pub addr: SocketAddr,
+}
+
+/// Serves until `stop` resolves, then stops gracefully: no new connections, in-flight
+/// tool calls get up to `SHUTDOWN_TIMEOUT`, then streams and sessions end.
+pub async fn serve(
+    listener: TcpListener,
+    server: AllureMcp,
+    cfg: HttpConfig,
+    client: AllureClient,
+    metrics: Metrics,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), HttpError> {
+    let addr = listener.local_addr().map_err(HttpError::Serve)?;
+    let cfg = Arc::new(cfg);
+    let shutdown = CancellationToken::new();
+    let sse = SseSessions::new(
+        server.clone(),
+        shutdown.child_token(),
+        metrics.clone(),
+        Duration::from_secs(15),
+    );
+
+    let mut session_manager = LocalSessionManager::default();
+    session_manager.session_config.keep_alive = Some(cfg.session_idle_timeout);
+    let mcp_sessions = Arc::new(session_manager);
+    let mut rmcp_cfg = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(!cfg.stateless)
+        .with_json_response(cfg.stateless)
+        .with_cancellation_token(shutdown.child_token())
+        .with_max_request_body_bytes(cfg.max_body_bytes)
+        // Host and Origin are checked by `guard`, the same way for every route.
+        .disable_allowed_hosts();
+    rmcp_cfg.sse_keep_alive = Some(Duration::from_secs(15));
+    let factory_server = server.clone();
+    let streamable = StreamableHttpService::new(
+        move || Ok(factory_server.clone()),
+        mcp_sessions.clone(),
+        rmcp_cfg,
+    );
+
+    let state = AppState {
+        cfg: cfg.clone(),
+        tokens: Arc::new(TokenSet::new(&cfg.tokens)),
+        metrics: metrics.clone(),
+        sse: sse.clone(),
+        mcp_sessions: mcp_sessions.clone(),
+        owners: Arc::new(Mutex::new(HashMap::new())),
+        draining: Arc::new(AtomicBool::new(false)),
+        client,
+        busy: Arc::new(tokio::sync::Semaphore::new(cfg.max_concurrent_requests)),
+    };
+
+    let period =
+        Duration::from_nanos((1_000_000_000u64 / u64::from(cfg.rate_per_second.max(1))).max(1));
+    let governor = Arc::new(
+        GovernorConfigBuilder::default()
+            .key_extractor(CallerKey)
+            .period(period)
+            .burst_size(cfg.rate_burst)
+            .finish()
+            .ok_or_else(|| {
+                HttpError::Serve(std::io::Error::other("invalid rate limit settings"))
+            })?,
+    );
+    let limiter = governor.limiter().clone();
+    let limited_metrics = metrics.clone();
+    let governor_layer = GovernorLayer::new(governor).error_handler(move |e| {
+        limited_metrics.rate_limited();
+        let wait = match &e {
+            tower_governor::GovernorError::TooManyRequests { wait_time, .. } => (*wait_time).max(1),
+            _ => 1,
+        };
+        let mut r = json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; wait and retry",
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    });
+
+    let mcp_route =
+        Router::new()
+            .route_service("/mcp", streamable)
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                session_owners,
+            ));
+    let protected = Router::new()
+        .merge(mcp_route)
+        .route("/sse", get(sse_open))
+        .route("/messages", axum::routing::post(sse_post))
+        .route("/metrics", get(metrics_handler_compat))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_identity,
+        ))
+        .layer(governor_layer)
+        .layer(middleware::from_fn_with_state(state.clone(), guard));
+    let mut app = Router::new()
+        .merge(protected)
+        .route("/healthz", get(healthz).head(healthz))
+        .route("/health", get(healthz).head(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state.clone())
+        .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            cfg.request_timeout,
+        ));
+    if let Some(c) = cors(&cfg) {
+        app = app.layer(c);
+    }
+
+    // Housekeeping: forget owners of ended sessions, close idle SSE sessions, trim the
+    // rate limiter's memory, refresh gauges.
+    let house = state.clone();
+    let tick =
+        (cfg.session_idle_timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(30));
+    let housekeeping = tokio::spawn(async move {
+        let mut every = tokio::time::interval(tick);
+        loop {
+            every.tick().await;
+            let live: std::collections::HashSet<String> = house
+                .mcp_sessions
+                .sessions
+                .read()
+                .await
+                .keys()
+                .map(|k| k.to_string())
+                .collect();
+            house
+                .owners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|k, _| live.contains(k));
+            house.sse.reap(house.cfg.session_idle_timeout);
+            limiter.retain_recent();
+            house.metrics.set_sessions("streamable_http", live.len());
+            house.metrics.set_sessions("sse", house.sse.len());
+        }
+    });
+
+    tracing::info!(%addr, stateless = cfg.stateless, tokens = cfg.tokens.len(), "serving MCP over HTTP at /mcp and /sse");
+    eprintln!("allure-mcp: listening on http://{addr} (MCP at /mcp, legacy SSE at /sse)");
+
+    let stop_accepting = CancellationToken::new();
+    let accepting = stop_accepting.clone();
+    let server_task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { accepting.cancelled().await })
+        .await
+    });
+
+    stop.await;
+    let timeout = cfg.shutdown_timeout;
+    tracing::info!(
+        in_flight = metrics.in_flight().count(),
+        timeout_s = timeout.as_secs(),
+        "stopping: no new connections; waiting for in-flight calls"
+    );
+    stop_accepting.cancel();
+    state.draining.store(true, Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + timeout;
+    if tokio::time::timeout_at(deadline, metrics.in_flight().wait_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            in_flight = metrics.in_flight().count(),
+            "shutdown timeout: abandoning in-flight calls"
+        );
+    }
+    // End SSE streams and Streamable HTTP sessions; their connections then close.
+    sse.close_all();
+    shutdown.cancel();
+    housekeeping.abort();
+    match tokio::time::timeout_at(deadline + Duration::from_secs(1), server_task).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => return Err(HttpError::Serve(e)),
+        Ok(Err(e)) => return Err(HttpError::Serve(std::io::Error::other(e))),
+        Err(_) => tracing::warn!("connections still open after the shutdown timeout; closing them"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn metrics_handler_compat(state: State<AppState>) -> Response {
+    metrics(state).await
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[allow(dead_code)]
+fn _body_type_check(_: Body) {}
