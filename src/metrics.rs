@@ -59,6 +59,12 @@ pub struct InFlight {
 }
 
 impl InFlight {
+    /// Counts one more until the guard drops.
+    pub fn enter(self: &Arc<Self>) -> CallGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        CallGuard(self.clone())
+    }
+
     pub fn count(&self) -> usize {
         self.count.load(Ordering::SeqCst)
     }
@@ -147,8 +153,7 @@ impl Metrics {
 
     /// Marks a call as running until the guard drops.
     pub fn start_call(&self) -> CallGuard {
-        self.in_flight.count.fetch_add(1, Ordering::SeqCst);
-        CallGuard(self.in_flight.clone())
+        self.in_flight.enter()
     }
 
     pub fn in_flight(&self) -> Arc<InFlight> {

@@ -17,6 +17,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::StreamExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -69,6 +70,9 @@ struct AppState {
     draining: Arc<AtomicBool>,
     client: AllureClient,
     busy: Arc<tokio::sync::Semaphore>,
+    /// Responses still being written (a POST /mcp body, a legacy answer not yet sent):
+    /// shutdown waits for these as well as for tool calls.
+    responses: Arc<crate::metrics::InFlight>,
 }
 
 fn json_error(status: StatusCode, error: &str, message: &str) -> Response {
@@ -245,7 +249,20 @@ async fn session_owners(State(st): State<AppState>, req: Request, next: Next) ->
             );
         }
     }
+    let counting = (method == Method::POST).then(|| st.responses.enter());
     let resp = next.run(req).await;
+    // A POST's answer may stream (SSE); it is outstanding until its body is done.
+    let resp = match counting {
+        Some(guard) => {
+            let (parts, body) = resp.into_parts();
+            let stream = body.into_data_stream().map(move |chunk| {
+                let _ = &guard;
+                chunk
+            });
+            Response::from_parts(parts, Body::from_stream(stream))
+        }
+        None => resp,
+    };
     if sid.is_none() {
         if let (Some(new), Some(id)) = (
             resp.headers()
@@ -258,13 +275,14 @@ async fn session_owners(State(st): State<AppState>, req: Request, next: Next) ->
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(new.to_owned(), id);
         }
-    } else if method == Method::DELETE && resp.status().is_success() {
-        if let Some(sid) = &sid {
-            st.owners
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(sid);
-        }
+    } else if method == Method::DELETE
+        && resp.status().is_success()
+        && let Some(sid) = &sid
+    {
+        st.owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(sid);
     }
     resp
 }
@@ -413,11 +431,13 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(HttpError::Serve)?;
     let cfg = Arc::new(cfg);
     let shutdown = CancellationToken::new();
+    let responses = Arc::new(crate::metrics::InFlight::default());
     let sse = SseSessions::new(
         server.clone(),
         shutdown.child_token(),
         metrics.clone(),
         Duration::from_secs(15),
+        responses.clone(),
     );
 
     let mut session_manager = LocalSessionManager::default();
@@ -448,6 +468,7 @@ pub async fn serve(
         draining: Arc::new(AtomicBool::new(false)),
         client,
         busy: Arc::new(tokio::sync::Semaphore::new(cfg.max_concurrent_requests)),
+        responses: responses.clone(),
     };
 
     let period =
@@ -616,6 +637,3 @@ pub async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
-
-#[allow(dead_code)]
-fn _body_type_check(_: Body) {}

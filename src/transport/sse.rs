@@ -23,7 +23,7 @@ use rmcp::model::{ClientJsonRpcMessage, GetExtensions, JsonRpcMessage, ServerJso
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Metrics;
+use crate::metrics::{CallGuard, InFlight, Metrics};
 use crate::security::Identity;
 use crate::server::AllureMcp;
 
@@ -33,6 +33,9 @@ pub struct SseSessionId(pub Arc<str>);
 
 struct Session {
     owner: Identity,
+    /// Requests posted whose answers have not yet left on the stream, by JSON-RPC id:
+    /// shutdown waits for them (their guards count in `SseSessions::pending`).
+    awaiting: Arc<Mutex<HashMap<String, CallGuard>>>,
     tx: mpsc::Sender<ClientJsonRpcMessage>,
     /// Milliseconds since `SseSessions::epoch` of the last message from the client.
     last_seen: Arc<AtomicU64>,
@@ -47,6 +50,7 @@ pub struct SseSessions {
     metrics: Metrics,
     epoch: Instant,
     keep_alive: Duration,
+    pending: Arc<InFlight>,
 }
 
 fn json_error(status: StatusCode, error: &str, message: &str) -> Response {
@@ -75,6 +79,7 @@ impl SseSessions {
         shutdown: CancellationToken,
         metrics: Metrics,
         keep_alive: Duration,
+        pending: Arc<InFlight>,
     ) -> Arc<SseSessions> {
         Arc::new(SseSessions {
             map: Mutex::new(HashMap::new()),
@@ -83,6 +88,7 @@ impl SseSessions {
             metrics,
             epoch: Instant::now(),
             keep_alive,
+            pending,
         })
     }
 
@@ -135,10 +141,12 @@ impl SseSessions {
         let (server_tx, server_rx) = mpsc::channel::<ServerJsonRpcMessage>(32);
         let cancel = self.shutdown.child_token();
         let last_seen = Arc::new(AtomicU64::new(self.now_ms()));
+        let awaiting: Arc<Mutex<HashMap<String, CallGuard>>> = Arc::default();
         self.lock().insert(
             id.clone(),
             Session {
                 owner: owner.clone(),
+                awaiting: awaiting.clone(),
                 tx: client_tx,
                 last_seen,
                 cancel: cancel.clone(),
@@ -173,6 +181,17 @@ impl SseSessions {
         let messages = server_rx.map(move |m| {
             // The closer lives as long as the stream: dropping the stream closes the session.
             let _ = &closer;
+            let answered = match &m {
+                JsonRpcMessage::Response(r) => Some(r.id.to_string()),
+                JsonRpcMessage::Error(e) => e.id.as_ref().map(|i| i.to_string()),
+                _ => None,
+            };
+            if let Some(id) = answered {
+                awaiting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+            }
             let data = serde_json::to_string(&m).unwrap_or_else(|_| "{}".into());
             Ok::<Event, Infallible>(Event::default().event("message").data(data))
         });
@@ -203,12 +222,16 @@ impl SseSessions {
                 "add ?sessionId= from the `endpoint` event of GET /sse",
             );
         };
-        let found = self
-            .lock()
-            .get(id)
-            .map(|s| (s.owner.clone(), s.tx.clone(), s.last_seen.clone()));
-        let Some((owner, mut tx, last_seen)) =
-            found.filter(|(owner, _, _)| caller.as_ref() == Some(owner))
+        let found = self.lock().get(id).map(|s| {
+            (
+                s.owner.clone(),
+                s.tx.clone(),
+                s.last_seen.clone(),
+                s.awaiting.clone(),
+            )
+        });
+        let Some((owner, mut tx, last_seen, awaiting)) =
+            found.filter(|(owner, ..)| caller.as_ref() == Some(owner))
         else {
             // Unknown, expired, or someone else's: the same answer, so ids cannot be probed.
             return json_error(
@@ -230,6 +253,10 @@ impl SseSessions {
         parts.extensions.insert(SseSessionId(Arc::from(id)));
         if let JsonRpcMessage::Request(r) = &mut msg {
             r.request.extensions_mut().insert(parts);
+            awaiting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(r.id.to_string(), self.pending.enter());
         }
         match tokio::time::timeout(Duration::from_secs(10), tx.send(msg)).await {
             Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),

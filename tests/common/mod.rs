@@ -14,6 +14,7 @@ use rmcp::transport::TokioChildProcess;
 use rmcp::{RoleClient, ServiceExt};
 use secrecy::SecretString;
 use serde_json::Value;
+
 use tokio::io::AsyncReadExt;
 
 pub fn options(fake: &FakeTestOps) -> ClientOptions {
@@ -113,4 +114,162 @@ pub fn text(r: &CallToolResult) -> String {
 
 pub fn is_error(r: &CallToolResult) -> bool {
     r.is_error == Some(true)
+}
+
+/// The real binary serving `--http` on a free loopback port.
+pub struct HttpServer {
+    pub child: tokio::process::Child,
+    pub base: String,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl HttpServer {
+    /// Starts it and waits until it says where it listens.
+    pub async fn start(envs: &[(&str, &str)], args: &[&str]) -> HttpServer {
+        let mut all_args = vec!["--http"];
+        all_args.extend_from_slice(args);
+        let mut envs = envs.to_vec();
+        if !envs.iter().any(|(k, _)| *k == "PORT") {
+            envs.push(("PORT", "0"));
+        }
+        let mut child = command(&envs, &all_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn allure-mcp --http");
+        let collected = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+        let mut err = child.stderr.take().unwrap();
+        let sink = collected.clone();
+        tokio::spawn(async move {
+            let mut tx = Some(tx);
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let mut all = sink.lock().unwrap();
+                all.push_str(&String::from_utf8_lossy(&buf[..n]));
+                if let Some(i) = all.find("listening on http://") {
+                    let rest = &all[i + "listening on http://".len()..];
+                    // Only a whole line: a read may stop in the middle of the address.
+                    if let Some(end) = rest.find(char::is_whitespace)
+                        && let Some(t) = tx.take()
+                    {
+                        let _ = t.send(rest[..end].to_owned());
+                    }
+                }
+            }
+        });
+        let addr = tokio::time::timeout(Duration::from_secs(20), rx)
+            .await
+            .expect("server started")
+            .expect("listening line");
+        HttpServer {
+            child,
+            base: format!("http://{addr}"),
+            stderr: collected,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn logs(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("running");
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+    }
+
+    /// SIGTERM, then the exit status and everything it logged.
+    pub async fn stop(mut self) -> (std::process::ExitStatus, String) {
+        self.terminate();
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("exits")
+            .expect("status");
+        // Let the stderr reader drain.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        (status, self.logs())
+    }
+}
+
+/// A reqwest client for tests (rustls needs its provider chosen once per process).
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().build().unwrap()
+}
+
+/// A minimal legacy SSE client: events as (event, data) pairs.
+pub struct SseClient {
+    pub events: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl SseClient {
+    pub async fn open(url: &str, token: Option<&str>) -> Result<SseClient, reqwest::Response> {
+        let mut req = http().get(url).header("accept", "text/event-stream");
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("GET /sse");
+        if !resp.status().is_success() {
+            return Err(resp);
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            use futures::StreamExt;
+            let mut stream = resp.bytes_stream();
+            let mut buf = String::new();
+            let (mut event, mut data) = (String::new(), String::new());
+            while let Some(Ok(chunk)) = stream.next().await {
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(i) = buf.find('\n') {
+                    let line = buf[..i].trim_end_matches('\r').to_owned();
+                    buf.drain(..=i);
+                    if line.is_empty() {
+                        if !data.is_empty() || !event.is_empty() {
+                            let _ =
+                                tx.send((std::mem::take(&mut event), std::mem::take(&mut data)));
+                        }
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+            }
+        });
+        Ok(SseClient { events: rx, task })
+    }
+
+    /// The next event (failing the test after 20 s).
+    pub async fn next(&mut self) -> Option<(String, String)> {
+        tokio::time::timeout(Duration::from_secs(20), self.events.recv())
+            .await
+            .expect("an SSE event in time")
+    }
+
+    /// The next `message` whose JSON-RPC id is `id`.
+    pub async fn response(&mut self, id: i64) -> Value {
+        loop {
+            let (event, data) = self.next().await.expect("stream open");
+            if event == "message" {
+                let v: Value = serde_json::from_str(&data).unwrap();
+                if v["id"] == id {
+                    return v;
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,764 @@
+//! `--http`: all three transports driven by real clients over loopback, and every
+//! security control: auth failures, CORS, Origin and Host, rate limits, body size,
+//! session isolation and cap, the IP allow-list, graceful stop, no tokens in logs,
+//! and the stateless mode behind a round-robin of two processes.
+
+mod common;
+
+use std::time::Duration;
+
+use allure_mcp::fake::{DEMO_TOKEN, FakeTestOps, Fault, FaultKind};
+use common::{HttpServer, SseClient, http};
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "alice-token-0123456789";
+const OTHER: &str = "bob-token-9876543210";
+
+async fn server(fake: &FakeTestOps, extra: &[(&str, &str)]) -> HttpServer {
+    let base = fake.base_url();
+    let tokens = format!("alice:{TOKEN},bob:{OTHER}");
+    let mut envs = vec![
+        ("ALLURE_BASE_URL", base.as_str()),
+        ("ALLURE_TOKEN", DEMO_TOKEN),
+        ("MCP_AUTH_TOKENS", tokens.as_str()),
+        ("RATE_LIMIT_PER_SECOND", "1000"),
+        ("RATE_LIMIT_BURST", "1000"),
+    ];
+    for (k, v) in extra {
+        envs.retain(|(e, _)| e != k);
+        envs.push((k, v));
+    }
+    HttpServer::start(&envs, &[]).await
+}
+
+fn init_body() -> Value {
+    json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}})
+}
+
+async fn post_mcp(
+    s: &HttpServer,
+    token: Option<&str>,
+    session: Option<&str>,
+    body: &Value,
+) -> reqwest::Response {
+    let mut req = http()
+        .post(s.url("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(sid) = session {
+        req = req
+            .header("mcp-session-id", sid)
+            .header("mcp-protocol-version", "2025-06-18");
+    }
+    req.send().await.unwrap()
+}
+
+/// The JSON-RPC message in an SSE or JSON answer body.
+async fn rpc(resp: reqwest::Response) -> Value {
+    let text = resp.text().await.unwrap();
+    if let Ok(v) = serde_json::from_str::<Value>(&text) {
+        return v;
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .find_map(|d| serde_json::from_str(d).ok())
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn streamable_http_with_rmcps_client_and_auth() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = server(&fake, &[]).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(s.url("/mcp")).auth_header(TOKEN),
+    );
+    let client = ().serve(transport).await.expect("initialize over /mcp");
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.len() > 40);
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("get_project")
+                .with_arguments(json!({"project_id": 4}).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.structured_content.unwrap()["abbr"], "DATA");
+    let _ = client.cancel().await;
+
+    // Without the token the same client cannot even initialize.
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(s.url("/mcp")).auth_header("wrong"),
+    );
+    assert!(().serve(transport).await.is_err());
+
+    let metrics = http()
+        .get(s.url("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("allure_mcp_tool_calls_total{tool=\"get_project\",outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("allure_mcp_upstream_responses_total{status=\"200\"}"));
+    assert!(metrics.contains("allure_mcp_tool_call_duration_seconds_bucket"));
+    let (status, logs) = s.stop().await;
+    assert!(status.success());
+    let audit = logs
+        .lines()
+        .find(|l| l.contains("\"tool call\"") && l.contains("get_project"))
+        .expect("an audit line");
+    for field in [
+        "\"identity\":\"alice\"",
+        "\"client_ip\":\"127.0.0.1\"",
+        "\"project_id\":4",
+        "\"outcome\":\"ok\"",
+        "\"session\":",
+        "\"duration_ms\"",
+    ] {
+        assert!(audit.contains(field), "{field} missing from {audit}");
+    }
+}
+
+#[tokio::test]
+async fn legacy_sse_transport_end_to_end() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = server(&fake, &[]).await;
+    let mut sse = SseClient::open(&s.url("/sse"), Some(TOKEN))
+        .await
+        .ok()
+        .unwrap();
+    let (event, endpoint) = sse.next().await.unwrap();
+    assert_eq!(event, "endpoint");
+    assert!(
+        endpoint.starts_with("/messages?sessionId="),
+        "relative URL: {endpoint}"
+    );
+    let post = |body: Value| {
+        let url = s.url(&endpoint);
+        async move {
+            http()
+                .post(url)
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(post(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"legacy","version":"1"}}})).await.status(), 202);
+    assert_eq!(
+        sse.response(1).await["result"]["serverInfo"]["name"],
+        "allure-mcp"
+    );
+    assert_eq!(
+        post(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+            .await
+            .status(),
+        202
+    );
+    assert_eq!(
+        post(json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}))
+            .await
+            .status(),
+        202
+    );
+    assert!(
+        sse.response(2).await["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 40
+    );
+    post(json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"find_project","arguments":{"query":"mob"}}})).await;
+    assert_eq!(
+        sse.response(3).await["result"]["structuredContent"]["matches"][0]["id"],
+        2
+    );
+    // Broken JSON: 400 with a JSON-RPC parse error, and the session lives on.
+    let bad = http()
+        .post(s.url(&endpoint))
+        .bearer_auth(TOKEN)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.json::<Value>().await.unwrap()["error"]["code"], -32700);
+    // Unknown session: 404.
+    let unknown = http()
+        .post(s.url("/messages?sessionId=00000000000000000000000000000000"))
+        .bearer_auth(TOKEN)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    post(json!({"jsonrpc":"2.0","id":4,"method":"ping"})).await;
+    assert!(sse.response(4).await["result"].is_object());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn every_auth_failure_is_a_401_without_the_value_in_logs() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = server(&fake, &[("LOG_LEVEL", "trace")]).await;
+    let attempts: Vec<(Option<&str>, &str)> = vec![
+        (None, "missing_token"),
+        (Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l"), "invalid_request"),
+        (Some("Bearer wrong-presented-value-XYZ"), "invalid_token"),
+        (
+            Some(&*Box::leak(
+                format!("Bearer {}", TOKEN.to_uppercase()).into_boxed_str(),
+            )),
+            "invalid_token",
+        ),
+        (Some(TOKEN), "invalid_request"),
+    ];
+    for (path, method) in [
+        ("/mcp", "POST"),
+        ("/sse", "GET"),
+        ("/messages?sessionId=abc", "POST"),
+        ("/metrics", "GET"),
+    ] {
+        for (header, code) in &attempts {
+            let mut req = http()
+                .request(method.parse().unwrap(), s.url(path))
+                .header("content-type", "application/json")
+                .body("{}");
+            if let Some(h) = header {
+                req = req.header("authorization", *h);
+            }
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), 401, "{method} {path} with {header:?}");
+            let challenge = resp
+                .headers()
+                .get("www-authenticate")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                challenge.starts_with("Bearer") && challenge.contains(code),
+                "{challenge}"
+            );
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["error"], "unauthorized");
+        }
+    }
+    // The scheme is case-insensitive.
+    let ok = http()
+        .get(s.url("/metrics"))
+        .header("authorization", format!("bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // Liveness needs no token and says nothing.
+    let h = http().get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(h.status(), 200);
+    assert_eq!(h.text().await.unwrap(), "ok");
+    assert_eq!(
+        http().head(s.url("/health")).send().await.unwrap().status(),
+        200
+    );
+    let ready = http().get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    // Use the tokens for real too, then look for them in every log line.
+    let r = post_mcp(&s, Some(OTHER), None, &init_body()).await;
+    assert_eq!(r.status(), 200);
+    let (_, logs) = s.stop().await;
+    assert!(logs.contains("authentication failed"));
+    for secret in [
+        TOKEN,
+        OTHER,
+        "wrong-presented-value-XYZ",
+        "YWxhZGRpbjpvcGVuc2VzYW1l",
+        DEMO_TOKEN,
+    ] {
+        assert!(!logs.contains(secret), "{secret} appears in the logs");
+    }
+    let jwt = fake
+        .requests()
+        .iter()
+        .filter_map(|r| r.authorization.clone())
+        .find(|a| a.starts_with("Bearer "))
+        .unwrap();
+    assert!(
+        !logs.contains(jwt.trim_start_matches("Bearer ")),
+        "the JWT appears in the logs"
+    );
+}
+
+#[tokio::test]
+async fn cors_origin_and_host() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = server(&fake, &[("CORS_ALLOWED_ORIGIN", "https://app.example.com")]).await;
+    let preflight = |origin: &'static str| {
+        let url = s.url("/mcp");
+        async move {
+            http()
+                .request(reqwest::Method::OPTIONS, url)
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header(
+                    "access-control-request-headers",
+                    "authorization, content-type, mcp-session-id",
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = preflight("https://app.example.com").await;
+    assert_eq!(
+        ok.headers().get("access-control-allow-origin").unwrap(),
+        "https://app.example.com"
+    );
+    let allowed_headers = ok
+        .headers()
+        .get("access-control-allow-headers")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        allowed_headers.contains("mcp-session-id") && allowed_headers.contains("authorization")
+    );
+    let refused = preflight("https://evil.example").await;
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let r = http()
+        .post(s.url("/mcp"))
+        .bearer_auth(TOKEN)
+        .header("origin", "https://app.example.com")
+        .header("accept", "application/json, text/event-stream")
+        .json(&init_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()
+            .get("access-control-expose-headers")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("mcp-session-id")
+    );
+    let r = http()
+        .post(s.url("/mcp"))
+        .bearer_auth(TOKEN)
+        .header("origin", "https://evil.example")
+        .json(&init_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http()
+        .get(s.url("/sse"))
+        .bearer_auth(TOKEN)
+        .header("origin", "null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // DNS rebinding: a foreign Host is refused even with a valid token.
+    let r = http()
+        .post(s.url("/mcp"))
+        .bearer_auth(TOKEN)
+        .header("host", "attacker.example:3000")
+        .json(&init_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "forbidden_host");
+    s.stop().await;
+
+    // No CORS configured: no browser origin gets in.
+    let s = server(&fake, &[]).await;
+    assert!(preflight_no_cors(&s).await);
+    s.stop().await;
+}
+
+async fn preflight_no_cors(s: &HttpServer) -> bool {
+    let r = http()
+        .request(reqwest::Method::OPTIONS, s.url("/mcp"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    r.headers().get("access-control-allow-origin").is_none()
+}
+
+#[tokio::test]
+async fn rate_limit_body_limit_and_cidrs() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = server(
+        &fake,
+        &[
+            ("RATE_LIMIT_PER_SECOND", "1"),
+            ("RATE_LIMIT_BURST", "3"),
+            ("MAX_BODY_BYTES", "2048"),
+        ],
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(
+            http()
+                .get(s.url("/metrics"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap(),
+        );
+    }
+    let codes: Vec<u16> = statuses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(&codes[..3], &[200, 200, 200], "{codes:?}");
+    let limited = statuses
+        .iter()
+        .find(|r| r.status() == 429)
+        .expect("429 after the burst");
+    assert!(
+        limited
+            .headers()
+            .get("retry-after")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    // Another identity has its own budget.
+    assert_eq!(
+        http()
+            .get(s.url("/metrics"))
+            .bearer_auth(OTHER)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Failed logins are limited per address.
+    let mut bad = Vec::new();
+    for _ in 0..6 {
+        bad.push(
+            http()
+                .get(s.url("/metrics"))
+                .bearer_auth("guess")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(bad.contains(&429), "{bad:?}");
+    s.stop().await;
+
+    let s = server(&fake, &[("MAX_BODY_BYTES", "2048")]).await;
+    let big = json!({"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"x".repeat(5000)}});
+    let r = http()
+        .post(s.url("/mcp"))
+        .bearer_auth(TOKEN)
+        .header("accept", "application/json, text/event-stream")
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    s.stop().await;
+
+    let s = server(&fake, &[("ALLOWED_CIDRS", "10.0.0.0/8")]).await;
+    let r = http()
+        .get(s.url("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // X-Forwarded-For is ignored unless the peer is a trusted proxy.
+    let r = http()
+        .get(s.url("/metrics"))
+        .bearer_auth(TOKEN)
+        .header("x-forwarded-for", "10.1.1.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    s.stop().await;
+    let s = server(
+        &fake,
+        &[
+            ("ALLOWED_CIDRS", "10.0.0.0/8"),
+            ("TRUSTED_PROXIES", "127.0.0.1"),
+        ],
+    )
+    .await;
+    let r = http()
+        .get(s.url("/metrics"))
+        .bearer_auth(TOKEN)
+        .header("x-forwarded-for", "10.1.1.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_belong_to_their_identity_and_are_capped() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = server(&fake, &[("MAX_SESSIONS", "2")]).await;
+    let r = post_mcp(&s, Some(TOKEN), None, &init_body()).await;
+    let sid = r
+        .headers()
+        .get("mcp-session-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    rpc(r).await;
+    post_mcp(
+        &s,
+        Some(TOKEN),
+        Some(&sid),
+        &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+    )
+    .await;
+    let list = json!({"jsonrpc":"2.0","id":2,"method":"tools/list"});
+    let mine = post_mcp(&s, Some(TOKEN), Some(&sid), &list).await;
+    assert_eq!(mine.status(), 200);
+    assert!(rpc(mine).await["result"]["tools"].is_array());
+    let theirs = post_mcp(&s, Some(OTHER), Some(&sid), &list).await;
+    assert_eq!(theirs.status(), 404, "bob cannot use alice's session");
+    let unknown = post_mcp(&s, Some(TOKEN), Some("no-such-session"), &list).await;
+    assert_eq!(unknown.status(), 404);
+
+    // Legacy SSE sessions too.
+    let mut sse = SseClient::open(&s.url("/sse"), Some(TOKEN))
+        .await
+        .ok()
+        .unwrap();
+    let (_, endpoint) = sse.next().await.unwrap();
+    let r = http()
+        .post(s.url(&endpoint))
+        .bearer_auth(OTHER)
+        .json(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Two sessions are open: the cap refuses a third, cleanly.
+    let third = post_mcp(&s, Some(OTHER), None, &init_body()).await;
+    assert_eq!(third.status(), 503);
+    assert_eq!(
+        third.json::<Value>().await.unwrap()["error"],
+        "too_many_sessions"
+    );
+    let refused = SseClient::open(&s.url("/sse"), Some(OTHER))
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(refused.status(), 503);
+    // Closing one frees a place.
+    let del = http()
+        .delete(s.url("/mcp"))
+        .bearer_auth(TOKEN)
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .unwrap();
+    assert!(del.status().is_success(), "{}", del.status());
+    let r = post_mcp(&s, Some(OTHER), None, &init_body()).await;
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn graceful_stop_finishes_the_slow_call_and_ends_the_stream() {
+    let fake = FakeTestOps::start().await.unwrap();
+    fake.inject(Fault::on(
+        "/project/*",
+        FaultKind::Delay(Duration::from_millis(1500)),
+    ));
+    let s = server(&fake, &[("SHUTDOWN_TIMEOUT", "10")]).await;
+    let mut sse = SseClient::open(&s.url("/sse"), Some(TOKEN))
+        .await
+        .ok()
+        .unwrap();
+    let (_, endpoint) = sse.next().await.unwrap();
+    let post = |body: Value| {
+        let url = s.url(&endpoint);
+        async move {
+            http()
+                .post(url)
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    post(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"legacy","version":"1"}}})).await;
+    sse.response(1).await;
+    post(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+    post(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_project","arguments":{"project_id":1}}})).await;
+    // Stop once the slow call has reached the upstream.
+    while fake.requests_to("GET", "/project/*").is_empty() {
+        tokio::task::yield_now().await;
+    }
+    s.terminate();
+    let answer = loop {
+        match sse.next().await {
+            Some((e, d)) if e == "message" && d.contains("\"id\":2") => {
+                break serde_json::from_str::<Value>(&d).unwrap();
+            }
+            Some(_) => continue,
+            None => panic!("stream ended first; server log:\n{}", s.logs()),
+        }
+    };
+    assert_eq!(
+        answer["result"]["isError"], false,
+        "the in-flight call finished: {answer}"
+    );
+    // Then the stream ends and the process exits 0.
+    let end = tokio::time::timeout(Duration::from_secs(15), async {
+        while sse.events.recv().await.is_some() {}
+    })
+    .await;
+    assert!(end.is_ok(), "the SSE stream was closed");
+    let (status, logs) = s.stop().await;
+    assert!(status.success(), "exit {status:?}: {logs}");
+    assert!(logs.contains("stopping: no new connections"));
+}
+
+#[tokio::test]
+async fn stateless_mode_two_processes_serve_one_client_alternately() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let a = server(&fake, &[("MCP_STATELESS", "true")]).await;
+    let b = server(&fake, &[("MCP_STATELESS", "true")]).await;
+    let servers = [&a, &b];
+    let r = post_mcp(&a, Some(TOKEN), None, &init_body()).await;
+    assert!(
+        r.headers().get("mcp-session-id").is_none(),
+        "no sessions in stateless mode"
+    );
+    assert_eq!(rpc(r).await["result"]["serverInfo"]["name"], "allure-mcp");
+    for i in 0..6i64 {
+        let s = servers[(i % 2) as usize];
+        let body = json!({"jsonrpc":"2.0","id": 10 + i,"method":"tools/call","params":{"name":"get_project","arguments":{"project_id": 1 + i % 4}}});
+        let resp = http()
+            .post(s.url("/mcp"))
+            .bearer_auth(TOKEN)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let v = rpc(resp).await;
+        assert_eq!(v["id"], 10 + i);
+        assert_eq!(v["result"]["structuredContent"]["id"], 1 + i % 4, "{v}");
+    }
+    // The 2026-07-28 stateless form works too.
+    let resp = http()
+        .post(b.url("/mcp"))
+        .bearer_auth(TOKEN)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "list_projects")
+        .json(&json!({"jsonrpc":"2.0","id":99,"method":"tools/call","params":{"name":"list_projects","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rpc(resp).await["result"]["structuredContent"]["page"]["total"],
+        4
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn exposure_without_a_token_is_refused_at_start() {
+    let out = common::command(
+        &[
+            ("ALLURE_BASE_URL", "http://127.0.0.1:9"),
+            ("ALLURE_TOKEN", "x"),
+        ],
+        &["--http", "--bind", "0.0.0.0"],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("MCP_AUTH_TOKEN") && err.contains("--allow-unauthenticated"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn readiness_follows_the_upstream() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = server(&fake, &[]).await;
+    assert_eq!(
+        http().get(s.url("/readyz")).send().await.unwrap().status(),
+        200
+    );
+    drop(fake);
+    let r = http().get(s.url("/readyz")).send().await.unwrap();
+    // The last answer was just now: still "recently answered".
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let s = HttpServer::start(
+        &[
+            ("ALLURE_BASE_URL", &base),
+            ("ALLURE_TOKEN", "x"),
+            ("MCP_AUTH_TOKEN", TOKEN),
+        ],
+        &[],
+    )
+    .await;
+    let r = http().get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.json::<Value>().await.unwrap()["ready"], false);
+    s.stop().await;
+}
