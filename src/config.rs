@@ -773,7 +773,7 @@ fn http_config(
         session_idle_timeout: Duration::from_secs(number(
             "SESSION_IDLE_TIMEOUT",
             &cli.session_idle_timeout,
-            10,
+            1,
             86_400,
         )?),
         shutdown_timeout: Duration::from_secs(number(

@@ -762,3 +762,72 @@ async fn readiness_follows_the_upstream() {
     assert_eq!(r.json::<Value>().await.unwrap()["ready"], false);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn idle_sessions_expire_and_concurrency_is_capped() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = server(&fake, &[("SESSION_IDLE_TIMEOUT", "1")]).await;
+    let mut sse = SseClient::open(&s.url("/sse"), Some(TOKEN))
+        .await
+        .ok()
+        .unwrap();
+    let (_, endpoint) = sse.next().await.unwrap();
+    // Nothing is posted: the reaper closes the session and its stream ends.
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        while sse.events.recv().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the idle session was closed");
+    let r = http()
+        .post(s.url(&endpoint))
+        .bearer_auth(TOKEN)
+        .json(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    s.stop().await;
+
+    fake.inject(Fault::on(
+        "/project/*",
+        FaultKind::Delay(Duration::from_millis(1500)),
+    ));
+    let s = server(
+        &fake,
+        &[("MAX_CONCURRENT_REQUESTS", "1"), ("MCP_STATELESS", "true")],
+    )
+    .await;
+    let call = json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"get_project","arguments":{"project_id":1}}});
+    let slow = {
+        let url = s.url("/mcp");
+        let call = call.clone();
+        tokio::spawn(async move {
+            http()
+                .post(url)
+                .bearer_auth(TOKEN)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-06-18")
+                .json(&call)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    while fake.requests_to("GET", "/project/*").is_empty() {
+        tokio::task::yield_now().await;
+    }
+    let second = http()
+        .post(s.url("/mcp"))
+        .bearer_auth(TOKEN)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 503);
+    assert_eq!(second.json::<Value>().await.unwrap()["error"], "busy");
+    assert_eq!(slow.await.unwrap(), 200);
+    s.stop().await;
+}

@@ -64,6 +64,7 @@ pub const DEMO_TOKEN: &str = "demo-api-token";
 pub struct Recorded {
     pub method: String,
     /// The full path, prefix included (`/api/launch/5`).
+    /// (`status` is 0 while the answer is still being prepared.)
     pub path: String,
     /// The path below the prefix (`/launch/5`), the same for `/api` and `/api/rs`.
     pub api_path: String,
@@ -369,13 +370,12 @@ async fn handle(
     };
 
     let fault = take_fault(&state, &rec);
+    // Recorded on arrival, so a test can wait for "the upstream got the call" while the
+    // answer is still delayed; the status is filled in when it is sent.
+    let index = record(&state, rec.clone());
     let response = match fault {
-        Some(FaultKind::Reset) => {
-            record(&state, rec);
-            return Err(Reset);
-        }
+        Some(FaultKind::Reset) => return Err(Reset),
         Some(FaultKind::Hang) => {
-            record(&state, rec);
             std::future::pending::<()>().await;
             unreachable!()
         }
@@ -419,12 +419,20 @@ async fn handle(
         None => serve(&state, router, parts, body, &rec).await,
     };
     rec.status = response.status().as_u16();
-    record(&state, rec);
+    let mut log = lock(&state.log);
+    if let Some(entry) = log
+        .get_mut(index)
+        .filter(|e| e.path == rec.path && e.status == 0)
+    {
+        entry.status = rec.status;
+    }
     Ok(response)
 }
 
-fn record(state: &State, rec: Recorded) {
-    lock(&state.log).push(rec);
+fn record(state: &State, rec: Recorded) -> usize {
+    let mut log = lock(&state.log);
+    log.push(rec);
+    log.len() - 1
 }
 
 fn take_fault(state: &State, rec: &Recorded) -> Option<FaultKind> {

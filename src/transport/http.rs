@@ -17,6 +17,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use futures::StreamExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -250,7 +251,12 @@ async fn session_owners(State(st): State<AppState>, req: Request, next: Next) ->
         }
     }
     let counting = (method == Method::POST).then(|| st.responses.enter());
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
+    if method == Method::DELETE && resp.status() == StatusCode::ACCEPTED {
+        // rmcp answers a session DELETE with 202; clients (the Python SDK among them)
+        // expect 200 for a terminated session.
+        *resp.status_mut() = StatusCode::OK;
+    }
     // A POST's answer may stream (SSE); it is outstanding until its body is done.
     let resp = match counting {
         Some(guard) => {
@@ -569,6 +575,11 @@ pub async fn serve(
 
     let stop_accepting = CancellationToken::new();
     let accepting = stop_accepting.clone();
+    // Streamed (SSE) answers go out in several small writes: without TCP_NODELAY,
+    // Nagle's algorithm and the client's delayed ACK add ~40 ms to every call.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server_task = tokio::spawn(async move {
         axum::serve(
             listener,
@@ -588,10 +599,13 @@ pub async fn serve(
     stop_accepting.cancel();
     state.draining.store(true, Ordering::SeqCst);
     let deadline = tokio::time::Instant::now() + timeout;
-    if tokio::time::timeout_at(deadline, metrics.in_flight().wait_idle())
-        .await
-        .is_err()
-    {
+    // Tool calls first, then the answers they produced, which may still be on their
+    // way into an SSE stream or a POST body.
+    let drained = async {
+        metrics.in_flight().wait_idle().await;
+        responses.wait_idle().await;
+    };
+    if tokio::time::timeout_at(deadline, drained).await.is_err() {
         tracing::warn!(
             in_flight = metrics.in_flight().count(),
             "shutdown timeout: abandoning in-flight calls"
