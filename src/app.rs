@@ -5,8 +5,13 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::allure::{AllureClient, AllureError, ClientOptions, Page};
-use crate::config::Config;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use crate::config::{Cli, Config, SecretSources};
 use crate::fake::{DEMO_TOKEN, FakeTestOps};
+use crate::security::auth::TokenSet;
 use crate::server::AllureMcp;
 use crate::tools::{Ctx, Registry};
 
@@ -23,6 +28,11 @@ pub enum AppError {
     Unsupported(String),
     #[error("{0}")]
     Http(#[from] crate::transport::http::HttpError),
+    /// A socket handed in by systemd is reachable beyond loopback and no token is set.
+    #[error("{0}")]
+    Exposed(String),
+    #[error("the socket from systemd is unusable: {0}")]
+    Socket(std::io::Error),
 }
 
 /// Builds the MCP server for a configuration. In demo mode it also starts the fake,
@@ -82,16 +92,35 @@ pub struct Built {
 }
 
 /// Runs the configured mode to completion.
-pub async fn run(config: Config) -> Result<(), AppError> {
+pub async fn run(config: Config, activated: Option<std::net::TcpListener>) -> Result<(), AppError> {
     let built = build(&config).await?;
+    let _watchdog = crate::systemd::spawn_watchdog();
     if config.http {
-        let listener = crate::transport::http::bind(&config.http_config).await?;
+        let cfg = config.http_config.clone();
+        let listener = match activated {
+            Some(std) => {
+                tracing::info!("using the socket passed by systemd");
+                tokio::net::TcpListener::from_std(std).map_err(AppError::Socket)?
+            }
+            None => crate::transport::http::bind(&cfg).await?,
+        };
+        let addr = listener.local_addr().map_err(AppError::Socket)?;
+        // The same rule as for BIND, for a socket systemd made from ListenStream=.
+        if cfg.tokens.is_empty() && !addr.ip().is_loopback() && !cfg.allow_unauthenticated {
+            return Err(AppError::Exposed(format!(
+                "MCP_AUTH_TOKEN: the socket {addr} is reachable beyond loopback and no token is set; \
+                 provide the mcp-auth-tokens credential, listen on 127.0.0.1, or pass --allow-unauthenticated"
+            )));
+        }
+        let tokens = Arc::new(TokenSet::new(&cfg.tokens));
+        tokio::spawn(reload_on_hangup(built.client.clone(), tokens.clone()));
         crate::transport::http::serve(
             listener,
             built.server,
-            config.http_config.clone(),
+            cfg,
             built.client,
             built.metrics,
+            tokens,
             crate::transport::http::shutdown_signal(),
         )
         .await?;
@@ -104,6 +133,36 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     );
     crate::transport::stdio::serve(built.server).await?;
     Ok(())
+}
+
+/// SIGHUP: re-read the credentials (Allure token, MCP tokens) and the log level, without
+/// dropping a connection or a session. A bad new configuration keeps the old one.
+async fn reload_on_hangup(client: AllureClient, tokens: Arc<TokenSet>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        crate::systemd::reloading();
+        let fresh = Cli::try_parse().map_err(|e| e.to_string()).and_then(|cli| {
+            Config::from_cli(&cli, &SecretSources::from_env()).map_err(|e| e.to_string())
+        });
+        match fresh {
+            Ok(c) => {
+                if let Some(a) = c.allure {
+                    client.set_token(a.token);
+                }
+                tokens.replace(&c.http_config.tokens);
+                crate::logging::set_level(&c.log_level);
+                tracing::info!(tokens = c.http_config.tokens.len(), log_level = %c.log_level, "reloaded credentials and log level");
+                crate::systemd::ready("serving; credentials and log level reloaded");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed; keeping the running configuration");
+                crate::systemd::ready(&format!("serving; reload failed: {e}"));
+            }
+        }
+    }
 }
 
 /// `allure-mcp check`: prints what works and what does not; `Ok(false)` when something failed.

@@ -59,6 +59,10 @@ pub struct Cli {
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 
+    /// json | journald | text | auto (journald when stderr is the journal, else json)
+    #[arg(long, env = "LOG_FORMAT", default_value = "auto")]
+    pub log_format: String,
+
     /// HTTP port (with --http); 0 picks a free one
     #[arg(long, env = "PORT", default_value = "3000")]
     pub port: String,
@@ -207,6 +211,18 @@ pub enum Command {
     Check,
     /// Serve against the built-in fake Allure TestOps with sample data
     Demo,
+    /// For `ExecReload=+`: copy rotated token files to a running service and signal it
+    RefreshCredentials {
+        /// The service's main process ($MAINPID)
+        #[arg(long)]
+        pid: u32,
+        /// Where the token files are kept
+        #[arg(long, default_value = "/etc/allure-mcp")]
+        from: PathBuf,
+        /// The service's RuntimeDirectory
+        #[arg(long, default_value = "/run/allure-mcp")]
+        runtime_dir: PathBuf,
+    },
 }
 
 /// A configuration problem, shown as one line: `VARIABLE: problem; fix`.
@@ -263,6 +279,7 @@ pub struct Config {
     /// `None` in demo mode until the fake has started.
     pub allure: Option<ClientOptions>,
     pub log_level: String,
+    pub log_format: crate::logging::LogFormat,
     pub port: u16,
     pub mcp_auth_token: Option<SecretString>,
     pub cors_allowed_origins: Vec<String>,
@@ -279,6 +296,9 @@ pub struct Config {
 #[derive(Debug, Clone, Default)]
 pub struct SecretSources {
     pub credentials_directory: Option<PathBuf>,
+    /// Rotated copies written by `refresh-credentials` (`$RUNTIME_DIRECTORY/credentials`);
+    /// they win over `LoadCredential=` copies, which systemd does not refresh on reload.
+    pub rotated_directory: Option<PathBuf>,
 }
 
 impl SecretSources {
@@ -286,6 +306,15 @@ impl SecretSources {
     pub fn from_env() -> Self {
         SecretSources {
             credentials_directory: std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from),
+            // systemd may list several directories, colon-separated; ours is the first.
+            rotated_directory: std::env::var("RUNTIME_DIRECTORY")
+                .ok()
+                .and_then(|d| {
+                    d.split(':')
+                        .next()
+                        .map(|d| crate::systemd::rotated_dir(std::path::Path::new(d)))
+                })
+                .filter(|d| d.is_dir()),
         }
     }
 }
@@ -324,6 +353,12 @@ fn secret(
     }
     if let Some(path) = file {
         return read_secret(file_var, path).map(Some);
+    }
+    if let Some(dir) = &sources.rotated_directory {
+        let path = dir.join(credential);
+        if path.exists() {
+            return read_secret(var, &path).map(Some);
+        }
     }
     if let Some(dir) = &sources.credentials_directory {
         let path = dir.join(credential);
@@ -548,9 +583,13 @@ impl Config {
             sources,
         )?;
 
+        let log_format = crate::logging::LogFormat::choose(Some(&cli.log_format))
+            .map_err(|e| bad("LOG_FORMAT", e, "use json, journald, text or auto"))?;
+
         Ok(Config {
             allure,
             log_level,
+            log_format,
             port,
             mcp_auth_token,
             cors_allowed_origins,
@@ -694,7 +733,12 @@ fn http_config(
                 .expose_secret()
                 .to_owned(),
         ),
-        _ => match &sources.credentials_directory {
+        _ => match sources
+            .rotated_directory
+            .as_ref()
+            .filter(|d| d.join("mcp-auth-tokens").exists())
+            .or(sources.credentials_directory.as_ref())
+        {
             Some(dir) if dir.join("mcp-auth-tokens").exists() => Some(
                 read_secret("MCP_AUTH_TOKENS", &dir.join("mcp-auth-tokens"))?
                     .expose_secret()
@@ -859,6 +903,7 @@ mod tests {
         let cli = Cli::try_parse_from(["allure-mcp", "--base-url", "http://127.0.0.1:1"]).unwrap();
         let sources = SecretSources {
             credentials_directory: Some(dir.path().to_owned()),
+            rotated_directory: None,
         };
         let c = Config::from_cli(&cli, &sources).unwrap();
         assert_eq!(c.allure.unwrap().token.expose_secret(), "from-credential");

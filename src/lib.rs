@@ -9,6 +9,7 @@
 //! - [`security`]: HTTP-mode authentication, client addresses, Host and Origin checks.
 //! - [`metrics`]: Prometheus metrics of tool calls, upstream answers and sessions.
 //! - [`config`]: flags, environment, secret files, validation.
+//! - [`systemd`]: socket activation, the notify protocol, credential refresh for reloads.
 //! - [`app`]: wiring a configuration into a running server, and `allure-mcp check`.
 //! - [`logging`]: JSON lines on stderr.
 //! - [`fake`]: a faithful fake Allure TestOps, for tests, benchmarks and `--demo`.
@@ -22,5 +23,6 @@ pub mod metrics;
 pub mod prompts;
 pub mod security;
 pub mod server;
+pub mod systemd;
 pub mod tools;
 pub mod transport;

@@ -1,24 +1,157 @@
-//! Logging: JSON lines on stderr (stdout belongs to the protocol in stdio mode).
+//! Logging: JSON lines on stderr by default, the systemd journal (native protocol,
+//! structured fields) when stderr is connected to it, or plain text; the level can be
+//! changed at run time (SIGHUP). stdout is never written: it carries the stdio protocol.
 
-use tracing_subscriber::EnvFilter;
+use std::fmt::Write as _;
+use std::sync::OnceLock;
 
-/// Starts the global subscriber at `level` for our crate. Libraries are held at `info`
-/// at most: their trace output is noise, and an HTTP library at trace is the classic
-/// place a header (and so a token) ends up in a log.
-pub fn init(level: &str) {
-    let filter = EnvFilter::new(format!(
-        "warn,allure_mcp={level},rmcp={lib},hyper=warn,reqwest=warn,h2=warn,rustls=warn",
-        lib = if level == "trace" || level == "debug" {
-            "info"
-        } else {
-            "warn"
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Journald,
+    Text,
+}
+
+impl LogFormat {
+    /// `LOG_FORMAT`, or the journal when systemd connected stderr to it, else JSON.
+    pub fn choose(explicit: Option<&str>) -> Result<LogFormat, String> {
+        match explicit.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") | Some("auto") => {
+                Ok(if systemd_journal_logger::connected_to_journal() {
+                    LogFormat::Journald
+                } else {
+                    LogFormat::Json
+                })
+            }
+            Some("json") => Ok(LogFormat::Json),
+            Some("journald") | Some("journal") => Ok(LogFormat::Journald),
+            Some("text") => Ok(LogFormat::Text),
+            Some(other) => Err(format!("'{other}' is not a log format")),
         }
-    ));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    }
+}
+
+static RELOAD: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+
+/// Our crate at `level`; libraries at `warn` (their trace output is noise, and an HTTP
+/// library at trace is the classic place a header, and so a token, ends up in a log).
+fn filter(level: &str) -> EnvFilter {
+    let lib = if level == "trace" || level == "debug" {
+        "info"
+    } else {
+        "warn"
+    };
+    EnvFilter::new(format!(
+        "warn,allure_mcp={level},rmcp={lib},hyper=warn,reqwest=warn,h2=warn,rustls=warn"
+    ))
+}
+
+/// Starts the global subscriber. Falls back to JSON if the journal cannot be opened.
+pub fn init(level: &str, format: LogFormat) {
+    let (filter_layer, handle) = reload::Layer::new(filter(level));
+    let _ = RELOAD.set(handle);
+    let registry = tracing_subscriber::registry().with(filter_layer);
+    let journal = (format == LogFormat::Journald)
+        .then(|| systemd_journal_logger::JournalLog::new().ok())
+        .flatten()
+        .map(|j| JournalLayer {
+            journal: j.with_syslog_identifier("allure-mcp".into()),
+        });
+    let result = match (format, journal) {
+        (LogFormat::Journald, Some(layer)) => registry.with(layer).try_init(),
+        (LogFormat::Text, _) => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(false),
+            )
+            .try_init(),
+        _ => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+    let _ = result;
+}
+
+/// Changes the level of a running subscriber (SIGHUP).
+pub fn set_level(level: &str) {
+    if let Some(h) = RELOAD.get() {
+        let _ = h.reload(filter(level));
+    }
+}
+
+/// Sends each event to the journal with its fields as journal fields (`TOOL=`,
+/// `PROJECT_ID=`, `CLIENT_IP=`…), through systemd-journal-logger's native protocol.
+struct JournalLayer {
+    journal: systemd_journal_logger::JournalLog,
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    pairs: Vec<(String, String)>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_owned();
+        } else {
+            self.pairs.push((field.name().to_owned(), value.to_owned()));
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let mut s = String::new();
+        let _ = write!(s, "{value:?}");
+        if field.name() == "message" {
+            self.message = s;
+        } else {
+            self.pairs.push((field.name().to_owned(), s));
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for JournalLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        use log::Log;
+        let meta = event.metadata();
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let level = match *meta.level() {
+            Level::ERROR => log::Level::Error,
+            Level::WARN => log::Level::Warn,
+            Level::INFO => log::Level::Info,
+            Level::DEBUG => log::Level::Debug,
+            Level::TRACE => log::Level::Trace,
+        };
+        let kvs: Vec<(&str, &str)> = fields
+            .pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.journal.log(
+            &log::Record::builder()
+                .args(format_args!("{}", fields.message))
+                .level(level)
+                .target(meta.target())
+                .module_path(meta.module_path())
+                .file(meta.file())
+                .line(meta.line())
+                .key_values(&kvs)
+                .build(),
+        );
+    }
 }

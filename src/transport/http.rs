@@ -432,6 +432,7 @@ pub async fn serve(
     cfg: HttpConfig,
     client: AllureClient,
     metrics: Metrics,
+    tokens: Arc<TokenSet>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), HttpError> {
     let addr = listener.local_addr().map_err(HttpError::Serve)?;
@@ -466,7 +467,7 @@ pub async fn serve(
 
     let state = AppState {
         cfg: cfg.clone(),
-        tokens: Arc::new(TokenSet::new(&cfg.tokens)),
+        tokens,
         metrics: metrics.clone(),
         sse: sse.clone(),
         mcp_sessions: mcp_sessions.clone(),
@@ -589,7 +590,30 @@ pub async fn serve(
         .await
     });
 
+    // Ready once the listener is live; readiness does not wait for Allure, STATUS says.
+    crate::systemd::ready(&format!("serving MCP on http://{addr}"));
+    let probe_client = state.client.clone();
+    tokio::spawn(async move {
+        let q = [("size", "1".to_owned())];
+        let reachable = probe_client
+            .get::<serde_json::Value>("/project", &q)
+            .await
+            .is_ok();
+        crate::systemd::status(&format!(
+            "serving MCP on http://{addr}; Allure TestOps {}",
+            if reachable {
+                "reachable"
+            } else {
+                "NOT reachable (see the log)"
+            }
+        ));
+    });
+
     stop.await;
+    crate::systemd::stopping(&format!(
+        "stopping: {} tool call(s) in flight",
+        metrics.in_flight().count()
+    ));
     let timeout = cfg.shutdown_timeout;
     tracing::info!(
         in_flight = metrics.in_flight().count(),

@@ -1,0 +1,453 @@
+//! The shipped units under real systemd: a minimal Debian booted with systemd-nspawn
+//! (root filesystem made once with mmdebstrap and cached), with the binary, the units,
+//! a token credential and the fake TestOps inside. Checks socket activation on first
+//! connection, the dynamic uid, LoadCredential reaching upstream, Type=notify,
+//! journald's structured fields, token rotation by `systemctl reload`, and a frozen
+//! process killed by the watchdog and restarted.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{SseClient, http};
+use serde_json::{Value, json};
+
+const ROOTFS_CACHE: &str = "/var/cache/allure-mcp-tests/rootfs";
+
+fn have(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{tool} is required in CI (.ci/run installs it)");
+        }
+        eprintln!("SKIPPED: {tool} is not installed on this machine");
+    }
+    found
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The cached Debian root filesystem, made on first use.
+fn rootfs() -> PathBuf {
+    let cache =
+        PathBuf::from(std::env::var("ALLURE_MCP_ROOTFS").unwrap_or_else(|_| ROOTFS_CACHE.into()));
+    if !cache.join("usr/lib/systemd/systemd").exists() {
+        let tmp = cache.with_extension("tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
+        run(Command::new("mmdebstrap")
+            .args([
+                "--variant=minbase",
+                "--include=systemd,systemd-sysv,dbus,procps",
+                "bookworm",
+            ])
+            .arg(&tmp));
+        let _ = std::fs::remove_dir_all(&cache);
+        std::fs::rename(&tmp, &cache).unwrap();
+    }
+    cache
+}
+
+/// Processes whose parent is `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit(')')
+                        .next()
+                        .and_then(|r| r.split_whitespace().nth(1))
+                        .and_then(|pp| pp.parse::<u32>().ok())
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+struct Container {
+    nspawn: std::process::Child,
+    init: u32,
+    root: tempfile::TempDir,
+}
+
+impl Container {
+    /// A command inside the container (all its namespaces).
+    fn exec(&self, args: &[&str]) -> std::process::Output {
+        Command::new("nsenter")
+            .args([
+                "-t",
+                &self.init.to_string(),
+                "-m",
+                "-u",
+                "-i",
+                "-p",
+                "-n",
+                "--",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+    fn out(&self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.exec(args).stdout)
+            .trim()
+            .to_owned()
+    }
+    fn prop(&self, unit: &str, p: &str) -> String {
+        self.out(&["systemctl", "show", unit, "-p", p, "--value"])
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = self.nspawn.kill();
+        let _ = self.nspawn.wait();
+    }
+}
+
+fn write(root: &Path, p: &str, content: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = root.join(p.trim_start_matches('/'));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, content).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_units_under_real_systemd() {
+    if !have("systemd-nspawn") || !have("mmdebstrap") || !have("nsenter") {
+        return;
+    }
+    if Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() != "0")
+        .unwrap_or(true)
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs as root"
+        );
+        eprintln!("SKIPPED: booting a container needs root");
+        return;
+    }
+    let started = Instant::now();
+    let cache = rootfs();
+    let root = tempfile::Builder::new()
+        .prefix("allure-mcp-nspawn")
+        .tempdir_in(cache.parent().unwrap())
+        .unwrap();
+    run(Command::new("cp")
+        .args(["-a", "--reflink=auto"])
+        .arg(format!("{}/.", cache.display()))
+        .arg(root.path()));
+    let r = root.path();
+    let (port, fake_port) = (free_port(), free_port());
+    let (allure_token, tok1, tok2) = (
+        "allure-token-from-credential",
+        "first-mcp-token-0123456789",
+        "second-mcp-token-9876543210",
+    );
+
+    // The binary, the fake, the shipped units (unchanged) and two test drop-ins.
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_allure-mcp"),
+        r.join("usr/bin/allure-mcp"),
+    )
+    .unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_fake-testops"),
+        r.join("usr/bin/fake-testops"),
+    )
+    .unwrap();
+    let units = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
+    for u in ["allure-mcp.service", "allure-mcp.socket"] {
+        std::fs::copy(units.join(u), r.join("etc/systemd/system").join(u)).unwrap();
+    }
+    write(
+        r,
+        "etc/systemd/system/allure-mcp.socket.d/test.conf",
+        &format!("[Socket]\nListenStream=\nListenStream=127.0.0.1:{port}\n"),
+        0o644,
+    );
+    write(
+        r,
+        "etc/systemd/system/allure-mcp.service.d/test.conf",
+        "[Service]\nWatchdogSec=3s\nRestartSec=1s\nTimeoutStopSec=5s\n",
+        0o644,
+    );
+    write(
+        r,
+        "etc/systemd/system/fake-testops.service",
+        &format!(
+            "[Unit]\nDescription=fake Allure TestOps\n[Service]\nExecStart=/usr/bin/fake-testops --port {fake_port} --token {allure_token}\n[Install]\nWantedBy=multi-user.target\n"
+        ),
+        0o644,
+    );
+    std::fs::create_dir_all(r.join("etc/systemd/system/sockets.target.wants")).unwrap();
+    std::fs::create_dir_all(r.join("etc/systemd/system/multi-user.target.wants")).unwrap();
+    std::os::unix::fs::symlink(
+        "/etc/systemd/system/allure-mcp.socket",
+        r.join("etc/systemd/system/sockets.target.wants/allure-mcp.socket"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        "/etc/systemd/system/fake-testops.service",
+        r.join("etc/systemd/system/multi-user.target.wants/fake-testops.service"),
+    )
+    .unwrap();
+    write(
+        r,
+        "etc/allure-mcp/env",
+        &format!(
+            "ALLURE_BASE_URL=http://127.0.0.1:{fake_port}\nLOG_LEVEL=info\nRATE_LIMIT_PER_SECOND=1000\nRATE_LIMIT_BURST=1000\n"
+        ),
+        0o644,
+    );
+    write(
+        r,
+        "etc/allure-mcp/allure-token",
+        &format!("{allure_token}\n"),
+        0o600,
+    );
+    write(
+        r,
+        "etc/allure-mcp/mcp-auth-tokens",
+        &format!("ops:{tok1}\n"),
+        0o600,
+    );
+
+    let log = std::fs::File::create(r.join("nspawn.log")).unwrap();
+    let nspawn = Command::new("systemd-nspawn")
+        .env("SYSTEMD_NSPAWN_UNIFIED_HIERARCHY", "1")
+        .args([
+            "--boot",
+            "--register=no",
+            "--keep-unit",
+            "--system-call-filter=bpf",
+            "--quiet",
+            "-D",
+        ])
+        .arg(r)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let nspawn_pid = nspawn.id();
+    let mut init = 0;
+    wait_for("the container's systemd", Duration::from_secs(30), || {
+        // PID 1 of the container is nspawn's child (or grandchild, depending on options).
+        let kids = children(nspawn_pid);
+        let grandkids: Vec<u32> = kids.iter().flat_map(|k| children(*k)).collect();
+        init = kids
+            .into_iter()
+            .chain(grandkids)
+            .find(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "systemd")
+            })
+            .unwrap_or(0);
+        init != 0
+    })
+    .await;
+    let c = Container { nspawn, init, root };
+    // PID 1 exists before its bus does: ask until it can answer, then wait for the boot.
+    let mut booted = String::new();
+    wait_for("the container's boot", Duration::from_secs(60), || {
+        booted = c.out(&["systemctl", "is-system-running", "--wait"]);
+        !booted.is_empty()
+            && booted != "offline"
+            && booted != "initializing"
+            && booted != "starting"
+    })
+    .await;
+    assert!(
+        booted == "running" || booted == "degraded",
+        "boot: {booted}; failed: {}",
+        c.out(&["systemctl", "--failed", "--no-legend"])
+    );
+
+    // Inactive until the first connection.
+    assert_eq!(c.prop("allure-mcp.socket", "ActiveState"), "active");
+    assert_eq!(c.prop("allure-mcp.service", "ActiveState"), "inactive");
+    let base = format!("http://127.0.0.1:{port}");
+    let call = |token: &'static str, id: i64| {
+        let url = format!("{base}/mcp");
+        async move {
+            http()
+                .post(url)
+                .bearer_auth(token)
+                .header("accept", "application/json, text/event-stream")
+                .json(&json!({"jsonrpc":"2.0","id":id,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"nspawn","version":"1"}}}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first = call(tok1, 1).await;
+    assert_eq!(
+        first.status(),
+        200,
+        "the first connection activated the service and was answered"
+    );
+    assert_eq!(c.prop("allure-mcp.service", "ActiveState"), "active");
+    assert_eq!(c.prop("allure-mcp.service", "SubState"), "running");
+    assert_eq!(c.prop("allure-mcp.service", "Type"), "notify");
+    let main_pid = c.prop("allure-mcp.service", "MainPID");
+    let uid: u32 = c
+        .out(&["stat", "-c", "%u", &format!("/proc/{main_pid}")])
+        .parse()
+        .unwrap();
+    assert!((61184..=65519).contains(&uid), "a dynamic uid, got {uid}");
+
+    // A tool call through the Allure token that arrived by LoadCredential (the fake
+    // accepts no other token).
+    let mut sse = SseClient::open(&format!("{base}/sse"), Some(tok1))
+        .await
+        .ok()
+        .unwrap();
+    let (_, endpoint) = sse.next().await.unwrap();
+    let post = |token: &'static str, body: Value| {
+        let url = format!("{base}{endpoint}");
+        async move {
+            http()
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    post(tok1, json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})).await;
+    sse.response(1).await;
+    post(
+        tok1,
+        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+    )
+    .await;
+    post(tok1, json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_project","arguments":{"project_id":3}}})).await;
+    let answer = sse.response(2).await;
+    assert_eq!(
+        answer["result"]["structuredContent"]["abbr"], "PAY",
+        "{answer}"
+    );
+
+    // journald holds the audit record with its fields.
+    let journal = c.out(&[
+        "journalctl",
+        "-u",
+        "allure-mcp.service",
+        "-o",
+        "json",
+        "--no-pager",
+    ]);
+    let audit: Value = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|r| r["TOOL"] == "get_project")
+        .unwrap_or_else(|| panic!("no audit record in the journal:\n{journal}"));
+    assert_eq!(audit["IDENTITY"], "ops");
+    assert_eq!(audit["PROJECT_ID"], "3");
+    assert_eq!(audit["SYSLOG_IDENTIFIER"], "allure-mcp");
+    assert!(
+        !journal.contains(tok1) && !journal.contains(allure_token),
+        "a secret in the journal"
+    );
+
+    // Token rotation: edit the file, reload; the open session lives on.
+    write(
+        c.root.path(),
+        "etc/allure-mcp/mcp-auth-tokens",
+        &format!("ops:{tok2}\n"),
+        0o600,
+    );
+    let reload = c.exec(&["systemctl", "reload", "allure-mcp.service"]);
+    assert!(
+        reload.status.success(),
+        "reload: {}",
+        String::from_utf8_lossy(&reload.stderr)
+    );
+    assert_eq!(call(tok2, 3).await.status(), 200);
+    assert_eq!(call(tok1, 4).await.status(), 401);
+    assert_eq!(
+        c.prop("allure-mcp.service", "MainPID"),
+        main_pid,
+        "reloaded, not restarted"
+    );
+    assert_eq!(
+        post(tok2, json!({"jsonrpc":"2.0","id":5,"method":"ping"})).await,
+        202
+    );
+    assert!(
+        sse.response(5).await["result"].is_object(),
+        "the SSE session survived the reload"
+    );
+
+    // A frozen process stops pinging; the watchdog kills it and systemd restarts it.
+    let frozen = c.exec(&["systemctl", "kill", "-s", "SIGSTOP", "allure-mcp.service"]);
+    assert!(frozen.status.success());
+    let mut result = String::new();
+    wait_for("Result=watchdog", Duration::from_secs(30), || {
+        result = c.prop("allure-mcp.service", "Result");
+        result == "watchdog" || c.prop("allure-mcp.service", "NRestarts") != "0"
+    })
+    .await;
+    wait_for("the restart", Duration::from_secs(30), || {
+        c.prop("allure-mcp.service", "SubState") == "running"
+            && c.prop("allure-mcp.service", "MainPID") != main_pid
+    })
+    .await;
+    assert!(
+        c.prop("allure-mcp.service", "NRestarts")
+            .parse::<u32>()
+            .unwrap()
+            >= 1
+    );
+    let journal = c.out(&["journalctl", "-u", "allure-mcp.service", "--no-pager"]);
+    assert!(journal.contains("Watchdog timeout"), "{journal}");
+    assert_eq!(
+        call(tok2, 6).await.status(),
+        200,
+        "serving again after the restart"
+    );
+    let _ = c.exec(&["systemctl", "poweroff"]);
+    eprintln!("real systemd test took {:?}", started.elapsed());
+}
