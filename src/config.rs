@@ -216,9 +216,12 @@ pub enum Command {
         /// The service's main process ($MAINPID)
         #[arg(long)]
         pid: u32,
-        /// Where the token files are kept
+        /// Where the token files are kept (as allure-token, mcp-auth-token, mcp-auth-tokens)
         #[arg(long, default_value = "/etc/allure-mcp")]
         from: PathBuf,
+        /// A credential kept elsewhere: `name=/path` (repeatable; wins over --from)
+        #[arg(long = "credential", value_name = "NAME=PATH")]
+        credentials: Vec<String>,
         /// The service's RuntimeDirectory
         #[arg(long, default_value = "/run/allure-mcp")]
         runtime_dir: PathBuf,

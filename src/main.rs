@@ -21,10 +21,12 @@ fn main() -> ExitCode {
     if let Some(Command::RefreshCredentials {
         pid,
         from,
+        credentials,
         runtime_dir,
     }) = &cli.command
     {
-        return match allure_mcp::systemd::refresh_credentials(*pid, from, runtime_dir) {
+        return match allure_mcp::systemd::refresh_credentials(*pid, from, credentials, runtime_dir)
+        {
             Ok(n) => {
                 eprintln!("allure-mcp: refreshed {n} credential file(s) for process {pid}");
                 ExitCode::SUCCESS

@@ -127,8 +127,26 @@ pub fn rotated_dir(runtime_dir: &Path) -> PathBuf {
 pub fn refresh_credentials(
     pid: u32,
     from: &Path,
+    explicit: &[String],
     runtime_dir: &Path,
 ) -> Result<usize, SystemdError> {
+    let mut sources: Vec<(String, PathBuf)> = CREDENTIALS
+        .iter()
+        .map(|n| (n.to_string(), from.join(n)))
+        .collect();
+    for item in explicit {
+        let (name, path) = item.split_once('=').ok_or_else(|| {
+            SystemdError::Refresh(format!("--credential {item}: expected name=/path"))
+        })?;
+        if !CREDENTIALS.contains(&name) {
+            return Err(SystemdError::Refresh(format!(
+                "--credential {name}: not one of {}",
+                CREDENTIALS.join(", ")
+            )));
+        }
+        sources.retain(|(n, _)| n != name);
+        sources.push((name.to_owned(), PathBuf::from(path)));
+    }
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let proc_dir = PathBuf::from(format!("/proc/{pid}"));
     let meta = std::fs::metadata(&proc_dir)
@@ -142,8 +160,7 @@ pub fn refresh_credentials(
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| SystemdError::Refresh(e.to_string()))?;
     let mut copied = 0;
-    for name in CREDENTIALS {
-        let src = from.join(name);
+    for (name, src) in &sources {
         if !src.is_file() {
             continue;
         }

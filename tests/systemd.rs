@@ -310,8 +310,13 @@ async fn reload_rotates_tokens_without_dropping_sessions() {
             "--pid",
             &s.child.id().unwrap().to_string(),
             "--from",
+            "/nonexistent",
+            "--credential",
         ])
-        .arg(&etc)
+        .arg(format!(
+            "mcp-auth-tokens={}",
+            etc.join("mcp-auth-tokens").display()
+        ))
         .arg("--runtime-dir")
         .arg(&run)
         .output()

@@ -1,0 +1,178 @@
+# services.allure-mcp: the package's own systemd units (hardening written once, in
+# systemd/), adjusted by drop-ins: addresses, settings, where the secrets come from.
+{ config, lib, ... }:
+let
+  cfg = config.services.allure-mcp;
+  inherit (lib) mkOption mkEnableOption mkIf types;
+
+  # "127.0.0.1:3000", "[::1]:3000", "localhost:3000", or a bare port (all addresses).
+  isLoopback = addr:
+    lib.hasPrefix "127." addr || lib.hasPrefix "[::1]" addr || lib.hasPrefix "localhost:" addr;
+  portOf = addr: lib.toInt (lib.last (lib.splitString ":" addr));
+  inStore = path: path != null && lib.hasPrefix builtins.storeDir (toString path);
+
+  # Settings become Environment= lines; null means "not set".
+  environment = lib.mapAttrs (_: v: if lib.isBool v then lib.boolToString v else toString v)
+    (lib.filterAttrs (_: v: v != null) cfg.settings);
+
+  credentials =
+    [ "allure-token:${cfg.allureTokenFile}" ]
+    ++ lib.optional (cfg.authTokensFile != null) "mcp-auth-tokens:${cfg.authTokensFile}";
+  exe = lib.getExe cfg.package;
+in
+{
+  options.services.allure-mcp = {
+    enable = mkEnableOption "allure-mcp, the MCP server for Allure TestOps (socket-activated, over HTTP)";
+
+    package = mkOption {
+      type = types.package;
+      description = "The allure-mcp package; its units are used, with drop-ins from this module.";
+    };
+
+    settings = mkOption {
+      description = ''
+        Environment of the service (see the README for every variable). Not for secrets:
+        they belong in {option}`allureTokenFile` and {option}`authTokensFile`.
+      '';
+      default = { };
+      type = types.submodule {
+        freeformType = with types; attrsOf (nullOr (oneOf [ str int bool ]));
+        options = {
+          ALLURE_BASE_URL = mkOption {
+            type = types.str;
+            default = "";
+            example = "https://testops.example.com";
+            description = "The Allure TestOps root URL.";
+          };
+          LOG_LEVEL = mkOption {
+            type = types.enum [ "error" "warn" "info" "debug" "trace" ];
+            default = "info";
+            description = "Log level (the journal gets structured fields).";
+          };
+          REQUEST_TIMEOUT = mkOption {
+            type = types.ints.between 1 600;
+            default = 30;
+            description = "Seconds one Allure call may take, retries included.";
+          };
+          CORS_ALLOWED_ORIGIN = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+            description = "Browser origins allowed, comma-separated; none by default.";
+          };
+          ALLOWED_HOSTS = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+            description = "Host names clients use (DNS-rebinding guard); loopback names by default.";
+          };
+          RATE_LIMIT_PER_SECOND = mkOption {
+            type = types.ints.positive;
+            default = 10;
+            description = "Requests per second per token (per address before authentication).";
+          };
+          RATE_LIMIT_BURST = mkOption {
+            type = types.ints.positive;
+            default = 20;
+            description = "Burst above the rate.";
+          };
+          ALLURE_READ_ONLY = mkOption {
+            type = types.bool;
+            default = false;
+            description = "Offer only tools that change nothing.";
+          };
+          ALLURE_TOOLSETS = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+            example = "projects,launches,results";
+            description = "Toolsets to offer, comma-separated, or `all`; default: all but raw.";
+          };
+        };
+      };
+    };
+
+    listen = mkOption {
+      type = types.listOf types.str;
+      default = [ "127.0.0.1:3000" ];
+      example = [ "0.0.0.0:3000" ];
+      description = "Addresses of the socket (ListenStream=). Beyond loopback, {option}`authTokensFile` is required.";
+    };
+
+    allureTokenFile = mkOption {
+      type = types.str;
+      example = "/run/secrets/allure-token";
+      description = "Runtime path of the Allure API token file, handed over with LoadCredential= (never copied into the store).";
+    };
+
+    authTokensFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/run/secrets/allure-mcp-tokens";
+      description = "Runtime path of the MCP bearer tokens, one `name:token` per line.";
+    };
+
+    environmentFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = "An extra EnvironmentFile= with settings (read by systemd, not the store).";
+    };
+
+    openFirewall = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Open the ports of {option}`listen` in the firewall.";
+    };
+
+    extraArgs = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "Extra command-line arguments.";
+    };
+  };
+
+  config = mkIf cfg.enable {
+    assertions = [
+      {
+        assertion = cfg.settings.ALLURE_BASE_URL != "";
+        message = "services.allure-mcp.settings.ALLURE_BASE_URL must be set to your Allure TestOps URL, e.g. https://testops.example.com.";
+      }
+      {
+        assertion = !(inStore cfg.allureTokenFile);
+        message = "services.allure-mcp.allureTokenFile is in the Nix store, which every user can read; point it at a runtime secret such as /run/secrets/allure-token.";
+      }
+      {
+        assertion = !(inStore cfg.authTokensFile);
+        message = "services.allure-mcp.authTokensFile is in the Nix store, which every user can read; point it at a runtime secret.";
+      }
+      {
+        assertion = lib.all isLoopback cfg.listen || cfg.authTokensFile != null || lib.elem "--allow-unauthenticated" cfg.extraArgs;
+        message = "services.allure-mcp.listen exposes the server beyond loopback without services.allure-mcp.authTokensFile; set it, or add \"--allow-unauthenticated\" to extraArgs if a proxy in front authenticates.";
+      }
+    ];
+
+    systemd.packages = [ cfg.package ];
+
+    systemd.sockets.allure-mcp = {
+      wantedBy = [ "sockets.target" ];
+      overrideStrategy = "asDropin";
+      # The empty entry clears the package's default address.
+      listenStreams = [ "" ] ++ cfg.listen;
+    };
+
+    systemd.services.allure-mcp = {
+      overrideStrategy = "asDropin";
+      inherit environment;
+      serviceConfig = {
+        ExecStart = [ "" (lib.escapeShellArgs ([ exe "--http" ] ++ cfg.extraArgs)) ];
+        # Not shell-quoted: systemd substitutes $MAINPID itself.
+        ExecReload = [
+          ""
+          ("+${exe} refresh-credentials --pid $MAINPID --runtime-dir /run/allure-mcp "
+            + lib.concatMapStringsSep " " (c: "--credential ${builtins.replaceStrings [ ":" ] [ "=" ] c}") credentials)
+        ];
+        LoadCredential = [ "" ] ++ credentials;
+        EnvironmentFile = [ "" ] ++ lib.optional (cfg.environmentFile != null) "-${cfg.environmentFile}";
+      };
+    };
+
+    networking.firewall.allowedTCPPorts = mkIf cfg.openFirewall (map portOf cfg.listen);
+  };
+}

@@ -1,0 +1,51 @@
+# Evaluates services.allure-mcp for a few configurations and renders its socket and
+# service drop-ins as systemd reads them. Used by tests/nix.rs:
+#   nix-instantiate --eval --strict --json nix/tests/eval-module.nix --arg lib 'import <nixpkgs.lib>/lib'
+{ lib }:
+let
+  package = {
+    type = "derivation";
+    name = "allure-mcp";
+    outPath = "/nix/store/00000000000000000000000000000000-allure-mcp";
+    meta.mainProgram = "allure-mcp";
+  };
+  base = {
+    enable = true;
+    inherit package;
+    settings.ALLURE_BASE_URL = "https://testops.example.com";
+    allureTokenFile = "/run/secrets/allure-token";
+  };
+  cases = {
+    good = base // {
+      authTokensFile = "/run/secrets/mcp-tokens";
+      listen = [ "127.0.0.1:3000" "[::1]:3000" ];
+      settings = base.settings // { ALLURE_READ_ONLY = true; RATE_LIMIT_PER_SECOND = 50; };
+      environmentFile = "/etc/allure-mcp/extra.env";
+    };
+    exposedWithTokens = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "0.0.0.0:3000" ]; openFirewall = true; };
+    noUrl = base // { settings = { }; };
+    tokenInStore = base // { allureTokenFile = "/nix/store/abc-allure-token"; };
+    authInStore = base // { authTokensFile = "/nix/store/abc-mcp-tokens"; };
+    exposed = base // { listen = [ "0.0.0.0:3000" ]; };
+    exposedBehindProxy = base // { listen = [ "0.0.0.0:3000" ]; extraArgs = [ "--allow-unauthenticated" ]; };
+  };
+  eval = c: (lib.evalModules { modules = [ ./stub-nixos.nix ../module.nix { services.allure-mcp = c; } ]; }).config;
+  line = key: value: "${key}=${toString value}\n";
+  lines = key: value: if lib.isList value then lib.concatMapStrings (line key) value else line key value;
+  render = conf:
+    let
+      svc = conf.systemd.services.allure-mcp;
+      sock = conf.systemd.sockets.allure-mcp;
+    in
+    {
+      failed = map (a: a.message) (lib.filter (a: !a.assertion) conf.assertions);
+      socket = "[Socket]\n" + lines "ListenStream" sock.listenStreams;
+      socketWantedBy = sock.wantedBy;
+      service = "[Service]\n"
+        + lib.concatStrings (lib.mapAttrsToList (k: v: "Environment=\"${k}=${v}\"\n") svc.environment)
+        + lib.concatStrings (lib.mapAttrsToList lines svc.serviceConfig);
+      firewall = conf.networking.firewall.allowedTCPPorts;
+      packages = map (p: p.outPath) conf.systemd.packages;
+    };
+in
+lib.mapAttrs (_: c: render (eval c)) cases

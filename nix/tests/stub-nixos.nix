@@ -1,0 +1,35 @@
+# The few NixOS options services.allure-mcp sets, declared loosely, so the module can be
+# evaluated with nixpkgs' lib alone (no full NixOS evaluation, no network).
+{ lib, ... }:
+let
+  inherit (lib) mkOption types;
+  list = mkOption { type = types.listOf types.str; default = [ ]; };
+in
+{
+  options = {
+    assertions = mkOption { type = types.listOf types.unspecified; default = [ ]; };
+    systemd.packages = mkOption { type = types.listOf types.unspecified; default = [ ]; };
+    systemd.sockets = mkOption {
+      default = { };
+      type = types.attrsOf (types.submodule {
+        options = {
+          wantedBy = list;
+          listenStreams = list;
+          overrideStrategy = mkOption { type = types.str; default = "asDropinIfExists"; };
+        };
+      });
+    };
+    systemd.services = mkOption {
+      default = { };
+      type = types.attrsOf (types.submodule {
+        options = {
+          wantedBy = list;
+          environment = mkOption { type = types.attrsOf types.str; default = { }; };
+          serviceConfig = mkOption { type = types.attrsOf types.unspecified; default = { }; };
+          overrideStrategy = mkOption { type = types.str; default = "asDropinIfExists"; };
+        };
+      });
+    };
+    networking.firewall.allowedTCPPorts = mkOption { type = types.listOf types.port; default = [ ]; };
+  };
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the release binary twice, from copies of the tree in two different directories,
+# and compares the hashes. Paths are mapped out of the binary (--remap-path-prefix), the
+# release profile strips symbols, and nothing else from the build machine goes in.
+# The Nix-side equivalent is `nix build .#default --rebuild`.
+set -euo pipefail
+src="$(cd "$(dirname "$0")/.." && pwd)"
+work="${1:-$(mktemp -d)}"
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+hashes=()
+for n in 1 2; do
+  dir="$work/tree-$n-$RANDOM"
+  mkdir -p "$dir"
+  git -C "$src" ls-files -z | (cd "$src" && xargs -0 cp --parents -t "$dir")
+  (
+    cd "$dir"
+    export RUSTFLAGS="--remap-path-prefix=$dir=/build/allure-mcp --remap-path-prefix=$cargo_home=/cargo"
+    export CARGO_TARGET_DIR="$dir/target" SOURCE_DATE_EPOCH=0
+    cargo build --locked --release --bin allure-mcp --quiet
+  )
+  hashes+=("$(sha256sum "$dir/target/release/allure-mcp" | cut -d' ' -f1)")
+  echo "build $n in $dir: ${hashes[-1]}"
+done
+if [ "${hashes[0]}" != "${hashes[1]}" ]; then
+  echo "NOT reproducible: the two builds differ" >&2
+  exit 1
+fi
+if strings "$work"/tree-1-*/target/release/allure-mcp | grep -q "$work"; then
+  echo "NOT reproducible: the build directory is in the binary" >&2
+  exit 1
+fi
+echo "reproducible: both builds are ${hashes[0]}"

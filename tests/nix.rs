@@ -1,0 +1,285 @@
+//! The Nix side, as far as this machine can check it without a binary cache: every
+//! `.nix` file parses; the NixOS module evaluates (with nixpkgs' lib from `NIXPKGS_LIB`)
+//! over a stub of the options it sets, its assertions fire, and the units it produces
+//! from the package's own pass `systemd-analyze verify` and the security threshold;
+//! the flake exposes the module. What needs the network (`nix build`, `nix flake check`,
+//! the VM test) is listed in the README.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_allure-mcp");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn have(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{tool} is required in CI (.ci/run installs it)");
+        }
+        eprintln!("SKIPPED: {tool} is not installed on this machine");
+    }
+    found
+}
+
+/// nixpkgs' lib, from a checkout named by NIXPKGS_LIB (nix-community/nixpkgs.lib). The
+/// machines here cannot fetch it, so without it these checks skip, visibly.
+fn nixpkgs_lib() -> Option<PathBuf> {
+    match std::env::var_os("NIXPKGS_LIB").map(PathBuf::from) {
+        Some(p) if p.join("lib/default.nix").exists() => Some(p),
+        _ => {
+            eprintln!(
+                "SKIPPED: set NIXPKGS_LIB to a nixpkgs.lib checkout to evaluate the NixOS module"
+            );
+            None
+        }
+    }
+}
+
+fn nix_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if p.is_dir() && !["target", ".git", "node_modules"].contains(&name.as_str()) {
+            nix_files(&p, out);
+        } else if name.ends_with(".nix") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_nix_file_parses() {
+    if !have("nix-instantiate") {
+        return;
+    }
+    let mut files = Vec::new();
+    nix_files(&root(), &mut files);
+    assert!(files.len() >= 6, "{files:?}");
+    for f in files {
+        let out = Command::new("nix-instantiate")
+            .arg("--parse")
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            f.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn flake_lock_pins_every_input() {
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("flake.lock")).unwrap()).unwrap();
+    assert_eq!(lock["version"], 7);
+    for input in ["nixpkgs", "crane", "advisory-db"] {
+        let l = &lock["nodes"][input]["locked"];
+        assert_eq!(
+            l["rev"].as_str().unwrap().len(),
+            40,
+            "{input}: a full revision"
+        );
+        assert!(
+            l["narHash"].as_str().unwrap().starts_with("sha256-"),
+            "{input}"
+        );
+        assert!(
+            l["lastModified"].as_u64().unwrap() > 1_700_000_000,
+            "{input}"
+        );
+    }
+}
+
+fn evaluate(lib: &Path) -> Value {
+    let out = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json"])
+        .arg(root().join("nix/tests/eval-module.nix"))
+        .args(["--arg", "lib"])
+        .arg(format!("import {}/lib", lib.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_module_evaluates_and_its_assertions_fire() {
+    if !have("nix-instantiate") {
+        return;
+    }
+    let Some(lib) = nixpkgs_lib() else { return };
+    let v = evaluate(&lib);
+    for ok in ["good", "exposedWithTokens", "exposedBehindProxy"] {
+        assert_eq!(
+            v[ok]["failed"],
+            Value::Array(vec![]),
+            "{ok}: {}",
+            v[ok]["failed"]
+        );
+    }
+    let fails = |case: &str, needle: &str| {
+        let f = v[case]["failed"].as_array().unwrap();
+        assert_eq!(f.len(), 1, "{case}: {f:?}");
+        assert!(f[0].as_str().unwrap().contains(needle), "{case}: {f:?}");
+    };
+    fails("noUrl", "ALLURE_BASE_URL must be set");
+    fails("tokenInStore", "allureTokenFile is in the Nix store");
+    fails("authInStore", "authTokensFile is in the Nix store");
+    fails("exposed", "beyond loopback without");
+    assert_eq!(
+        v["exposedWithTokens"]["firewall"],
+        serde_json::json!([3000])
+    );
+    assert_eq!(v["good"]["firewall"], serde_json::json!([]));
+    assert_eq!(
+        v["good"]["socketWantedBy"],
+        serde_json::json!(["sockets.target"])
+    );
+    assert_eq!(
+        v["good"]["packages"],
+        serde_json::json!(["/nix/store/00000000000000000000000000000000-allure-mcp"])
+    );
+    let service = v["good"]["service"].as_str().unwrap();
+    assert!(service.contains("LoadCredential=\nLoadCredential=allure-token:/run/secrets/allure-token\nLoadCredential=mcp-auth-tokens:/run/secrets/mcp-tokens"), "{service}");
+    assert!(service.contains("Environment=\"ALLURE_READ_ONLY=true\""));
+    assert!(
+        service.contains("--pid $MAINPID"),
+        "systemd substitutes MAINPID: {service}"
+    );
+    assert!(
+        !service.contains("/run/secrets/allure-token\n") || !service.contains("ALLURE_TOKEN="),
+        "no secret in the environment"
+    );
+}
+
+#[test]
+fn the_units_the_module_makes_verify_and_score() {
+    if !have("nix-instantiate") || !have("systemd-analyze") {
+        return;
+    }
+    let Some(lib) = nixpkgs_lib() else { return };
+    let v = evaluate(&lib);
+    let fake_exe = "/nix/store/00000000000000000000000000000000-allure-mcp/bin/allure-mcp";
+    let dir = tempfile::tempdir().unwrap();
+    // The package's units (as the Nix package installs them), then the module's drop-in
+    // sections appended: systemd reads repeated sections in one file like a drop-in.
+    for (unit, extra) in [
+        ("allure-mcp.service", &v["good"]["service"]),
+        ("allure-mcp.socket", &v["good"]["socket"]),
+    ] {
+        let base = std::fs::read_to_string(root().join("systemd").join(unit))
+            .unwrap()
+            .replace("/usr/bin/allure-mcp", BIN);
+        let text = format!("{base}\n{}", extra.as_str().unwrap().replace(fake_exe, BIN));
+        std::fs::write(dir.path().join(unit), text).unwrap();
+    }
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(dir.path().join("allure-mcp.socket"))
+        .arg(dir.path().join("allure-mcp.service"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--threshold=12"])
+        .arg(dir.path().join("allure-mcp.service"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn the_flake_exposes_the_module() {
+    if !have("nix") {
+        return;
+    }
+    let Some(lib) = nixpkgs_lib() else { return };
+    // A copy of the flake's own files (not target/), with every input overridden by a
+    // local path: nothing is fetched. nixpkgs.lib stands in for all three; only
+    // `nixpkgs.lib` is needed to evaluate the module.
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["flake.nix", "flake.lock"] {
+        std::fs::copy(root().join(f), dir.path().join(f)).unwrap();
+    }
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(root().join("nix"))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A stand-in for nixpkgs: its real lib, and just enough `legacyPackages` for `nix eval`'s
+    // search through `packages.<system>.` to fall through to `nixosModules.default`.
+    let stub = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(lib.join("lib"))
+        .arg(stub.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::write(
+        stub.path().join("flake.nix"),
+        r#"{ outputs = _: let lib = import ./lib; in { inherit lib; legacyPackages = lib.genAttrs [ "x86_64-linux" "aarch64-linux" "x86_64-darwin" "aarch64-darwin" ] (system: { stdenv = { isLinux = false; hostPlatform = { inherit system; }; }; }); }; }"#,
+    )
+    .unwrap();
+    let lib_flake = format!("path:{}", stub.path().display());
+    let out = Command::new("nix")
+        .args([
+            "--extra-experimental-features",
+            "nix-command flakes",
+            "eval",
+            "--no-write-lock-file",
+        ])
+        .args([
+            "--override-input",
+            "nixpkgs",
+            &lib_flake,
+            "--override-input",
+            "crane",
+            &lib_flake,
+            "--override-input",
+            "advisory-db",
+            &lib_flake,
+        ])
+        .arg(format!(
+            "path:{}#nixosModules.default",
+            dir.path().display()
+        ))
+        .args(["--apply", "m: builtins.typeOf m"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "\"lambda\"");
+}
