@@ -166,7 +166,7 @@ pub fn refresh_credentials(
         }
         let tmp = dir.join(format!(".{name}.new"));
         let dst = dir.join(name);
-        std::fs::copy(&src, &tmp)
+        std::fs::copy(src, &tmp)
             .map_err(|e| SystemdError::Refresh(format!("{}: {e}", src.display())))?;
         std::os::unix::fs::chown(&tmp, Some(uid), Some(gid))
             .map_err(|e| SystemdError::Refresh(format!("chown: {e}")))?;
