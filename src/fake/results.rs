@@ -1,0 +1,338 @@
+//! The fake's test-result endpoints beyond plain reads: assign, mute, resolve, the bulk
+//! operations, history, execution steps, attachments and defect links.
+
+#![allow(clippy::result_large_err)]
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State as AxState};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+use super::http::{
+    Q, Resp, empty, json_body, not_found, ok, page, selected, to_value, with_status,
+};
+use super::{State, error_response};
+
+type St = AxState<Arc<State>>;
+
+pub(crate) fn routes() -> Router<Arc<State>> {
+    Router::new()
+        .route("/api/testresult/{id}/assign", post(assign))
+        .route("/api/testresult/{id}/mute", post(mute))
+        .route("/api/testresult/{id}/unmute", post(unmute))
+        .route("/api/testresult/{id}/resolve", post(resolve))
+        .route("/api/testresult/{id}/history", get(history))
+        .route("/api/testresult/{id}/execution", get(execution))
+        .route("/api/testresult/{id}/defect", get(result_defects))
+        .route("/api/testresult/{tr}/defect/{defect}", post(link_defect))
+        .route("/api/testresult/attachment", get(attachments))
+        .route(
+            "/api/testresult/attachment/{id}/content",
+            get(attachment_content),
+        )
+        .route("/api/testresult/bulk/assign", post(bulk_assign))
+        .route("/api/testresult/bulk/mute", post(bulk_mute))
+        .route("/api/testresult/bulk/unmute", post(bulk_unmute))
+        .route("/api/testresult/bulk/resolve", post(bulk_resolve))
+}
+
+fn row(r: &super::data::ResultRec) -> Value {
+    json!({"id": r.id, "name": r.name, "status": r.status, "assignee": r.assignee, "duration": r.duration, "testCaseId": r.test_case_id})
+}
+
+async fn assign(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
+    let path = format!("/api/testresult/{id}/assign");
+    let b = match json_body(&body, &path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(user) = b["username"].as_str().filter(|u| !u.trim().is_empty()) else {
+        return error_response(400, "username: must not be blank", &path);
+    };
+    let mut d = s.data();
+    match d.results.iter_mut().find(|r| r.id == id) {
+        Some(r) => {
+            r.assignee = Some(user.to_owned());
+            with_status(202, row(r))
+        }
+        None => not_found("Test result", id, &path),
+    }
+}
+
+async fn mute(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
+    let path = format!("/api/testresult/{id}/mute");
+    let b = match json_body(&body, &path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut d = s.data();
+    let Some(r) = d.results.iter_mut().find(|r| r.id == id) else {
+        return not_found("Test result", id, &path);
+    };
+    // The description does not mark `name` required, but the database does: the real
+    // server answers 500 with a constraint violation when it is missing.
+    if b["name"].as_str().is_none_or(|n| n.trim().is_empty()) {
+        return error_response(
+            500,
+            "could not execute statement; SQL [n/a]; constraint [null value in column \"name\" violates not-null constraint]",
+            &path,
+        );
+    }
+    r.muted = true;
+    empty(202)
+}
+
+async fn unmute(AxState(s): St, Path(id): Path<i64>) -> Resp {
+    let path = format!("/api/testresult/{id}/unmute");
+    let mut d = s.data();
+    match d.results.iter_mut().find(|r| r.id == id) {
+        Some(r) => {
+            r.muted = false;
+            empty(202)
+        }
+        None => not_found("Test result", id, &path),
+    }
+}
+
+const STATUSES: [&str; 5] = ["failed", "broken", "passed", "skipped", "unknown"];
+
+async fn resolve(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
+    let path = format!("/api/testresult/{id}/resolve");
+    let b = match json_body(&body, &path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(status) = b["status"].as_str().filter(|s| STATUSES.contains(s)) else {
+        return error_response(
+            400,
+            "status: must be one of failed, broken, passed, skipped, unknown",
+            &path,
+        );
+    };
+    let mut d = s.data();
+    match d.results.iter_mut().find(|r| r.id == id) {
+        Some(r) => {
+            r.status = status.into();
+            if let Some(m) = b["message"].as_str() {
+                r.message = Some(m.into());
+            }
+            with_status(202, row(r))
+        }
+        None => not_found("Test result", id, &path),
+    }
+}
+
+async fn history(AxState(s): St, Path(id): Path<i64>, RawQuery(raw): RawQuery) -> Resp {
+    let q = Q::new(raw);
+    let d = s.data();
+    let Some(me) = d.results.iter().find(|r| r.id == id) else {
+        return not_found("Test result", id, &format!("/api/testresult/{id}/history"));
+    };
+    let mut items: Vec<&super::data::ResultRec> = d
+        .results
+        .iter()
+        .filter(|r| {
+            r.history_key == me.history_key && r.id != me.id && r.created_date <= me.created_date
+        })
+        .collect();
+    items.sort_by_key(|r| std::cmp::Reverse(r.created_date));
+    let values = items
+        .into_iter()
+        .map(|r| {
+            let launch = d.launches.iter().find(|l| l.id == r.launch_id);
+            json!({"id": r.id, "status": r.status, "message": r.message, "createdDate": r.created_date, "start": r.start, "stop": r.stop, "duration": r.duration,
+                   "launch": launch.map(|l| json!({"id": l.id, "name": l.name}))})
+        })
+        .collect();
+    ok(page(values, &q, false))
+}
+
+async fn execution(AxState(s): St, Path(id): Path<i64>) -> Resp {
+    let d = s.data();
+    match d.results.iter().find(|r| r.id == id) {
+        Some(r) => {
+            let mut steps: Vec<Value> = r
+                .steps
+                .iter()
+                .map(|st| json!({"type": "body", "body": st["name"], "status": st["status"], "duration": st["duration"], "message": st.get("message").cloned().unwrap_or(Value::Null), "steps": []}))
+                .collect();
+            for a in &r.attachments {
+                steps.push(json!({"type": "attachment", "attachmentId": a["id"], "attachment": a}));
+            }
+            ok(json!({"steps": steps}))
+        }
+        None => not_found(
+            "Test result",
+            id,
+            &format!("/api/testresult/{id}/execution"),
+        ),
+    }
+}
+
+async fn attachments(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
+    let q = Q::new(raw);
+    let id = match q.required_i64("testResultId", "/api/testresult/attachment") {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let d = s.data();
+    match d.results.iter().find(|r| r.id == id) {
+        Some(r) => ok(page(
+            r.attachments
+                .iter()
+                .map(|a| {
+                    let mut a = a.clone();
+                    a["entity"] = json!("test_result");
+                    a
+                })
+                .collect(),
+            &q,
+            false,
+        )),
+        None => not_found("Test result", id, "/api/testresult/attachment"),
+    }
+}
+
+async fn attachment_content(AxState(s): St, Path(id): Path<i64>) -> Resp {
+    let d = s.data();
+    let found = d.results.iter().find_map(|r| {
+        r.attachments
+            .iter()
+            .find(|a| a["id"] == id)
+            .map(|a| (r, a.clone()))
+    });
+    let Some((r, a)) = found else {
+        return not_found(
+            "Attachment",
+            id,
+            &format!("/api/testresult/attachment/{id}/content"),
+        );
+    };
+    let ct = a["contentType"]
+        .as_str()
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let bytes: Vec<u8> = if ct.starts_with("text/") {
+        let mut log = format!("[INFO] starting {}\n[INFO] status {}\n", r.name, r.status);
+        if let Some(m) = &r.message {
+            log.push_str(&format!("[ERROR] {m}\n"));
+        }
+        log.into_bytes()
+    } else {
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.resize(a["contentLength"].as_u64().unwrap_or(64) as usize, 0);
+        png
+    };
+    axum::http::Response::builder()
+        .status(200)
+        .header("content-type", ct)
+        .body(axum::body::Body::from(bytes))
+        .unwrap_or_else(|_| empty(500))
+}
+
+async fn result_defects(AxState(s): St, Path(id): Path<i64>, RawQuery(raw): RawQuery) -> Resp {
+    let q = Q::new(raw);
+    let d = s.data();
+    if !d.results.iter().any(|r| r.id == id) {
+        return not_found("Test result", id, &format!("/api/testresult/{id}/defect"));
+    }
+    let rows = d
+        .defects
+        .iter()
+        .filter(|x| x.test_result_ids.contains(&id))
+        .map(|x| json!({"id": x.id, "name": x.name, "closed": x.closed}))
+        .collect();
+    ok(page(rows, &q, false))
+}
+
+async fn link_defect(AxState(s): St, Path((tr, defect)): Path<(i64, i64)>) -> Resp {
+    let path = format!("/api/testresult/{tr}/defect/{defect}");
+    let mut d = s.data();
+    if !d.results.iter().any(|r| r.id == tr) {
+        return not_found("Test result", tr, &path);
+    }
+    match d.defects.iter_mut().find(|x| x.id == defect) {
+        Some(x) => {
+            if !x.test_result_ids.contains(&tr) {
+                x.test_result_ids.push(tr);
+            }
+            ok(to_value(x))
+        }
+        None => not_found("Defect", defect, &path),
+    }
+}
+
+/// Applies `f` to the results a bulk selection names; 404 for an unknown launch.
+fn bulk(
+    s: &State,
+    body: &[u8],
+    path: &str,
+    f: impl Fn(&Value, &mut super::data::ResultRec),
+) -> Resp {
+    let b = match json_body(body, path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let sel = &b["selection"];
+    let Some(launch) = sel["launchId"].as_i64() else {
+        return error_response(400, "selection.launchId: must not be null", path);
+    };
+    let mut d = s.data();
+    if !d.launches.iter().any(|l| l.id == launch) {
+        return not_found("Launch", launch, path);
+    }
+    let all: Vec<i64> = d
+        .results
+        .iter()
+        .filter(|r| r.launch_id == launch && !r.hidden)
+        .map(|r| r.id)
+        .collect();
+    let ids = selected(sel, "leafsInclude", &all);
+    for r in d.results.iter_mut().filter(|r| ids.contains(&r.id)) {
+        f(&b, r);
+    }
+    empty(204)
+}
+
+async fn bulk_assign(AxState(s): St, body: Bytes) -> Resp {
+    bulk(&s, &body, "/api/testresult/bulk/assign", |b, r| {
+        r.assignee = b["assignees"]
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+    })
+}
+
+async fn bulk_mute(AxState(s): St, body: Bytes) -> Resp {
+    bulk(&s, &body, "/api/testresult/bulk/mute", |_, r| {
+        r.muted = true
+    })
+}
+
+async fn bulk_unmute(AxState(s): St, body: Bytes) -> Resp {
+    bulk(&s, &body, "/api/testresult/bulk/unmute", |_, r| {
+        r.muted = false
+    })
+}
+
+async fn bulk_resolve(AxState(s): St, body: Bytes) -> Resp {
+    let b = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    if !b["status"].as_str().is_some_and(|s| STATUSES.contains(&s)) {
+        return error_response(
+            400,
+            "status: must not be null",
+            "/api/testresult/bulk/resolve",
+        );
+    }
+    bulk(&s, &body, "/api/testresult/bulk/resolve", |b, r| {
+        if let Some(st) = b["status"].as_str() {
+            r.status = st.into();
+        }
+        if let Some(m) = b["message"].as_str() {
+            r.message = Some(m.into());
+        }
+    })
+}
