@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
-    #[serde(default = "Vec::new")]
+    /// Required: an answer without it is not a page (a proxy's error page, another API).
     pub content: Vec<T>,
     #[serde(default)]
     pub total_elements: i64,

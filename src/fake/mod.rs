@@ -461,6 +461,27 @@ async fn serve(
     if rec.path == "/api/uaa/oauth/token" {
         return token_exchange(state, rec);
     }
+    // For benchmarks of other servers, which cannot read the log in-process.
+    if rec.path == "/__fake/stats" {
+        let log = lock(&state.log);
+        let exchanges = log
+            .iter()
+            .filter(|r| r.path == "/api/uaa/oauth/token")
+            .count();
+        let api = log
+            .iter()
+            .filter(|r| r.path.starts_with("/api/") && r.path != "/api/uaa/oauth/token")
+            .count();
+        let body = serde_json::json!({"requests": api, "token_exchanges": exchanges});
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap_or_else(|_| Response::new(Body::empty()));
+    }
+    if rec.path == "/__fake/reset" {
+        lock(&state.log).clear();
+        return Response::new(Body::empty());
+    }
     if !(rec.path.starts_with("/api/") || rec.path == "/api") {
         return error_response(404, "No static resource", &rec.path);
     }

@@ -1,0 +1,343 @@
+"""Measures allure-mcp, allure-testops-mcp and lucius-mcp side by side (see bench/run.sh).
+
+Every server gets the same standalone fake TestOps, the same data and the same calls
+(list projects, list launches, get a launch, search failed results), through the same
+minimal JSON-RPC client, so client overhead is equal for all. Writes BENCHMARKS.md.
+"""
+
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+OURS, FAKE, VENV = sys.argv[1], sys.argv[2], sys.argv[3]
+TOKEN = "demo-api-token"
+RUNS = 20
+
+
+def start_fake():
+    p = subprocess.Popen([FAKE, "--port", "0"], stdout=subprocess.PIPE, text=True)
+    return p, p.stdout.readline().strip()
+
+
+def stats(base):
+    return json.load(urllib.request.urlopen(base + "/__fake/stats"))
+
+
+def reset(base):
+    urllib.request.urlopen(urllib.request.Request(base + "/__fake/reset", method="POST")).read()
+
+
+def servers(base):
+    common = {"PATH": os.environ["PATH"], "HOME": tempfile.gettempdir(), "LOG_LEVEL": "warning"}
+    return [
+        {
+            "name": "allure-mcp",
+            "cmd": [OURS],
+            "env": dict(common, ALLURE_BASE_URL=base, ALLURE_TOKEN=TOKEN, LOG_LEVEL="warn"),
+            "ops": {
+                "list projects": ("list_projects", {}),
+                "list launches": ("list_launches", {"project_id": 1}),
+                "get a launch": ("get_launch_details", {"launch_id": "{launch}"}),
+                "search failed results": ("list_test_results", {"launch_id": "{launch}", "status": "failed"}),
+            },
+        },
+        {
+            "name": "allure-testops-mcp",
+            "cmd": [os.path.join(VENV, "bin", "allure-testops-mcp")],
+            "env": dict(common, ALLURE_URL=base, ALLURE_TOKEN=TOKEN),
+            "ops": {
+                "list projects": ("allure_list_projects", {}),
+                "list launches": ("allure_list_launches", {"project_id": 1}),
+                "get a launch": None,
+                "search failed results": ("allure_search_failed_tests", {"project_id": 1, "launch_id": "{launch}"}),
+            },
+        },
+        {
+            "name": "lucius-mcp",
+            "cmd": [os.path.join(VENV, "bin", "lucius-mcp")],
+            "env": dict(common, ALLURE_ENDPOINT=base, ALLURE_API_TOKEN=TOKEN, ALLURE_PROJECT_ID="1", TELEMETRY_ENABLED="false", LOG_LEVEL="WARNING"),
+            "ops": {
+                "list projects": ("get_project", {}),
+                "list launches": ("list_launches", {"project_id": 1}),
+                "get a launch": ("get_launch", {"launch_id": "{launch}"}),
+                "search failed results": ("list_launch_test_results", {"launch_id": "{launch}", "failed_only": True}),
+            },
+        },
+    ]
+
+
+class Stdio:
+    """A bare JSON-RPC-over-stdio client: one line per message."""
+
+    def __init__(self, server):
+        self.p = subprocess.Popen(server["cmd"], env=server["env"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.next_id = 0
+
+    def send(self, method, params=None, notify=False):
+        msg = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            msg["params"] = params
+        if not notify:
+            self.next_id += 1
+            msg["id"] = self.next_id
+        self.p.stdin.write(json.dumps(msg) + "\n")
+        self.p.stdin.flush()
+        return msg.get("id")
+
+    def wait(self, ids):
+        want, got = set(ids), {}
+        while want:
+            line = self.p.stdout.readline()
+            if not line:
+                raise RuntimeError("server closed stdout")
+            m = json.loads(line)
+            if m.get("id") in want:
+                want.discard(m["id"])
+                got[m["id"]] = m
+        return got
+
+    def call(self, method, params=None):
+        i = self.send(method, params)
+        return self.wait([i])[i]
+
+    def handshake(self):
+        self.call("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}})
+        self.send("notifications/initialized", notify=True)
+        return self.call("tools/list", {})
+
+    def rss_mib(self):
+        with open(f"/proc/{self.p.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def close(self):
+        self.p.kill()
+        self.p.wait()
+
+
+def fill(args, launch):
+    return {k: (launch if v == "{launch}" else v) for k, v in args.items()}
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round((len(values) - 1) * q)))]
+
+
+def measure(server, base, launch):
+    r = {"name": server["name"]}
+    starts = []
+    for _ in range(RUNS):
+        t = time.perf_counter()
+        c = Stdio(server)
+        tools = c.handshake()
+        starts.append((time.perf_counter() - t) * 1000)
+        c.close()
+    r["start_ms"] = statistics.median(starts)
+    r["start_spread"] = (min(starts), max(starts))
+    listed = tools["result"]["tools"]
+    r["tools"] = len(listed)
+    r["tools_list_bytes"] = len(json.dumps(tools["result"], separators=(",", ":")))
+    c = Stdio(server)
+    c.handshake()
+    r["rss_start"] = c.rss_mib()
+    r["ops"] = {}
+    for label, op in server["ops"].items():
+        if op is None:
+            r["ops"][label] = None
+            continue
+        tool, args = op
+        args = fill(args, launch)
+        first = c.call("tools/call", {"name": tool, "arguments": args})
+        ok = "result" in first and not first["result"].get("isError")
+        reset(base)
+        lat = []
+        n = 100
+        for _ in range(n):
+            t = time.perf_counter()
+            c.call("tools/call", {"name": tool, "arguments": args})
+            lat.append((time.perf_counter() - t) * 1000)
+        s = stats(base)
+        r["ops"][label] = {"ok": ok, "p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "upstream_per_call": s["requests"] / n, "exchanges_per_100": s["token_exchanges"] * 100 / n}
+    tool, args = server["ops"]["list launches"]
+    for conc in (5, 50):
+        rounds = max(2, 200 // conc)
+        t = time.perf_counter()
+        for _ in range(rounds):
+            ids = [c.send("tools/call", {"name": tool, "arguments": args}) for _ in range(conc)]
+            c.wait(ids)
+        r[f"conc{conc}_per_s"] = rounds * conc / (time.perf_counter() - t)
+    for i in range(1000):
+        name, a = list(o for o in server["ops"].values() if o)[i % 3]
+        c.call("tools/call", {"name": name, "arguments": fill(a, launch)})
+    r["rss_after_1000"] = c.rss_mib()
+    c.close()
+    return r
+
+
+def direct_floor(base):
+    """The physical floor: the same data straight from the fake (one GET, keep-alive)."""
+    import http.client
+    token = json.load(urllib.request.urlopen(urllib.request.Request(base + "/api/uaa/oauth/token", data=f"grant_type=apitoken&scope=openid&token={TOKEN}".encode())))["access_token"]
+    host = base.split("//")[1]
+    conn = http.client.HTTPConnection(host)
+    lat = []
+    for _ in range(300):
+        t = time.perf_counter()
+        conn.request("GET", "/api/launch?projectId=1&size=20&sort=createdDate,desc", headers={"Authorization": f"Bearer {token}"})
+        conn.getresponse().read()
+        lat.append((time.perf_counter() - t) * 1000)
+    return pct(lat, 0.5)
+
+
+def http_rate(url, headers, body, conc):
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script.write("wrk.method = 'POST'\nwrk.body = [[" + json.dumps(body) + "]]\n")
+    for k, v in headers.items():
+        script.write(f"wrk.headers['{k}'] = '{v}'\n")
+    script.close()
+    out = subprocess.run(["wrk", "-t2", f"-c{conc}", "-d5s", "-s", script.name, url], capture_output=True, text=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rate, int(errors.group(1)) if errors else 0
+
+
+def http_session(url, headers):
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
+    req = urllib.request.Request(url, data=json.dumps(init).encode(), headers=dict(headers, **{"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}))
+    resp = urllib.request.urlopen(req)
+    sid = resp.headers.get("mcp-session-id")
+    resp.read()
+    h = dict(headers, **{"Content-Type": "application/json", "Accept": "application/json, text/event-stream", "Mcp-Protocol-Version": "2025-06-18"})
+    if sid:
+        h["Mcp-Session-Id"] = sid
+    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    urllib.request.urlopen(urllib.request.Request(url, data=json.dumps(note).encode(), headers=h)).read()
+    return h
+
+
+def wait_port(port):
+    import socket
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def http_compare(base):
+    body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "list_launches", "arguments": {"project_id": 1}}}
+    results = {}
+    env = {"PATH": os.environ["PATH"], "HOME": tempfile.gettempdir()}
+    ours = subprocess.Popen([OURS, "--http"], env=dict(env, ALLURE_BASE_URL=base, ALLURE_TOKEN=TOKEN, PORT="18301", MCP_AUTH_TOKEN="bench-token-0123456789", RATE_LIMIT_PER_SECOND="1000000", RATE_LIMIT_BURST="1000000", LOG_LEVEL="warn"), stderr=subprocess.DEVNULL)
+    lucius = subprocess.Popen([os.path.join(VENV, "bin", "lucius-mcp")], env=dict(env, MCP_MODE="http", HOST="127.0.0.1", PORT="18302", ALLURE_ENDPOINT=base, ALLURE_API_TOKEN=TOKEN, ALLURE_PROJECT_ID="1", TELEMETRY_ENABLED="false", LOG_LEVEL="WARNING"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(18301)
+        wait_port(18302)
+        h_ours = http_session("http://127.0.0.1:18301/mcp", {"Authorization": "Bearer bench-token-0123456789"})
+        h_lucius = http_session("http://127.0.0.1:18302/mcp", {})
+        for conc in (16, 64):
+            results[conc] = {"allure-mcp": http_rate("http://127.0.0.1:18301/mcp", h_ours, body, conc), "lucius-mcp": http_rate("http://127.0.0.1:18302/mcp", h_lucius, body, conc)}
+    finally:
+        ours.kill()
+        lucius.kill()
+    return results
+
+
+def ratio(ours, peer, lower_is_better=True):
+    if not ours or not peer:
+        return "n/a"
+    return f"{peer / ours:.1f}× better" if lower_is_better else f"{ours / peer:.1f}× better"
+
+
+def main():
+    fake, base = start_fake()
+    try:
+        launch = json.load(urllib.request.urlopen(urllib.request.Request(base + "/api/launch?projectId=1&size=1&sort=createdDate,desc", headers={"Authorization": "Api-Token " + TOKEN})))["content"][0]["id"]
+        floor = direct_floor(base)
+        results = [measure(s, base, launch) for s in servers(base)]
+        http = http_compare(base)
+    finally:
+        fake.kill()
+    write(results, floor, http)
+
+
+def write(results, floor, http):
+    ours = results[0]
+    peers = results[1:]
+    names = [r["name"] for r in results]
+    py = subprocess.run([os.path.join(VENV, "bin", "python"), "--version"], capture_output=True, text=True).stdout.strip()
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {datetime.date.today().isoformat()} on {platform.machine()} Linux, {os.cpu_count()} cores "
+        f"({platform.processor() or 'cpu'}), all servers in one run against the same standalone fake TestOps "
+        f"(`fake-testops`, same data), in a network namespace with only loopback. Versions: allure-mcp "
+        f"{subprocess.run([OURS, '--version'], capture_output=True, text=True).stdout.strip()}, allure-testops-mcp 0.9.3, "
+        f"lucius-mcp 0.16.6 ({py}). Regenerate with `bash bench/run.sh` (as root). Absolute times vary "
+        "between machines; the ratios measured in one run are the point.",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        "| spawn → initialize → tools/list, median of 20 (ms) | " + " | ".join(f"{r['start_ms']:.1f} ({r['start_spread'][0]:.0f}–{r['start_spread'][1]:.0f})" for r in results) + " |",
+        "| memory after start (RSS, MiB) | " + " | ".join(f"{r['rss_start']:.1f}" for r in results) + " |",
+        "| memory after 1,000 calls (RSS, MiB) | " + " | ".join(f"{r['rss_after_1000']:.1f}" for r in results) + " |",
+        "| tools in tools/list | " + " | ".join(str(r["tools"]) for r in results) + " |",
+        "| tools/list size (bytes; per tool) | " + " | ".join(f"{r['tools_list_bytes']:,} ({r['tools_list_bytes'] // max(1, r['tools'])})" for r in results) + " |",
+    ]
+    for label in ours["ops"]:
+        cells = []
+        for r in results:
+            o = r["ops"][label]
+            cells.append("no such tool" if o is None else f"{o['p50']:.2f} / {o['p99']:.2f}" + ("" if o["ok"] else " (error)"))
+        lines.append(f"| {label}: p50 / p99 (ms, sequential) | " + " | ".join(cells) + " |")
+    for label in ours["ops"]:
+        cells = []
+        for r in results:
+            o = r["ops"][label]
+            cells.append("–" if o is None else f"{o['upstream_per_call']:.2f} / {o['exchanges_per_100']:.0f}")
+        lines.append(f"| {label}: upstream requests per call / token exchanges per 100 calls | " + " | ".join(cells) + " |")
+    for conc in (5, 50):
+        lines.append(f"| list launches, {conc} concurrent (calls/s) | " + " | ".join(f"{r[f'conc{conc}_per_s']:.0f}" for r in results) + " |")
+    lines += ["", f"Physical floor: a direct GET of the same launches page from the fake takes {floor:.2f} ms (p50, keep-alive, Python client).", ""]
+    lines += ["## Ratios (allure-mcp vs each peer, same run)", "", "| | " + " | ".join(r["name"] for r in peers) + " |", "|---|" + "---|" * len(peers)]
+    lines.append("| start-up | " + " | ".join(ratio(ours["start_ms"], p["start_ms"]) for p in peers) + " |")
+    lines.append("| memory after 1,000 calls | " + " | ".join(ratio(ours["rss_after_1000"], p["rss_after_1000"]) for p in peers) + " |")
+    for label in ours["ops"]:
+        lines.append(f"| {label} p50 | " + " | ".join(ratio(ours["ops"][label]["p50"], p["ops"][label]["p50"]) if p["ops"][label] else "n/a" for p in peers) + " |")
+    lines.append("| 50 concurrent calls | " + " | ".join(ratio(ours["conc50_per_s"], p["conc50_per_s"], lower_is_better=False) for p in peers) + " |")
+    lines += ["", "## HTTP (Streamable HTTP, list launches, wrk, 5 s per point)", "", "| concurrency | allure-mcp (bearer auth on) | lucius-mcp (no auth) | ratio |", "|---|---|---|---|"]
+    for conc, row in http.items():
+        (a, ae), (l, le) = row["allure-mcp"], row["lucius-mcp"]
+        lines.append(f"| {conc} | {a:,.0f} calls/s ({ae} non-2xx) | {l:,.0f} calls/s ({le} non-2xx) | {a / l:.1f}× |")
+    lines += [
+        "",
+        "## What each figure means",
+        "",
+        "- *spawn → initialize → tools/list*: wall time from starting the process to the answer of `tools/list` over stdio: what a desktop client waits for.",
+        "- *memory*: resident set of the server process after start, and after 1,000 mixed tool calls.",
+        "- *p50 / p99*: latency of one tool call, 100 in a row over one stdio session, with the fake on loopback.",
+        "- *upstream requests per call / token exchanges per 100 calls*: from the fake's request log; how much load a server puts on TestOps.",
+        "- *concurrent*: N `list_launches` calls sent at once over one stdio session, repeated; calls per second.",
+        "- *HTTP*: `wrk` with 2 threads at 16 and 64 connections against each server's Streamable HTTP endpoint, one session.",
+        "- A peer's call marked *(error)* answered with an error for this call against the fake; *no such tool* means the server has no tool for it.",
+    ]
+    with open("BENCHMARKS.md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of allure-mcp and the other Allure MCP servers, against the same
+# standalone fake TestOps, in one run on this machine. Writes BENCHMARKS.md.
+#
+#   bash bench/run.sh            (as root: it needs a network namespace)
+#
+# The peers come from PyPI into a private virtualenv; they run inside a network namespace
+# that has only loopback, with the fake inside it too, so nothing can leave the machine
+# (lucius-mcp reports telemetry to an outside host unless TELEMETRY_ENABLED=false, which
+# is set as well).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${BENCH_VENV:-$HOME/.cache/allure-mcp-bench/venv}"
+cargo build --locked --release --bins --quiet
+if [ ! -x "$venv/bin/lucius-mcp" ] || [ ! -x "$venv/bin/allure-testops-mcp" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check allure-testops-mcp==0.9.3 lucius-mcp==0.16.6
+fi
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+exec unshare -n sh -c "ip link set lo up && exec '$venv/bin/python' bench/compare.py target/release/allure-mcp target/release/fake-testops '$venv'"
