@@ -259,7 +259,8 @@ def http_compare(base):
 def ratio(ours, peer, lower_is_better=True):
     if not ours or not peer:
         return "n/a"
-    return f"{peer / ours:.1f}× better" if lower_is_better else f"{ours / peer:.1f}× better"
+    x = peer / ours if lower_is_better else ours / peer
+    return f"{x:.1f}× better" if x >= 1 else f"{1 / x:.1f}× worse"
 
 
 def main():

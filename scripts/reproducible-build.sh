@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the release binary twice, from copies of the tree in two different directories,
-# and compares the hashes. Paths are mapped out of the binary (--remap-path-prefix), the
+# and compares the hashes. No build path may end up in the binary (checked below), the
 # release profile strips symbols, and nothing else from the build machine goes in.
 # The Nix-side equivalent is `nix build .#default --rebuild`.
 set -euo pipefail
@@ -14,7 +14,10 @@ for n in 1 2; do
   git -C "$src" ls-files -z | (cd "$src" && xargs -0 cp --parents -t "$dir")
   (
     cd "$dir"
-    export RUSTFLAGS="--remap-path-prefix=$dir=/build/allure-mcp --remap-path-prefix=$cargo_home=/cargo"
+    # The same flags in both builds: Cargo hashes RUSTFLAGS into every crate's metadata, so
+    # a per-directory remap would itself make the builds differ. Cargo already hands our
+    # own sources to rustc as relative paths; only the registry's absolute path is mapped.
+    export RUSTFLAGS="--remap-path-prefix=$cargo_home=/cargo"
     export CARGO_TARGET_DIR="$dir/target" SOURCE_DATE_EPOCH=0
     cargo build --locked --release --bin allure-mcp --quiet
   )
