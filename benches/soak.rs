@@ -1,0 +1,137 @@
+//! Soak: mixed tool calls over HTTP for SOAK_SECONDS (default 600) with periodic upstream
+//! faults and short-lived JWTs (they expire every 20 s), sampling the server's memory,
+//! open file descriptors and threads every 30 s. Flat means: the last samples are not
+//! above the first ones by more than a small margin. Run with `cargo bench --bench soak`.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use allure_mcp::fake::{DEMO_TOKEN, FakeOptions, FakeTestOps, Fault, FaultKind};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const TOKEN: &str = "soak-token-0123456789abcdef";
+
+fn sample(pid: u32) -> (u64, usize, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0);
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
+    (field("VmRSS:"), fds, field("Threads:"))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let seconds: u64 = std::env::var("SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
+    let fake = Arc::new(FakeTestOps::start_with(FakeOptions { jwt_lifetime: Duration::from_secs(20), ..FakeOptions::default() }).await.unwrap());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_allure-mcp"))
+        .env_clear()
+        .env("ALLURE_BASE_URL", fake.base_url())
+        .env("ALLURE_TOKEN", DEMO_TOKEN)
+        .env("MCP_AUTH_TOKEN", TOKEN)
+        .env("PORT", "0")
+        .env("REQUEST_TIMEOUT", "3")
+        .env("RATE_LIMIT_PER_SECOND", "1000000")
+        .env("RATE_LIMIT_BURST", "1000000")
+        .env("LOG_LEVEL", "warn")
+        .arg("--http")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let l = lines.next_line().await.unwrap().unwrap();
+        if let Some(i) = l.find("listening on http://") {
+            break l[i + "listening on ".len()..].split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let launch = fake.with_data(|d| d.launches.iter().find(|l| l.project_id == 1).unwrap().id);
+    let calls = [
+        json!({"name": "list_projects", "arguments": {}}),
+        json!({"name": "list_launches", "arguments": {"project_id": 1, "size": 5}}),
+        json!({"name": "get_launch_details", "arguments": {"launch_id": launch}}),
+        json!({"name": "triage_launch", "arguments": {"launch_id": launch}}),
+        json!({"name": "list_test_results", "arguments": {"launch_id": launch, "status": "failed"}}),
+    ];
+    let mut workers = Vec::new();
+    for w in 0..8usize {
+        let (client, url, stop, ok, failed, calls) = (client.clone(), format!("{base}/mcp"), stop.clone(), ok.clone(), failed.clone(), calls.clone());
+        workers.push(tokio::spawn(async move {
+            let mut i = w;
+            while !stop.load(Ordering::Relaxed) {
+                let body = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": calls[i % calls.len()]});
+                let r = client.post(&url).bearer_auth(TOKEN).header("accept", "application/json, text/event-stream").header("mcp-protocol-version", "2025-06-18").json(&body).send().await;
+                match r {
+                    Ok(resp) if resp.status().is_success() => {
+                        let _ = resp.bytes().await;
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                i += 8;
+            }
+        }));
+    }
+    // Faults: every 10 s, a burst of one kind on one route.
+    let faulter = {
+        let (fake, stop) = (fake.clone(), stop.clone());
+        tokio::spawn(async move {
+            let kinds = [
+                FaultKind::Status { status: 503, retry_after: None },
+                FaultKind::Reset,
+                FaultKind::Status { status: 500, retry_after: None },
+                FaultKind::Hang,
+                FaultKind::Body { status: 200, body: "{broken".into() },
+            ];
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                fake.inject(Fault::on(["/project", "/launch/*", "/testresult/__search"][n % 3], kinds[n % kinds.len()].clone()).times(20));
+                n += 1;
+            }
+        })
+    };
+    let started = Instant::now();
+    let mut samples = vec![(0u64, sample(pid))];
+    println!("{:>6} {:>9} {:>5} {:>8} {:>9} {:>7}", "t (s)", "RSS KiB", "fds", "threads", "calls ok", "failed");
+    while started.elapsed() < Duration::from_secs(seconds) {
+        tokio::time::sleep(Duration::from_secs(30).min(Duration::from_secs(seconds))).await;
+        let s = sample(pid);
+        let t = started.elapsed().as_secs();
+        println!("{:>6} {:>9} {:>5} {:>8} {:>9} {:>7}", t, s.0, s.1, s.2, ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+        samples.push((t, s));
+    }
+    stop.store(true, Ordering::Relaxed);
+    faulter.abort();
+    for w in workers {
+        let _ = w.await;
+    }
+    // Compare the middle of the run (warm) with the end: no growth beyond noise.
+    let warm = samples[samples.len() / 3].1;
+    let end = samples.last().unwrap().1;
+    println!(
+        "soak {seconds} s: {} calls ok, {} failed (faults injected); RSS {} -> {} KiB, fds {} -> {}, threads {} -> {}",
+        ok.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+        warm.0,
+        end.0,
+        warm.1,
+        end.1,
+        warm.2,
+        end.2
+    );
+    let flat = end.0 <= warm.0 + warm.0 / 5 + 2048 && end.1 <= warm.1 + 16 && end.2 <= warm.2 + 4;
+    println!("{}", if flat { "FLAT: no growth in memory, sockets or threads" } else { "GROWTH: see the samples above" });
+    assert!(flat);
+}
