@@ -16,15 +16,33 @@ const TOKEN: &str = "soak-token-0123456789abcdef";
 
 fn sample(pid: u32) -> (u64, usize, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0);
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    };
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     (field("VmRSS:"), fds, field("Threads:"))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let seconds: u64 = std::env::var("SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
-    let fake = Arc::new(FakeTestOps::start_with(FakeOptions { jwt_lifetime: Duration::from_secs(20), ..FakeOptions::default() }).await.unwrap());
+    let seconds: u64 = std::env::var("SOAK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    let fake = Arc::new(
+        FakeTestOps::start_with(FakeOptions {
+            jwt_lifetime: Duration::from_secs(20),
+            ..FakeOptions::default()
+        })
+        .await
+        .unwrap(),
+    );
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_allure-mcp"))
         .env_clear()
         .env("ALLURE_BASE_URL", fake.base_url())
@@ -46,7 +64,11 @@ async fn main() {
     let base = loop {
         let l = lines.next_line().await.unwrap().unwrap();
         if let Some(i) = l.find("listening on http://") {
-            break l[i + "listening on ".len()..].split_whitespace().next().unwrap().to_owned();
+            break l[i + "listening on ".len()..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_owned();
         }
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
@@ -64,7 +86,14 @@ async fn main() {
     ];
     let mut workers = Vec::new();
     for w in 0..8usize {
-        let (client, url, stop, ok, failed, calls) = (client.clone(), format!("{base}/mcp"), stop.clone(), ok.clone(), failed.clone(), calls.clone());
+        let (client, url, stop, ok, failed, calls) = (
+            client.clone(),
+            format!("{base}/mcp"),
+            stop.clone(),
+            ok.clone(),
+            failed.clone(),
+            calls.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut i = w;
             while !stop.load(Ordering::Relaxed) {
@@ -88,28 +117,54 @@ async fn main() {
         let (fake, stop) = (fake.clone(), stop.clone());
         tokio::spawn(async move {
             let kinds = [
-                FaultKind::Status { status: 503, retry_after: None },
+                FaultKind::Status {
+                    status: 503,
+                    retry_after: None,
+                },
                 FaultKind::Reset,
-                FaultKind::Status { status: 500, retry_after: None },
+                FaultKind::Status {
+                    status: 500,
+                    retry_after: None,
+                },
                 FaultKind::Hang,
-                FaultKind::Body { status: 200, body: "{broken".into() },
+                FaultKind::Body {
+                    status: 200,
+                    body: "{broken".into(),
+                },
             ];
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_secs(10)).await;
-                fake.inject(Fault::on(["/project", "/launch/*", "/testresult/__search"][n % 3], kinds[n % kinds.len()].clone()).times(20));
+                fake.inject(
+                    Fault::on(
+                        ["/project", "/launch/*", "/testresult/__search"][n % 3],
+                        kinds[n % kinds.len()].clone(),
+                    )
+                    .times(20),
+                );
                 n += 1;
             }
         })
     };
     let started = Instant::now();
     let mut samples = vec![(0u64, sample(pid))];
-    println!("{:>6} {:>9} {:>5} {:>8} {:>9} {:>7}", "t (s)", "RSS KiB", "fds", "threads", "calls ok", "failed");
+    println!(
+        "{:>6} {:>9} {:>5} {:>8} {:>9} {:>7}",
+        "t (s)", "RSS KiB", "fds", "threads", "calls ok", "failed"
+    );
     while started.elapsed() < Duration::from_secs(seconds) {
         tokio::time::sleep(Duration::from_secs(30).min(Duration::from_secs(seconds))).await;
         let s = sample(pid);
         let t = started.elapsed().as_secs();
-        println!("{:>6} {:>9} {:>5} {:>8} {:>9} {:>7}", t, s.0, s.1, s.2, ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+        println!(
+            "{:>6} {:>9} {:>5} {:>8} {:>9} {:>7}",
+            t,
+            s.0,
+            s.1,
+            s.2,
+            ok.load(Ordering::Relaxed),
+            failed.load(Ordering::Relaxed)
+        );
         samples.push((t, s));
     }
     stop.store(true, Ordering::Relaxed);
@@ -132,6 +187,13 @@ async fn main() {
         end.2
     );
     let flat = end.0 <= warm.0 + warm.0 / 5 + 2048 && end.1 <= warm.1 + 16 && end.2 <= warm.2 + 4;
-    println!("{}", if flat { "FLAT: no growth in memory, sockets or threads" } else { "GROWTH: see the samples above" });
+    println!(
+        "{}",
+        if flat {
+            "FLAT: no growth in memory, sockets or threads"
+        } else {
+            "GROWTH: see the samples above"
+        }
+    );
     assert!(flat);
 }
