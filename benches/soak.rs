@@ -53,6 +53,8 @@ async fn main() {
         .env("RATE_LIMIT_PER_SECOND", "1000000")
         .env("RATE_LIMIT_BURST", "1000000")
         .env("LOG_LEVEL", "warn")
+        // Each call stands alone (no session), as behind a load balancer.
+        .env("MCP_STATELESS", "true")
         .arg("--http")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -100,6 +102,7 @@ async fn main() {
                 let body = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": calls[i % calls.len()]});
                 let r = client.post(&url).bearer_auth(TOKEN).header("accept", "application/json, text/event-stream").header("mcp-protocol-version", "2025-06-18").json(&body).send().await;
                 match r {
+                    // A tool error during an injected fault is still an answer; only HTTP failures count.
                     Ok(resp) if resp.status().is_success() => {
                         let _ = resp.bytes().await;
                         ok.fetch_add(1, Ordering::Relaxed);
