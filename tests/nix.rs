@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::have;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -16,21 +18,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_allure-mcp");
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{tool} is required in CI (.ci/run installs it)");
-        }
-        eprintln!("SKIPPED: {tool} is not installed on this machine");
-    }
-    found
 }
 
 /// nixpkgs' lib, from a checkout named by NIXPKGS_LIB (nix-community/nixpkgs.lib). The

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::have;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -15,21 +17,6 @@ use common::{SseClient, http};
 use serde_json::{Value, json};
 
 const ROOTFS_CACHE: &str = "/var/cache/allure-mcp-tests/rootfs";
-
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{tool} is required in CI (.ci/run installs it)");
-        }
-        eprintln!("SKIPPED: {tool} is not installed on this machine");
-    }
-    found
-}
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));

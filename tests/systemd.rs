@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::have;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -14,22 +16,6 @@ use common::{HttpServer, SseClient, http};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_allure-mcp");
-
-/// Whether `tool` is on PATH; a skip is loud, and a failure in CI.
-fn have(tool: &str) -> bool {
-    let found = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{tool} is required in CI (.ci/run installs it)");
-        }
-        eprintln!("SKIPPED: {tool} is not installed on this machine");
-    }
-    found
-}
 
 fn is_root() -> bool {
     std::process::Command::new("id")

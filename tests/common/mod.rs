@@ -273,3 +273,20 @@ impl SseClient {
         }
     }
 }
+
+/// Whether `tool` is on PATH. A missing tool is a visible skip on a developer's machine
+/// and a failure under `CI=true`, where `.ci/run` installs it.
+pub fn have(tool: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{tool} is required in CI (.ci/run installs it)");
+        }
+        eprintln!("SKIPPED: {tool} is not installed on this machine");
+    }
+    found
+}
