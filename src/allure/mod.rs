@@ -185,9 +185,10 @@ impl AllureClient {
         self.inner.timeout
     }
 
-    /// Unix milliseconds of the last answer from upstream (0 = never).
-    pub fn last_answer_ms(&self) -> u64 {
-        self.inner.last_answer_ms.load(Ordering::Relaxed)
+    /// Whether Allure answered (any status) within `window`.
+    pub fn answered_within(&self, window: Duration) -> bool {
+        let last = self.inner.last_answer_ms.load(Ordering::Relaxed);
+        last > 0 && unix_ms().saturating_sub(last) < window.as_millis() as u64
     }
 
     /// Rotates the API token (used on reload); the cached JWT is dropped.
@@ -425,17 +426,22 @@ impl AllureClient {
         if let Some(f) = self.inner.observer.get() {
             f(status);
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        self.inner.last_answer_ms.store(now, Ordering::Relaxed);
+        self.inner
+            .last_answer_ms
+            .store(unix_ms(), Ordering::Relaxed);
     }
 
     /// How many token exchanges this client made (for tests and benchmarks).
     pub fn token_exchanges(&self) -> u64 {
         self.inner.auth.exchanges()
     }
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn normalize_prefix(prefix: &str) -> String {

@@ -181,13 +181,7 @@ pub fn tools() -> Vec<ToolDef> {
                         ],
                     )
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Project {pid}"),
-                            "list_projects shows projects.",
-                        )
-                    })?;
+                    .map_err(|e| ToolError::project_not_found(e, pid))?;
                 let mut points: Vec<TrendPoint> = p
                     .content
                     .into_iter()
@@ -242,13 +236,7 @@ pub fn tools() -> Vec<ToolDef> {
                         &[("buckets", "6".into())],
                     )
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Project {pid}"),
-                            "list_projects shows projects.",
-                        )
-                    })?;
+                    .map_err(|e| ToolError::project_not_found(e, pid))?;
                 let min = |ms: Option<i64>| (ms.unwrap_or(0) as f64 / 6000.0).round() / 10.0;
                 Ok(Durations {
                     project_id: pid,
@@ -289,13 +277,7 @@ pub fn tools() -> Vec<ToolDef> {
                     .client
                     .get(&format!("/analytic/{pid}/tc_success_rate"), &[])
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Project {pid}"),
-                            "list_projects shows projects.",
-                        )
-                    })?;
+                    .map_err(|e| ToolError::project_not_found(e, pid))?;
                 let points: Vec<RatePoint> = pts
                     .into_iter()
                     .map(|p| RatePoint {

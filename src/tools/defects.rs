@@ -163,13 +163,11 @@ pub fn tools() -> Vec<ToolDef> {
                         )));
                     }
                 }
-                let p: Page<Defect> = ctx.client.get("/defect", &q).await.map_err(|e| {
-                    ToolError::not_found(
-                        e,
-                        format!("Project {pid}"),
-                        "list_projects shows projects.",
-                    )
-                })?;
+                let p: Page<Defect> = ctx
+                    .client
+                    .get("/defect", &q)
+                    .await
+                    .map_err(|e| ToolError::project_not_found(e, pid))?;
                 Ok(DefectList {
                     project_id: pid,
                     page: PageInfo::of(&p),
@@ -256,13 +254,11 @@ pub fn tools() -> Vec<ToolDef> {
                 {
                     body["description"] = json!(d);
                 }
-                let d: Defect = ctx.client.post("/defect", body).await.map_err(|e| {
-                    ToolError::not_found(
-                        e,
-                        format!("Project {pid}"),
-                        "list_projects shows projects.",
-                    )
-                })?;
+                let d: Defect = ctx
+                    .client
+                    .post("/defect", body)
+                    .await
+                    .map_err(|e| ToolError::project_not_found(e, pid))?;
                 Ok(Done {
                     summary: format!("Created defect #{} {}.", d.id, d.name),
                     ids: vec![d.id],

@@ -415,13 +415,11 @@ pub fn tools() -> Vec<ToolDef> {
                 if let Some(s) = a.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                     q.push(("search", s.to_owned()));
                 }
-                let page: Page<Launch> = ctx.client.get("/launch", &q).await.map_err(|e| {
-                    ToolError::not_found(
-                        e,
-                        format!("Project {pid}"),
-                        "list_projects or find_project show existing projects.",
-                    )
-                })?;
+                let page: Page<Launch> = ctx
+                    .client
+                    .get("/launch", &q)
+                    .await
+                    .map_err(|e| ToolError::project_not_found(e, pid))?;
                 Ok(LaunchList {
                     project_id: pid,
                     page: PageInfo::of(&page),

@@ -188,6 +188,15 @@ pub enum ToolError {
 }
 
 impl ToolError {
+    /// An upstream 404 for a project id, with where to find the right one.
+    pub fn project_not_found(err: AllureError, id: i64) -> ToolError {
+        ToolError::not_found(
+            err,
+            format!("Project {id}"),
+            "list_projects or find_project show existing projects.",
+        )
+    }
+
     /// Turns an upstream 404 into a `NotFound` that names the thing and where to look.
     pub fn not_found(
         err: AllureError,

@@ -187,13 +187,7 @@ pub fn tools() -> Vec<ToolDef> {
                     .client
                     .get(&format!("/project/{id}"), &[])
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Project {id}"),
-                            "list_projects or find_project show existing projects.",
-                        )
-                    })?;
+                    .map_err(|e| ToolError::project_not_found(e, id))?;
                 Ok(ProjectDetails {
                     created: super::render::time(p.created_date),
                     public: p.is_public,
@@ -277,13 +271,7 @@ pub fn tools() -> Vec<ToolDef> {
                     .client
                     .get(&format!("/project/{id}/stats"), &[])
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Project {id}"),
-                            "list_projects or find_project show existing projects.",
-                        )
-                    })?;
+                    .map_err(|e| ToolError::project_not_found(e, id))?;
                 Ok(ProjectStatsOut {
                     project_id: id,
                     automated_test_cases: s.automated_test_cases,

@@ -319,13 +319,7 @@ pub fn tools() -> Vec<ToolDef> {
                             .client
                             .post("/launch", json!({"name": name, "projectId": pid}))
                             .await
-                            .map_err(|e| {
-                                ToolError::not_found(
-                                    e,
-                                    format!("Project {pid}"),
-                                    "list_projects shows projects.",
-                                )
-                            })?;
+                            .map_err(|e| ToolError::project_not_found(e, pid))?;
                         Ok(RunStarted {
                             url: ctx.link(&format!("/launch/{}", l.id)),
                             summary: format!(
@@ -356,13 +350,11 @@ pub fn tools() -> Vec<ToolDef> {
                 let pid = ctx.project(a.project_id)?;
                 let mut q = paging(a.page, a.size, 25)?;
                 q.push(("projectId", pid.to_string()));
-                let p: Page<Job> = ctx.client.get("/job", &q).await.map_err(|e| {
-                    ToolError::not_found(
-                        e,
-                        format!("Project {pid}"),
-                        "list_projects shows projects.",
-                    )
-                })?;
+                let p: Page<Job> = ctx
+                    .client
+                    .get("/job", &q)
+                    .await
+                    .map_err(|e| ToolError::project_not_found(e, pid))?;
                 Ok(JobList {
                     project_id: pid,
                     page: PageInfo::of(&p),

@@ -425,13 +425,11 @@ pub fn tools() -> Vec<ToolDef> {
                 let pid = ctx.project(a.project_id)?;
                 let mut q = paging(a.page, a.size, 25)?;
                 q.push(("projectId", pid.to_string()));
-                let p: Page<TestCase> = ctx.client.get("/testcase", &q).await.map_err(|e| {
-                    ToolError::not_found(
-                        e,
-                        format!("Project {pid}"),
-                        "list_projects shows projects.",
-                    )
-                })?;
+                let p: Page<TestCase> = ctx
+                    .client
+                    .get("/testcase", &q)
+                    .await
+                    .map_err(|e| ToolError::project_not_found(e, pid))?;
                 Ok(CaseList {
                     project_id: pid,
                     aql: None,
@@ -543,13 +541,11 @@ pub fn tools() -> Vec<ToolDef> {
                 {
                     body["description"] = json!(d);
                 }
-                let tc: TestCase = ctx.client.post("/testcase", body).await.map_err(|e| {
-                    ToolError::not_found(
-                        e,
-                        format!("Project {pid}"),
-                        "list_projects shows projects.",
-                    )
-                })?;
+                let tc: TestCase = ctx
+                    .client
+                    .post("/testcase", body)
+                    .await
+                    .map_err(|e| ToolError::project_not_found(e, pid))?;
                 Ok(Done {
                     summary: format!("Created test case #{} {}.", tc.id, tc.name),
                     ids: vec![tc.id],
@@ -767,13 +763,11 @@ pub fn tools() -> Vec<ToolDef> {
                 let pid = ctx.project(a.project_id)?;
                 let mut q = paging(a.page, a.size, 25)?;
                 q.push(("projectId", pid.to_string()));
-                let p: Page<TestPlan> = ctx.client.get("/testplan", &q).await.map_err(|e| {
-                    ToolError::not_found(
-                        e,
-                        format!("Project {pid}"),
-                        "list_projects shows projects.",
-                    )
-                })?;
+                let p: Page<TestPlan> = ctx
+                    .client
+                    .get("/testplan", &q)
+                    .await
+                    .map_err(|e| ToolError::project_not_found(e, pid))?;
                 Ok(PlanList {
                     project_id: pid,
                     page: PageInfo::of(&p),

@@ -30,6 +30,7 @@ use tower_governor::key_extractor::KeyExtractor;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
+use super::json_error;
 use super::sse::SseSessions;
 use crate::allure::AllureClient;
 use crate::config::HttpConfig;
@@ -74,14 +75,6 @@ struct AppState {
     /// Responses still being written (a POST /mcp body, a legacy answer not yet sent):
     /// shutdown waits for these as well as for tool calls.
     responses: Arc<crate::metrics::InFlight>,
-}
-
-fn json_error(status: StatusCode, error: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({"error": error, "message": message})),
-    )
-        .into_response()
 }
 
 /// Rate-limit key: the identity, or the address for requests that did not authenticate.
@@ -346,12 +339,7 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn readyz(State(st): State<AppState>) -> Response {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let recent = |ms: u64| ms > 0 && now.saturating_sub(ms) < 60_000;
-    let mut ok = recent(st.client.last_answer_ms());
+    let mut ok = st.client.answered_within(Duration::from_secs(60));
     if !ok {
         // Nothing heard lately: one cheap probe, with a short fuse.
         let q = [("size", "1".to_owned())];

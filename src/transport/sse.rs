@@ -23,6 +23,7 @@ use rmcp::model::{ClientJsonRpcMessage, GetExtensions, JsonRpcMessage, ServerJso
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::json_error;
 use crate::metrics::{CallGuard, InFlight, Metrics};
 use crate::security::Identity;
 use crate::server::AllureMcp;
@@ -51,14 +52,6 @@ pub struct SseSessions {
     epoch: Instant,
     keep_alive: Duration,
     pending: Arc<InFlight>,
-}
-
-fn json_error(status: StatusCode, error: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({"error": error, "message": message})),
-    )
-        .into_response()
 }
 
 /// Removes its session when the SSE stream is dropped (the client went away).
