@@ -7,9 +7,10 @@ use std::sync::OnceLock;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
+use tracing_subscriber::{Layer, Registry, reload};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,19 +39,24 @@ impl LogFormat {
     }
 }
 
-static RELOAD: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+static RELOAD: OnceLock<reload::Handle<Targets, Registry>> = OnceLock::new();
 
 /// Our crate at `level`; libraries at `warn` (their trace output is noise, and an HTTP
 /// library at trace is the classic place a header, and so a token, ends up in a log).
-fn filter(level: &str) -> EnvFilter {
-    let lib = if level == "trace" || level == "debug" {
-        "info"
+/// Plain per-target levels (`Targets`), not `EnvFilter`: nothing here needs its
+/// regex-driven directives, and leaving the regex engine out of the binary keeps a
+/// fresh process smaller.
+fn filter(level: &str) -> Targets {
+    let ours = level.parse::<LevelFilter>().unwrap_or(LevelFilter::INFO);
+    let lib = if ours >= LevelFilter::DEBUG {
+        LevelFilter::INFO
     } else {
-        "warn"
+        LevelFilter::WARN
     };
-    EnvFilter::new(format!(
-        "warn,allure_mcp={level},rmcp={lib},hyper=warn,reqwest=warn,h2=warn,rustls=warn"
-    ))
+    Targets::new()
+        .with_default(LevelFilter::WARN)
+        .with_target("allure_mcp", ours)
+        .with_target("rmcp", lib)
 }
 
 /// Starts the global subscriber. Falls back to JSON if the journal cannot be opened.
@@ -153,5 +159,38 @@ impl<S: Subscriber> Layer<S> for JournalLayer {
                 .key_values(&kvs)
                 .build(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_level_is_taken_and_libraries_stay_quiet() {
+        let warn = filter("warn");
+        assert!(warn.would_enable("allure_mcp::app", &Level::WARN));
+        assert!(!warn.would_enable("allure_mcp::app", &Level::INFO));
+        assert!(!warn.would_enable("allure_mcp::audit", &Level::INFO));
+
+        let trace = filter("trace");
+        assert!(trace.would_enable("allure_mcp::allure", &Level::TRACE));
+        assert!(trace.would_enable("rmcp::service", &Level::INFO));
+        assert!(!trace.would_enable("rmcp::service", &Level::DEBUG));
+        // HTTP and TLS libraries never go below warn: their debug output carries headers.
+        for lib in [
+            "hyper::proto::h1",
+            "reqwest::connect",
+            "h2::codec",
+            "rustls::client",
+        ] {
+            assert!(trace.would_enable(lib, &Level::WARN));
+            assert!(!trace.would_enable(lib, &Level::INFO), "{lib}");
+        }
+
+        let info = filter("info");
+        assert!(info.would_enable("allure_mcp::audit", &Level::INFO));
+        assert!(!info.would_enable("allure_mcp::audit", &Level::DEBUG));
+        assert!(!info.would_enable("rmcp::service", &Level::INFO));
     }
 }
