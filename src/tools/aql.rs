@@ -2,9 +2,12 @@
 //! into queries, and the validation tool.
 
 use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, Meta, Render, ToolDef, ToolError, Toolset, required_text, tool};
+use super::{Ctx, Meta, Render, ToolDef, ToolError, Toolset, paging, required_text, tool};
+use crate::allure::AllureError;
+use crate::allure::model::Page;
 
 /// The AQL guide: served as the resource `allure://aql-guide` and pointed to by the
 /// search tools. Short on purpose: it is read into a model's context.
@@ -63,6 +66,51 @@ impl Entity {
 /// Rejects empty and absurd queries before they reach Allure.
 pub fn check_query(aql: &str) -> Result<String, ToolError> {
     required_text("aql", aql, 4000)
+}
+
+/// A 400 from a `__search` is the query's fault: say so and point to the guide.
+pub fn aql_error(e: AllureError) -> ToolError {
+    if e.status() == Some(400) {
+        ToolError::InvalidArgs(format!(
+            "the AQL query was rejected: {e}. Read the resource allure://aql-guide, or check the query with validate_aql"
+        ))
+    } else {
+        ToolError::Upstream(e)
+    }
+}
+
+/// One page of a search tool's answer, with what was searched.
+pub struct Found<T> {
+    pub project_id: i64,
+    /// The query as sent (trimmed).
+    pub aql: String,
+    pub page: Page<T>,
+}
+
+/// The model's AQL search of one project (`search_*` tools): checks the query and the
+/// paging before anything is sent, and answers a rejected query as the caller's error.
+pub async fn search<T: DeserializeOwned>(
+    ctx: &Ctx,
+    entity: Entity,
+    project_id: Option<i64>,
+    aql: &str,
+    (page, size, default_size): (Option<u32>, Option<u32>, u32),
+) -> Result<Found<T>, ToolError> {
+    let project_id = ctx.project(project_id)?;
+    let aql = check_query(aql)?;
+    let mut q = paging(page, size, default_size)?;
+    q.push(("projectId", project_id.to_string()));
+    q.push(("rql", aql.clone()));
+    let page = ctx
+        .client
+        .get(&format!("{}/__search", entity.api()), &q)
+        .await
+        .map_err(aql_error)?;
+    Ok(Found {
+        project_id,
+        aql,
+        page,
+    })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

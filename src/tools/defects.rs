@@ -7,8 +7,8 @@ use serde_json::json;
 use super::render::time;
 use super::results::{Example, result_url};
 use super::{
-    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, paging, positive_id,
-    required_text, tool,
+    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body, paging,
+    positive_id, tool,
 };
 use crate::allure::Page;
 use crate::allure::model::{Defect, TestResult, TestResultRow};
@@ -244,16 +244,7 @@ pub fn tools() -> Vec<ToolDef> {
             },
             |ctx: Ctx, a: CreateArgs| async move {
                 let pid = ctx.project(a.project_id)?;
-                let name = required_text("name", &a.name, 255)?;
-                let mut body = json!({"projectId": pid, "name": name});
-                if let Some(d) = a
-                    .description
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|d| !d.is_empty())
-                {
-                    body["description"] = json!(d);
-                }
+                let body = created_body(pid, &a.name, a.description.as_deref())?;
                 let d: Defect = ctx
                     .client
                     .post("/defect", body)

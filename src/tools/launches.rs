@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use super::aql::check_query;
+use super::aql::{self, Entity};
 use super::render::{Statistic, time};
-use super::results::{Example, all_results, aql_error, launch, result_url};
+use super::results::{Example, all_results, launch, result_url};
 use super::{
     Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, paging, positive_id,
     tool,
@@ -598,20 +598,19 @@ pub fn tools() -> Vec<ToolDef> {
                 idempotent: true,
             },
             |ctx: Ctx, a: SearchLaunchesArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let aql = check_query(&a.aql)?;
-                let mut q = paging(a.page, a.size, 20)?;
-                q.push(("projectId", pid.to_string()));
-                q.push(("rql", aql));
-                let page: Page<Launch> = ctx
-                    .client
-                    .get("/launch/__search", &q)
-                    .await
-                    .map_err(aql_error)?;
+                let found = aql::search::<Launch>(
+                    &ctx,
+                    Entity::Launch,
+                    a.project_id,
+                    &a.aql,
+                    (a.page, a.size, 20),
+                )
+                .await?;
                 Ok(LaunchList {
-                    project_id: pid,
-                    page: PageInfo::of(&page),
-                    launches: page
+                    project_id: found.project_id,
+                    page: PageInfo::of(&found.page),
+                    launches: found
+                        .page
                         .content
                         .into_iter()
                         .map(|l| LaunchSummary::from(&ctx, l))

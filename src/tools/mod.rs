@@ -681,6 +681,21 @@ pub fn required_text(name: &str, value: &str, max: usize) -> Result<String, Tool
     Ok(v.to_owned())
 }
 
+/// The body that creates a named thing in a project (a test case, a defect): the name
+/// required and trimmed, the description only when it says something.
+pub fn created_body(
+    project_id: i64,
+    name: &str,
+    description: Option<&str>,
+) -> Result<Value, ToolError> {
+    let name = required_text("name", name, 255)?;
+    let mut body = serde_json::json!({"projectId": project_id, "name": name});
+    if let Some(d) = description.map(str::trim).filter(|d| !d.is_empty()) {
+        body["description"] = Value::from(d);
+    }
+    Ok(body)
+}
+
 /// The answer of a write: what was done, in one sentence, and where to look.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Done {
@@ -698,5 +713,25 @@ impl Render for Done {
             Some(u) => format!("{} {u}", self.summary),
             None => self.summary.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_body_trims_and_leaves_out_an_empty_description() {
+        assert_eq!(
+            created_body(3, "  Login fails  ", Some("  ")).unwrap(),
+            serde_json::json!({"projectId": 3, "name": "Login fails"})
+        );
+        assert_eq!(
+            created_body(3, "Login fails", Some(" on Safari ")).unwrap(),
+            serde_json::json!({"projectId": 3, "name": "Login fails", "description": "on Safari"})
+        );
+        let err = created_body(3, " \n ", None).unwrap_err();
+        assert!(err.to_string().contains("name must not be empty"), "{err}");
+        assert!(created_body(3, &"x".repeat(256), None).is_err());
     }
 }

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::aql::{check_query, quote};
+use super::aql::{self, Entity, quote};
 use super::render::{cut, time};
 use super::{
     Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, paging, positive_id,
@@ -1275,21 +1275,20 @@ pub fn tools() -> Vec<ToolDef> {
                 idempotent: true,
             },
             |ctx: Ctx, a: SearchArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let aql = check_query(&a.aql)?;
-                let mut q = paging(a.page, a.size, 25)?;
-                q.push(("projectId", pid.to_string()));
-                q.push(("rql", aql.clone()));
-                let p: Page<TestResultRow> = ctx
-                    .client
-                    .get("/testresult/__search", &q)
-                    .await
-                    .map_err(aql_error)?;
+                let found = aql::search::<TestResultRow>(
+                    &ctx,
+                    Entity::TestResult,
+                    a.project_id,
+                    &a.aql,
+                    (a.page, a.size, 25),
+                )
+                .await?;
                 Ok(ResultList {
                     launch_id: None,
-                    aql: Some(aql),
-                    page: PageInfo::of(&p),
-                    results: p
+                    aql: Some(found.aql),
+                    page: PageInfo::of(&found.page),
+                    results: found
+                        .page
                         .content
                         .into_iter()
                         .map(|r| ResultLine::from_row(&ctx, None, r))
@@ -1401,17 +1400,6 @@ pub fn tools() -> Vec<ToolDef> {
 /// A test-result selection of the bulk endpoints: these leaves of this launch.
 pub fn selection(launch_id: i64, ids: &[i64]) -> serde_json::Value {
     json!({"launchId": launch_id, "leafsInclude": ids, "inverted": false})
-}
-
-/// A 400 from a `__search` is the query's fault: say so and point to the guide.
-pub fn aql_error(e: AllureError) -> ToolError {
-    if e.status() == Some(400) {
-        ToolError::InvalidArgs(format!(
-            "the AQL query was rejected: {e}. Read the resource allure://aql-guide, or check the query with validate_aql"
-        ))
-    } else {
-        ToolError::Upstream(e)
-    }
 }
 
 #[cfg(test)]

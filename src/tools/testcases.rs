@@ -6,12 +6,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::aql::check_query;
+use super::aql::{self, Entity};
 use super::render::{cut, time};
-use super::results::aql_error;
 use super::{
-    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, paging, positive_id,
-    required_text, tool,
+    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body, paging,
+    positive_id, required_text, tool,
 };
 use crate::allure::Page;
 use crate::allure::model::{Scenario, TestCase, TestPlan};
@@ -453,21 +452,21 @@ pub fn tools() -> Vec<ToolDef> {
                 idempotent: true,
             },
             |ctx: Ctx, a: SearchArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let aql = check_query(&a.aql)?;
-                let mut q = paging(a.page, a.size, 25)?;
-                q.push(("projectId", pid.to_string()));
-                q.push(("rql", aql.clone()));
-                let p: Page<TestCase> = ctx
-                    .client
-                    .get("/testcase/__search", &q)
-                    .await
-                    .map_err(aql_error)?;
+                let found = aql::search::<TestCase>(
+                    &ctx,
+                    Entity::TestCase,
+                    a.project_id,
+                    &a.aql,
+                    (a.page, a.size, 25),
+                )
+                .await?;
+                let pid = found.project_id;
                 Ok(CaseList {
                     project_id: pid,
-                    aql: Some(aql),
-                    page: PageInfo::of(&p),
-                    test_cases: p
+                    aql: Some(found.aql),
+                    page: PageInfo::of(&found.page),
+                    test_cases: found
+                        .page
                         .content
                         .into_iter()
                         .map(|t| CaseLine::from(&ctx, pid, t))
@@ -531,16 +530,7 @@ pub fn tools() -> Vec<ToolDef> {
             },
             |ctx: Ctx, a: CreateArgs| async move {
                 let pid = ctx.project(a.project_id)?;
-                let name = required_text("name", &a.name, 255)?;
-                let mut body = json!({"projectId": pid, "name": name});
-                if let Some(d) = a
-                    .description
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|d| !d.is_empty())
-                {
-                    body["description"] = json!(d);
-                }
+                let body = created_body(pid, &a.name, a.description.as_deref())?;
                 let tc: TestCase = ctx
                     .client
                     .post("/testcase", body)
