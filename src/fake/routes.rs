@@ -24,8 +24,14 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/project/{id}", get(get_project))
         .route("/api/project/{id}/stats", get(project_stats))
         .route("/api/launch", get(list_launches).post(create_launch))
-        .route("/api/launch/__search", get(search_launches))
-        .route("/api/launch/query/validate", get(validate_launches))
+        .route(
+            "/api/launch/__search",
+            get(|AxState(s): St, RawQuery(q): RawQuery| search(s, Searchable::Launches, q)),
+        )
+        .route(
+            "/api/launch/query/validate",
+            get(|AxState(s): St, RawQuery(q): RawQuery| validate(s, Searchable::Launches, q)),
+        )
         .route("/api/launch/{id}", get(get_launch).delete(delete_launch))
         .route("/api/launch/{id}/statistic", get(launch_statistic))
         .route("/api/launch/{id}/progress", get(launch_progress))
@@ -33,12 +39,24 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/launch/{id}/close", post(close_launch))
         .route("/api/launch/{id}/reopen", post(reopen_launch))
         .route("/api/testresult", get(list_results))
-        .route("/api/testresult/__search", get(search_results))
-        .route("/api/testresult/query/validate", get(validate_results))
+        .route(
+            "/api/testresult/__search",
+            get(|AxState(s): St, RawQuery(q): RawQuery| search(s, Searchable::TestResults, q)),
+        )
+        .route(
+            "/api/testresult/query/validate",
+            get(|AxState(s): St, RawQuery(q): RawQuery| validate(s, Searchable::TestResults, q)),
+        )
         .route("/api/testresult/{id}", get(get_result))
         .route("/api/testcase", get(list_test_cases))
-        .route("/api/testcase/__search", get(search_test_cases))
-        .route("/api/testcase/query/validate", get(validate_test_cases))
+        .route(
+            "/api/testcase/__search",
+            get(|AxState(s): St, RawQuery(q): RawQuery| search(s, Searchable::TestCases, q)),
+        )
+        .route(
+            "/api/testcase/query/validate",
+            get(|AxState(s): St, RawQuery(q): RawQuery| validate(s, Searchable::TestCases, q)),
+        )
         .route("/api/testcase/{id}", get(get_test_case))
         .route("/api/job", get(list_jobs))
         .route("/api/job/{id}/run", post(run_job))
@@ -358,6 +376,106 @@ const LAUNCH_FIELDS: &[(&str, &str)] = &[
     ("createdBy", "createdBy"),
 ];
 
+/// The entities with AQL endpoints (`__search` and `query/validate`).
+#[derive(Clone, Copy)]
+enum Searchable {
+    TestResults,
+    TestCases,
+    Launches,
+}
+
+impl Searchable {
+    fn base(self) -> &'static str {
+        match self {
+            Searchable::TestResults => "/api/testresult",
+            Searchable::TestCases => "/api/testcase",
+            Searchable::Launches => "/api/launch",
+        }
+    }
+
+    fn fields(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Searchable::TestResults => RESULT_FIELDS,
+            Searchable::TestCases => CASE_FIELDS,
+            Searchable::Launches => LAUNCH_FIELDS,
+        }
+    }
+
+    /// Everything of this kind in a project that a search can see.
+    fn items(self, d: &Dataset, pid: i64) -> Vec<Value> {
+        match self {
+            Searchable::TestResults => d
+                .results
+                .iter()
+                .filter(|r| r.project_id == pid && !r.hidden)
+                .map(to_value)
+                .collect(),
+            Searchable::TestCases => d
+                .test_cases
+                .iter()
+                .filter(|t| t.project_id == pid && !t.deleted)
+                .map(to_value)
+                .collect(),
+            Searchable::Launches => d
+                .launches
+                .iter()
+                .filter(|l| l.project_id == pid)
+                .map(launch_dto)
+                .collect(),
+        }
+    }
+
+    /// One item as `__search` answers it: results come as `TestResultRowDto` (no
+    /// message or trace); the others whole.
+    fn row(self, v: &Value) -> Value {
+        match self {
+            Searchable::TestResults => {
+                json!({"id": v["id"], "name": v["name"], "status": v["status"], "assignee": v["assignee"], "duration": v["duration"], "testCaseId": v["testCaseId"]})
+            }
+            Searchable::TestCases | Searchable::Launches => v.clone(),
+        }
+    }
+}
+
+/// `GET …/__search?projectId=&rql=`: a page of what matches; 400 for bad AQL.
+async fn search(s: Arc<State>, what: Searchable, raw: Option<String>) -> Resp {
+    let q = Q::new(raw);
+    let path = format!("{}/__search", what.base());
+    let pid = match q.required_i64("projectId", &path) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let items = what.items(&s.data(), pid);
+    match aql_filter(&s, &q, items, what.fields(), &path) {
+        Ok(found) => {
+            let mut p = page(found, &q, true);
+            if let Some(c) = p["content"].as_array_mut() {
+                for v in c.iter_mut() {
+                    *v = what.row(v);
+                }
+            }
+            ok(p)
+        }
+        Err(r) => r,
+    }
+}
+
+/// `GET …/query/validate?projectId=&rql=`: valid and how many match.
+async fn validate(s: Arc<State>, what: Searchable, raw: Option<String>) -> Resp {
+    let q = Q::new(raw);
+    let path = format!("{}/query/validate", what.base());
+    let pid = match q.required_i64("projectId", &path) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let items = what.items(&s.data(), pid);
+    match aql_filter(&s, &q, items, what.fields(), &path) {
+        Ok(found) => ok(json!({"valid": true, "count": found.len()})),
+        // The real endpoint answers 200 with valid=false for a bad query.
+        Err(_) => ok(json!({"valid": false, "count": 0})),
+    }
+}
+
 /// Runs AQL over `items`; `Err` is the 400 answer.
 fn aql_filter(
     s: &State,
@@ -386,60 +504,6 @@ fn aql_filter(
         }
     }
     Ok(out)
-}
-
-fn validate(s: &State, q: &Q, items: Vec<Value>, fields: &[(&str, &str)], path: &str) -> Resp {
-    match aql_filter(s, q, items, fields, path) {
-        Ok(found) => ok(json!({"valid": true, "count": found.len()})),
-        // The real endpoint answers 200 with valid=false for a bad query.
-        Err(_) => ok(json!({"valid": false, "count": 0})),
-    }
-}
-
-fn result_values(d: &Dataset, pid: i64) -> Vec<Value> {
-    d.results
-        .iter()
-        .filter(|r| r.project_id == pid && !r.hidden)
-        .map(to_value)
-        .collect()
-}
-
-/// `TestResultRowDto`: what `__search` answers (no message or trace).
-fn result_row(v: &Value) -> Value {
-    json!({"id": v["id"], "name": v["name"], "status": v["status"], "assignee": v["assignee"], "duration": v["duration"], "testCaseId": v["testCaseId"]})
-}
-
-async fn search_results(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
-    let q = Q::new(raw);
-    let path = "/api/testresult/__search";
-    let pid = match q.required_i64("projectId", path) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let items = result_values(&s.data(), pid);
-    match aql_filter(&s, &q, items, RESULT_FIELDS, path) {
-        Ok(found) => {
-            let mut p = page(found, &q, true);
-            if let Some(c) = p["content"].as_array_mut() {
-                for v in c.iter_mut() {
-                    *v = result_row(v);
-                }
-            }
-            ok(p)
-        }
-        Err(r) => r,
-    }
-}
-
-async fn validate_results(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
-    let q = Q::new(raw);
-    let path = "/api/testresult/query/validate";
-    let pid = match q.required_i64("projectId", path) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let items = result_values(&s.data(), pid);
-    validate(&s, &q, items, RESULT_FIELDS, path)
 }
 
 async fn list_results(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
@@ -492,86 +556,12 @@ async fn list_test_cases(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
     ok(page(items, &q, false))
 }
 
-async fn search_test_cases(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
-    let q = Q::new(raw);
-    let path = "/api/testcase/__search";
-    let pid = match q.required_i64("projectId", path) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let items: Vec<Value> = s
-        .data()
-        .test_cases
-        .iter()
-        .filter(|t| t.project_id == pid && !t.deleted)
-        .map(to_value)
-        .collect();
-    match aql_filter(&s, &q, items, CASE_FIELDS, path) {
-        Ok(found) => ok(page(found, &q, true)),
-        Err(r) => r,
-    }
-}
-
-async fn validate_test_cases(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
-    let q = Q::new(raw);
-    let path = "/api/testcase/query/validate";
-    let pid = match q.required_i64("projectId", path) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let items: Vec<Value> = s
-        .data()
-        .test_cases
-        .iter()
-        .filter(|t| t.project_id == pid && !t.deleted)
-        .map(to_value)
-        .collect();
-    validate(&s, &q, items, CASE_FIELDS, path)
-}
-
 async fn get_test_case(AxState(s): St, Path(id): Path<i64>) -> Resp {
     let d = s.data();
     match d.test_cases.iter().find(|t| t.id == id && !t.deleted) {
         Some(t) => ok(to_value(t)),
         None => not_found("Test case", id, &format!("/api/testcase/{id}")),
     }
-}
-
-async fn search_launches(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
-    let q = Q::new(raw);
-    let path = "/api/launch/__search";
-    let pid = match q.required_i64("projectId", path) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let items: Vec<Value> = s
-        .data()
-        .launches
-        .iter()
-        .filter(|l| l.project_id == pid)
-        .map(launch_dto)
-        .collect();
-    match aql_filter(&s, &q, items, LAUNCH_FIELDS, path) {
-        Ok(found) => ok(page(found, &q, true)),
-        Err(r) => r,
-    }
-}
-
-async fn validate_launches(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
-    let q = Q::new(raw);
-    let path = "/api/launch/query/validate";
-    let pid = match q.required_i64("projectId", path) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let items: Vec<Value> = s
-        .data()
-        .launches
-        .iter()
-        .filter(|l| l.project_id == pid)
-        .map(launch_dto)
-        .collect();
-    validate(&s, &q, items, LAUNCH_FIELDS, path)
 }
 
 // ---- jobs ----------------------------------------------------------------
