@@ -10,9 +10,9 @@ use axum::extract::{Path, RawQuery, State as AxState};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use super::State;
 use super::data::DefectRec;
-use super::http::{Q, Resp, json_body, not_found, now_ms, ok, page};
-use super::{State, error_response};
+use super::http::{Q, Resp, create_body, not_found, now_ms, ok, page};
 
 type St = AxState<Arc<State>>;
 
@@ -56,17 +56,10 @@ async fn list(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
 
 async fn create(AxState(s): St, body: Bytes) -> Resp {
     let path = "/api/defect";
-    let b = match json_body(&body, path) {
-        Ok(b) => b,
+    let (b, pid, name) = match create_body(&body, path) {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(pid) = b["projectId"].as_i64() else {
-        return error_response(400, "projectId: must not be null", path);
-    };
-    let name = b["name"].as_str().unwrap_or("").trim().to_owned();
-    if name.is_empty() {
-        return error_response(400, "name: must not be blank", path);
-    }
     let mut d = s.data();
     if !d.projects.iter().any(|p| p.id == pid) {
         return not_found("Project", pid, path);

@@ -164,6 +164,20 @@ pub(crate) fn json_body(bytes: &[u8], path: &str) -> Result<Value, Resp> {
         .map_err(|e| error_response(400, &format!("JSON parse error: {e}"), path))
 }
 
+/// The JSON body of a create request and its `projectId` and non-blank `name`, checked
+/// the way the real API checks them (400 with the field's complaint).
+pub(crate) fn create_body(bytes: &[u8], path: &str) -> Result<(Value, i64, String), Resp> {
+    let b = json_body(bytes, path)?;
+    let Some(pid) = b["projectId"].as_i64() else {
+        return Err(error_response(400, "projectId: must not be null", path));
+    };
+    let name = b["name"].as_str().unwrap_or("").trim().to_owned();
+    if name.is_empty() {
+        return Err(error_response(400, "name: must not be blank", path));
+    }
+    Ok((b, pid, name))
+}
+
 /// The ids a `TestResultTreeSelectionDto` / `TestCaseSelectionDtoV2` selects among `all`.
 pub(crate) fn selected(selection: &Value, include_key: &str, all: &[i64]) -> Vec<i64> {
     let include: Vec<i64> = selection[include_key]

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use super::data::{IdName, TestCaseRec};
 use super::http::{
-    Q, Resp, empty, json_body, not_found, now_ms, ok, page, selected, to_value, with_status,
+    Q, Resp, create_body, empty, json_body, not_found, now_ms, ok, page, selected, to_value,
+    with_status,
 };
 use super::{State, error_response};
 
@@ -47,17 +48,10 @@ const STATUSES: [(i64, &str); 3] = [(-1, "Draft"), (-2, "Active"), (-3, "Outdate
 
 async fn create(AxState(s): St, body: Bytes) -> Resp {
     let path = "/api/testcase";
-    let b = match json_body(&body, path) {
-        Ok(b) => b,
+    let (b, pid, name) = match create_body(&body, path) {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(pid) = b["projectId"].as_i64() else {
-        return error_response(400, "projectId: must not be null", path);
-    };
-    let name = b["name"].as_str().unwrap_or("").trim().to_owned();
-    if name.is_empty() {
-        return error_response(400, "name: must not be blank", path);
-    }
     let mut d = s.data();
     if !d.projects.iter().any(|p| p.id == pid) {
         return not_found("Project", pid, path);
