@@ -79,7 +79,17 @@ pub(crate) fn snake_to_camel(s: &str) -> String {
 }
 
 /// Spring paging and sorting over `items`. Default size 10, at most 1000 per page.
-pub(crate) fn page(mut items: Vec<Value>, q: &Q, snake_sort: bool) -> Value {
+pub(crate) fn page(items: Vec<Value>, q: &Q, snake_sort: bool) -> Value {
+    page_sized(items, q, snake_sort, 10)
+}
+
+/// [`page`] for an endpoint whose default page size is not Spring's 10.
+pub(crate) fn page_sized(
+    mut items: Vec<Value>,
+    q: &Q,
+    snake_sort: bool,
+    default_size: usize,
+) -> Value {
     for spec in q.all("sort").iter().rev() {
         let (field, dir) = spec.split_once(',').unwrap_or((spec, "asc"));
         let field = if snake_sort {
@@ -96,7 +106,7 @@ pub(crate) fn page(mut items: Vec<Value>, q: &Q, snake_sort: bool) -> Value {
     let size = q
         .get("size")
         .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(10)
+        .unwrap_or(default_size)
         .clamp(1, 1000);
     let number = q
         .get("page")

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::http::{
-    Q, Resp, empty, json_body, not_found, ok, page, selected, to_value, with_status,
+    Q, Resp, empty, json_body, not_found, ok, page, page_sized, selected, to_value, with_status,
 };
 use super::{State, error_response};
 
@@ -36,6 +36,43 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/api/testresult/bulk/mute", post(bulk_mute))
         .route("/api/testresult/bulk/unmute", post(bulk_unmute))
         .route("/api/testresult/bulk/resolve", post(bulk_resolve))
+        .route(
+            "/api/v2/launch/{id}/test-result/flat",
+            get(launch_results_flat),
+        )
+}
+
+/// `GET /api/v2/launch/{launchId}/test-result/flat`: a launch's results as
+/// `TestResultFlatDto` (no message or trace), `search` on the name, 100 per page and
+/// sorted by name unless told otherwise. Other clients (lucius-mcp) read launches this way.
+async fn launch_results_flat(AxState(s): St, Path(id): Path<i64>, RawQuery(raw): RawQuery) -> Resp {
+    let q = Q::new(raw);
+    let path = format!("/api/v2/launch/{id}/test-result/flat");
+    let d = s.data();
+    if !d.launches.iter().any(|l| l.id == id) {
+        return not_found("Launch", id, &path);
+    }
+    let needle = q.get("search").map(str::to_lowercase).unwrap_or_default();
+    let mut items: Vec<&super::data::ResultRec> = d
+        .results
+        .iter()
+        .filter(|r| r.launch_id == id && !r.hidden)
+        .filter(|r| r.name.to_lowercase().contains(&needle))
+        .collect();
+    items.sort_by(|a, b| a.name.cmp(&b.name));
+    let items = items
+        .into_iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "name": r.name, "status": r.status, "assignee": r.assignee,
+                "duration": r.duration, "start": r.start, "stop": r.stop,
+                "createdDate": r.created_date, "lastModifiedDate": r.created_date,
+                "testCaseId": r.test_case_id, "flaky": r.flaky, "hidden": r.hidden,
+                "manual": r.manual, "layerName": null, "testedBy": r.assignee,
+            })
+        })
+        .collect();
+    ok(page_sized(items, &q, false, 100))
 }
 
 fn row(r: &super::data::ResultRec) -> Value {
