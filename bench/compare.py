@@ -333,7 +333,7 @@ def write(results, floor, http):
         "- *upstream requests per call / token exchanges per 100 calls*: from the fake's request log; how much load a server puts on TestOps.",
         "- *concurrent*: N `list_launches` calls sent at once over one stdio session, repeated; calls per second.",
         "- *HTTP*: `wrk` with 2 threads at 16 and 64 connections against each server's Streamable HTTP endpoint, one session.",
-        "- A peer's call marked *(error)* answered with an error for this call against the fake; *no such tool* means the server has no tool for it. Known cause: allure-testops-mcp 0.9.3 reads a launch's `statistic` in `GET /api/launch` as an object, while the API (`LaunchPreviewDto`, OpenAPI 26.1.1) and the fake give a list of `{status, count}`; its call fails the same way against a real instance.",
+        "- A peer's call marked *(error)* answered with an error for this call against the fake; *no such tool* means the server has no tool for it. Known cause: allure-testops-mcp 0.9.3 reads a launch's `statistic` in `GET /api/launch` as an object; the API description (OpenAPI 26.1.1) answers either `LaunchDto` (no statistic) or `LaunchPreviewDto` (a list of `{status, count}`), and the fake gives the second. Against an instance that answers the first, that call would work.",
     ]
     with open("BENCHMARKS.md", "w") as f:
         f.write("\n".join(lines) + "\n")
