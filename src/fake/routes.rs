@@ -24,14 +24,6 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/project/{id}", get(get_project))
         .route("/api/project/{id}/stats", get(project_stats))
         .route("/api/launch", get(list_launches).post(create_launch))
-        .route(
-            "/api/launch/__search",
-            get(|AxState(s): St, RawQuery(q): RawQuery| search(s, Searchable::Launches, q)),
-        )
-        .route(
-            "/api/launch/query/validate",
-            get(|AxState(s): St, RawQuery(q): RawQuery| validate(s, Searchable::Launches, q)),
-        )
         .route("/api/launch/{id}", get(get_launch).delete(delete_launch))
         .route("/api/launch/{id}/statistic", get(launch_statistic))
         .route("/api/launch/{id}/progress", get(launch_progress))
@@ -39,24 +31,8 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/launch/{id}/close", post(close_launch))
         .route("/api/launch/{id}/reopen", post(reopen_launch))
         .route("/api/testresult", get(list_results))
-        .route(
-            "/api/testresult/__search",
-            get(|AxState(s): St, RawQuery(q): RawQuery| search(s, Searchable::TestResults, q)),
-        )
-        .route(
-            "/api/testresult/query/validate",
-            get(|AxState(s): St, RawQuery(q): RawQuery| validate(s, Searchable::TestResults, q)),
-        )
         .route("/api/testresult/{id}", get(get_result))
         .route("/api/testcase", get(list_test_cases))
-        .route(
-            "/api/testcase/__search",
-            get(|AxState(s): St, RawQuery(q): RawQuery| search(s, Searchable::TestCases, q)),
-        )
-        .route(
-            "/api/testcase/query/validate",
-            get(|AxState(s): St, RawQuery(q): RawQuery| validate(s, Searchable::TestCases, q)),
-        )
         .route("/api/testcase/{id}", get(get_test_case))
         .route("/api/job", get(list_jobs))
         .route("/api/job/{id}/run", post(run_job))
@@ -65,10 +41,32 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .merge(super::results::routes())
         .merge(super::testcases::routes())
         .merge(super::defects::routes())
+        .merge(aql_routes())
         .fallback(|req: axum::extract::Request| async move {
             error_response(404, "No static resource", req.uri().path())
         })
         .with_state(state)
+}
+
+/// `__search` and `query/validate` of each entity AQL reaches.
+fn aql_routes() -> Router<Arc<State>> {
+    let mut r = Router::new();
+    for what in [
+        Searchable::TestResults,
+        Searchable::TestCases,
+        Searchable::Launches,
+    ] {
+        r = r
+            .route(
+                &format!("{}/__search", what.base()),
+                get(move |AxState(s): St, RawQuery(q): RawQuery| search(s, what, q)),
+            )
+            .route(
+                &format!("{}/query/validate", what.base()),
+                get(move |AxState(s): St, RawQuery(q): RawQuery| validate(s, what, q)),
+            );
+    }
+    r
 }
 
 // ---- projects ----------------------------------------------------------------
