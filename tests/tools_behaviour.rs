@@ -36,6 +36,16 @@ fn launches(fake: &FakeTestOps, project: i64) -> Vec<(i64, bool)> {
     })
 }
 
+/// How many of a launch's results failed or broke, by the fake's own data.
+fn failed_or_broken(fake: &FakeTestOps, launch: i64) -> usize {
+    fake.with_data(|d| {
+        d.results
+            .iter()
+            .filter(|r| r.launch_id == launch && (r.status == "failed" || r.status == "broken"))
+            .count()
+    })
+}
+
 /// A closed launch of project 1 that has failures.
 fn failing_launch(fake: &FakeTestOps) -> i64 {
     fake.with_data(|d| {
@@ -60,12 +70,7 @@ async fn list_test_results_filters_by_status_on_the_server_across_pages() {
     let fake = FakeTestOps::start().await.unwrap();
     let s = Session::against(&fake, &[]).await;
     let launch = failing_launch(&fake);
-    let expected = fake.with_data(|d| {
-        d.results
-            .iter()
-            .filter(|r| r.launch_id == launch && (r.status == "failed" || r.status == "broken"))
-            .count()
-    });
+    let expected = failed_or_broken(&fake, launch);
     let r = s
         .call(
             "list_test_results",
@@ -518,12 +523,7 @@ async fn triage_groups_failures_and_marks_what_is_new() {
     let fake = FakeTestOps::start().await.unwrap();
     let s = Session::against(&fake, &[]).await;
     let launch = failing_launch(&fake);
-    let failures = fake.with_data(|d| {
-        d.results
-            .iter()
-            .filter(|r| r.launch_id == launch && (r.status == "failed" || r.status == "broken"))
-            .count()
-    });
+    let failures = failed_or_broken(&fake, launch);
     let r = s
         .call(
             "triage_launch",
@@ -589,12 +589,7 @@ async fn launch_status_report_close_reopen() {
         .call("get_launch_report", json!({"launch_id": launch}))
         .await;
     let v = sc(&r);
-    let fails = fake.with_data(|d| {
-        d.results
-            .iter()
-            .filter(|r| r.launch_id == launch && (r.status == "failed" || r.status == "broken"))
-            .count()
-    });
+    let fails = failed_or_broken(&fake, launch);
     assert_eq!(v["failures_total"], fails as i64);
     assert!(v["statistic"]["pass_rate"].is_number());
 

@@ -299,32 +299,14 @@ impl AllureClient {
                         target: "allure_mcp::allure",
                         %method, path, attempt, error = %describe_transport_error(&e), "upstream call failed"
                     );
-                    let err = if e.is_timeout() {
-                        AllureError::Timeout {
-                            method: method.to_string(),
-                            path: path.to_owned(),
-                            timeout: self.inner.timeout,
-                        }
-                    } else {
-                        AllureError::Transport {
-                            method: method.to_string(),
-                            path: path.to_owned(),
-                            detail: describe_transport_error(&e),
-                        }
-                    };
-                    if idempotent
-                        && retryable
-                        && let Some(delay) = self.inner.retry.next_delay(attempt, waited, None)
-                    {
-                        tokio::time::sleep(delay).await;
-                        waited += delay;
+                    if idempotent && retryable && self.back_off(attempt, &mut waited, None).await {
                         continue;
                     }
-                    return Err(err);
+                    return Err(self.transport_error(method, path, &e, ""));
                 }
                 Ok(response) => {
-                    self.mark_answer(response.status().as_u16());
                     let status = response.status().as_u16();
+                    self.mark_answer(status);
                     let content_type = response
                         .headers()
                         .get(reqwest::header::CONTENT_TYPE)
@@ -336,22 +318,7 @@ impl AllureClient {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok());
                     let body = response.bytes().await.map_err(|e| {
-                        if e.is_timeout() {
-                            AllureError::Timeout {
-                                method: method.to_string(),
-                                path: path.to_owned(),
-                                timeout: self.inner.timeout,
-                            }
-                        } else {
-                            AllureError::Transport {
-                                method: method.to_string(),
-                                path: path.to_owned(),
-                                detail: format!(
-                                    "the answer broke off: {}",
-                                    describe_transport_error(&e)
-                                ),
-                            }
-                        }
+                        self.transport_error(method, path, &e, "the answer broke off: ")
                     });
                     (status, retry_after, body.map(|b| (b, content_type)))
                 }
@@ -375,11 +342,7 @@ impl AllureClient {
             let (body, content_type) = match result {
                 Ok(body) => body,
                 Err(e) => {
-                    if idempotent
-                        && let Some(delay) = self.inner.retry.next_delay(attempt, waited, None)
-                    {
-                        tokio::time::sleep(delay).await;
-                        waited += delay;
+                    if idempotent && self.back_off(attempt, &mut waited, None).await {
                         continue;
                     }
                     return Err(e);
@@ -392,13 +355,13 @@ impl AllureClient {
                     content_type,
                 });
             }
-            if idempotent && RetryPolicy::is_retryable_status(status) {
-                let hint = retry_after.map(Duration::from_secs);
-                if let Some(delay) = self.inner.retry.next_delay(attempt, waited, hint) {
-                    tokio::time::sleep(delay).await;
-                    waited += delay;
-                    continue;
-                }
+            if idempotent
+                && RetryPolicy::is_retryable_status(status)
+                && self
+                    .back_off(attempt, &mut waited, retry_after.map(Duration::from_secs))
+                    .await
+            {
+                continue;
             }
             return Err(AllureError::Status {
                 method: method.to_string(),
@@ -407,6 +370,42 @@ impl AllureClient {
                 message: error::extract_message(&body),
                 retry_after,
             });
+        }
+    }
+
+    /// Waits before the next attempt when the retry policy allows one; false when the
+    /// retries (count or total time) are used up.
+    async fn back_off(&self, attempt: u32, waited: &mut Duration, hint: Option<Duration>) -> bool {
+        match self.inner.retry.next_delay(attempt, *waited, hint) {
+            Some(delay) => {
+                tokio::time::sleep(delay).await;
+                *waited += delay;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A failure with no complete answer: our deadline, or the connection's fault.
+    fn transport_error(
+        &self,
+        method: &Method,
+        path: &str,
+        e: &reqwest::Error,
+        context: &str,
+    ) -> AllureError {
+        if e.is_timeout() {
+            AllureError::Timeout {
+                method: method.to_string(),
+                path: path.to_owned(),
+                timeout: self.inner.timeout,
+            }
+        } else {
+            AllureError::Transport {
+                method: method.to_string(),
+                path: path.to_owned(),
+                detail: format!("{context}{}", describe_transport_error(e)),
+            }
         }
     }
 
