@@ -7,7 +7,7 @@ use serde_json::json;
 use super::render::time;
 use super::results::{Example, result_url};
 use super::{
-    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body, paging,
+    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body,
     positive_id, tool,
 };
 use crate::allure::Page;
@@ -145,9 +145,7 @@ pub fn tools() -> Vec<ToolDef> {
                 idempotent: true,
             },
             |ctx: Ctx, a: ListArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let mut q = paging(a.page, a.size, 25)?;
-                q.push(("projectId", pid.to_string()));
+                let (pid, mut q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
                 match a
                     .status
                     .as_deref()
@@ -163,11 +161,7 @@ pub fn tools() -> Vec<ToolDef> {
                         )));
                     }
                 }
-                let p: Page<Defect> = ctx
-                    .client
-                    .get("/defect", &q)
-                    .await
-                    .map_err(|e| ToolError::project_not_found(e, pid))?;
+                let p: Page<Defect> = ctx.project_get("/defect", pid, &q).await?;
                 Ok(DefectList {
                     project_id: pid,
                     page: PageInfo::of(&p),

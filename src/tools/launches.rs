@@ -11,8 +11,7 @@ use super::aql::{self, Entity};
 use super::render::{Statistic, time};
 use super::results::{Example, all_results, launch, result_url};
 use super::{
-    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, paging, positive_id,
-    tool,
+    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, positive_id, tool,
 };
 use crate::allure::Page;
 use crate::allure::model::{JobRun, Launch, LaunchProgress, StatusCount, TestResultRow};
@@ -408,18 +407,12 @@ pub fn tools() -> Vec<ToolDef> {
                 idempotent: true,
             },
             |ctx: Ctx, a: ListLaunchesArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let mut q = paging(a.page, a.size, 20)?;
-                q.push(("projectId", pid.to_string()));
+                let (pid, mut q) = ctx.project_query(a.project_id, a.page, a.size, 20)?;
                 q.push(("sort", "createdDate,desc".into()));
                 if let Some(s) = a.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                     q.push(("search", s.to_owned()));
                 }
-                let page: Page<Launch> = ctx
-                    .client
-                    .get("/launch", &q)
-                    .await
-                    .map_err(|e| ToolError::project_not_found(e, pid))?;
+                let page: Page<Launch> = ctx.project_get("/launch", pid, &q).await?;
                 Ok(LaunchList {
                     project_id: pid,
                     page: PageInfo::of(&page),

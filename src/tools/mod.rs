@@ -161,6 +161,34 @@ impl Ctx {
         }
     }
 
+    /// The query of one page of a project's list: the project (default applied) and the
+    /// paging checked, `projectId` set; the caller adds its own filters.
+    pub fn project_query(
+        &self,
+        project_id: Option<i64>,
+        page: Option<u32>,
+        size: Option<u32>,
+        default_size: u32,
+    ) -> Result<(i64, Query), ToolError> {
+        let pid = self.project(project_id)?;
+        let mut q = paging(page, size, default_size)?;
+        q.push(("projectId", pid.to_string()));
+        Ok((pid, q))
+    }
+
+    /// `GET` of a project's list endpoint; a 404 means the project does not exist.
+    pub async fn project_get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        pid: i64,
+        query: &[(&str, String)],
+    ) -> Result<T, ToolError> {
+        self.client
+            .get(path, query)
+            .await
+            .map_err(|e| ToolError::project_not_found(e, pid))
+    }
+
     /// A fresh context for one call, sharing the client.
     pub fn for_call(&self, scope: CallScope) -> Ctx {
         Ctx {
@@ -609,12 +637,11 @@ impl PageInfo {
     }
 }
 
+/// Query pairs of an upstream call.
+pub type Query = Vec<(&'static str, String)>;
+
 /// Checks `page`/`size` and gives them as query pairs.
-pub fn paging(
-    page: Option<u32>,
-    size: Option<u32>,
-    default_size: u32,
-) -> Result<Vec<(&'static str, String)>, ToolError> {
+pub fn paging(page: Option<u32>, size: Option<u32>, default_size: u32) -> Result<Query, ToolError> {
     let size = size.unwrap_or(default_size);
     if size == 0 || size > MAX_PAGE_SIZE {
         return Err(ToolError::InvalidArgs(format!(

@@ -11,8 +11,8 @@ use super::launches::JobRunSummary;
 use super::render::Statistic;
 use super::results::launch;
 use super::{
-    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, paging, positive_id,
-    required_text, tool,
+    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, positive_id, required_text,
+    tool,
 };
 use crate::allure::Page;
 use crate::allure::model::{Job, JobRun, Launch, StatusCount, TestCase};
@@ -347,14 +347,8 @@ pub fn tools() -> Vec<ToolDef> {
                 idempotent: true,
             },
             |ctx: Ctx, a: ProjectPageArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let mut q = paging(a.page, a.size, 25)?;
-                q.push(("projectId", pid.to_string()));
-                let p: Page<Job> = ctx
-                    .client
-                    .get("/job", &q)
-                    .await
-                    .map_err(|e| ToolError::project_not_found(e, pid))?;
+                let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
+                let p: Page<Job> = ctx.project_get("/job", pid, &q).await?;
                 Ok(JobList {
                     project_id: pid,
                     page: PageInfo::of(&p),

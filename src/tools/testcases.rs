@@ -9,7 +9,7 @@ use serde_json::json;
 use super::aql::{self, Entity};
 use super::render::{cut, time};
 use super::{
-    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body, paging,
+    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body,
     positive_id, required_text, tool,
 };
 use crate::allure::Page;
@@ -421,14 +421,8 @@ pub fn tools() -> Vec<ToolDef> {
                 idempotent: true,
             },
             |ctx: Ctx, a: ListArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let mut q = paging(a.page, a.size, 25)?;
-                q.push(("projectId", pid.to_string()));
-                let p: Page<TestCase> = ctx
-                    .client
-                    .get("/testcase", &q)
-                    .await
-                    .map_err(|e| ToolError::project_not_found(e, pid))?;
+                let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
+                let p: Page<TestCase> = ctx.project_get("/testcase", pid, &q).await?;
                 Ok(CaseList {
                     project_id: pid,
                     aql: None,
@@ -750,14 +744,8 @@ pub fn tools() -> Vec<ToolDef> {
                 idempotent: true,
             },
             |ctx: Ctx, a: ListArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let mut q = paging(a.page, a.size, 25)?;
-                q.push(("projectId", pid.to_string()));
-                let p: Page<TestPlan> = ctx
-                    .client
-                    .get("/testplan", &q)
-                    .await
-                    .map_err(|e| ToolError::project_not_found(e, pid))?;
+                let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
+                let p: Page<TestPlan> = ctx.project_get("/testplan", pid, &q).await?;
                 Ok(PlanList {
                     project_id: pid,
                     page: PageInfo::of(&p),
