@@ -171,17 +171,16 @@ pub fn tools() -> Vec<ToolDef> {
                     )));
                 }
                 let p: Page<Launch> = ctx
-                    .client
-                    .get(
+                    .project_get(
                         "/launch",
+                        pid,
                         &[
                             ("projectId", pid.to_string()),
                             ("sort", "createdDate,desc".into()),
                             ("size", n.to_string()),
                         ],
                     )
-                    .await
-                    .map_err(|e| ToolError::project_not_found(e, pid))?;
+                    .await?;
                 let mut points: Vec<TrendPoint> = p
                     .content
                     .into_iter()
@@ -230,13 +229,12 @@ pub fn tools() -> Vec<ToolDef> {
             |ctx: Ctx, a: ProjectArgs| async move {
                 let pid = ctx.project(a.project_id)?;
                 let b: Vec<DurationBucket> = ctx
-                    .client
-                    .get(
+                    .project_get(
                         &format!("/analytic/{pid}/launch_duration_histogram"),
+                        pid,
                         &[("buckets", "6".into())],
                     )
-                    .await
-                    .map_err(|e| ToolError::project_not_found(e, pid))?;
+                    .await?;
                 let min = |ms: Option<i64>| (ms.unwrap_or(0) as f64 / 6000.0).round() / 10.0;
                 Ok(Durations {
                     project_id: pid,
@@ -274,10 +272,8 @@ pub fn tools() -> Vec<ToolDef> {
             |ctx: Ctx, a: ProjectArgs| async move {
                 let pid = ctx.project(a.project_id)?;
                 let pts: Vec<AnalyticPoint> = ctx
-                    .client
-                    .get(&format!("/analytic/{pid}/tc_success_rate"), &[])
-                    .await
-                    .map_err(|e| ToolError::project_not_found(e, pid))?;
+                    .project_get(&format!("/analytic/{pid}/tc_success_rate"), pid, &[])
+                    .await?;
                 let points: Vec<RatePoint> = pts
                     .into_iter()
                     .map(|p| RatePoint {

@@ -183,11 +183,7 @@ pub fn tools() -> Vec<ToolDef> {
             },
             |ctx: Ctx, a: ProjectIdArgs| async move {
                 let id = ctx.project(a.project_id)?;
-                let p: Project = ctx
-                    .client
-                    .get(&format!("/project/{id}"), &[])
-                    .await
-                    .map_err(|e| ToolError::project_not_found(e, id))?;
+                let p: Project = ctx.project_get(&format!("/project/{id}"), id, &[]).await?;
                 Ok(ProjectDetails {
                     created: super::render::time(p.created_date),
                     public: p.is_public,
@@ -268,10 +264,8 @@ pub fn tools() -> Vec<ToolDef> {
             |ctx: Ctx, a: ProjectIdArgs| async move {
                 let id = ctx.project(a.project_id)?;
                 let s: ProjectStats = ctx
-                    .client
-                    .get(&format!("/project/{id}/stats"), &[])
-                    .await
-                    .map_err(|e| ToolError::project_not_found(e, id))?;
+                    .project_get(&format!("/project/{id}/stats"), id, &[])
+                    .await?;
                 Ok(ProjectStatsOut {
                     project_id: id,
                     automated_test_cases: s.automated_test_cases,
