@@ -342,7 +342,7 @@ fn read_secret(var: &'static str, path: &Path) -> Result<SecretString, ConfigErr
     Ok(SecretString::from(trimmed.to_owned()))
 }
 
-/// Value, then `*_FILE`, then the systemd credential.
+/// Value, then `*_FILE`, then the systemd credential (a rotated copy first).
 fn secret(
     var: &'static str,
     file_var: &'static str,
@@ -729,29 +729,16 @@ fn http_config(
             token: t,
         });
     }
-    let list_text = match (&cli.mcp_auth_tokens, &cli.mcp_auth_tokens_file) {
-        (Some(v), _) if !v.trim().is_empty() => Some(v.clone()),
-        (_, Some(path)) => Some(
-            read_secret("MCP_AUTH_TOKENS_FILE", path)?
-                .expose_secret()
-                .to_owned(),
-        ),
-        _ => match sources
-            .rotated_directory
-            .as_ref()
-            .filter(|d| d.join("mcp-auth-tokens").exists())
-            .or(sources.credentials_directory.as_ref())
-        {
-            Some(dir) if dir.join("mcp-auth-tokens").exists() => Some(
-                read_secret("MCP_AUTH_TOKENS", &dir.join("mcp-auth-tokens"))?
-                    .expose_secret()
-                    .to_owned(),
-            ),
-            _ => None,
-        },
-    };
-    if let Some(text) = list_text {
-        for t in parse_named_tokens("MCP_AUTH_TOKENS", &text)? {
+    let list = secret(
+        "MCP_AUTH_TOKENS",
+        "MCP_AUTH_TOKENS_FILE",
+        "mcp-auth-tokens",
+        cli.mcp_auth_tokens.as_deref(),
+        cli.mcp_auth_tokens_file.as_deref(),
+        sources,
+    )?;
+    if let Some(text) = list {
+        for t in parse_named_tokens("MCP_AUTH_TOKENS", text.expose_secret())? {
             if tokens.iter().any(|x: &NamedToken| x.name == t.name) {
                 return Err(bad(
                     "MCP_AUTH_TOKENS",
