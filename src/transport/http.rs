@@ -202,8 +202,18 @@ async fn require_identity(State(st): State<AppState>, req: Request, next: Next) 
     resp
 }
 
-async fn total_sessions(st: &AppState) -> usize {
-    st.mcp_sessions.sessions.read().await.len() + st.sse.len()
+/// The refusal of a new session once both transports together hold MAX_SESSIONS.
+async fn session_cap_reached(st: &AppState, transport: &str) -> Option<Response> {
+    let held = st.mcp_sessions.sessions.read().await.len() + st.sse.len();
+    if held < st.cfg.max_sessions {
+        return None;
+    }
+    tracing::warn!(transport, "refused a new session: MAX_SESSIONS reached");
+    Some(json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too_many_sessions",
+        "the server holds its maximum of sessions; retry later",
+    ))
 }
 
 /// Streamable HTTP sessions: owned by the identity that created them, capped in number.
@@ -234,13 +244,8 @@ async fn session_owners(State(st): State<AppState>, req: Request, next: Next) ->
         && !req.headers().contains_key("mcp-protocol-version")
     {
         // An `initialize`: it would open a session.
-        if total_sessions(&st).await >= st.cfg.max_sessions {
-            tracing::warn!("refused a new session: MAX_SESSIONS reached");
-            return json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too_many_sessions",
-                "the server holds its maximum of sessions; retry later",
-            );
+        if let Some(refusal) = session_cap_reached(&st, "streamable_http").await {
+            return refusal;
         }
     }
     let counting = (method == Method::POST).then(|| st.responses.enter());
@@ -300,13 +305,8 @@ async fn sse_open(State(st): State<AppState>, req: Request) -> Response {
             "authenticate first",
         );
     };
-    if total_sessions(&st).await >= st.cfg.max_sessions {
-        tracing::warn!("refused a new SSE session: MAX_SESSIONS reached");
-        return json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_sessions",
-            "the server holds its maximum of sessions; retry later",
-        );
+    if let Some(refusal) = session_cap_reached(&st, "sse").await {
+        return refusal;
     }
     st.sse.open(identity)
 }
