@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -20,6 +21,20 @@ import urllib.request
 OURS, FAKE, VENV = sys.argv[1], sys.argv[2], sys.argv[3]
 TOKEN = "demo-api-token"
 RUNS = 20
+
+
+def spawn(cmd, **kw):
+    """A server in its own process group, so that stopping it stops its helpers too
+    (lucius-mcp forks multiprocessing workers that outlive a plain kill)."""
+    return subprocess.Popen(cmd, start_new_session=True, **kw)
+
+
+def stop(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
 
 
 def start_fake():
@@ -78,7 +93,7 @@ class Stdio:
     """A bare JSON-RPC-over-stdio client: one line per message."""
 
     def __init__(self, server):
-        self.p = subprocess.Popen(server["cmd"], env=server["env"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.p = spawn(server["cmd"], env=server["env"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
         self.next_id = 0
 
     def send(self, method, params=None, notify=False):
@@ -121,8 +136,7 @@ class Stdio:
         return 0.0
 
     def close(self):
-        self.p.kill()
-        self.p.wait()
+        stop(self.p)
 
 
 def fill(args, launch):
@@ -241,8 +255,8 @@ def http_compare(base):
     body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "list_launches", "arguments": {"project_id": 1}}}
     results = {}
     env = {"PATH": os.environ["PATH"], "HOME": tempfile.gettempdir()}
-    ours = subprocess.Popen([OURS, "--http"], env=dict(env, ALLURE_BASE_URL=base, ALLURE_TOKEN=TOKEN, PORT="18301", MCP_AUTH_TOKEN="bench-token-0123456789", RATE_LIMIT_PER_SECOND="1000000", RATE_LIMIT_BURST="1000000", LOG_LEVEL="warn"), stderr=subprocess.DEVNULL)
-    lucius = subprocess.Popen([os.path.join(VENV, "bin", "lucius-mcp")], env=dict(env, MCP_MODE="http", HOST="127.0.0.1", PORT="18302", ALLURE_ENDPOINT=base, ALLURE_API_TOKEN=TOKEN, ALLURE_PROJECT_ID="1", TELEMETRY_ENABLED="false", LOG_LEVEL="WARNING"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ours = spawn([OURS, "--http"], env=dict(env, ALLURE_BASE_URL=base, ALLURE_TOKEN=TOKEN, PORT="18301", MCP_AUTH_TOKEN="bench-token-0123456789", RATE_LIMIT_PER_SECOND="1000000", RATE_LIMIT_BURST="1000000", LOG_LEVEL="warn"), stderr=subprocess.DEVNULL)
+    lucius = spawn([os.path.join(VENV, "bin", "lucius-mcp")], env=dict(env, MCP_MODE="http", HOST="127.0.0.1", PORT="18302", ALLURE_ENDPOINT=base, ALLURE_API_TOKEN=TOKEN, ALLURE_PROJECT_ID="1", TELEMETRY_ENABLED="false", LOG_LEVEL="WARNING"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(18301)
         wait_port(18302)
@@ -251,8 +265,8 @@ def http_compare(base):
         for conc in (16, 64):
             results[conc] = {"allure-mcp": http_rate("http://127.0.0.1:18301/mcp", h_ours, body, conc), "lucius-mcp": http_rate("http://127.0.0.1:18302/mcp", h_lucius, body, conc)}
     finally:
-        ours.kill()
-        lucius.kill()
+        stop(ours)
+        stop(lucius)
     return results
 
 

@@ -185,20 +185,7 @@ async fn main() {
     let http = client();
 
     // Direct: the physical floor, the same GET the tool makes.
-    let token: Value = http
-        .post(format!("{}/api/uaa/oauth/token", fake.base_url()))
-        .form(&[
-            ("grant_type", "apitoken"),
-            ("scope", "openid"),
-            ("token", DEMO_TOKEN),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let bearer = format!("Bearer {}", fake.issue_jwt());
     let direct_url = format!("{}/api/project/1", fake.base_url());
     let direct = {
         let http = http.clone();

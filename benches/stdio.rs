@@ -92,6 +92,20 @@ impl Server {
     }
 }
 
+/// 200 calls to warm up, then `CALLS` timed ones.
+async fn timed(mut call: impl AsyncFnMut()) -> Vec<Duration> {
+    for _ in 0..200 {
+        call().await;
+    }
+    let mut times = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let t = Instant::now();
+        call().await;
+        times.push(t.elapsed());
+    }
+    times
+}
+
 fn stats(mut v: Vec<Duration>) -> (f64, f64, f64, f64) {
     v.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -132,25 +146,16 @@ async fn main() {
     // 2. per-call overhead: get_project over MCP vs a direct GET /api/project/1.
     let mut s = Server::spawn(&base);
     s.handshake().await;
-    for _ in 0..200 {
-        s.request(
-            "tools/call",
-            json!({"name": "get_project", "arguments": {"project_id": 1}}),
-        )
-        .await;
-    }
-    let mut mcp = Vec::with_capacity(CALLS);
-    for _ in 0..CALLS {
-        let t = Instant::now();
+    let mcp = timed(async || {
         let r = s
             .request(
                 "tools/call",
                 json!({"name": "get_project", "arguments": {"project_id": 1}}),
             )
             .await;
-        mcp.push(t.elapsed());
         assert_eq!(r["result"]["isError"], false);
-    }
+    })
+    .await;
     let rss_after = s.rss_kib();
 
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -158,34 +163,9 @@ async fn main() {
         .tcp_nodelay(true)
         .build()
         .unwrap();
-    let token: Value = http
-        .post(format!("{base}/api/uaa/oauth/token"))
-        .form(&[
-            ("grant_type", "apitoken"),
-            ("scope", "openid"),
-            ("token", DEMO_TOKEN),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let bearer = format!("Bearer {}", fake.issue_jwt());
     let url = format!("{base}/api/project/1");
-    for _ in 0..200 {
-        http.get(&url)
-            .header("authorization", &bearer)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-    }
-    let mut direct = Vec::with_capacity(CALLS);
-    for _ in 0..CALLS {
-        let t = Instant::now();
+    let direct = timed(async || {
         let b = http
             .get(&url)
             .header("authorization", &bearer)
@@ -195,9 +175,9 @@ async fn main() {
             .bytes()
             .await
             .unwrap();
-        direct.push(t.elapsed());
         assert!(!b.is_empty());
-    }
+    })
+    .await;
     let (m_med, _, m_p99, _) = stats(mcp);
     let (d_med, _, d_p99, _) = stats(direct);
     println!("get_project over MCP stdio ({CALLS} calls): median {m_med:.3} ms, p99 {m_p99:.3} ms");

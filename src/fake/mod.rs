@@ -269,6 +269,12 @@ impl FakeTestOps {
         lock(&self.state.faults).clear();
     }
 
+    /// A valid JWT without a token exchange (not counted in `token_exchanges`): for
+    /// benchmarks that call the fake directly, as the floor a tool call is compared with.
+    pub fn issue_jwt(&self) -> String {
+        mint_jwt(&self.state).0
+    }
+
     /// Makes every JWT issued so far invalid (as a restart of TestOps would).
     pub fn revoke_jwts(&self) {
         lock(&self.state.jwts).clear();
@@ -535,6 +541,18 @@ fn authorized(state: &State, header: Option<&str>) -> bool {
     false
 }
 
+/// A fresh JWT, valid for the configured lifetime.
+fn mint_jwt(state: &State) -> (String, Duration) {
+    let lifetime = *lock(&state.jwt_lifetime);
+    let jwt = format!(
+        "eyJhbGciOiJIUzI1NiJ9.fake.{:016x}{:016x}",
+        fastrand::u64(..),
+        fastrand::u64(..)
+    );
+    lock(&state.jwts).insert(jwt.clone(), Instant::now() + lifetime);
+    (jwt, lifetime)
+}
+
 fn token_exchange(state: &State, rec: &Recorded) -> Response<Body> {
     if rec.method != "POST" {
         return error_response(405, "Request method not supported", &rec.path);
@@ -549,13 +567,7 @@ fn token_exchange(state: &State, rec: &Recorded) -> Response<Body> {
     if !lock(&state.api_tokens).contains(&token) {
         return oauth_error(401, "invalid_token", "Invalid api token");
     }
-    let lifetime = *lock(&state.jwt_lifetime);
-    let jwt = format!(
-        "eyJhbGciOiJIUzI1NiJ9.fake.{:016x}{:016x}",
-        fastrand::u64(..),
-        fastrand::u64(..)
-    );
-    lock(&state.jwts).insert(jwt.clone(), Instant::now() + lifetime);
+    let (jwt, lifetime) = mint_jwt(state);
     let body = serde_json::json!({
         "access_token": jwt,
         "token_type": "bearer",
