@@ -340,12 +340,26 @@ impl Render for Comparison {
 /// The most examples per comparison list: the totals say how many there are.
 const COMPARE_LIST: usize = 30;
 
-async fn statistic(ctx: &Ctx, id: i64) -> Result<Statistic, ToolError> {
+/// A launch's counts by status.
+pub(super) async fn statistic(ctx: &Ctx, id: i64) -> Result<Statistic, ToolError> {
     let s: Vec<StatusCount> = ctx
         .client
         .get(&format!("/launch/{id}/statistic"), &[])
         .await?;
     Ok(Statistic::from_counts(&s))
+}
+
+/// The CI job runs feeding a launch.
+pub(super) async fn job_runs(ctx: &Ctx, launch_id: i64) -> Result<Vec<JobRun>, ToolError> {
+    ctx.client
+        .get::<Vec<JobRun>>(&format!("/launch/{launch_id}/job"), &[])
+        .await
+        .map_err(|e| ToolError::launch_not_found(e, launch_id))
+}
+
+/// A job run's stage says it will not change any more.
+pub(super) fn done_stage(stage: Option<&str>) -> bool {
+    matches!(stage, Some("finished") | Some("run_failure"))
 }
 
 fn set_closed_tool(
@@ -441,25 +455,18 @@ pub fn tools() -> Vec<ToolDef> {
                         "launch_id {id} is not a launch id; list_launches shows ids"
                     )));
                 }
-                let nf = |e| {
-                    ToolError::not_found(
-                        e,
-                        format!("Launch {id}"),
-                        "list_launches shows a project's recent launches.",
-                    )
-                };
+                let nf = |e| ToolError::launch_not_found(e, id);
                 let path = format!("/launch/{id}");
                 let stat_path = format!("/launch/{id}/statistic");
-                let jobs_path = format!("/launch/{id}/job");
                 // Three independent reads, in parallel: the call costs one round trip, not three.
                 let (launch, stat, jobs) = tokio::join!(
                     ctx.client.get::<Launch>(&path, &[]),
                     ctx.client.get::<Vec<StatusCount>>(&stat_path, &[]),
-                    ctx.client.get::<Vec<JobRun>>(&jobs_path, &[]),
+                    job_runs(&ctx, id),
                 );
                 let l = launch.map_err(nf)?;
                 let stat = stat.map_err(nf)?;
-                let jobs = jobs.map_err(nf)?;
+                let jobs = jobs?;
                 Ok(LaunchDetails {
                     url: ctx.link(&format!("/launch/{}", l.id)),
                     id: l.id,
@@ -488,21 +495,15 @@ pub fn tools() -> Vec<ToolDef> {
             },
             |ctx: Ctx, a: LaunchIdArgs| async move {
                 let l = launch(&ctx, a.launch_id).await?;
-                let (pp, jp) = (
-                    format!("/launch/{}/progress", l.id),
-                    format!("/launch/{}/job", l.id),
-                );
+                let pp = format!("/launch/{}/progress", l.id);
                 let (progress, jobs, stat) = tokio::join!(
                     ctx.client.get::<Option<LaunchProgress>>(&pp, &[]),
-                    ctx.client.get::<Vec<JobRun>>(&jp, &[]),
+                    job_runs(&ctx, l.id),
                     statistic(&ctx, l.id)
                 );
                 let jobs = jobs?;
                 let ready = progress?.and_then(|p| p.ready).unwrap_or(true);
-                let running = !ready
-                    || jobs.iter().any(|j| {
-                        !matches!(j.stage.as_deref(), Some("finished") | Some("run_failure"))
-                    });
+                let running = !ready || jobs.iter().any(|j| !done_stage(j.stage.as_deref()));
                 Ok(LaunchStatus {
                     url: ctx.link(&format!("/launch/{}", l.id)),
                     launch_id: l.id,
@@ -533,7 +534,6 @@ pub fn tools() -> Vec<ToolDef> {
                 let l = launch(&ctx, a.launch_id).await?;
                 let pid = l.project_id.unwrap_or(0);
                 let aql = format!("launch = {} and status in [\"failed\", \"broken\"]", l.id);
-                let jp = format!("/launch/{}/job", l.id);
                 let q = [
                     ("projectId", pid.to_string()),
                     ("rql", aql),
@@ -542,7 +542,7 @@ pub fn tools() -> Vec<ToolDef> {
                 let (fails, jobs, stat) = tokio::join!(
                     ctx.client
                         .get::<Page<TestResultRow>>("/testresult/__search", &q),
-                    ctx.client.get::<Vec<JobRun>>(&jp, &[]),
+                    job_runs(&ctx, l.id),
                     statistic(&ctx, l.id)
                 );
                 let fails = fails?;

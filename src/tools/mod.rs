@@ -226,6 +226,15 @@ impl ToolError {
         )
     }
 
+    /// An upstream 404 for a launch id, with where to find the right one.
+    pub fn launch_not_found(err: AllureError, id: i64) -> ToolError {
+        ToolError::not_found(
+            err,
+            format!("Launch {id}"),
+            "list_launches shows a project's recent launches.",
+        )
+    }
+
     /// Turns an upstream 404 into a `NotFound` that names the thing and where to look.
     pub fn not_found(
         err: AllureError,

@@ -58,13 +58,7 @@ pub async fn launch(ctx: &Ctx, id: i64) -> Result<Launch, ToolError> {
     ctx.client
         .get::<Launch>(&format!("/launch/{id}"), &[])
         .await
-        .map_err(|e| {
-            ToolError::not_found(
-                e,
-                format!("Launch {id}"),
-                "list_launches shows a project's recent launches.",
-            )
-        })
+        .map_err(|e| ToolError::launch_not_found(e, id))
 }
 
 /// Every visible result of a launch (full DTOs, with messages), up to `max` of them.

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::launches::JobRunSummary;
+use super::launches::{JobRunSummary, done_stage, job_runs, statistic};
 use super::render::Statistic;
 use super::results::launch;
 use super::{
@@ -15,7 +15,7 @@ use super::{
     tool,
 };
 use crate::allure::Page;
-use crate::allure::model::{Job, JobRun, Launch, StatusCount, TestCase};
+use crate::allure::model::{Job, JobRun, Launch, TestCase};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct RunLaunchArgs {
@@ -204,23 +204,6 @@ pub struct RunTestCaseArgs {
     pub test_case_id: i64,
     /// Launch to add it to (it gets a result to execute, as in TestOps' "Run" on a test case).
     pub launch_id: i64,
-}
-
-fn done_stage(stage: Option<&str>) -> bool {
-    matches!(stage, Some("finished") | Some("run_failure"))
-}
-
-async fn job_runs(ctx: &Ctx, launch_id: i64) -> Result<Vec<JobRun>, ToolError> {
-    ctx.client
-        .get::<Vec<JobRun>>(&format!("/launch/{launch_id}/job"), &[])
-        .await
-        .map_err(|e| {
-            ToolError::not_found(
-                e,
-                format!("Launch {launch_id}"),
-                "list_launches shows a project's recent launches.",
-            )
-        })
 }
 
 pub fn tools() -> Vec<ToolDef> {
@@ -494,16 +477,12 @@ pub fn tools() -> Vec<ToolDef> {
                         _ = ctx.scope.cancel.cancelled() => break "cancelled",
                     }
                 };
-                let sp = format!("/launch/{}/statistic", l.id);
-                let (stat, runs) = tokio::join!(
-                    ctx.client.get::<Vec<StatusCount>>(&sp, &[]),
-                    job_runs(&ctx, l.id)
-                );
+                let (stat, runs) = tokio::join!(statistic(&ctx, l.id), job_runs(&ctx, l.id));
                 Ok(WaitOutcome {
                     launch_id: l.id,
                     outcome: outcome.into(),
                     waited_s: started.elapsed().as_secs(),
-                    statistic: Statistic::from_counts(&stat?),
+                    statistic: stat?,
                     job_runs: runs?.into_iter().map(JobRunSummary::from).collect(),
                     url: ctx.link(&format!("/launch/{}", l.id)),
                 })
