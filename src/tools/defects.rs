@@ -16,6 +16,14 @@ use crate::allure::model::{Defect, TestResult, TestResultRow};
 /// Linking is one call per result: keep a selection small enough to stay quick.
 const MAX_LINKS: usize = 20;
 
+fn defect_not_found(e: crate::allure::AllureError, id: i64) -> ToolError {
+    ToolError::not_found(
+        e,
+        format!("Defect {id}"),
+        "list_defects shows a project's defects.",
+    )
+}
+
 fn defect_url(ctx: &Ctx, project: Option<i64>, id: i64) -> String {
     ctx.link(&format!("/project/{}/defects/{id}", project.unwrap_or(0)))
 }
@@ -191,13 +199,7 @@ pub fn tools() -> Vec<ToolDef> {
             },
             |ctx: Ctx, a: DefectIdArgs| async move {
                 let id = positive_id("defect_id", a.defect_id, "list_defects shows ids")?;
-                let nf = |e| {
-                    ToolError::not_found(
-                        e,
-                        format!("Defect {id}"),
-                        "list_defects shows a project's defects.",
-                    )
-                };
+                let nf = |e| defect_not_found(e, id);
                 let (dp, rp) = (format!("/defect/{id}"), format!("/defect/{id}/testresult"));
                 let rq = [("size", "10".to_owned())];
                 let (d, rs) = tokio::join!(
@@ -273,26 +275,14 @@ pub fn tools() -> Vec<ToolDef> {
                     .client
                     .get(&format!("/defect/{defect}"), &[])
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Defect {defect}"),
-                            "list_defects shows a project's defects.",
-                        )
-                    })?;
+                    .map_err(|e| defect_not_found(e, defect))?;
                 // Check every result first: a half-done link set is worse than none.
                 for id in &ids {
                     let r: TestResult = ctx
                         .client
                         .get(&format!("/testresult/{id}"), &[])
                         .await
-                        .map_err(|e| {
-                            ToolError::not_found(
-                                e,
-                                format!("Test result {id}"),
-                                "list_test_results shows a launch's results.",
-                            )
-                        })?;
+                        .map_err(|e| ToolError::result_not_found(e, *id))?;
                     if r.project_id.is_some()
                         && d.project_id.is_some()
                         && r.project_id != d.project_id

@@ -678,13 +678,7 @@ pub fn tools() -> Vec<ToolDef> {
                         json!({"testPlanId": plan}),
                     )
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Test plan {plan}"),
-                            "list_test_plans shows the project's plans.",
-                        )
-                    })?;
+                    .map_err(|e| ToolError::plan_not_found(e, plan))?;
                 Ok(Done {
                     summary: format!("Test plan #{plan} is added to launch #{} {}.", l.id, l.name),
                     ids: vec![plan],

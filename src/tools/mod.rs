@@ -235,6 +235,33 @@ impl ToolError {
         )
     }
 
+    /// An upstream 404 for a test result id.
+    pub fn result_not_found(err: AllureError, id: i64) -> ToolError {
+        ToolError::not_found(
+            err,
+            format!("Test result {id}"),
+            "list_test_results shows the results of a launch.",
+        )
+    }
+
+    /// An upstream 404 for a test case id.
+    pub fn case_not_found(err: AllureError, id: i64) -> ToolError {
+        ToolError::not_found(
+            err,
+            format!("Test case {id}"),
+            "list_test_cases or search_test_cases show a project's test cases.",
+        )
+    }
+
+    /// An upstream 404 for a test plan id.
+    pub fn plan_not_found(err: AllureError, id: i64) -> ToolError {
+        ToolError::not_found(
+            err,
+            format!("Test plan {id}"),
+            "list_test_plans shows the project's plans.",
+        )
+    }
+
     /// Turns an upstream 404 into a `NotFound` that names the thing and where to look.
     pub fn not_found(
         err: AllureError,

@@ -825,13 +825,7 @@ pub fn tools() -> Vec<ToolDef> {
                     .client
                     .get(&format!("/testresult/{id}"), &[])
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Test result {id}"),
-                            "list_test_results shows the results of a launch.",
-                        )
-                    })?;
+                    .map_err(|e| ToolError::result_not_found(e, id))?;
                 let max = if a.full.unwrap_or(false) {
                     20_000
                 } else {
@@ -875,13 +869,7 @@ pub fn tools() -> Vec<ToolDef> {
                     a.test_result_id,
                     "list_test_results shows ids",
                 )?;
-                let nf = |e| {
-                    ToolError::not_found(
-                        e,
-                        format!("Test result {id}"),
-                        "list_test_results shows the results of a launch.",
-                    )
-                };
+                let nf = |e| ToolError::result_not_found(e, id);
                 let exec_path = format!("/testresult/{id}/execution");
                 let att_q = [("testResultId", id.to_string()), ("size", "100".to_owned())];
                 let (exec, atts) = tokio::join!(
@@ -993,13 +981,7 @@ pub fn tools() -> Vec<ToolDef> {
                     .client
                     .get(&format!("/testresult/{id}/history"), &q)
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Test result {id}"),
-                            "list_test_results shows the results of a launch.",
-                        )
-                    })?;
+                    .map_err(|e| ToolError::result_not_found(e, id))?;
                 let statuses: Vec<Option<&str>> =
                     p.content.iter().map(|h| h.status.as_deref()).collect();
                 let (pass_rate, flips, verdict) = flakiness(&statuses);
@@ -1052,13 +1034,7 @@ pub fn tools() -> Vec<ToolDef> {
                         json!({"username": user}),
                     )
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Test result {id}"),
-                            "list_test_results shows the results of a launch.",
-                        )
-                    })?;
+                    .map_err(|e| ToolError::result_not_found(e, id))?;
                 let name = row.map(|r| format!(" ({})", r.name)).unwrap_or_default();
                 Ok(ack(
                     format!("Test result #{id}{name} is assigned to {user}."),
@@ -1099,13 +1075,7 @@ pub fn tools() -> Vec<ToolDef> {
                         json!({"name": name, "reason": reason}),
                     )
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Test result {id}"),
-                            "list_test_results shows the results of a launch.",
-                        )
-                    })?;
+                    .map_err(|e| ToolError::result_not_found(e, id))?;
                 Ok(ack(
                     format!("Test result #{id} is muted: {reason}"),
                     vec![id],

@@ -279,13 +279,7 @@ pub fn tools() -> Vec<ToolDef> {
                                 json!({"launchName": name}),
                             )
                             .await
-                            .map_err(|e| {
-                                ToolError::not_found(
-                                    e,
-                                    format!("Test plan {plan}"),
-                                    "list_test_plans shows the project's plans.",
-                                )
-                            })?;
+                            .map_err(|e| ToolError::plan_not_found(e, plan))?;
                         let runs = job_runs(&ctx, l.id).await.unwrap_or_default();
                         Ok(RunStarted {
                             url: ctx.link(&format!("/launch/{}", l.id)),
@@ -506,13 +500,7 @@ pub fn tools() -> Vec<ToolDef> {
                     .client
                     .get(&format!("/testcase/{tc_id}"), &[])
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Test case {tc_id}"),
-                            "list_test_cases shows a project's test cases.",
-                        )
-                    })?;
+                    .map_err(|e| ToolError::case_not_found(e, tc_id))?;
                 let pid = tc.project_id.or(l.project_id).unwrap_or(0);
                 if l.project_id.is_some_and(|lp| lp != pid) {
                     return Err(ToolError::InvalidArgs(format!(

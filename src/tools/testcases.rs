@@ -400,14 +400,6 @@ fn verified(what: &str, changed: Vec<i64>, unchanged: Vec<i64>) -> Result<Verifi
     })
 }
 
-fn nf_case(e: crate::allure::AllureError, id: i64) -> ToolError {
-    ToolError::not_found(
-        e,
-        format!("Test case {id}"),
-        "list_test_cases or search_test_cases show a project's test cases.",
-    )
-}
-
 pub fn tools() -> Vec<ToolDef> {
     vec![
         tool(
@@ -485,9 +477,9 @@ pub fn tools() -> Vec<ToolDef> {
                     ctx.client.get::<TestCase>(&tp, &[]),
                     ctx.client.get::<Option<Scenario>>(&sp, &[])
                 );
-                let tc = tc.map_err(|e| nf_case(e, id))?;
+                let tc = tc.map_err(|e| ToolError::case_not_found(e, id))?;
                 let steps = sc
-                    .map_err(|e| nf_case(e, id))?
+                    .map_err(|e| ToolError::case_not_found(e, id))?
                     .map(|s| scenario_steps(&s))
                     .unwrap_or_default();
                 Ok(CaseDetails {
@@ -577,7 +569,7 @@ pub fn tools() -> Vec<ToolDef> {
                     .client
                     .patch(&format!("/testcase/{id}"), serde_json::Value::Object(body))
                     .await
-                    .map_err(|e| nf_case(e, id))?;
+                    .map_err(|e| ToolError::case_not_found(e, id))?;
                 Ok(Done {
                     summary: format!("Updated test case #{} {} ({fields}).", tc.id, tc.name),
                     ids: vec![tc.id],
@@ -601,11 +593,11 @@ pub fn tools() -> Vec<ToolDef> {
                     .client
                     .get(&format!("/testcase/{id}"), &[])
                     .await
-                    .map_err(|e| nf_case(e, id))?;
+                    .map_err(|e| ToolError::case_not_found(e, id))?;
                 ctx.client
                     .delete(&format!("/testcase/{id}"))
                     .await
-                    .map_err(|e| nf_case(e, id))?;
+                    .map_err(|e| ToolError::case_not_found(e, id))?;
                 Ok(Done {
                     summary: format!("Deleted test case #{id} {}.", tc.name),
                     ids: vec![id],
@@ -769,13 +761,7 @@ pub fn tools() -> Vec<ToolDef> {
                     .client
                     .get(&format!("/testplan/{id}"), &[])
                     .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Test plan {id}"),
-                            "list_test_plans shows the project's plans.",
-                        )
-                    })?;
+                    .map_err(|e| ToolError::plan_not_found(e, id))?;
                 Ok(plan_line(&ctx, p))
             },
         ),
