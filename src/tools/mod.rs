@@ -611,7 +611,7 @@ impl Registry {
         let started = std::time::Instant::now();
         let result = (tool.handler)(ctx, args).await;
         let elapsed = started.elapsed();
-        metrics.record_call(name, result.is_ok(), elapsed.as_secs_f64());
+        metrics.record_call(tool.name, result.is_ok(), elapsed.as_secs_f64());
         let elapsed_ms = elapsed.as_millis() as u64;
         match result {
             Ok(out) => {
