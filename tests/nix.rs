@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::have;
+use common::{have, run_ok};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -55,17 +55,7 @@ fn every_nix_file_parses() {
     nix_files(&root(), &mut files);
     assert!(files.len() >= 6, "{files:?}");
     for f in files {
-        let out = Command::new("nix-instantiate")
-            .arg("--parse")
-            .arg(&f)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            f.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(Command::new("nix-instantiate").arg("--parse").arg(&f));
     }
 }
 
@@ -93,17 +83,12 @@ fn flake_lock_pins_every_input() {
 }
 
 fn evaluate(lib: &Path) -> Value {
-    let out = Command::new("nix-instantiate")
-        .args(["--eval", "--strict", "--json"])
-        .arg(root().join("nix/tests/eval-module.nix"))
-        .args(["--arg", "lib"])
-        .arg(format!("import {}/lib", lib.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new("nix-instantiate")
+            .args(["--eval", "--strict", "--json"])
+            .arg(root().join("nix/tests/eval-module.nix"))
+            .args(["--arg", "lib"])
+            .arg(format!("import {}/lib", lib.display())),
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -179,26 +164,16 @@ fn the_units_the_module_makes_verify_and_score() {
         let text = format!("{base}\n{}", extra.as_str().unwrap().replace(fake_exe, BIN));
         std::fs::write(dir.path().join(unit), text).unwrap();
     }
-    let out = Command::new("systemd-analyze")
-        .args(["verify", "--man=no"])
-        .arg(dir.path().join("allure-mcp.socket"))
-        .arg(dir.path().join("allure-mcp.service"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(dir.path().join("allure-mcp.socket"))
+            .arg(dir.path().join("allure-mcp.service")),
     );
-    let out = Command::new("systemd-analyze")
-        .args(["security", "--offline=yes", "--threshold=12"])
-        .arg(dir.path().join("allure-mcp.service"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    run_ok(
+        Command::new("systemd-analyze")
+            .args(["security", "--offline=yes", "--threshold=12"])
+            .arg(dir.path().join("allure-mcp.service")),
     );
 }
 
@@ -238,35 +213,30 @@ fn the_flake_exposes_the_module() {
     )
     .unwrap();
     let lib_flake = format!("path:{}", stub.path().display());
-    let out = Command::new("nix")
-        .args([
-            "--extra-experimental-features",
-            "nix-command flakes",
-            "eval",
-            "--no-write-lock-file",
-        ])
-        .args([
-            "--override-input",
-            "nixpkgs",
-            &lib_flake,
-            "--override-input",
-            "crane",
-            &lib_flake,
-            "--override-input",
-            "advisory-db",
-            &lib_flake,
-        ])
-        .arg(format!(
-            "path:{}#nixosModules.default",
-            dir.path().display()
-        ))
-        .args(["--apply", "m: builtins.typeOf m"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new("nix")
+            .args([
+                "--extra-experimental-features",
+                "nix-command flakes",
+                "eval",
+                "--no-write-lock-file",
+            ])
+            .args([
+                "--override-input",
+                "nixpkgs",
+                &lib_flake,
+                "--override-input",
+                "crane",
+                &lib_flake,
+                "--override-input",
+                "advisory-db",
+                &lib_flake,
+            ])
+            .arg(format!(
+                "path:{}#nixosModules.default",
+                dir.path().display()
+            ))
+            .args(["--apply", "m: builtins.typeOf m"]),
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "\"lambda\"");
 }

@@ -13,21 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{SseClient, http};
+use common::{SseClient, http, run_ok};
 use serde_json::{Value, json};
 
 const ROOTFS_CACHE: &str = "/var/cache/allure-mcp-tests/rootfs";
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// The cached Debian root filesystem, made on first use.
 fn rootfs() -> PathBuf {
@@ -37,13 +26,15 @@ fn rootfs() -> PathBuf {
         let tmp = cache.with_extension("tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
-        run(Command::new("mmdebstrap")
-            .args([
-                "--variant=minbase",
-                "--include=systemd,systemd-sysv,dbus,procps",
-                "bookworm",
-            ])
-            .arg(&tmp));
+        run_ok(
+            Command::new("mmdebstrap")
+                .args([
+                    "--variant=minbase",
+                    "--include=systemd,systemd-sysv,dbus,procps",
+                    "bookworm",
+                ])
+                .arg(&tmp),
+        );
         let _ = std::fs::remove_dir_all(&cache);
         std::fs::rename(&tmp, &cache).unwrap();
     }
@@ -158,10 +149,12 @@ async fn the_units_under_real_systemd() {
         .prefix("allure-mcp-nspawn")
         .tempdir_in(cache.parent().unwrap())
         .unwrap();
-    run(Command::new("cp")
-        .args(["-a", "--reflink=auto"])
-        .arg(format!("{}/.", cache.display()))
-        .arg(root.path()));
+    run_ok(
+        Command::new("cp")
+            .args(["-a", "--reflink=auto"])
+            .arg(format!("{}/.", cache.display()))
+            .arg(root.path()),
+    );
     let r = root.path();
     let (port, fake_port) = (free_port(), free_port());
     let (allure_token, tok1, tok2) = (

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::have;
+use common::{have, run_ok};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -47,27 +47,21 @@ fn units_verify_and_score_at_most_1_2() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (service, socket) = units_in(dir.path());
-    let out = std::process::Command::new("systemd-analyze")
-        .args(["verify", "--man=no"])
-        .arg(&socket)
-        .arg(&service)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "verify failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        std::process::Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(&socket)
+            .arg(&service),
     );
     let noise = String::from_utf8_lossy(&out.stderr);
     assert!(!noise.contains("allure-mcp"), "verify complained: {noise}");
     // --threshold is on a 0-100 scale: 12 = exposure 1.2.
-    let out = std::process::Command::new("systemd-analyze")
-        .args(["security", "--offline=yes", "--threshold=12"])
-        .arg(&service)
-        .output()
-        .unwrap();
+    let out = run_ok(
+        std::process::Command::new("systemd-analyze")
+            .args(["security", "--offline=yes", "--threshold=12"])
+            .arg(&service),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "exposure above 1.2:\n{text}");
     let score: f64 = text
         .lines()
         .find(|l| l.contains("Overall exposure level"))
@@ -290,27 +284,22 @@ async fn reload_rotates_tokens_without_dropping_sessions() {
 
     // What ExecReload=+ does: copy the new files, then SIGHUP.
     std::fs::write(etc.join("mcp-auth-tokens"), "alice:new-token-1111\n").unwrap();
-    let out = std::process::Command::new(BIN)
-        .args([
-            "refresh-credentials",
-            "--pid",
-            &s.child.id().unwrap().to_string(),
-            "--from",
-            "/nonexistent",
-            "--credential",
-        ])
-        .arg(format!(
-            "mcp-auth-tokens={}",
-            etc.join("mcp-auth-tokens").display()
-        ))
-        .arg("--runtime-dir")
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        std::process::Command::new(BIN)
+            .args([
+                "refresh-credentials",
+                "--pid",
+                &s.child.id().unwrap().to_string(),
+                "--from",
+                "/nonexistent",
+                "--credential",
+            ])
+            .arg(format!(
+                "mcp-auth-tokens={}",
+                etc.join("mcp-auth-tokens").display()
+            ))
+            .arg("--runtime-dir")
+            .arg(&run),
     );
     let copied = run.join("credentials/mcp-auth-tokens");
     use std::os::unix::fs::PermissionsExt;

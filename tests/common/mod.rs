@@ -274,6 +274,19 @@ impl SseClient {
     }
 }
 
+/// Runs a command to completion; the test fails, showing the command and all it printed,
+/// unless it succeeded.
+pub fn run_ok(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Whether `tool` is on PATH. A missing tool is a visible skip on a developer's machine
 /// and a failure under `CI=true`, where `.ci/run` installs it.
 pub fn have(tool: &str) -> bool {
