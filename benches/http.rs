@@ -3,14 +3,14 @@
 //! requests to the fake in the same run, and memory with 1,000 idle SSE sessions.
 //! Run with `cargo bench --bench http`.
 
-use std::process::Stdio;
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use allure_mcp::fake::{DEMO_TOKEN, FakeTestOps};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
@@ -20,50 +20,23 @@ struct Server {
 }
 
 async fn start(upstream: &str, stateless: bool) -> Server {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_allure-mcp"))
-        .env_clear()
-        .env("ALLURE_BASE_URL", upstream)
-        .env("ALLURE_TOKEN", DEMO_TOKEN)
-        .env("MCP_AUTH_TOKEN", TOKEN)
-        .env("PORT", "0")
-        .env("RATE_LIMIT_PER_SECOND", "1000000")
-        .env("RATE_LIMIT_BURST", "1000000")
-        .env("MAX_SESSIONS", "5000")
-        .env("MAX_CONCURRENT_REQUESTS", "5000")
-        .env("MCP_STATELESS", if stateless { "true" } else { "false" })
-        .arg("--http")
-        .current_dir(std::env::temp_dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next_line().await.unwrap().expect("server output");
-        if let Some(i) = line.find("listening on http://") {
-            break line[i + "listening on ".len()..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .to_owned();
-        }
-    };
-    // Keep draining stderr (audit lines) so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (child, base) = common::spawn_http(&[
+        ("ALLURE_BASE_URL", upstream),
+        ("ALLURE_TOKEN", DEMO_TOKEN),
+        ("MCP_AUTH_TOKEN", TOKEN),
+        ("RATE_LIMIT_PER_SECOND", "1000000"),
+        ("RATE_LIMIT_BURST", "1000000"),
+        ("MAX_SESSIONS", "5000"),
+        ("MAX_CONCURRENT_REQUESTS", "5000"),
+        ("MCP_STATELESS", if stateless { "true" } else { "false" }),
+    ])
+    .await;
     Server { child, base }
 }
 
 impl Server {
     fn rss_kib(&self) -> u64 {
-        let pid = self.child.id().unwrap();
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+        common::rss_kib(self.child.id().unwrap())
     }
 }
 
@@ -195,18 +168,7 @@ async fn main() {
             let http = http.clone();
             let bearer = bearer.clone();
             let url = url.clone();
-            async move {
-                let b = http
-                    .get(&url)
-                    .header("authorization", &bearer)
-                    .send()
-                    .await
-                    .unwrap()
-                    .bytes()
-                    .await
-                    .unwrap();
-                assert!(!b.is_empty());
-            }
+            async move { common::direct_get(&http, &url, &bearer).await }
         }
     };
 

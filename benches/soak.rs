@@ -3,30 +3,26 @@
 //! open file descriptors and threads every 30 s. Flat means: the last samples are not
 //! above the first ones by more than a small margin. Run with `cargo bench --bench soak`.
 
-use std::process::Stdio;
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use allure_mcp::fake::{DEMO_TOKEN, FakeOptions, FakeTestOps, Fault, FaultKind};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const TOKEN: &str = "soak-token-0123456789abcdef";
 
 fn sample(pid: u32) -> (u64, usize, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap_or(0)
-    };
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())
         .unwrap_or(0);
-    (field("VmRSS:"), fds, field("Threads:"))
+    (
+        common::rss_kib(pid),
+        fds,
+        common::proc_status(pid, "Threads:"),
+    )
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -43,37 +39,20 @@ async fn main() {
         .await
         .unwrap(),
     );
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_allure-mcp"))
-        .env_clear()
-        .env("ALLURE_BASE_URL", fake.base_url())
-        .env("ALLURE_TOKEN", DEMO_TOKEN)
-        .env("MCP_AUTH_TOKEN", TOKEN)
-        .env("PORT", "0")
-        .env("REQUEST_TIMEOUT", "3")
-        .env("RATE_LIMIT_PER_SECOND", "1000000")
-        .env("RATE_LIMIT_BURST", "1000000")
-        .env("LOG_LEVEL", "warn")
+    let upstream = fake.base_url();
+    let (child, base) = common::spawn_http(&[
+        ("ALLURE_BASE_URL", &upstream),
+        ("ALLURE_TOKEN", DEMO_TOKEN),
+        ("MCP_AUTH_TOKEN", TOKEN),
+        ("REQUEST_TIMEOUT", "3"),
+        ("RATE_LIMIT_PER_SECOND", "1000000"),
+        ("RATE_LIMIT_BURST", "1000000"),
+        ("LOG_LEVEL", "warn"),
         // Each call stands alone (no session), as behind a load balancer.
-        .env("MCP_STATELESS", "true")
-        .arg("--http")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        ("MCP_STATELESS", "true"),
+    ])
+    .await;
     let pid = child.id().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let l = lines.next_line().await.unwrap().unwrap();
-        if let Some(i) = l.find("listening on http://") {
-            break l[i + "listening on ".len()..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .to_owned();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let stop = Arc::new(AtomicBool::new(false));

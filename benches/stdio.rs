@@ -2,6 +2,8 @@
 //! initialize → tools/list ≤ 15 ms median; RSS ≤ 10 MiB; a tool call ≤ 0.3 ms over a
 //! direct HTTP GET of the same endpoint). Run with `cargo bench --bench stdio`.
 
+mod common;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -81,14 +83,7 @@ impl Server {
     }
 
     fn rss_kib(&self) -> u64 {
-        let pid = self.child.id().unwrap();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+        common::rss_kib(self.child.id().unwrap())
     }
 }
 
@@ -165,19 +160,7 @@ async fn main() {
         .unwrap();
     let bearer = format!("Bearer {}", fake.issue_jwt());
     let url = format!("{base}/api/project/1");
-    let direct = timed(async || {
-        let b = http
-            .get(&url)
-            .header("authorization", &bearer)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        assert!(!b.is_empty());
-    })
-    .await;
+    let direct = timed(async || common::direct_get(&http, &url, &bearer).await).await;
     let (m_med, _, m_p99, _) = stats(mcp);
     let (d_med, _, d_p99, _) = stats(direct);
     println!("get_project over MCP stdio ({CALLS} calls): median {m_med:.3} ms, p99 {m_p99:.3} ms");
