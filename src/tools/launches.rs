@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::aql::{self, Entity};
 use super::render::{Statistic, time};
-use super::results::{Example, all_results, launch, result_url};
+use super::results::{Example, all_results, failing, launch, result_url};
 use super::{
     Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, positive_id, tool,
 };
@@ -715,7 +715,6 @@ pub fn tools() -> Vec<ToolDef> {
                         .map(|t| t.to_string())
                         .unwrap_or_else(|| r.name.clone())
                 };
-                let failing = |s: Option<&str>| matches!(s, Some("failed") | Some("broken"));
                 let before: HashMap<String, Option<String>> =
                     fr.iter().map(|r| (key(r), r.status.clone())).collect();
                 let (mut new_f, mut fixed, mut still) = (Vec::new(), Vec::new(), Vec::new());

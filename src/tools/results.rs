@@ -736,8 +736,9 @@ pub async fn previous_launch(ctx: &Ctx, l: &Launch) -> Result<Option<Launch>, To
         }))
 }
 
-fn failing(r: &TestResult) -> bool {
-    matches!(r.status.as_deref(), Some("failed") | Some("broken"))
+/// A status that counts as a failure (failed or broken).
+pub fn failing(status: Option<&str>) -> bool {
+    matches!(status, Some("failed") | Some("broken"))
 }
 
 fn ack(summary: String, ids: Vec<i64>, url: Option<String>) -> Done {
@@ -1287,7 +1288,7 @@ pub fn tools() -> Vec<ToolDef> {
                             .await?
                             .0
                             .iter()
-                            .filter(|r| failing(r))
+                            .filter(|r| failing(r.status.as_deref()))
                             .map(|r| signature(r.message.as_deref().unwrap_or("")))
                             .collect(),
                     ),
@@ -1295,7 +1296,7 @@ pub fn tools() -> Vec<ToolDef> {
                 };
                 let mut groups: BTreeMap<String, FailureGroup> = BTreeMap::new();
                 let mut failures = 0;
-                for r in results.iter().filter(|r| failing(r)) {
+                for r in results.iter().filter(|r| failing(r.status.as_deref())) {
                     failures += 1;
                     let sig = signature(r.message.as_deref().unwrap_or(""));
                     let g = groups.entry(sig.clone()).or_insert_with(|| FailureGroup {
