@@ -75,8 +75,13 @@ async fn launch_results_flat(AxState(s): St, Path(id): Path<i64>, RawQuery(raw):
     ok(page_sized(items, &q, false, 100))
 }
 
+/// `TestResultRowDto`: a result as lists and `__search` give it (no message or trace).
+pub(crate) fn result_row(v: &Value) -> Value {
+    json!({"id": v["id"], "name": v["name"], "status": v["status"], "assignee": v["assignee"], "duration": v["duration"], "testCaseId": v["testCaseId"]})
+}
+
 fn row(r: &super::data::ResultRec) -> Value {
-    json!({"id": r.id, "name": r.name, "status": r.status, "assignee": r.assignee, "duration": r.duration, "testCaseId": r.test_case_id})
+    result_row(&to_value(r))
 }
 
 async fn assign(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {

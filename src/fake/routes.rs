@@ -423,13 +423,10 @@ impl Searchable {
         }
     }
 
-    /// One item as `__search` answers it: results come as `TestResultRowDto` (no
-    /// message or trace); the others whole.
+    /// One item as `__search` answers it: results as rows; the others whole.
     fn row(self, v: &Value) -> Value {
         match self {
-            Searchable::TestResults => {
-                json!({"id": v["id"], "name": v["name"], "status": v["status"], "assignee": v["assignee"], "duration": v["duration"], "testCaseId": v["testCaseId"]})
-            }
+            Searchable::TestResults => super::results::result_row(v),
             Searchable::TestCases | Searchable::Launches => v.clone(),
         }
     }
