@@ -7,9 +7,7 @@ use secrecy::SecretString;
 use crate::allure::{AllureClient, AllureError, ClientOptions, Page};
 use std::sync::Arc;
 
-use clap::Parser;
-
-use crate::config::{Cli, Config, SecretSources};
+use crate::config::{Config, SecretSources};
 use crate::fake::{DEMO_TOKEN, FakeTestOps};
 use crate::security::auth::TokenSet;
 use crate::server::AllureMcp;
@@ -33,6 +31,17 @@ pub enum AppError {
     Exposed(String),
     #[error("the socket from systemd is unusable: {0}")]
     Socket(std::io::Error),
+}
+
+impl AppError {
+    /// A problem the operator must fix in the configuration (exit code 2), as opposed
+    /// to one a restart may cure.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            AppError::Exposed(_) | AppError::Allure(AllureError::Setup(_))
+        )
+    }
 }
 
 /// Builds the MCP server for a configuration. In demo mode it also starts the fake,
@@ -73,6 +82,10 @@ pub async fn build(config: &Config) -> Result<Built, AppError> {
         read_only: config.read_only,
         scope: Default::default(),
         metrics: metrics.clone(),
+        limits: Arc::new(crate::tools::CallLimits::new(
+            config.min_poll_interval,
+            config.max_waits_per_identity,
+        )),
     };
     Ok(Built {
         server: AllureMcp::new(registry, ctx),
@@ -106,11 +119,10 @@ pub async fn run(config: Config, activated: Option<std::net::TcpListener>) -> Re
         };
         let addr = listener.local_addr().map_err(AppError::Socket)?;
         // The same rule as for BIND, for a socket systemd made from ListenStream=.
-        if cfg.tokens.is_empty() && !addr.ip().is_loopback() && !cfg.allow_unauthenticated {
-            return Err(AppError::Exposed(format!(
-                "MCP_AUTH_TOKEN: the socket {addr} is reachable beyond loopback and no token is set; \
-                 provide the mcp-auth-tokens credential, listen on 127.0.0.1, or pass --allow-unauthenticated"
-            )));
+        if let Some(problem) =
+            cfg.exposure_problem(addr.ip().is_loopback(), &format!("the socket {addr}"))
+        {
+            return Err(AppError::Exposed(problem.to_string()));
         }
         let tokens = Arc::new(TokenSet::new(&cfg.tokens));
         tokio::spawn(reload_on_hangup(built.client.clone(), tokens.clone()));
@@ -144,9 +156,11 @@ async fn reload_on_hangup(client: AllureClient, tokens: Arc<TokenSet>) {
     };
     while hangups.recv().await.is_some() {
         crate::systemd::reloading();
-        let fresh = Cli::try_parse().map_err(|e| e.to_string()).and_then(|cli| {
-            Config::from_cli(&cli, &SecretSources::from_env()).map_err(|e| e.to_string())
-        });
+        let fresh = crate::config::load_cli()
+            .map_err(|e| e.to_string())
+            .and_then(|(cli, _)| {
+                Config::from_cli(&cli, &SecretSources::from_env()).map_err(|e| e.to_string())
+            });
         match fresh {
             Ok(c) => {
                 if let Some(a) = c.allure {
@@ -172,6 +186,11 @@ pub async fn check(config: &Config) -> Result<bool, AppError> {
         return Ok(true);
     };
     println!("ok   configuration is valid");
+    if opts.tls_insecure {
+        println!(
+            "WARN ALLURE_TLS_INSECURE is on: certificates of Allure TestOps are NOT checked; anyone on the path can read the token"
+        );
+    }
     println!(
         "ok   Allure TestOps at {} (API prefix {})",
         opts.base_url, opts.api_prefix

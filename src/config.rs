@@ -196,7 +196,55 @@ pub struct Cli {
     )]
     pub mcp_stateless: String,
 
-    /// Allow --http on a non-loopback address without any MCP token
+    /// Seconds a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection stays open (with --http)
+    #[arg(
+        long,
+        env = "HTTP_HEADER_TIMEOUT",
+        default_value = "10",
+        value_name = "SECONDS"
+    )]
+    pub http_header_timeout: String,
+
+    /// Seconds a connection may move no bytes while no request on it is being handled
+    /// (a client that stopped reading its answer); with --http
+    #[arg(
+        long,
+        env = "HTTP_IDLE_TIMEOUT",
+        default_value = "60",
+        value_name = "SECONDS"
+    )]
+    pub http_idle_timeout: String,
+
+    /// Open HTTP connections at once; more are closed at once (with --http; never more
+    /// than the open-file limit allows)
+    #[arg(long, env = "MAX_CONNECTIONS", default_value = "1024")]
+    pub max_connections: String,
+
+    /// Largest answer read from Allure TestOps, in bytes; larger ones are refused unread
+    #[arg(
+        long,
+        env = "ALLURE_MAX_BODY_BYTES",
+        default_value = "33554432",
+        value_name = "BYTES"
+    )]
+    pub allure_max_body_bytes: String,
+
+    /// Seconds wait_for_launch waits at least between two checks of Allure TestOps
+    #[arg(
+        long,
+        env = "MIN_POLL_INTERVAL",
+        default_value = "5",
+        value_name = "SECONDS"
+    )]
+    pub min_poll_interval: String,
+
+    /// wait_for_launch calls one client (identity) may run at once
+    #[arg(long, env = "MAX_WAITS_PER_IDENTITY", default_value = "4")]
+    pub max_waits_per_identity: String,
+
+    /// Allow --http on a non-loopback address without any MCP token, or with
+    /// CORS_ALLOWED_ORIGIN=* and no token
     #[arg(long)]
     pub allow_unauthenticated: bool,
 
@@ -226,6 +274,110 @@ pub enum Command {
         #[arg(long, default_value = "/run/allure-mcp")]
         runtime_dir: PathBuf,
     },
+}
+
+/// `.env` entries that are never taken, whatever they say: they would change how the
+/// process reaches the network (proxies, trust roots) without being settings of this
+/// server, and a `.env` may come with any repository a desktop client starts us in.
+const DOTENV_REFUSED: [&str; 6] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// Settings that decide where the Allure token goes or how it is protected: taken from
+/// a `.env`, they are announced on stderr at every start.
+const DOTENV_ANNOUNCED: [&str; 4] = [
+    "ALLURE_BASE_URL",
+    "ALLURE_CA_FILE",
+    "ALLURE_TLS_INSECURE",
+    "ALLURE_API_PREFIX",
+];
+
+/// Parses the command line, the environment, and `./.env` (only the working directory's,
+/// never a parent's). A `.env` entry fills one of this server's own settings when the
+/// real environment does not set it; it never changes the process environment, so no
+/// library (HTTP proxies, TLS roots) ever reads it. Returns what should be announced.
+pub fn load_cli() -> Result<(Cli, Vec<String>), clap::Error> {
+    load_cli_from(std::env::args_os(), Path::new(".env"), |k| {
+        std::env::var_os(k).is_some()
+    })
+}
+
+/// [`load_cli`] with its inputs named, for tests.
+pub fn load_cli_from(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+    dotenv: &Path,
+    in_env: impl Fn(&str) -> bool,
+) -> Result<(Cli, Vec<String>), clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = Cli::command();
+    let mut notices = Vec::new();
+    let entries = read_dotenv(dotenv, &mut notices);
+    let settable: std::collections::HashMap<String, clap::Id> = cmd
+        .get_arguments()
+        .filter_map(|a| Some((a.get_env()?.to_str()?.to_owned(), a.get_id().clone())))
+        .collect();
+    let mut refused = Vec::new();
+    for (key, value) in entries {
+        if DOTENV_REFUSED.iter().any(|r| r.eq_ignore_ascii_case(&key)) {
+            refused.push(key);
+            continue;
+        }
+        let Some(id) = settable.get(&key) else {
+            continue;
+        };
+        if in_env(&key) {
+            continue;
+        }
+        if DOTENV_ANNOUNCED.contains(&key.as_str()) {
+            notices.push(format!(
+                ".env in the working directory sets {key}={}",
+                without_userinfo(&value)
+            ));
+        }
+        // A default, so the real environment and the command line still win; hidden,
+        // so `--help` never prints a secret from the file.
+        cmd = cmd.mut_arg(id, |a| a.default_value(value).hide_default_value(true));
+    }
+    if !refused.is_empty() {
+        notices.push(format!(
+            ".env entries ignored: {} (a .env only fills allure-mcp's own settings; set proxies and trust roots in the real environment)",
+            refused.join(", ")
+        ));
+    }
+    let matches = cmd.try_get_matches_from(args)?;
+    Ok((Cli::from_arg_matches(&matches)?, notices))
+}
+
+/// The entries of a `.env` file; a missing file is none, a broken line is announced.
+fn read_dotenv(path: &Path, notices: &mut Vec<String>) -> Vec<(String, String)> {
+    let iter = match dotenvy::from_path_iter(path) {
+        Ok(iter) => iter,
+        Err(e) if e.not_found() => return Vec::new(),
+        Err(e) => {
+            notices.push(format!(".env is not read: {}", crate::error_chain(&e)));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for item in iter {
+        match item {
+            Ok(pair) => out.push(pair),
+            Err(_) => {
+                // dotenvy's error quotes the line, which may hold a token: not shown.
+                notices.push(
+                    ".env is read only up to a line it cannot parse (not shown: it may hold a secret)"
+                        .into(),
+                );
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// A configuration problem, shown as one line: `VARIABLE: problem; fix`.
@@ -274,6 +426,49 @@ pub struct HttpConfig {
     pub shutdown_timeout: Duration,
     pub stateless: bool,
     pub allow_unauthenticated: bool,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// The shortest MCP token accepted on a socket reachable beyond loopback: a guessable
+/// token there is no better than none.
+pub const MIN_EXPOSED_TOKEN_LEN: usize = 16;
+
+impl HttpConfig {
+    /// Why serving on a socket (loopback or not) would expose the Allure token to whoever
+    /// reaches it: no MCP token at all, or a short one. Checked for `BIND` and again for a
+    /// socket systemd passes in.
+    pub fn exposure_problem(&self, loopback: bool, addr: &str) -> Option<ConfigError> {
+        use secrecy::ExposeSecret;
+        if loopback || self.allow_unauthenticated {
+            return None;
+        }
+        if self.tokens.is_empty() {
+            return Some(bad(
+                "MCP_AUTH_TOKEN",
+                format!(
+                    "{addr} is reachable beyond loopback and no token is set: anyone on the network could use your Allure token"
+                ),
+                "set MCP_AUTH_TOKEN or MCP_AUTH_TOKENS (or the mcp-auth-tokens credential), listen on 127.0.0.1, or pass --allow-unauthenticated if a proxy in front authenticates",
+            ));
+        }
+        if let Some(short) = self
+            .tokens
+            .iter()
+            .find(|t| t.token.expose_secret().chars().count() < MIN_EXPOSED_TOKEN_LEN)
+        {
+            return Some(bad(
+                "MCP_AUTH_TOKEN",
+                format!(
+                    "the token named '{}' is shorter than {MIN_EXPOSED_TOKEN_LEN} characters, and {addr} is reachable beyond loopback",
+                    short.name
+                ),
+                "use long random tokens, e.g. `openssl rand -hex 32`",
+            ));
+        }
+        None
+    }
 }
 
 /// The validated configuration.
@@ -293,6 +488,8 @@ pub struct Config {
     pub http_config: HttpConfig,
     pub demo: bool,
     pub check: bool,
+    pub min_poll_interval: Duration,
+    pub max_waits_per_identity: usize,
 }
 
 /// Where secrets may come from besides the environment (for tests: a fake credentials dir).
@@ -322,8 +519,20 @@ impl SecretSources {
     }
 }
 
-/// A secret file's content, trailing newline (and whitespace) trimmed.
+/// A secret file's content, trailing newline (and whitespace) trimmed. A file that others
+/// may read is used, with a warning: refusing it would break running setups.
 fn read_secret(var: &'static str, path: &Path) -> Result<SecretString, ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "allure-mcp: WARNING: {var}: {} is readable by group or others (mode {:o}); make it private: chmod 600 {}",
+            path.display(),
+            meta.permissions().mode() & 0o777,
+            path.display()
+        );
+    }
     let text = std::fs::read_to_string(path).map_err(|e| {
         bad(
             var,
@@ -390,7 +599,7 @@ pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(raw.trim()).map_err(|e| {
         bad(
             var,
-            format!("'{raw}' is not a URL ({e})"),
+            format!("'{}' is not a URL ({e})", without_userinfo(raw)),
             "use the TestOps root, e.g. https://testops.example.com",
         )
     })?;
@@ -423,6 +632,21 @@ pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
         ));
     }
     Ok(url)
+}
+
+/// `raw` with anything between `scheme://` and an `@` hidden: a URL that fails to parse
+/// is echoed in the error, and it may carry a password.
+fn without_userinfo(raw: &str) -> String {
+    let Some(start) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_owned();
+    };
+    let authority_end = raw[start..]
+        .find(['/', '?', '#'])
+        .map_or(raw.len(), |i| start + i);
+    match raw[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***@{}", &raw[..start], &raw[start + at + 1..]),
+        None => raw.to_owned(),
+    }
 }
 
 impl Config {
@@ -575,6 +799,12 @@ impl Config {
                 },
                 ca_file: cli.ca_file.clone(),
                 tls_insecure,
+                max_body_bytes: number(
+                    "ALLURE_MAX_BODY_BYTES",
+                    &cli.allure_max_body_bytes,
+                    64 * 1024,
+                    1 << 30,
+                )?,
             })
         };
 
@@ -603,6 +833,18 @@ impl Config {
             http_config,
             demo,
             check,
+            min_poll_interval: Duration::from_secs(number(
+                "MIN_POLL_INTERVAL",
+                &cli.min_poll_interval,
+                1,
+                60,
+            )?),
+            max_waits_per_identity: number(
+                "MAX_WAITS_PER_IDENTITY",
+                &cli.max_waits_per_identity,
+                1,
+                1000,
+            )?,
         })
     }
 }
@@ -750,16 +992,14 @@ fn http_config(
         }
     }
     let allow_unauthenticated = cli.allow_unauthenticated;
-    if cli.http && tokens.is_empty() && !bind.is_loopback() && !allow_unauthenticated {
+    let any_origin = cors.iter().any(|o| o == "*");
+    if any_origin && tokens.is_empty() && !allow_unauthenticated {
         return Err(bad(
-            "MCP_AUTH_TOKEN",
-            format!(
-                "--http on {bind} (not loopback) with no token would let anyone on the network use your Allure token"
-            ),
-            "set MCP_AUTH_TOKEN or MCP_AUTH_TOKENS, bind to 127.0.0.1, or pass --allow-unauthenticated if a proxy in front authenticates",
+            "CORS_ALLOWED_ORIGIN",
+            "* with no MCP token lets any web page a user opens call every tool, writes included",
+            "set MCP_AUTH_TOKEN or MCP_AUTH_TOKENS, name the allowed origins, or pass --allow-unauthenticated",
         ));
     }
-    let any_origin = cors.iter().any(|o| o == "*");
     let mut allowed_hosts: Vec<String> = cli
         .allowed_hosts
         .as_deref()
@@ -774,7 +1014,7 @@ fn http_config(
             allowed_hosts.push(bind.to_string());
         }
     }
-    Ok(HttpConfig {
+    let config = HttpConfig {
         bind,
         port,
         tokens,
@@ -818,7 +1058,27 @@ fn http_config(
         )?),
         stateless: parse_bool("MCP_STATELESS", &cli.mcp_stateless)?,
         allow_unauthenticated,
-    })
+        header_timeout: Duration::from_secs(number(
+            "HTTP_HEADER_TIMEOUT",
+            &cli.http_header_timeout,
+            1,
+            600,
+        )?),
+        idle_timeout: Duration::from_secs(number(
+            "HTTP_IDLE_TIMEOUT",
+            &cli.http_idle_timeout,
+            1,
+            3600,
+        )?),
+        max_connections: number("MAX_CONNECTIONS", &cli.max_connections, 8, 1_000_000)?,
+    };
+    if cli.http
+        && let Some(problem) =
+            config.exposure_problem(bind.is_loopback(), &format!("--http on {bind}"))
+    {
+        return Err(problem);
+    }
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -972,10 +1232,25 @@ mod tests {
                 "--bind",
                 "0.0.0.0",
                 "--mcp-auth-token",
-                "t"
+                "a-long-enough-token-1234"
             ])
             .is_ok()
         );
+        // Beyond loopback, a short token is refused like none.
+        let err = parse(&[
+            "--demo",
+            "--http",
+            "--bind",
+            "0.0.0.0",
+            "--mcp-auth-token",
+            "short",
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "MCP_AUTH_TOKEN");
+        assert!(err.problem.contains("shorter than 16"), "{err}");
+        assert!(!err.to_string().contains("short\""), "{err}");
+        // On loopback a short token is the operator's business.
+        assert!(parse(&["--demo", "--http", "--mcp-auth-token", "short"]).is_ok());
         for (args, var) in [
             (vec!["--demo", "--bind", "nope"], "BIND"),
             (

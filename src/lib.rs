@@ -26,3 +26,21 @@ pub mod server;
 pub mod systemd;
 pub mod tools;
 pub mod transport;
+
+/// An error and every source below it, `top: cause: root cause`, for the places errors
+/// reach a person (start-up failures, `check`, tool errors): the top line alone is often
+/// generic ("builder error", "error sending request"). A source whose text the one above
+/// already contains is left out, so nothing is said twice.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

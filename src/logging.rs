@@ -48,13 +48,15 @@ static RELOAD: OnceLock<reload::Handle<Targets, Registry>> = OnceLock::new();
 /// fresh process smaller.
 fn filter(level: &str) -> Targets {
     let ours = level.parse::<LevelFilter>().unwrap_or(LevelFilter::INFO);
+    // Libraries never log more than we do: LOG_LEVEL=error means errors only, theirs too.
+    let quiet = ours.min(LevelFilter::WARN);
     let lib = if ours >= LevelFilter::DEBUG {
         LevelFilter::INFO
     } else {
-        LevelFilter::WARN
+        quiet
     };
     Targets::new()
-        .with_default(LevelFilter::WARN)
+        .with_default(quiet)
         .with_target("allure_mcp", ours)
         .with_target("rmcp", lib)
 }
@@ -192,5 +194,14 @@ mod tests {
         assert!(info.would_enable("allure_mcp::audit", &Level::INFO));
         assert!(!info.would_enable("allure_mcp::audit", &Level::DEBUG));
         assert!(!info.would_enable("rmcp::service", &Level::INFO));
+    }
+
+    #[test]
+    fn error_level_silences_library_warnings() {
+        let error = filter("error");
+        for target in ["rmcp::service", "hyper::proto::h1", "allure_mcp::app"] {
+            assert!(error.would_enable(target, &Level::ERROR), "{target}");
+            assert!(!error.would_enable(target, &Level::WARN), "{target}");
+        }
     }
 }

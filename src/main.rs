@@ -2,8 +2,7 @@
 
 use std::process::ExitCode;
 
-use allure_mcp::config::{Cli, Command, Config, SecretSources};
-use clap::Parser;
+use allure_mcp::config::{Command, Config, SecretSources};
 
 fn main() -> ExitCode {
     // systemd's LISTEN_* first, while no other thread exists: taking the socket consumes
@@ -11,13 +10,20 @@ fn main() -> ExitCode {
     let activated = match allure_mcp::systemd::take_activated_listener() {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("allure-mcp: {e}");
+            eprintln!("allure-mcp: {}", allure_mcp::error_chain(&e));
             return ExitCode::from(2);
         }
     };
-    // A .env in the working directory fills what the real environment leaves unset.
-    let _ = dotenvy::dotenv();
-    let cli = Cli::parse();
+    // A .env in the working directory fills this server's own settings, nothing else.
+    let cli = match allure_mcp::config::load_cli() {
+        Ok((cli, notices)) => {
+            for n in notices {
+                eprintln!("allure-mcp: {n}");
+            }
+            cli
+        }
+        Err(e) => e.exit(),
+    };
     if let Some(Command::RefreshCredentials {
         pid,
         from,
@@ -32,7 +38,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("allure-mcp: {e}");
+                eprintln!("allure-mcp: {}", allure_mcp::error_chain(&e));
                 ExitCode::FAILURE
             }
         };
@@ -57,25 +63,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result: anyhow::Result<ExitCode> = runtime.block_on(async {
+    let result = runtime.block_on(async {
         if config.check {
-            let ok = allure_mcp::app::check(&config).await?;
-            return Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            });
+            return allure_mcp::app::check(&config).await;
         }
-        allure_mcp::app::run(config, activated).await?;
-        Ok(ExitCode::SUCCESS)
+        allure_mcp::app::run(config, activated).await.map(|()| true)
     });
     match result {
-        Ok(code) => code,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("allure-mcp: {e}");
-            match e.downcast_ref::<allure_mcp::app::AppError>() {
-                Some(allure_mcp::app::AppError::Exposed(_)) => ExitCode::from(2),
-                _ => ExitCode::FAILURE,
+            eprintln!("allure-mcp: {}", allure_mcp::error_chain(&e));
+            // A configuration problem: exit 2, which the unit does not restart on.
+            if e.is_configuration() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
             }
         }
     }

@@ -105,6 +105,7 @@ async fn wait_for_launch_stops_when_cancelled_and_on_timeout() {
         read_only: false,
         scope: CallScope::default(),
         metrics: Default::default(),
+        limits: Default::default(),
     };
     // A launch whose CI run is still going (the seed's newest).
     let launch = fake.with_data(|d| {

@@ -534,6 +534,7 @@ async fn any_arguments_to_any_tool_are_answered_without_a_panic() {
         read_only: false,
         scope: Default::default(),
         metrics: Default::default(),
+        limits: Default::default(),
     };
     let mut rng = fastrand::Rng::with_seed(11);
     let values = [

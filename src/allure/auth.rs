@@ -5,6 +5,7 @@
 //! and the others wait for its result. A 401 invalidates only the token it was
 //! answered to, so a burst of 401s on one stale token still causes one exchange.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -32,6 +33,8 @@ pub enum AuthMode {
 /// One JWT and the instant after which we no longer use it.
 pub(crate) struct CachedJwt {
     header: HeaderValue,
+    /// The bare token, to redact it from texts that come back from upstream.
+    token: SecretString,
     use_until: Instant,
 }
 
@@ -184,9 +187,15 @@ impl Auth {
                 AllureError::Auth(format!("could not reach {token_url}: {}", e.without_url()))
             })?;
         let status = answer.status().as_u16();
-        let body = answer.bytes().await.map_err(|e| {
+        let body = read_limited(answer).await.map_err(|e| {
             AllureError::Auth(format!("reading the answer failed: {}", e.without_url()))
         })?;
+        if (300..400).contains(&status) {
+            // Never followed (see the client's redirect policy): the token would go along.
+            return Err(AllureError::Auth(format!(
+                "{token_url} answered a redirect ({status}), which is not followed so the API token cannot be sent elsewhere; check ALLURE_BASE_URL (https and the exact host)"
+            )));
+        }
         if status != 200 {
             let hint = match status {
                 400 | 401 | 403 => {
@@ -195,9 +204,10 @@ impl Auth {
                 404 => "; check ALLURE_BASE_URL (it must be the TestOps root, without /api)",
                 _ => "",
             };
+            let message = super::error::extract_message(&body);
             return Err(AllureError::Auth(format!(
                 "{token_url} answered {status}: {}{hint}",
-                super::error::extract_message(&body)
+                redact_with(&message, &[token.as_str()])
             )));
         }
         let parsed: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
@@ -217,9 +227,49 @@ impl Auth {
         );
         Ok(CachedJwt {
             header: sensitive(&format!("Bearer {}", parsed.access_token))?,
+            token: SecretString::from(parsed.access_token),
             use_until: Instant::now() + lifetime - margin,
         })
     }
+
+    /// `text` without the API token or the cached JWT in it.
+    pub(crate) fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let api = self.api_token.read().unwrap_or_else(|e| e.into_inner());
+        let jwt = self.cache.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut secrets = vec![api.expose_secret()];
+        if let Some(j) = &jwt {
+            secrets.push(j.token.expose_secret());
+        }
+        redact_with(text, &secrets)
+    }
+}
+
+/// Shorter strings are not redacted: a one-letter "token" would blank every text.
+const MIN_REDACTED: usize = 6;
+
+/// `text` with each of `secrets` replaced by `[REDACTED]`.
+pub(crate) fn redact_with<'a>(text: &'a str, secrets: &[&str]) -> Cow<'a, str> {
+    let mut out = Cow::Borrowed(text);
+    for secret in secrets.iter().filter(|s| s.len() >= MIN_REDACTED) {
+        if out.contains(secret) {
+            out = Cow::Owned(out.replace(secret, "[REDACTED]"));
+        }
+    }
+    out
+}
+
+/// The token endpoint's answer, read up to a size no token answer comes near.
+async fn read_limited(mut answer: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    const MAX: usize = 256 * 1024;
+    let mut body = Vec::new();
+    while let Some(chunk) = answer.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX {
+            body.truncate(MAX);
+            break;
+        }
+    }
+    Ok(body)
 }
 
 /// A header value marked sensitive, so hyper and reqwest never print it.

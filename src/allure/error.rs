@@ -44,6 +44,21 @@ pub enum AllureError {
     /// The API token could not be exchanged for a JWT.
     #[error("token exchange failed: {0}")]
     Auth(String),
+    /// The client could not be set up (TLS roots, CA file): a configuration problem,
+    /// already phrased as `VARIABLE: problem; fix`.
+    #[error("{0}")]
+    Setup(String),
+    /// The answer is larger than `ALLURE_MAX_BODY_BYTES`; it was not read.
+    #[error("{method} {path} answered with more than {limit} bytes (ALLURE_MAX_BODY_BYTES)")]
+    TooLarge {
+        method: String,
+        path: String,
+        limit: usize,
+    },
+    /// The path would leave the API prefix once its dot segments are resolved; nothing
+    /// was sent.
+    #[error("{method} {path} would leave the Allure TestOps API prefix; nothing was sent")]
+    OutsideApi { method: String, path: String },
 }
 
 fn fmt_message(message: &str) -> String {

@@ -42,7 +42,14 @@ pub struct ClientOptions {
     pub ca_file: Option<PathBuf>,
     /// Skip certificate checks. Only for a lab; it is announced loudly at start.
     pub tls_insecure: bool,
+    /// The largest answer read from Allure (`ALLURE_MAX_BODY_BYTES`); a larger one is
+    /// refused before it is read, so a huge attachment or page cannot fill memory.
+    pub max_body_bytes: usize,
 }
+
+/// Default for [`ClientOptions::max_body_bytes`]: far above any page of JSON the tools
+/// ask for, far below what would hurt a 1 GiB `MemoryMax`.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 impl ClientOptions {
     /// Options with defaults for everything but where and who.
@@ -56,6 +63,7 @@ impl ClientOptions {
             retry: RetryPolicy::default(),
             ca_file: None,
             tls_insecure: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -74,6 +82,10 @@ pub struct Answer {
     pub body: Bytes,
     /// The `Content-Type` Allure sent, if any (attachments are not JSON).
     pub content_type: Option<String>,
+    /// The `Content-Length` Allure announced, if any.
+    pub content_length: Option<u64>,
+    /// True when only the first part of the body was read ([`AllureClient::send_head`]).
+    pub cut: bool,
 }
 
 impl Answer {
@@ -107,7 +119,11 @@ struct Inner {
     http: reqwest::Client,
     base: String,
     api_base: String,
+    /// Where every API call must stay: this origin, below this path (`…/api/`).
+    origin: url::Origin,
+    api_path: String,
     token_url: String,
+    max_body: usize,
     auth: auth::Auth,
     timeout: Duration,
     retry: RetryPolicy,
@@ -129,42 +145,45 @@ impl std::fmt::Debug for Inner {
 }
 
 impl AllureClient {
-    /// Builds the client. Fails only on a broken CA file or TLS setup.
+    /// Builds the client. Fails only on a broken CA file or TLS setup, with an
+    /// [`AllureError::Setup`] that says what to fix.
     pub fn new(opts: ClientOptions) -> Result<Self, AllureError> {
         // reqwest is built without a default crypto provider; ring is ours. A second
         // install (several clients in one process) is harmless, so its error is ignored.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
+        let base = opts.base_url.as_str().trim_end_matches('/').to_owned();
+        let prefix = normalize_prefix(&opts.api_prefix);
+        let token_url = format!("{base}/api/uaa/oauth/token");
+        let origin = opts.base_url.origin();
+        let base_path = format!("{}/", opts.base_url.path().trim_end_matches('/'));
+        let builder = reqwest::Client::builder()
             .user_agent(concat!("allure-mcp/", env!("CARGO_PKG_VERSION")))
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(60))
-            .tcp_nodelay(true);
-        if let Some(path) = &opts.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                AllureError::Auth(format!(
-                    "cannot read ALLURE_CA_FILE {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                AllureError::Auth(format!("ALLURE_CA_FILE {} is not PEM: {e}", path.display()))
-            })?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        if opts.tls_insecure {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        let http = builder
+            .tcp_nodelay(true)
+            .redirect(redirect_policy(
+                origin.clone(),
+                base_path,
+                token_url.clone(),
+            ));
+        let http = tls(builder, &opts)?
             .build()
-            .map_err(|e| AllureError::Auth(format!("cannot build the HTTP client: {e}")))?;
-        let base = opts.base_url.as_str().trim_end_matches('/').to_owned();
-        let prefix = normalize_prefix(&opts.api_prefix);
+            .map_err(|e| tls_setup_error(&opts, &e))?;
+        let api_base = format!("{base}{prefix}");
         Ok(AllureClient {
             inner: Arc::new(Inner {
                 http,
-                api_base: format!("{base}{prefix}"),
-                token_url: format!("{base}/api/uaa/oauth/token"),
+                api_path: format!(
+                    "{}/",
+                    Url::parse(&api_base)
+                        .map(|u| u.path().trim_end_matches('/').to_owned())
+                        .unwrap_or_default()
+                ),
+                api_base,
+                origin,
+                token_url,
+                max_body: opts.max_body_bytes,
                 base,
                 auth: auth::Auth::new(opts.auth_mode, opts.token),
                 timeout: opts.timeout,
@@ -173,6 +192,27 @@ impl AllureClient {
                 observer: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// `text` with every secret this client holds (the API token, the current JWT)
+    /// replaced: an upstream that echoes a credential in an error must not put it into
+    /// a model's context or a log.
+    pub fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        self.inner.auth.redact(text)
+    }
+
+    /// [`AllureClient::redact`] over every string in a JSON value.
+    pub fn redact_value(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => {
+                if let std::borrow::Cow::Owned(r) = self.redact(s) {
+                    *s = r;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.redact_value(v)),
+            _ => {}
+        }
     }
 
     /// The TestOps root without a trailing slash, for deep links into the UI.
@@ -244,10 +284,35 @@ impl AllureClient {
         query: &[(&str, String)],
         body: Option<Body>,
     ) -> Result<Answer, AllureError> {
+        self.send_within(method, path, query, body, Read::Whole)
+            .await
+    }
+
+    /// A `GET` that reads at most the first `keep` bytes of the body (the answer says
+    /// whether it was cut, and the announced length): for attachments, whose size may
+    /// be anything and of which a model needs only the start.
+    pub async fn send_head(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        keep: usize,
+    ) -> Result<Answer, AllureError> {
+        self.send_within(Method::GET, path, query, None, Read::Head(keep))
+            .await
+    }
+
+    async fn send_within(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Body>,
+        read: Read,
+    ) -> Result<Answer, AllureError> {
         let deadline = self.inner.timeout;
         match tokio::time::timeout(
             deadline,
-            self.send_inner(&method, path, query, body.as_ref()),
+            self.send_inner(&method, path, query, body.as_ref(), read),
         )
         .await
         {
@@ -266,7 +331,9 @@ impl AllureClient {
         path: &str,
         query: &[(&str, String)],
         body: Option<&Body>,
+        read: Read,
     ) -> Result<Answer, AllureError> {
+        let url = self.api_url(method, path)?;
         let idempotent = matches!(*method, Method::GET | Method::HEAD);
         let started = Instant::now();
         let mut waited = Duration::ZERO;
@@ -275,11 +342,10 @@ impl AllureClient {
         loop {
             attempt += 1;
             let credential = self.credential().await?;
-            let url = format!("{}{}", self.inner.api_base, path);
             let mut request = self
                 .inner
                 .http
-                .request(method.clone(), &url)
+                .request(method.clone(), url.clone())
                 .header(reqwest::header::ACCEPT, "application/json")
                 .header(reqwest::header::AUTHORIZATION, credential.header.clone());
             if !query.is_empty() {
@@ -317,10 +383,24 @@ impl AllureClient {
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok());
-                    let body = response.bytes().await.map_err(|e| {
-                        self.transport_error(method, path, &e, "the answer broke off: ")
-                    });
-                    (status, retry_after, body.map(|b| (b, content_type)))
+                    let location = response
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let length = response.content_length();
+                    // An error answer is read only for its message.
+                    let read = if (200..300).contains(&status) {
+                        read
+                    } else {
+                        Read::Head(ERROR_BODY_KEEP)
+                    };
+                    let body = self.read_body(method, path, response, read).await;
+                    (
+                        status,
+                        retry_after,
+                        body.map(|(b, cut)| (b, cut, content_type, length, location)),
+                    )
                 }
             };
             tracing::debug!(
@@ -339,10 +419,12 @@ impl AllureClient {
                 attempt -= 1;
                 continue;
             }
-            let (body, content_type) = match result {
+            let (body, cut, content_type, content_length, location) = match result {
                 Ok(body) => body,
                 Err(e) => {
-                    if idempotent && self.back_off(attempt, &mut waited, None).await {
+                    // An answer that broke off may come whole next time; one too large won't.
+                    let broke_off = matches!(e, AllureError::Transport { .. });
+                    if idempotent && broke_off && self.back_off(attempt, &mut waited, None).await {
                         continue;
                     }
                     return Err(e);
@@ -353,6 +435,8 @@ impl AllureClient {
                     status,
                     body,
                     content_type,
+                    content_length,
+                    cut,
                 });
             }
             if idempotent
@@ -363,13 +447,86 @@ impl AllureClient {
             {
                 continue;
             }
+            let message = if (300..400).contains(&status) {
+                redirect_message(location.as_deref())
+            } else {
+                self.redact(&error::extract_message(&body)).into_owned()
+            };
             return Err(AllureError::Status {
                 method: method.to_string(),
                 path: path.to_owned(),
                 status,
-                message: error::extract_message(&body),
+                message,
                 retry_after,
             });
+        }
+    }
+
+    /// The URL of an API call, checked after the URL parser has resolved every dot
+    /// segment (`/./`, `/%2e%2e/`): it must stay on the configured origin and below the
+    /// API prefix, whatever a caller put into `path`.
+    fn api_url(&self, method: &Method, path: &str) -> Result<Url, AllureError> {
+        let url = Url::parse(&format!("{}{}", self.inner.api_base, path));
+        match url {
+            Ok(u)
+                if u.origin() == self.inner.origin
+                    && u.path().starts_with(&self.inner.api_path) =>
+            {
+                Ok(u)
+            }
+            _ => Err(AllureError::OutsideApi {
+                method: method.to_string(),
+                path: error::truncate(path, 120),
+            }),
+        }
+    }
+
+    /// Reads an answer's body within `ALLURE_MAX_BODY_BYTES`: refused up front when its
+    /// announced length is over, cut off while streaming when it grows over; or, for
+    /// [`Read::Head`], only its first bytes.
+    async fn read_body(
+        &self,
+        method: &Method,
+        path: &str,
+        mut response: reqwest::Response,
+        read: Read,
+    ) -> Result<(Bytes, bool), AllureError> {
+        let too_large = || AllureError::TooLarge {
+            method: method.to_string(),
+            path: path.to_owned(),
+            limit: self.inner.max_body,
+        };
+        let keep = match read {
+            Read::Whole => {
+                if response
+                    .content_length()
+                    .is_some_and(|n| n > self.inner.max_body as u64)
+                {
+                    return Err(too_large());
+                }
+                None
+            }
+            Read::Head(n) => Some(n.min(self.inner.max_body)),
+        };
+        let mut buf = bytes::BytesMut::new();
+        loop {
+            let chunk = response
+                .chunk()
+                .await
+                .map_err(|e| self.transport_error(method, path, &e, "the answer broke off: "))?;
+            let Some(chunk) = chunk else {
+                return Ok((buf.freeze(), false));
+            };
+            buf.extend_from_slice(&chunk);
+            match keep {
+                Some(n) if buf.len() >= n => {
+                    buf.truncate(n);
+                    // Dropping the response closes the connection: the rest is never read.
+                    return Ok((buf.freeze(), true));
+                }
+                None if buf.len() > self.inner.max_body => return Err(too_large()),
+                _ => {}
+            }
         }
     }
 
@@ -409,7 +566,7 @@ impl AllureClient {
         }
     }
 
-    async fn credential(&self) -> Result<auth::Credential, AllureError> {
+    pub(crate) async fn credential(&self) -> Result<auth::Credential, AllureError> {
         self.inner
             .auth
             .credential(&self.inner.http, &self.inner.token_url)
@@ -436,6 +593,95 @@ impl AllureClient {
     }
 }
 
+/// How much of an answer to read.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    /// All of it, within `ALLURE_MAX_BODY_BYTES`.
+    Whole,
+    /// The first bytes only.
+    Head(usize),
+}
+
+/// How much of an error answer is read: its message is cut to a few hundred bytes anyway.
+const ERROR_BODY_KEEP: usize = 64 * 1024;
+
+/// Follows only redirects that stay on the configured origin and below the TestOps
+/// root, and none at all from the token endpoint: a 307/308 would post the API token
+/// again, to wherever the redirect points.
+fn redirect_policy(
+    origin: url::Origin,
+    base_path: String,
+    token_url: String,
+) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let from_token_endpoint = attempt.previous().iter().any(|u| u.as_str() == token_url);
+        let stays =
+            attempt.url().origin() == origin && attempt.url().path().starts_with(&base_path);
+        if from_token_endpoint || !stays || attempt.previous().len() > 5 {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// What a model is told about a redirect that was not followed.
+fn redirect_message(location: Option<&str>) -> String {
+    let to = location
+        .and_then(|l| Url::parse(l).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|| "another place".into());
+    format!(
+        "a redirect to {to} was not followed (redirects may not leave ALLURE_BASE_URL); check ALLURE_BASE_URL (scheme, host and path)"
+    )
+}
+
+/// Roots of trust: none are needed for an `http://` upstream (so a machine without a CA
+/// store still serves it); `ALLURE_CA_FILE` adds to the system's; insecure trusts any.
+fn tls(
+    builder: reqwest::ClientBuilder,
+    opts: &ClientOptions,
+) -> Result<reqwest::ClientBuilder, AllureError> {
+    let extra = match &opts.ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                AllureError::Setup(format!(
+                    "ALLURE_CA_FILE: cannot read {}: {e}; point it at a readable PEM file",
+                    path.display()
+                ))
+            })?;
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                AllureError::Setup(format!(
+                    "ALLURE_CA_FILE: {} is not a PEM bundle ({e}); point it at PEM certificates",
+                    path.display()
+                ))
+            })?
+        }
+        None => Vec::new(),
+    };
+    Ok(if opts.tls_insecure {
+        builder.tls_danger_accept_invalid_certs(true)
+    } else if opts.base_url.scheme() == "http" && extra.is_empty() {
+        // Same-origin redirects only, so this client never speaks TLS: do not load
+        // (or require) the system's roots.
+        builder.tls_certs_only(Vec::new())
+    } else {
+        builder.tls_certs_merge(extra)
+    })
+}
+
+/// A client that could not be built: almost always a missing CA store for `https://`.
+fn tls_setup_error(opts: &ClientOptions, e: &reqwest::Error) -> AllureError {
+    let chain = crate::error_chain(e);
+    if opts.base_url.scheme() == "https" && opts.ca_file.is_none() {
+        AllureError::Setup(format!(
+            "ALLURE_BASE_URL: cannot check https certificates: {chain}; install the ca-certificates package, or set ALLURE_CA_FILE to a PEM bundle that signs the TestOps certificate"
+        ))
+    } else {
+        AllureError::Setup(format!("cannot set up TLS for Allure TestOps: {chain}"))
+    }
+}
+
 fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -459,12 +705,12 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
     } else if e.is_connect() {
         "could not connect (is ALLURE_BASE_URL right and the instance up?)".into()
     } else {
-        // Walk to the root cause: reqwest's own text is generic ("error sending request").
-        let mut source: &dyn std::error::Error = e;
-        while let Some(next) = source.source() {
-            source = next;
+        // reqwest's own text is generic ("error sending request"): the whole chain says why.
+        // Its own line names the URL; the sources below it do not.
+        match std::error::Error::source(e) {
+            Some(source) => format!("connection error: {}", crate::error_chain(source)),
+            None => "connection error".into(),
         }
-        format!("connection error: {source}")
     }
 }
 
@@ -485,6 +731,8 @@ mod tests {
             status: 204,
             body: Bytes::new(),
             content_type: None,
+            content_length: None,
+            cut: false,
         };
         let v: Option<Value> = a.json(&Method::POST, "/x").unwrap();
         assert!(v.is_none());

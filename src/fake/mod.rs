@@ -108,6 +108,18 @@ pub enum FaultKind {
     Reset,
     /// Send headers, then the body one byte chunk every `Duration`.
     SlowBody(Duration),
+    /// Answer this status with a message that quotes the credential the request carried
+    /// (as servers that echo a rejected token do).
+    EchoCredential { status: u16 },
+    /// Answer a redirect (301/302/303/307/308) to `location`.
+    Redirect { status: u16, location: String },
+    /// Answer 200 with `bytes` bytes of `content_type`, made while streaming (nothing
+    /// that size is held in memory), with or without a `Content-Length`.
+    Large {
+        bytes: u64,
+        content_type: String,
+        announce_length: bool,
+    },
 }
 
 /// A fault for requests whose method and API path match.
@@ -406,6 +418,34 @@ async fn handle(
             tokio::time::sleep(d).await;
             serve(&state, router, parts, body, &rec).await
         }
+        Some(FaultKind::EchoCredential { status }) => {
+            // The bearer or API token of a call, or the `token` of an exchange form.
+            let credential = rec
+                .authorization
+                .as_deref()
+                .and_then(|a| a.split_once(' ').map(|(_, t)| t.to_owned()))
+                .or_else(|| {
+                    url::form_urlencoded::parse(rec.body.as_bytes())
+                        .find(|(k, _)| k == "token")
+                        .map(|(_, v)| v.into_owned())
+                })
+                .unwrap_or_default();
+            error_response(
+                status,
+                &format!("Invalid access token: {credential}"),
+                &path,
+            )
+        }
+        Some(FaultKind::Redirect { status, location }) => Response::builder()
+            .status(status)
+            .header("location", location)
+            .body(Body::empty())
+            .unwrap_or_else(|_| Response::new(Body::empty())),
+        Some(FaultKind::Large {
+            bytes,
+            content_type,
+            announce_length,
+        }) => large_response(bytes, &content_type, announce_length),
         Some(FaultKind::SlowBody(every)) => {
             let full = serve(&state, router, parts, body, &rec).await;
             let (p, b) = full.into_parts();
@@ -433,6 +473,31 @@ async fn handle(
         entry.status = rec.status;
     }
     Ok(response)
+}
+
+/// A body of `bytes` bytes ('x' lines), produced 64 KiB at a time.
+fn large_response(bytes: u64, content_type: &str, announce_length: bool) -> Response<Body> {
+    const CHUNK: u64 = 64 * 1024;
+    let line = Bytes::from("x".repeat(CHUNK as usize - 1) + "\n");
+    let stream = futures::stream::unfold(0u64, move |sent| {
+        let line = line.clone();
+        async move {
+            if sent >= bytes {
+                return None;
+            }
+            let n = CHUNK.min(bytes - sent);
+            Some((Ok::<Bytes, Infallible>(line.slice(..n as usize)), sent + n))
+        }
+    });
+    let mut builder = Response::builder()
+        .status(200)
+        .header("content-type", content_type);
+    if announce_length {
+        builder = builder.header("content-length", bytes);
+    }
+    builder
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
 fn record(state: &State, rec: Recorded) -> usize {

@@ -147,6 +147,66 @@ pub struct Ctx {
     pub read_only: bool,
     pub scope: CallScope,
     pub metrics: crate::metrics::Metrics,
+    /// Bounds on long-running calls, shared by every call of this server.
+    pub limits: Arc<CallLimits>,
+}
+
+/// Bounds on calls that hold upstream capacity for long: `wait_for_launch` may run an
+/// hour, checking upstream all the while, so one identity may run only a few at once
+/// and none may check more often than `min_poll_interval`.
+#[derive(Debug)]
+pub struct CallLimits {
+    pub min_poll_interval: std::time::Duration,
+    pub max_waits_per_identity: usize,
+    waits: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits::new(std::time::Duration::from_secs(5), 4)
+    }
+}
+
+impl CallLimits {
+    pub fn new(min_poll_interval: std::time::Duration, max_waits_per_identity: usize) -> Self {
+        CallLimits {
+            min_poll_interval,
+            max_waits_per_identity,
+            waits: Default::default(),
+        }
+    }
+
+    /// A slot for one long wait of `identity`, or `None` when it holds all its slots.
+    pub fn start_wait(self: &Arc<Self>, identity: &str) -> Option<WaitSlot> {
+        let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
+        let held = waits.entry(identity.to_owned()).or_default();
+        if *held >= self.max_waits_per_identity {
+            return None;
+        }
+        *held += 1;
+        Some(WaitSlot {
+            limits: self.clone(),
+            identity: identity.to_owned(),
+        })
+    }
+}
+
+/// One running wait; its slot frees when it is dropped (the call ended or was dropped).
+pub struct WaitSlot {
+    limits: Arc<CallLimits>,
+    identity: String,
+}
+
+impl Drop for WaitSlot {
+    fn drop(&mut self) {
+        let mut waits = self.limits.waits.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = waits.get_mut(&self.identity) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                waits.remove(&self.identity);
+            }
+        }
+    }
 }
 
 impl Ctx {
@@ -320,6 +380,15 @@ fn describe_upstream(e: &AllureError) -> String {
         ),
         AllureError::Auth(_) => format!(
             "Could not authenticate to Allure TestOps: {e}. Retrying will not help until the token is fixed."
+        ),
+        AllureError::Setup(_) => format!(
+            "The server cannot reach Allure TestOps as configured: {e}. The operator must fix the configuration."
+        ),
+        AllureError::TooLarge { .. } => format!(
+            "The answer of Allure TestOps was too large to read ({e}). Ask for less: a smaller page size or a narrower filter."
+        ),
+        AllureError::OutsideApi { .. } => format!(
+            "Refused: {e}. Give a plain API path such as /launch/1 (no '.' or '..' segments)."
         ),
     }
 }
@@ -609,14 +678,26 @@ impl Registry {
         let metrics = ctx.metrics.clone();
         let _running = metrics.start_call();
         let started = std::time::Instant::now();
+        let client = ctx.client.clone();
+        let cancel = ctx.scope.cancel.clone();
         let result = (tool.handler)(ctx, args).await;
         let elapsed = started.elapsed();
-        metrics.record_call(tool.name, result.is_ok(), elapsed.as_secs_f64());
         let elapsed_ms = elapsed.as_millis() as u64;
+        // A tool that noticed the cancellation answers with what it has; the audit line
+        // says the call was cancelled, not that it succeeded.
+        let outcome = match (&result, cancel.is_cancelled()) {
+            (_, true) => "cancelled",
+            (Ok(_), false) => "ok",
+            (Err(_), false) => "error",
+        };
+        metrics.record_call(tool.name, result.is_ok(), elapsed.as_secs_f64());
+        // Whatever came from upstream may echo a credential: nothing leaves with one.
         match result {
-            Ok(out) => {
-                log("ok", None, elapsed_ms);
-                let mut r = CallToolResult::success(vec![Content::text(out.text)]);
+            Ok(mut out) => {
+                log(outcome, None, elapsed_ms);
+                let text = client.redact(&out.text).into_owned();
+                client.redact_value(&mut out.structured);
+                let mut r = CallToolResult::success(vec![Content::text(text)]);
                 r.structured_content = Some(out.structured);
                 r
             }
@@ -625,8 +706,9 @@ impl Registry {
                     ToolError::Upstream(u) => u.status(),
                     _ => None,
                 };
-                log("error", status, elapsed_ms);
-                CallToolResult::error(vec![Content::text(e.to_string())])
+                log(outcome, status, elapsed_ms);
+                let text = client.redact(&e.to_string()).into_owned();
+                CallToolResult::error(vec![Content::text(text)])
             }
         }
     }

@@ -47,7 +47,10 @@ impl Render for RawAnswer {
     }
 }
 
-/// Accepts only plain API paths: no scheme or host, no traversal, no query, not the token endpoint.
+/// Accepts only plain API paths: no scheme or host, no query, not the token endpoint,
+/// and no segment that a URL parser would resolve (`.` and `..`, raw or percent-encoded)
+/// or that hides a separator (`%2f`, `%5c`). Checked on the decoded text; the client
+/// checks the final URL once more before anything is sent.
 pub fn check_path(path: &str) -> Result<String, ToolError> {
     let p = path.trim();
     if !p.starts_with('/') || p.starts_with("//") {
@@ -55,22 +58,51 @@ pub fn check_path(path: &str) -> Result<String, ToolError> {
             "path must start with a single '/', e.g. /launch/123".into(),
         ));
     }
-    if p.contains("..")
-        || p.contains('?')
-        || p.contains('#')
-        || p.contains('\\')
-        || p.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(ToolError::InvalidArgs(
-            "path may not contain '..', '?', '#', '\\' or spaces; put query parameters in `query`"
+    let refused = || {
+        ToolError::InvalidArgs(
+            "path may not contain '.' or '..' segments (raw or %-encoded), encoded '/' or '\\', '?', '#', '\\' or spaces; give a plain path such as /launch/123/statistic and put query parameters in `query`"
                 .into(),
-        ));
+        )
+    };
+    if p.contains(['?', '#', '\\']) || p.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(refused());
     }
-    let lower = p.to_ascii_lowercase();
+    let decoded = percent_decode(p).ok_or_else(refused)?;
+    if decoded.contains(['\\', '?', '#']) || decoded.chars().any(|c| c.is_control()) {
+        return Err(refused());
+    }
+    // Every segment as written must decode to itself plus nothing that separates.
+    let segments: Vec<&str> = p.split('/').skip(1).collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let d = percent_decode(segment).ok_or_else(refused)?;
+        let last = i + 1 == segments.len();
+        if d == "." || d == ".." || d.contains('/') || (d.is_empty() && !last) {
+            return Err(refused());
+        }
+    }
+    let lower = decoded.to_ascii_lowercase();
     if lower.starts_with("/uaa") || lower.starts_with("/api/") || lower == "/api" {
         return Err(ToolError::InvalidArgs("give the path below the API prefix (e.g. /launch/1, not /api/launch/1); the token endpoint is not reachable".into()));
     }
     Ok(p.to_owned())
+}
+
+/// `%XX` decoding; `None` for a broken escape or bytes that are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 pub fn tools() -> Vec<ToolDef> {
@@ -146,7 +178,18 @@ mod tests {
             check_path(" /launch/1/statistic ").unwrap(),
             "/launch/1/statistic"
         );
+        assert_eq!(check_path("/launch/1/").unwrap(), "/launch/1/");
         for bad in [
+            "/./uaa/oauth/token",
+            "/%2e/uaa/oauth/token",
+            "/%2E%2E/%2e%2e/uaa/oauth/token",
+            "/launch/%2e%2e/%2e%2e/uaa",
+            "/launch/.%2e/x",
+            "/launch%2f..%2fuaa",
+            "/launch/1%5c..%5cuaa",
+            "/launch//1",
+            "/launch/%zz",
+            "/%2fevil.example/x",
             "launch/1",
             "//evil.example/x",
             "/launch/../uaa",

@@ -166,7 +166,7 @@ pub struct WaitArgs {
     pub launch_id: i64,
     /// Most seconds to wait, 1-3600 (default 600). On timeout the current state is returned; call again to keep waiting.
     pub timeout_s: Option<u32>,
-    /// Seconds between checks, 1-60 (default 5).
+    /// Seconds between checks, 1-60 (default 5; the server may enforce a larger minimum).
     pub poll_interval_s: Option<u32>,
 }
 
@@ -430,6 +430,20 @@ pub fn tools() -> Vec<ToolDef> {
                         "timeout_s must be 1..=3600 and poll_interval_s 1..=60".into(),
                     ));
                 }
+                let who = ctx
+                    .scope
+                    .audit
+                    .identity
+                    .clone()
+                    .unwrap_or_else(|| "local".into());
+                let Some(_slot) = ctx.limits.start_wait(&who) else {
+                    return Err(ToolError::Other(format!(
+                        "{} waits are already running for this client (the most at once); let one finish or cancel it, or check get_launch_status instead",
+                        ctx.limits.max_waits_per_identity
+                    )));
+                };
+                // However small the interval asked for, upstream is not checked more often.
+                let every = Duration::from_secs(every.into()).max(ctx.limits.min_poll_interval);
                 let l = launch(&ctx, a.launch_id).await?;
                 let started = Instant::now();
                 let deadline = Duration::from_secs(timeout.into());
@@ -465,7 +479,7 @@ pub fn tools() -> Vec<ToolDef> {
                     if elapsed >= deadline {
                         break "timeout";
                     }
-                    let nap = Duration::from_secs(every.into()).min(deadline - elapsed);
+                    let nap = every.min(deadline - elapsed);
                     tokio::select! {
                         _ = tokio::time::sleep(nap) => {}
                         _ = ctx.scope.cancel.cancelled() => break "cancelled",

@@ -17,8 +17,6 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
-use futures::StreamExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -68,9 +66,11 @@ struct AppState {
     sse: Arc<SseSessions>,
     mcp_sessions: Arc<LocalSessionManager>,
     /// Which identity opened each Streamable HTTP session.
-    owners: Arc<Mutex<HashMap<String, Identity>>>,
+    owners: Owners,
+    /// Held while a session may be created: the cap check and the creation are one step.
+    creating: Arc<tokio::sync::Mutex<()>>,
+    readiness: Arc<Readiness>,
     draining: Arc<AtomicBool>,
-    client: AllureClient,
     busy: Arc<tokio::sync::Semaphore>,
     /// Responses still being written (a POST /mcp body, a legacy answer not yet sent):
     /// shutdown waits for these as well as for tool calls.
@@ -173,14 +173,23 @@ async fn guard(
 /// Refuses requests that did not authenticate (after the rate limit counted them).
 async fn require_identity(State(st): State<AppState>, req: Request, next: Next) -> Response {
     if req.extensions().get::<Identity>().is_some() {
-        let Ok(_permit) = st.busy.clone().try_acquire_owned() else {
+        let Ok(permit) = st.busy.clone().try_acquire_owned() else {
             return json_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
                 "too many requests in progress; retry shortly",
             );
         };
-        return next.run(req).await;
+        // A POST to /mcp is a call whose answer may stream for as long as the tool runs:
+        // it holds its slot until that answer is complete. Streams opened by GET are
+        // bounded by MAX_SESSIONS instead; legacy calls hold a slot in the SSE session.
+        let holds_until_answered = req.method() == Method::POST && req.uri().path() == "/mcp";
+        let resp = next.run(req).await;
+        return if holds_until_answered {
+            guarded(resp, permit)
+        } else {
+            resp
+        };
     }
     let failure = req
         .extensions()
@@ -202,7 +211,9 @@ async fn require_identity(State(st): State<AppState>, req: Request, next: Next) 
     resp
 }
 
-/// The refusal of a new session once both transports together hold MAX_SESSIONS.
+/// The refusal of a new session once both transports together hold MAX_SESSIONS. The
+/// caller holds `creating`, so no other session is made between this count and the
+/// creation it allows.
 async fn session_cap_reached(st: &AppState, transport: &str) -> Option<Response> {
     let held = st.mcp_sessions.sessions.read().await.len() + st.sse.len();
     if held < st.cfg.max_sessions {
@@ -216,7 +227,17 @@ async fn session_cap_reached(st: &AppState, transport: &str) -> Option<Response>
     ))
 }
 
+/// Who owns each Streamable HTTP session, and since when (housekeeping forgets only
+/// bindings older than the list of live sessions it compares with).
+type Owners = Arc<Mutex<HashMap<String, (Identity, tokio::time::Instant)>>>;
+
 /// Streamable HTTP sessions: owned by the identity that created them, capped in number.
+///
+/// Any POST without a session id may create a session (rmcp opens one for an
+/// `initialize` whatever protocol header comes with it), so every such POST is counted
+/// against MAX_SESSIONS and runs under the creation lock, and the new session is bound
+/// to its identity before the lock is released. A session with no binding is treated as
+/// unknown: it can only be one this middleware did not see created.
 async fn session_owners(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let identity = req.extensions().get::<Identity>().cloned();
     let sid = req
@@ -225,28 +246,31 @@ async fn session_owners(State(st): State<AppState>, req: Request, next: Next) ->
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let method = req.method().clone();
+    let req = match buffered(req, st.cfg.max_body_bytes).await {
+        Ok(req) => req,
+        Err(refusal) => return refusal,
+    };
+    let mut creating = None;
     if let Some(sid) = &sid {
         let owner = st
             .owners
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(sid)
-            .cloned();
-        if owner.is_some() && owner != identity {
+            .map(|(who, _)| who.clone());
+        if owner.is_none() || owner != identity {
             return json_error(
                 StatusCode::NOT_FOUND,
                 "session_not_found",
                 "no such session; initialize a new one",
             );
         }
-    } else if method == Method::POST
-        && !st.cfg.stateless
-        && !req.headers().contains_key("mcp-protocol-version")
-    {
-        // An `initialize`: it would open a session.
+    } else if method == Method::POST && !st.cfg.stateless {
+        let lock = st.creating.clone().lock_owned().await;
         if let Some(refusal) = session_cap_reached(&st, "streamable_http").await {
             return refusal;
         }
+        creating = Some(lock);
     }
     let counting = (method == Method::POST).then(|| st.responses.enter());
     let mut resp = next.run(req).await;
@@ -255,18 +279,6 @@ async fn session_owners(State(st): State<AppState>, req: Request, next: Next) ->
         // expect 200 for a terminated session.
         *resp.status_mut() = StatusCode::OK;
     }
-    // A POST's answer may stream (SSE); it is outstanding until its body is done.
-    let resp = match counting {
-        Some(guard) => {
-            let (parts, body) = resp.into_parts();
-            let stream = body.into_data_stream().map(move |chunk| {
-                let _ = &guard;
-                chunk
-            });
-            Response::from_parts(parts, Body::from_stream(stream))
-        }
-        None => resp,
-    };
     if sid.is_none() {
         if let (Some(new), Some(id)) = (
             resp.headers()
@@ -277,7 +289,7 @@ async fn session_owners(State(st): State<AppState>, req: Request, next: Next) ->
             st.owners
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(new.to_owned(), id);
+                .insert(new.to_owned(), (id, tokio::time::Instant::now()));
         }
     } else if method == Method::DELETE
         && resp.status().is_success()
@@ -288,7 +300,78 @@ async fn session_owners(State(st): State<AppState>, req: Request, next: Next) ->
             .unwrap_or_else(|e| e.into_inner())
             .remove(sid);
     }
-    resp
+    drop(creating);
+    // A POST's answer may stream (SSE); it is outstanding until its body is done.
+    match counting {
+        Some(guard) => guarded(resp, guard),
+        None => resp,
+    }
+}
+
+/// The request with its body read in full within `limit`: a chunked body over the limit
+/// is a 413 like one whose Content-Length says so (rmcp would answer 500).
+async fn buffered(req: Request, limit: usize) -> Result<Request, Response> {
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Err(e) => {
+            let over = std::error::Error::source(&e)
+                .map(|s| s.is::<http_body_util::LengthLimitError>())
+                .unwrap_or(false)
+                || e.to_string().contains("length limit exceeded");
+            Err(if over {
+                json_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    "the message is larger than MAX_BODY_BYTES",
+                )
+            } else {
+                json_error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    "the request body could not be read",
+                )
+            })
+        }
+    }
+}
+
+/// A response whose body keeps `guard` alive until the body is done (or dropped): what
+/// must last as long as an answer (a concurrency slot, a shutdown count) lasts that long.
+fn guarded<G: Send + Unpin + 'static>(resp: Response, guard: G) -> Response {
+    let (parts, body) = resp.into_parts();
+    Response::from_parts(
+        parts,
+        Body::new(Guarded {
+            inner: body,
+            _guard: guard,
+        }),
+    )
+}
+
+struct Guarded<G> {
+    inner: Body,
+    _guard: G,
+}
+
+impl<G: Unpin> http_body::Body for Guarded<G> {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -305,6 +388,7 @@ async fn sse_open(State(st): State<AppState>, req: Request) -> Response {
             "authenticate first",
         );
     };
+    let _creating = st.creating.lock().await;
     if let Some(refusal) = session_cap_reached(&st, "sse").await {
         return refusal;
     }
@@ -338,17 +422,63 @@ async fn healthz() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain")], "ok")
 }
 
-async fn readyz(State(st): State<AppState>) -> Response {
-    let mut ok = st.client.answered_within(Duration::from_secs(60));
-    if !ok {
-        // Nothing heard lately: one cheap probe, with a short fuse.
+/// How long a readiness answer is reused: a flood of `/readyz` costs at most one
+/// upstream call (carrying the JWT) per interval.
+const READINESS_TTL: Duration = Duration::from_secs(5);
+
+/// Whether Allure TestOps answers, probed at most once per [`READINESS_TTL`] whatever
+/// the number of callers (they share the probe in flight and its answer).
+pub struct Readiness {
+    client: AllureClient,
+    last: tokio::sync::Mutex<Option<(tokio::time::Instant, bool)>>,
+}
+
+impl Readiness {
+    pub fn new(client: AllureClient) -> Self {
+        Readiness {
+            client,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Ready if Allure answered anything lately; otherwise one cheap probe, shared.
+    pub async fn ready(&self) -> bool {
+        if self.client.answered_within(Duration::from_secs(60)) {
+            return true;
+        }
+        // Held across the probe: concurrent callers wait for it and take its answer.
+        let mut last = self.last.lock().await;
+        if let Some((at, ok)) = *last
+            && at.elapsed() < READINESS_TTL
+        {
+            return ok;
+        }
         let q = [("size", "1".to_owned())];
-        let probe = st.client.get::<serde_json::Value>("/project", &q);
-        ok = matches!(
+        let probe = self.client.get::<serde_json::Value>("/project", &q);
+        let ok = matches!(
             tokio::time::timeout(Duration::from_secs(3), probe).await,
             Ok(Ok(_))
         );
+        *last = Some((tokio::time::Instant::now(), ok));
+        ok
     }
+}
+
+async fn readyz(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let xff = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let ip = net::client_ip(peer.ip(), xff, &st.cfg.trusted_proxies);
+    if !net::allowed(ip, &st.cfg.allowed_cidrs) {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this address may not use the server",
+        );
+    }
+    let ok = st.readiness.ready().await;
     let status = if ok {
         StatusCode::OK
     } else {
@@ -361,7 +491,7 @@ async fn readyz(State(st): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn metrics(State(st): State<AppState>) -> Response {
+async fn metrics_handler(State(st): State<AppState>) -> Response {
     st.metrics.set_sessions(
         "streamable_http",
         st.mcp_sessions.sessions.read().await.len(),
@@ -427,12 +557,14 @@ pub async fn serve(
     let cfg = Arc::new(cfg);
     let shutdown = CancellationToken::new();
     let responses = Arc::new(crate::metrics::InFlight::default());
+    let busy = Arc::new(tokio::sync::Semaphore::new(cfg.max_concurrent_requests));
     let sse = SseSessions::new(
         server.clone(),
         shutdown.child_token(),
         metrics.clone(),
         Duration::from_secs(15),
         responses.clone(),
+        busy.clone(),
     );
 
     let mut session_manager = LocalSessionManager::default();
@@ -460,9 +592,10 @@ pub async fn serve(
         sse: sse.clone(),
         mcp_sessions: mcp_sessions.clone(),
         owners: Arc::new(Mutex::new(HashMap::new())),
+        creating: Arc::new(tokio::sync::Mutex::new(())),
+        readiness: Arc::new(Readiness::new(client.clone())),
         draining: Arc::new(AtomicBool::new(false)),
-        client,
-        busy: Arc::new(tokio::sync::Semaphore::new(cfg.max_concurrent_requests)),
+        busy,
         responses: responses.clone(),
     };
 
@@ -508,7 +641,7 @@ pub async fn serve(
         .merge(mcp_route)
         .route("/sse", get(sse_open))
         .route("/messages", axum::routing::post(sse_post))
-        .route("/metrics", get(metrics_handler_compat))
+        .route("/metrics", get(metrics_handler))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_identity,
@@ -539,6 +672,7 @@ pub async fn serve(
         let mut every = tokio::time::interval(tick);
         loop {
             every.tick().await;
+            let listed_at = tokio::time::Instant::now();
             let live: std::collections::HashSet<String> = house
                 .mcp_sessions
                 .sessions
@@ -551,7 +685,9 @@ pub async fn serve(
                 .owners
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .retain(|k, _| live.contains(k));
+                // A binding made after the list was taken belongs to a session the list
+                // could not contain yet: keep it.
+                .retain(|k, (_, bound)| live.contains(k) || *bound >= listed_at);
             house.sse.reap(house.cfg.session_idle_timeout);
             limiter.retain_recent();
             house.metrics.set_sessions("streamable_http", live.len());
@@ -563,30 +699,30 @@ pub async fn serve(
     eprintln!("allure-mcp: listening on http://{addr} (MCP at /mcp, legacy SSE at /sse)");
 
     let stop_accepting = CancellationToken::new();
-    let accepting = stop_accepting.clone();
-    // Streamed (SSE) answers go out in several small writes: without TCP_NODELAY,
-    // Nagle's algorithm and the client's delayed ACK add ~40 ms to every call.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server_task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { accepting.cancelled().await })
-        .await
-    });
+    let limits = super::listener::ConnLimits {
+        header_timeout: cfg.header_timeout,
+        idle_timeout: cfg.idle_timeout,
+        max_connections: super::listener::effective_max_connections(cfg.max_connections),
+    };
+    if limits.max_connections < cfg.max_connections {
+        tracing::warn!(
+            wanted = cfg.max_connections,
+            used = limits.max_connections,
+            "MAX_CONNECTIONS lowered to what the open-file limit allows"
+        );
+    }
+    let server_task = tokio::spawn(super::listener::serve(
+        listener,
+        app,
+        limits,
+        stop_accepting.clone(),
+    ));
 
     // Ready once the listener is live; readiness does not wait for Allure, STATUS says.
     crate::systemd::ready(&format!("serving MCP on http://{addr}"));
-    let probe_client = state.client.clone();
+    let probe = state.readiness.clone();
     tokio::spawn(async move {
-        let q = [("size", "1".to_owned())];
-        let reachable = probe_client
-            .get::<serde_json::Value>("/project", &q)
-            .await
-            .is_ok();
+        let reachable = probe.ready().await;
         crate::systemd::status(&format!(
             "serving MCP on http://{addr}; Allure TestOps {}",
             if reachable {
@@ -628,17 +764,12 @@ pub async fn serve(
     shutdown.cancel();
     housekeeping.abort();
     match tokio::time::timeout_at(deadline + Duration::from_secs(1), server_task).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => return Err(HttpError::Serve(e)),
+        Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(HttpError::Serve(std::io::Error::other(e))),
         Err(_) => tracing::warn!("connections still open after the shutdown timeout; closing them"),
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn metrics_handler_compat(state: State<AppState>) -> Response {
-    metrics(state).await
 }
 
 /// Resolves on SIGTERM or SIGINT.

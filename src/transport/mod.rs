@@ -2,6 +2,7 @@
 //! Streamable HTTP plus the legacy HTTP+SSE pair.
 
 pub mod http;
+pub mod listener;
 pub mod sse;
 pub mod stdio;
 

@@ -35,12 +35,26 @@ pub struct SseSessionId(pub Arc<str>);
 struct Session {
     owner: Identity,
     /// Requests posted whose answers have not yet left on the stream, by JSON-RPC id:
-    /// shutdown waits for them (their guards count in `SseSessions::pending`).
-    awaiting: Arc<Mutex<HashMap<String, CallGuard>>>,
+    /// shutdown waits for them (their guards count in `SseSessions::pending`), and each
+    /// holds a MAX_CONCURRENT_REQUESTS slot until its answer is out.
+    awaiting: Awaiting,
     tx: mpsc::Sender<ClientJsonRpcMessage>,
     /// Milliseconds since `SseSessions::epoch` of the last message from the client.
     last_seen: Arc<AtomicU64>,
     cancel: CancellationToken,
+}
+
+type Awaiting = Arc<Mutex<HashMap<String, (CallGuard, tokio::sync::OwnedSemaphorePermit)>>>;
+
+/// A session id from the operating system's CSPRNG: whoever learns one could not use
+/// it (sessions are bound to an identity), but ids must not be predictable either.
+fn new_session_id() -> Option<Arc<str>> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
+    Some(Arc::from(
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    ))
 }
 
 /// All open legacy sessions.
@@ -52,6 +66,8 @@ pub struct SseSessions {
     epoch: Instant,
     keep_alive: Duration,
     pending: Arc<InFlight>,
+    /// The MAX_CONCURRENT_REQUESTS slots, shared with the HTTP routes.
+    busy: Arc<tokio::sync::Semaphore>,
 }
 
 /// Removes its session when the SSE stream is dropped (the client went away).
@@ -73,6 +89,7 @@ impl SseSessions {
         metrics: Metrics,
         keep_alive: Duration,
         pending: Arc<InFlight>,
+        busy: Arc<tokio::sync::Semaphore>,
     ) -> Arc<SseSessions> {
         Arc::new(SseSessions {
             map: Mutex::new(HashMap::new()),
@@ -82,6 +99,7 @@ impl SseSessions {
             epoch: Instant::now(),
             keep_alive,
             pending,
+            busy,
         })
     }
 
@@ -129,12 +147,18 @@ impl SseSessions {
 
     /// `GET /sse`: a new session for `owner`.
     pub fn open(self: &Arc<Self>, owner: Identity) -> Response {
-        let id: Arc<str> = Arc::from(format!("{:032x}", fastrand::u128(..)));
+        let Some(id) = new_session_id() else {
+            return json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_randomness",
+                "the system's random source failed; retry",
+            );
+        };
         let (client_tx, client_rx) = mpsc::channel::<ClientJsonRpcMessage>(32);
         let (server_tx, server_rx) = mpsc::channel::<ServerJsonRpcMessage>(32);
         let cancel = self.shutdown.child_token();
         let last_seen = Arc::new(AtomicU64::new(self.now_ms()));
-        let awaiting: Arc<Mutex<HashMap<String, CallGuard>>> = Arc::default();
+        let awaiting: Awaiting = Arc::default();
         self.lock().insert(
             id.clone(),
             Session {
@@ -244,12 +268,34 @@ impl SseSessions {
         // The same request parts rmcp's Streamable HTTP attaches, so tool calls see who calls.
         parts.extensions.insert(owner);
         parts.extensions.insert(SseSessionId(Arc::from(id)));
-        if let JsonRpcMessage::Request(r) = &mut msg {
-            r.request.extensions_mut().insert(parts);
-            awaiting
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(r.id.to_string(), self.pending.enter());
+        match &mut msg {
+            JsonRpcMessage::Request(r) => {
+                let Ok(slot) = self.busy.clone().try_acquire_owned() else {
+                    return json_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "busy",
+                        "too many requests in progress; retry shortly",
+                    );
+                };
+                r.request.extensions_mut().insert(parts);
+                awaiting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(r.id.to_string(), (self.pending.enter(), slot));
+            }
+            JsonRpcMessage::Notification(n) => {
+                // A cancelled request is never answered: stop waiting for its answer,
+                // or shutdown would wait SHUTDOWN_TIMEOUT for it.
+                if let rmcp::model::ClientNotification::CancelledNotification(c) = &n.notification
+                    && let Some(id) = &c.params.request_id
+                {
+                    awaiting
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&id.to_string());
+                }
+            }
+            _ => {}
         }
         match tokio::time::timeout(Duration::from_secs(10), tx.send(msg)).await {
             Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),

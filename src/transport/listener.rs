@@ -1,0 +1,272 @@
+//! The HTTP transport's accept loop: what a slow or hostile client can hold is bounded.
+//!
+//! - a cap on open connections (more are closed at once), never above what the open-file
+//!   limit allows, so accepting can never starve the process of descriptors;
+//! - a header-read timeout: a client must send a request's headers within it, and an idle
+//!   keep-alive connection is closed after it (hyper starts that timer whenever it waits
+//!   for a request head);
+//! - an idle timeout: a connection that moves no bytes while no request on it is being
+//!   handled (a client that stopped reading its answer) is closed;
+//! - a graceful stop: no new connections, open ones finish what they serve.
+//!
+//! axum's own `serve` offers none of the three limits, hence this loop over hyper.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// The limits of [`serve`].
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// Descriptors kept free for everything but client connections: upstream connections,
+/// the journal, files read on reload.
+const RESERVED_FDS: u64 = 128;
+
+/// The connection cap actually used: `wanted`, but no more than the open-file limit
+/// leaves room for. The soft limit is raised to the hard one first (Debian's default
+/// soft limit is 1024; the unit's LimitNOFILE sets both).
+pub fn effective_max_connections(wanted: usize) -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.maximum != limit.current {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised.clone()).is_ok() {
+            limit = raised;
+        }
+    }
+    match limit.current {
+        Some(n) => wanted.min(n.saturating_sub(RESERVED_FDS).max(8) as usize),
+        None => wanted,
+    }
+}
+
+/// Serves `app` on `listener` until `stop` is cancelled, then lets open connections
+/// finish (each is told to close after its current request) and returns when all have.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    stop: CancellationToken,
+) {
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let epoch = Instant::now();
+    let mut last_refusal_log: Option<Instant> = None;
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept: pause, go on.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.cancelled() => break,
+        };
+        let Ok(slot) = open.clone().try_acquire_owned() else {
+            drop(tcp);
+            if last_refusal_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                last_refusal_log = Some(Instant::now());
+                tracing::warn!(
+                    max = limits.max_connections,
+                    "refusing connections: MAX_CONNECTIONS are open"
+                );
+            }
+            continue;
+        };
+        // Streamed (SSE) answers go out in several small writes: without TCP_NODELAY,
+        // Nagle's algorithm and the client's delayed ACK add ~40 ms to every call.
+        let _ = tcp.set_nodelay(true);
+        let app = app.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            connection(tcp, peer, app, limits, stop, epoch).await;
+            drop(slot);
+        });
+    }
+    // Every slot back means every connection has ended.
+    let _all = open.acquire_many(limits.max_connections as u32).await;
+}
+
+/// What the idle check needs to know of a connection.
+struct Activity {
+    epoch: Instant,
+    /// Milliseconds since `epoch` when a byte last moved either way.
+    last_ms: AtomicU64,
+    /// Requests whose handler has not yet produced a response head.
+    handling: AtomicUsize,
+}
+
+impl Activity {
+    fn touch(&self) {
+        self.last_ms
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        let last = self.last_ms.load(Ordering::Relaxed);
+        Duration::from_millis((self.epoch.elapsed().as_millis() as u64).saturating_sub(last))
+    }
+}
+
+/// Counts a request as being handled until its response head exists.
+struct Handling(Arc<Activity>);
+
+impl Handling {
+    fn enter(activity: &Arc<Activity>) -> Handling {
+        activity.handling.fetch_add(1, Ordering::Relaxed);
+        Handling(activity.clone())
+    }
+}
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        self.0.handling.fetch_sub(1, Ordering::Relaxed);
+        self.0.touch();
+    }
+}
+
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    limits: ConnLimits,
+    stop: CancellationToken,
+    epoch: Instant,
+) {
+    let activity = Arc::new(Activity {
+        epoch,
+        last_ms: AtomicU64::new(epoch.elapsed().as_millis() as u64),
+        handling: AtomicUsize::new(0),
+    });
+    let io = TokioIo::new(Tracked {
+        inner: tcp,
+        activity: activity.clone(),
+    });
+    let seen = activity.clone();
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let handling = Handling::enter(&seen);
+        let app = app.clone();
+        async move {
+            let resp = app.oneshot(req).await;
+            drop(handling);
+            resp
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let mut check = tokio::time::interval(
+        (limits.idle_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(15)),
+    );
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(client_ip = %peer.ip(), error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = stop.cancelled(), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = check.tick() => {
+                if activity.handling.load(Ordering::Relaxed) == 0
+                    && activity.idle_for() >= limits.idle_timeout
+                {
+                    tracing::debug!(client_ip = %peer.ip(), "closing a connection idle past HTTP_IDLE_TIMEOUT");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A TCP stream that notes when bytes move.
+struct Tracked {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.touch();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
