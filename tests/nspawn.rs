@@ -16,28 +16,37 @@ use std::time::{Duration, Instant};
 use common::{SseClient, http, run_ok};
 use serde_json::{Value, json};
 
-const ROOTFS_CACHE: &str = "/var/cache/allure-mcp-tests/rootfs";
+const ROOTFS_CACHE: &str = "/var/cache/allure-mcp-tests";
 
-/// The cached Debian root filesystem, made on first use.
+/// How the root filesystem is made. On purpose without `ca-certificates`: the service
+/// must start and serve an `http://` upstream on a machine with no CA store.
+const MMDEBSTRAP_ARGS: [&str; 3] = [
+    "--variant=minbase",
+    "--include=systemd,systemd-sysv,dbus,procps",
+    "bookworm",
+];
+
+/// The cached Debian root filesystem, made on first use. The cache's name carries a
+/// hash of the mmdebstrap arguments, so a changed package list never finds an old tree.
 fn rootfs() -> PathBuf {
-    let cache =
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    MMDEBSTRAP_ARGS.hash(&mut h);
+    let base =
         PathBuf::from(std::env::var("ALLURE_MCP_ROOTFS").unwrap_or_else(|_| ROOTFS_CACHE.into()));
+    let cache = base.join(format!("rootfs-{:016x}", h.finish()));
     if !cache.join("usr/lib/systemd/systemd").exists() {
         let tmp = cache.with_extension("tmp");
         let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
-        run_ok(
-            Command::new("mmdebstrap")
-                .args([
-                    "--variant=minbase",
-                    "--include=systemd,systemd-sysv,dbus,procps",
-                    "bookworm",
-                ])
-                .arg(&tmp),
-        );
+        std::fs::create_dir_all(&base).unwrap();
+        run_ok(Command::new("mmdebstrap").args(MMDEBSTRAP_ARGS).arg(&tmp));
         let _ = std::fs::remove_dir_all(&cache);
         std::fs::rename(&tmp, &cache).unwrap();
     }
+    assert!(
+        !cache.join("etc/ssl/certs/ca-certificates.crt").exists(),
+        "the root filesystem must have no CA store (it proves the http:// case)"
+    );
     cache
 }
 
