@@ -1341,6 +1341,54 @@ pub fn selection(launch_id: i64, ids: &[i64]) -> serde_json::Value {
     json!({"launchId": launch_id, "leafsInclude": ids, "inverted": false})
 }
 
+/// What read_attachment says of the first bytes of an attachment.
+fn attachment_content(id: i64, answer: &crate::allure::Answer, max: usize) -> AttachmentContent {
+    let ct = answer.content_type.clone();
+    let size = answer
+        .content_length
+        .map(|n| n as usize)
+        .unwrap_or(answer.body.len());
+    // A cut may split a character: only an error before the end means "not text".
+    let utf8 = match std::str::from_utf8(&answer.body) {
+        Ok(_) => true,
+        Err(e) => answer.cut && e.error_len().is_none(),
+    };
+    let texty = ct.as_deref().map(is_text).unwrap_or(false) || (ct.is_none() && utf8);
+    let unknown_rest = answer.cut && answer.content_length.is_none();
+    if texty {
+        let text = String::from_utf8_lossy(&answer.body);
+        let shown = if answer.cut {
+            // Only the start was read, so the rest cannot be counted in characters.
+            let head: String = text.chars().take(max).collect();
+            format!(
+                "{head}\n… [cut after {max} characters of {}{size} bytes; call read_attachment with a larger max_chars]",
+                if unknown_rest { "more than " } else { "" }
+            )
+        } else {
+            cut(&text, max, "call read_attachment with a larger max_chars")
+        };
+        AttachmentContent {
+            id,
+            content_type: ct,
+            size_bytes: size,
+            text: Some(shown),
+            note: unknown_rest.then(|| format!("larger than {size} bytes")),
+        }
+    } else {
+        AttachmentContent {
+            id,
+            note: Some(format!(
+                "binary attachment ({}, {}{size} bytes); open it in TestOps to view it",
+                ct.as_deref().unwrap_or("unknown type"),
+                if unknown_rest { "more than " } else { "" },
+            )),
+            content_type: ct,
+            size_bytes: size,
+            text: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1400,53 +1448,5 @@ mod tests {
             name_family("Nightly regression #110"),
             name_family("PR-4577 smoke")
         );
-    }
-}
-
-/// What read_attachment says of the first bytes of an attachment.
-fn attachment_content(id: i64, answer: &crate::allure::Answer, max: usize) -> AttachmentContent {
-    let ct = answer.content_type.clone();
-    let size = answer
-        .content_length
-        .map(|n| n as usize)
-        .unwrap_or(answer.body.len());
-    // A cut may split a character: only an error before the end means "not text".
-    let utf8 = match std::str::from_utf8(&answer.body) {
-        Ok(_) => true,
-        Err(e) => answer.cut && e.error_len().is_none(),
-    };
-    let texty = ct.as_deref().map(is_text).unwrap_or(false) || (ct.is_none() && utf8);
-    let unknown_rest = answer.cut && answer.content_length.is_none();
-    if texty {
-        let text = String::from_utf8_lossy(&answer.body);
-        let shown = if answer.cut {
-            // Only the start was read, so the rest cannot be counted in characters.
-            let head: String = text.chars().take(max).collect();
-            format!(
-                "{head}\n… [cut after {max} characters of {}{size} bytes; call read_attachment with a larger max_chars]",
-                if unknown_rest { "more than " } else { "" }
-            )
-        } else {
-            cut(&text, max, "call read_attachment with a larger max_chars")
-        };
-        AttachmentContent {
-            id,
-            content_type: ct,
-            size_bytes: size,
-            text: Some(shown),
-            note: unknown_rest.then(|| format!("larger than {size} bytes")),
-        }
-    } else {
-        AttachmentContent {
-            id,
-            note: Some(format!(
-                "binary attachment ({}, {}{size} bytes); open it in TestOps to view it",
-                ct.as_deref().unwrap_or("unknown type"),
-                if unknown_rest { "more than " } else { "" },
-            )),
-            content_type: ct,
-            size_bytes: size,
-            text: None,
-        }
     }
 }
