@@ -31,6 +31,16 @@ async fn eventually(within: Duration, what: &str, mut cond: impl AsyncFnMut() ->
     }
 }
 
+/// Runs the binary to its exit; a server that starts instead of refusing fails the
+/// test (and is killed) rather than hanging it.
+async fn exit_of(mut cmd: tokio::process::Command) -> std::process::Output {
+    cmd.kill_on_drop(true);
+    tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .expect("the process exits by itself (it must refuse to start, or finish its check)")
+        .unwrap()
+}
+
 /// A loopback listener that counts the connections it accepts (a proxy or a second
 /// host an attacker controls).
 async fn counting_listener() -> (String, Arc<AtomicUsize>) {
@@ -662,13 +672,11 @@ async fn upstream_answers_are_read_within_a_cap() {
 
 #[tokio::test]
 async fn cors_any_origin_without_a_token_is_refused_at_start() {
-    let out = common::command(
+    let out = exit_of(common::command(
         &[("CORS_ALLOWED_ORIGIN", "*"), ("PORT", "0")],
         &["--demo", "--http"],
-    )
-    .output()
-    .await
-    .unwrap();
+    ))
+    .await;
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("CORS_ALLOWED_ORIGIN"), "{err}");
@@ -786,17 +794,15 @@ async fn check_and_start_up_report_weak_settings() {
         std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
     let base = fake.base_url();
-    let out = common::command(
+    let out = exit_of(common::command(
         &[
             ("ALLURE_BASE_URL", &base),
             ("ALLURE_TOKEN_FILE", token_file.to_str().unwrap()),
             ("ALLURE_TLS_INSECURE", "true"),
         ],
         &["check"],
-    )
-    .output()
-    .await
-    .unwrap();
+    ))
+    .await;
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -807,7 +813,7 @@ async fn check_and_start_up_report_weak_settings() {
     assert!(!stdout.contains(DEMO_TOKEN) && !stderr.contains(DEMO_TOKEN));
 
     // A base URL that does not parse is not echoed with its password.
-    let out = common::command(
+    let out = exit_of(common::command(
         &[
             (
                 "ALLURE_BASE_URL",
@@ -816,22 +822,18 @@ async fn check_and_start_up_report_weak_settings() {
             ("ALLURE_TOKEN", "x"),
         ],
         &["check"],
-    )
-    .output()
-    .await
-    .unwrap();
+    ))
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains("hunter2-secret"), "{stderr}");
 
     // A beyond-loopback listener with a short token does not start.
-    let out = common::command(
+    let out = exit_of(common::command(
         &[("MCP_AUTH_TOKEN", "short"), ("PORT", "0")],
         &["--demo", "--http", "--bind", "0.0.0.0"],
-    )
-    .output()
-    .await
-    .unwrap();
+    ))
+    .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("shorter than 16"));
 }
@@ -842,7 +844,7 @@ async fn an_https_upstream_without_a_ca_store_is_one_clear_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("none.pem");
     std::fs::write(&empty, "").unwrap();
-    let out = common::command(
+    let out = exit_of(common::command(
         &[
             ("ALLURE_BASE_URL", "https://testops.invalid"),
             ("ALLURE_TOKEN", "x"),
@@ -850,10 +852,8 @@ async fn an_https_upstream_without_a_ca_store_is_one_clear_line_and_exit_2() {
             ("SSL_CERT_DIR", dir.path().to_str().unwrap()),
         ],
         &["check"],
-    )
-    .output()
-    .await
-    .unwrap();
+    ))
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
