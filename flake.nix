@@ -42,7 +42,7 @@
       checks = forAll (system: pkgs:
         (build pkgs).checks // lib.optionalAttrs pkgs.stdenv.isLinux {
           module-eval = import ./nix/tests/module-check.nix { inherit pkgs; module = self.nixosModules.default; package = self.packages.${system}.default; };
-          vm = import ./nix/vm-test.nix { inherit pkgs; module = self.nixosModules.default; package = self.packages.${system}.default; };
+          vm = import ./nix/vm-test.nix { inherit pkgs; module = self.nixosModules.default; package = self.packages.${system}.default; fake = (build pkgs).fake; };
         });
 
       nixosModules.default = { pkgs, ... }: {

@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${BENCH_VENV:-$HOME/.cache/allure-mcp-bench/venv}"
-cargo build --locked --release --bins --quiet
+cargo build --locked --release --quiet --bin allure-mcp
+cargo build --locked --release --quiet -p fake-testops --features control --bin fake-testops
 if [ ! -x "$venv/bin/lucius-mcp" ] || [ ! -x "$venv/bin/allure-testops-mcp" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check allure-testops-mcp==0.9.3 lucius-mcp==0.16.6

@@ -2,6 +2,7 @@
 //! throughput at 16 and 64 (target ≥ 5,000 calls/s on 2 cores), each next to direct
 //! requests to the fake in the same run, and memory with 1,000 idle SSE sessions.
 //! Run with `cargo bench --bench http`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use allure_mcp::fake::{DEMO_TOKEN, FakeTestOps};
+use fake_testops::{DEMO_TOKEN, FakeTestOps};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
@@ -127,7 +128,7 @@ fn pct(v: &mut [Duration], q: f64) -> f64 {
 async fn throughput<F, Fut>(concurrency: usize, total: usize, op: F) -> f64
 where
     F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
+    Fut: Future<Output = ()> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();

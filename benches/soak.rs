@@ -2,6 +2,7 @@
 //! faults and short-lived JWTs (they expire every 20 s), sampling the server's memory,
 //! open file descriptors and threads every 30 s. Flat means: the last samples are not
 //! above the first ones by more than a small margin. Run with `cargo bench --bench soak`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use allure_mcp::fake::{DEMO_TOKEN, FakeOptions, FakeTestOps, Fault, FaultKind};
+use fake_testops::{DEMO_TOKEN, FakeOptions, FakeTestOps, Fault, FaultKind};
 use serde_json::json;
 
 const TOKEN: &str = "soak-token-0123456789abcdef";

@@ -1,13 +1,14 @@
 //! Start-up, memory and per-call overhead of the stdio server (issue targets: spawn →
 //! initialize → tools/list ≤ 15 ms median; RSS ≤ 10 MiB; a tool call ≤ 0.3 ms over a
 //! direct HTTP GET of the same endpoint). Run with `cargo bench --bench stdio`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 mod common;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use allure_mcp::fake::{DEMO_TOKEN, FakeTestOps};
+use fake_testops::{DEMO_TOKEN, FakeTestOps};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};

@@ -10,6 +10,7 @@ let
       (root + "/Cargo.toml")
       (root + "/Cargo.lock")
       (root + "/src")
+      (root + "/crates")
       (root + "/tests")
       (root + "/benches")
       (root + "/systemd")
@@ -28,6 +29,8 @@ let
   cargoArtifacts = craneLib.buildDepsOnly common;
   package = craneLib.buildPackage (common // {
     inherit cargoArtifacts;
+    # Only the server: the fake TestOps (a test fixture) is never installed with it.
+    cargoExtraArgs = "--locked -p allure-mcp --bin allure-mcp";
     doCheck = false; # the tests run in checks.nextest
     postInstall = ''
       install -Dm644 systemd/allure-mcp.socket $out/lib/systemd/system/allure-mcp.socket
@@ -43,9 +46,17 @@ let
       platforms = lib.platforms.unix;
     };
   });
+  # The standalone fake Allure TestOps, with its control endpoints: for the VM test only.
+  fake = craneLib.buildPackage (common // {
+    inherit cargoArtifacts;
+    pname = "fake-testops";
+    cargoExtraArgs = "--locked -p fake-testops --features control --bin fake-testops";
+    doCheck = false;
+    meta.mainProgram = "fake-testops";
+  });
 in
 {
-  inherit package;
+  inherit package fake;
 
   checks = {
     inherit package;

@@ -1,7 +1,7 @@
 # `nix flake check` on Linux: a NixOS VM with the module, the fake TestOps as upstream,
 # and the checks the nspawn test makes on Debian: socket activation on first connect,
 # the LoadCredential token reaching upstream, readiness, journald fields, read-only mode.
-{ pkgs, module, package }:
+{ pkgs, module, package, fake }:
 pkgs.testers.runNixOSTest {
   name = "allure-mcp";
   nodes.machine = { ... }: {
@@ -20,7 +20,7 @@ pkgs.testers.runNixOSTest {
     environment.etc."allure-mcp-test/mcp-tokens".text = "vm:vm-mcp-token";
     systemd.services.fake-testops = {
       wantedBy = [ "multi-user.target" ];
-      serviceConfig.ExecStart = "${package}/bin/fake-testops --port 8080 --token vm-allure-token";
+      serviceConfig.ExecStart = "${fake}/bin/fake-testops --port 8080 --token vm-allure-token";
     };
     environment.systemPackages = [ pkgs.curl pkgs.jq ];
   };

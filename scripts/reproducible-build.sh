@@ -33,3 +33,7 @@ if strings "$work"/tree-1-*/target/release/allure-mcp | grep -q "$work"; then
   exit 1
 fi
 echo "reproducible: both builds are ${hashes[0]}"
+# Where the caller names one, copy the binary out for further checks.
+if [ -n "${RELEASE_BIN_OUT:-}" ]; then
+  cp "$(ls -d "$work"/tree-1-*)/target/release/allure-mcp" "$RELEASE_BIN_OUT"
+fi

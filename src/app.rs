@@ -8,7 +8,6 @@ use crate::allure::{AllureClient, AllureError, ClientOptions, Page};
 use std::sync::Arc;
 
 use crate::config::{Config, SecretSources};
-use crate::fake::{DEMO_TOKEN, FakeTestOps};
 use crate::security::auth::TokenSet;
 use crate::server::AllureMcp;
 use crate::tools::{Ctx, Registry};
@@ -49,18 +48,7 @@ impl AppError {
 pub async fn build(config: &Config) -> Result<Built, AppError> {
     let (opts, fake) = match &config.allure {
         Some(opts) => (opts.clone(), None),
-        None => {
-            let fake = FakeTestOps::start().await.map_err(AppError::Demo)?;
-            let url = url::Url::parse(&fake.base_url())
-                .map_err(|e| AppError::Unsupported(e.to_string()))?;
-            let mut opts = ClientOptions::new(url, SecretString::from(DEMO_TOKEN.to_owned()));
-            opts.timeout = Duration::from_secs(30);
-            eprintln!(
-                "allure-mcp: DEMO MODE: serving sample data from a built-in fake Allure TestOps at {} (no real instance is used)",
-                fake.base_url()
-            );
-            (opts, Some(fake))
-        }
+        None => demo_upstream().await?,
     };
     if opts.tls_insecure {
         tracing::warn!(
@@ -95,13 +83,44 @@ pub async fn build(config: &Config) -> Result<Built, AppError> {
     })
 }
 
+/// The built-in fake Allure TestOps (`--demo`) and options pointing at it.
+#[cfg(feature = "demo")]
+async fn demo_upstream() -> Result<(ClientOptions, Option<Demo>), AppError> {
+    let fake = fake_testops::FakeTestOps::start()
+        .await
+        .map_err(AppError::Demo)?;
+    let url =
+        url::Url::parse(&fake.base_url()).map_err(|e| AppError::Unsupported(e.to_string()))?;
+    let mut opts = ClientOptions::new(url, SecretString::from(fake_testops::DEMO_TOKEN.to_owned()));
+    opts.timeout = Duration::from_secs(30);
+    eprintln!(
+        "allure-mcp: DEMO MODE: serving sample data from a built-in fake Allure TestOps at {} (no real instance is used)",
+        fake.base_url()
+    );
+    Ok((opts, Some(fake)))
+}
+
+#[cfg(not(feature = "demo"))]
+async fn demo_upstream() -> Result<(ClientOptions, Option<Demo>), AppError> {
+    Err(AppError::Unsupported(
+        "--demo: this build has no demo upstream (built without the `demo` feature); set ALLURE_BASE_URL".into(),
+    ))
+}
+
+/// The demo upstream, when there is one: it must live as long as the server.
+#[cfg(feature = "demo")]
+pub type Demo = fake_testops::FakeTestOps;
+/// No demo upstream in this build.
+#[cfg(not(feature = "demo"))]
+pub type Demo = std::convert::Infallible;
+
 /// What [`build`] makes: the MCP server and what the HTTP transport also needs.
 pub struct Built {
     pub server: AllureMcp,
     pub client: AllureClient,
     pub metrics: crate::metrics::Metrics,
     /// The demo upstream, kept alive as long as the server.
-    pub fake: Option<FakeTestOps>,
+    pub fake: Option<Demo>,
 }
 
 /// Runs the configured mode to completion.

@@ -218,8 +218,12 @@ pub struct Cli {
 
     /// Open HTTP connections at once; more are closed at once (with --http; never more
     /// than the open-file limit allows)
-    #[arg(long, env = "MAX_CONNECTIONS", default_value = "1024")]
+    #[arg(long, env = "MAX_CONNECTIONS", default_value = "4096")]
     pub max_connections: String,
+
+    /// Open HTTP connections one client address may hold (trusted proxies excepted)
+    #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value = "256")]
+    pub max_connections_per_ip: String,
 
     /// Largest answer read from Allure TestOps, in bytes; larger ones are refused unread
     #[arg(
@@ -288,13 +292,15 @@ const DOTENV_REFUSED: [&str; 6] = [
     "SSL_CERT_DIR",
 ];
 
-/// Settings that decide where the Allure token goes or how it is protected: taken from
-/// a `.env`, they are announced on stderr at every start.
-const DOTENV_ANNOUNCED: [&str; 4] = [
+/// Settings that decide where the Allure token goes, how it is protected, or what the
+/// model may do: taken from a `.env`, they are announced on stderr at every start.
+const DOTENV_ANNOUNCED: [&str; 6] = [
     "ALLURE_BASE_URL",
     "ALLURE_CA_FILE",
     "ALLURE_TLS_INSECURE",
     "ALLURE_API_PREFIX",
+    "ALLURE_TOOLSETS",
+    "ALLURE_READ_ONLY",
 ];
 
 /// Parses the command line, the environment, and `./.env` (only the working directory's,
@@ -317,6 +323,10 @@ pub fn load_cli_from(
     let mut cmd = Cli::command();
     let mut notices = Vec::new();
     let entries = read_dotenv(dotenv, &mut notices);
+    // dotenvy expands `$VAR` from the real environment: a planted `.env` could copy the
+    // real token into a URL (ALLURE_API_PREFIX=/$ALLURE_TOKEN). Entries whose line
+    // mentions `$` are not taken.
+    let substituted = lines_with_dollar(dotenv);
     let settable: std::collections::HashMap<String, clap::Id> = cmd
         .get_arguments()
         .filter_map(|a| Some((a.get_env()?.to_str()?.to_owned(), a.get_id().clone())))
@@ -333,6 +343,10 @@ pub fn load_cli_from(
         if in_env(&key) {
             continue;
         }
+        if substituted.contains(&key) {
+            refused.push(key);
+            continue;
+        }
         if DOTENV_ANNOUNCED.contains(&key.as_str()) {
             notices.push(format!(
                 ".env in the working directory sets {key}={}",
@@ -345,12 +359,27 @@ pub fn load_cli_from(
     }
     if !refused.is_empty() {
         notices.push(format!(
-            ".env entries ignored: {} (a .env only fills allure-mcp's own settings; set proxies and trust roots in the real environment)",
+            ".env entries ignored: {} (a .env only fills allure-mcp's own settings, without $ substitution; set proxies and trust roots in the real environment)",
             refused.join(", ")
         ));
     }
     let matches = cmd.try_get_matches_from(args)?;
     Ok((Cli::from_arg_matches(&matches)?, notices))
+}
+
+/// Names whose `.env` line contains a `$` (an expansion dotenvy would perform).
+fn lines_with_dollar(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|l| l.contains('$'))
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("export ").unwrap_or(l);
+            l.split_once('=').map(|(k, _)| k.trim().to_owned())
+        })
+        .collect()
 }
 
 /// The entries of a `.env` file; a missing file is none, a broken line is announced.
@@ -429,6 +458,7 @@ pub struct HttpConfig {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    pub max_connections_per_ip: usize,
 }
 
 /// The shortest MCP token accepted on a socket reachable beyond loopback: a guessable
@@ -436,12 +466,23 @@ pub struct HttpConfig {
 pub const MIN_EXPOSED_TOKEN_LEN: usize = 16;
 
 impl HttpConfig {
-    /// Why serving on a socket (loopback or not) would expose the Allure token to whoever
-    /// reaches it: no MCP token at all, or a short one. Checked for `BIND` and again for a
-    /// socket systemd passes in.
+    /// Why serving on a socket would expose the Allure token to whoever reaches it: any
+    /// web page (`CORS_ALLOWED_ORIGIN=*` without a token), or anyone on the network (no
+    /// MCP token beyond loopback, or a short one). Checked for `--http` on `BIND` and
+    /// again for a socket systemd passes in; stdio serves no socket and is not checked.
     pub fn exposure_problem(&self, loopback: bool, addr: &str) -> Option<ConfigError> {
         use secrecy::ExposeSecret;
-        if loopback || self.allow_unauthenticated {
+        if self.allow_unauthenticated {
+            return None;
+        }
+        if self.any_origin && self.tokens.is_empty() {
+            return Some(bad(
+                "CORS_ALLOWED_ORIGIN",
+                "* with no MCP token lets any web page a user opens call every tool, writes included",
+                "set MCP_AUTH_TOKEN or MCP_AUTH_TOKENS, name the allowed origins, or pass --allow-unauthenticated",
+            ));
+        }
+        if loopback {
             return None;
         }
         if self.tokens.is_empty() {
@@ -512,7 +553,7 @@ impl SecretSources {
                 .and_then(|d| {
                     d.split(':')
                         .next()
-                        .map(|d| crate::systemd::rotated_dir(std::path::Path::new(d)))
+                        .map(|d| crate::systemd::rotated_dir(Path::new(d)))
                 })
                 .filter(|d| d.is_dir()),
         }
@@ -599,7 +640,8 @@ pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(raw.trim()).map_err(|e| {
         bad(
             var,
-            format!("'{}' is not a URL ({e})", without_userinfo(raw)),
+            // Not echoed: a value that does not parse may still carry a password.
+            format!("the value is not a URL ({e})"),
             "use the TestOps root, e.g. https://testops.example.com",
         )
     })?;
@@ -634,16 +676,14 @@ pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-/// `raw` with anything between `scheme://` and an `@` hidden: a URL that fails to parse
-/// is echoed in the error, and it may carry a password.
+/// `raw` with anything between `scheme://` and its last `@` hidden, for announcing a
+/// base URL taken from a `.env` (it may carry a password).
 fn without_userinfo(raw: &str) -> String {
     let Some(start) = raw.find("://").map(|i| i + 3) else {
         return raw.to_owned();
     };
-    let authority_end = raw[start..]
-        .find(['/', '?', '#'])
-        .map_or(raw.len(), |i| start + i);
-    match raw[start..authority_end].rfind('@') {
+    // The last `@` anywhere: a password may hold `/`, `?` or `#` unencoded.
+    match raw[start..].rfind('@') {
         Some(at) => format!("{}***@{}", &raw[..start], &raw[start + at + 1..]),
         None => raw.to_owned(),
     }
@@ -993,13 +1033,6 @@ fn http_config(
     }
     let allow_unauthenticated = cli.allow_unauthenticated;
     let any_origin = cors.iter().any(|o| o == "*");
-    if any_origin && tokens.is_empty() && !allow_unauthenticated {
-        return Err(bad(
-            "CORS_ALLOWED_ORIGIN",
-            "* with no MCP token lets any web page a user opens call every tool, writes included",
-            "set MCP_AUTH_TOKEN or MCP_AUTH_TOKENS, name the allowed origins, or pass --allow-unauthenticated",
-        ));
-    }
     let mut allowed_hosts: Vec<String> = cli
         .allowed_hosts
         .as_deref()
@@ -1071,6 +1104,12 @@ fn http_config(
             3600,
         )?),
         max_connections: number("MAX_CONNECTIONS", &cli.max_connections, 8, 1_000_000)?,
+        max_connections_per_ip: number(
+            "MAX_CONNECTIONS_PER_IP",
+            &cli.max_connections_per_ip,
+            1,
+            1_000_000,
+        )?,
     };
     if cli.http
         && let Some(problem) =

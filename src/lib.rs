@@ -12,12 +12,13 @@
 //! - [`systemd`]: socket activation, the notify protocol, credential refresh for reloads.
 //! - [`app`]: wiring a configuration into a running server, and `allure-mcp check`.
 //! - [`logging`]: JSON lines on stderr.
-//! - [`fake`]: a faithful fake Allure TestOps, for tests, benchmarks and `--demo`.
+//!
+//! The fake Allure TestOps that tests, benchmarks and `--demo` use is its own crate,
+//! `crates/fake-testops`.
 
 pub mod allure;
 pub mod app;
 pub mod config;
-pub mod fake;
 pub mod logging;
 pub mod metrics;
 pub mod prompts;

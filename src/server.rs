@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use rmcp::model::ProgressNotificationParam;
 
-use crate::security::{ClientIp, Identity};
+use crate::security::{CallSlot, ClientIp, Identity};
 use crate::tools::{AuditInfo, CallScope, Ctx, ProgressSink, Registry};
 
 /// What the model reads once, at `initialize`.
@@ -49,17 +49,12 @@ fn audit_of(context: &RequestContext<RoleServer>) -> AuditInfo {
     AuditInfo {
         identity: parts.extensions.get::<Identity>().map(|i| i.0.to_string()),
         client_ip: parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()),
+        // Streamable HTTP sends it; the legacy SSE transport puts its own there.
         session: parts
             .headers
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| {
-                parts
-                    .extensions
-                    .get::<crate::transport::sse::SseSessionId>()
-                    .map(|s| s.0.to_string())
-            }),
+            .map(str::to_owned),
     }
 }
 
@@ -168,6 +163,12 @@ impl ServerHandler for AllureMcp {
             });
             sink
         });
+        // The HTTP transports' concurrency slot, held until the call itself is done
+        // (whether or not anyone still reads its answer).
+        let _slot = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<CallSlot>().cloned());
         let ctx = self.ctx.for_call(CallScope {
             cancel: context.ct.clone(),
             progress,

@@ -1,5 +1,6 @@
 //! The Allure client against the fake over real sockets: token exchange, refresh,
 //! re-authentication, retries of idempotent calls only, deadlines.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use allure_mcp::allure::model::Project;
 use allure_mcp::allure::{AllureClient, AllureError, AuthMode, Page};
-use allure_mcp::fake::{FakeOptions, FakeTestOps, Fault, FaultKind};
+use fake_testops::{FakeOptions, FakeTestOps, Fault, FaultKind};
 use serde_json::{Value, json};
 
 async fn list(client: &AllureClient) -> Result<Page<Project>, AllureError> {
@@ -50,7 +51,7 @@ async fn the_exchange_sends_the_documented_form() {
         .collect();
     assert!(form.contains(&("grant_type".into(), "apitoken".into())));
     assert!(form.contains(&("scope".into(), "openid".into())));
-    assert!(form.contains(&("token".into(), allure_mcp::fake::DEMO_TOKEN.into())));
+    assert!(form.contains(&("token".into(), fake_testops::DEMO_TOKEN.into())));
 }
 
 #[tokio::test]
@@ -102,7 +103,7 @@ async fn a_revoked_api_token_fails_cleanly_without_looping() {
         err.to_string().contains("401") && err.to_string().contains("API token"),
         "{err}"
     );
-    assert!(!err.to_string().contains(allure_mcp::fake::DEMO_TOKEN));
+    assert!(!err.to_string().contains(fake_testops::DEMO_TOKEN));
     assert_eq!(fake.token_exchanges(), 2);
 }
 
@@ -315,7 +316,7 @@ async fn api_token_mode_sends_the_token_without_exchange() {
         .authorization
         .clone()
         .unwrap();
-    assert_eq!(auth, format!("Api-Token {}", allure_mcp::fake::DEMO_TOKEN));
+    assert_eq!(auth, format!("Api-Token {}", fake_testops::DEMO_TOKEN));
 }
 
 #[tokio::test]

@@ -2,13 +2,14 @@
 //! security control: auth failures, CORS, Origin and Host, rate limits, body size,
 //! session isolation and cap, the IP allow-list, graceful stop, no tokens in logs,
 //! and the stateless mode behind a round-robin of two processes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 mod common;
 
 use std::time::Duration;
 
-use allure_mcp::fake::{DEMO_TOKEN, FakeTestOps, Fault, FaultKind};
 use common::{HttpServer, SseClient, http};
+use fake_testops::{DEMO_TOKEN, FakeTestOps, Fault, FaultKind};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;

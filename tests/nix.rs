@@ -4,6 +4,7 @@
 //! from the package's own pass `systemd-analyze verify` and the security threshold;
 //! the flake exposes the module. What needs the network (`nix build`, `nix flake check`,
 //! the VM test) is listed in the README.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 mod common;
 

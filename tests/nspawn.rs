@@ -1,9 +1,10 @@
 //! The shipped units under real systemd: a minimal Debian booted with systemd-nspawn
 //! (root filesystem made once with mmdebstrap and cached), with the binary, the units,
-//! a token credential and the fake TestOps inside. Checks socket activation on first
+//! a token credential, and the fake TestOps on the host's loopback. Checks socket activation on first
 //! connection, the dynamic uid, LoadCredential reaching upstream, Type=notify,
 //! journald's structured fields, token rotation by `systemctl reload`, and a frozen
 //! process killed by the watchdog and restarted.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 mod common;
 
@@ -172,15 +173,19 @@ async fn the_units_under_real_systemd() {
         "second-mcp-token-9876543210",
     );
 
-    // The binary, the fake, the shipped units (unchanged) and two test drop-ins.
+    // The fake TestOps runs in this process: the container shares the host's network, so
+    // the service reaches it on loopback, as it would reach a real instance.
+    let _fake = fake_testops::FakeTestOps::start_with(fake_testops::FakeOptions {
+        api_tokens: vec![allure_token.to_owned()],
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], fake_port)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // The binary, the shipped units (unchanged) and two test drop-ins.
     std::fs::copy(
         env!("CARGO_BIN_EXE_allure-mcp"),
         r.join("usr/bin/allure-mcp"),
-    )
-    .unwrap();
-    std::fs::copy(
-        env!("CARGO_BIN_EXE_fake-testops"),
-        r.join("usr/bin/fake-testops"),
     )
     .unwrap();
     let units = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
@@ -199,24 +204,11 @@ async fn the_units_under_real_systemd() {
         "[Service]\nWatchdogSec=3s\nRestartSec=1s\nTimeoutStopSec=5s\n",
         0o644,
     );
-    write(
-        r,
-        "etc/systemd/system/fake-testops.service",
-        &format!(
-            "[Unit]\nDescription=fake Allure TestOps\n[Service]\nExecStart=/usr/bin/fake-testops --port {fake_port} --token {allure_token}\n[Install]\nWantedBy=multi-user.target\n"
-        ),
-        0o644,
-    );
     std::fs::create_dir_all(r.join("etc/systemd/system/sockets.target.wants")).unwrap();
     std::fs::create_dir_all(r.join("etc/systemd/system/multi-user.target.wants")).unwrap();
     std::os::unix::fs::symlink(
         "/etc/systemd/system/allure-mcp.socket",
         r.join("etc/systemd/system/sockets.target.wants/allure-mcp.socket"),
-    )
-    .unwrap();
-    std::os::unix::fs::symlink(
-        "/etc/systemd/system/fake-testops.service",
-        r.join("etc/systemd/system/multi-user.target.wants/fake-testops.service"),
     )
     .unwrap();
     write(

@@ -1,4 +1,5 @@
 //! wait_for_launch: MCP progress notifications over stdio, and cancellation.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 mod common;
 
@@ -6,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use allure_mcp::fake::{FakeOptions, FakeTestOps};
 use allure_mcp::tools::{CallScope, Ctx, Registry, Toolset};
+use fake_testops::{FakeOptions, FakeTestOps};
 use rmcp::model::{
     CallToolRequestParams, NumberOrString, ProgressNotificationParam, ProgressToken,
     RequestMetaObject,
@@ -45,7 +46,7 @@ async fn wait_for_launch_sends_progress_notifications() {
     let cmd = common::command(
         &[
             ("ALLURE_BASE_URL", &base),
-            ("ALLURE_TOKEN", allure_mcp::fake::DEMO_TOKEN),
+            ("ALLURE_TOKEN", fake_testops::DEMO_TOKEN),
         ],
         &[],
     );

@@ -1,14 +1,15 @@
 //! Reliability: upstream faults on every kind of route, hostile MCP input over stdio and
 //! HTTP, property tests of our parsers and projections, load with 200 clients, 1,000
 //! idle SSE sessions and the session cap. Bounded in count and time.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 mod common;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use allure_mcp::fake::{DEMO_TOKEN, FakeTestOps, Fault, FaultKind};
 use common::{HttpServer, Session, SseClient, http, is_error, text};
+use fake_testops::{DEMO_TOKEN, FakeTestOps, Fault, FaultKind};
 use serde_json::{Value, json};
 
 /// Faults an upstream can have, each on the route a tool uses.
@@ -413,6 +414,8 @@ async fn a_thousand_idle_sse_sessions_and_the_cap() {
             ("RATE_LIMIT_PER_SECOND", "100000"),
             ("RATE_LIMIT_BURST", "100000"),
             ("MAX_SESSIONS", "1000"),
+            // One address holding a thousand streams: allowed by saying so.
+            ("MAX_CONNECTIONS_PER_IP", "2000"),
             ("LOG_LEVEL", "warn"),
         ],
         &[],
@@ -458,9 +461,9 @@ async fn a_thousand_idle_sse_sessions_and_the_cap() {
 }
 
 mod properties {
-    use allure_mcp::fake::aql;
     use allure_mcp::tools::aql::quote;
     use allure_mcp::tools::results::signature;
+    use fake_testops::aql;
     use proptest::prelude::*;
 
     proptest! {

@@ -6,6 +6,7 @@
 //! CORS policy without a token, `/readyz` as an amplifier, credentials echoed by
 //! upstream, and the smaller items of the review. SECURITY.md lists each control with
 //! the test that holds it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 mod common;
 
@@ -14,9 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use allure_mcp::allure::{AllureClient, AllureError};
-use allure_mcp::fake::{DEMO_TOKEN, FakeOptions, FakeTestOps, Fault, FaultKind};
 use allure_mcp::tools::{CallLimits, CallScope, Ctx, Registry, Toolset};
 use common::{HttpServer, SseClient, http, is_error, text};
+use fake_testops::{DEMO_TOKEN, FakeOptions, FakeTestOps, Fault, FaultKind};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -258,7 +259,7 @@ async fn a_dotenv_proxy_never_sees_a_connection() {
     std::fs::write(
         dir.path().join(".env"),
         format!(
-            "ALLURE_BASE_URL={}\nALLURE_TOKEN={DEMO_TOKEN}\nHTTPS_PROXY={proxy}\nHTTP_PROXY={proxy}\nall_proxy={proxy}\nSSL_CERT_FILE={}\n",
+            "ALLURE_BASE_URL={}\nALLURE_TOKEN={DEMO_TOKEN}\nHTTPS_PROXY={proxy}\nHTTP_PROXY={proxy}\nall_proxy={proxy}\nSSL_CERT_FILE={}\nALLURE_API_PREFIX=/api/$ALLURE_TOKEN\nCORS_ALLOWED_ORIGIN=*\n",
             fake.base_url(),
             ca.display()
         ),
@@ -280,11 +281,15 @@ async fn a_dotenv_proxy_never_sees_a_connection() {
         .unwrap();
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(hits.load(Ordering::SeqCst), 0, "the proxy got a connection");
+    // No `$` expansion reached a URL: every request went to the plain prefix.
+    assert!(fake.requests().iter().all(|r| !r.path.contains(DEMO_TOKEN)));
     let _ = client.cancel().await;
     let mut err = String::new();
     stderr.unwrap().read_to_string(&mut err).await.unwrap();
     assert!(
-        err.contains(".env entries ignored: HTTPS_PROXY, HTTP_PROXY, all_proxy, SSL_CERT_FILE"),
+        err.contains(
+            ".env entries ignored: HTTPS_PROXY, HTTP_PROXY, all_proxy, SSL_CERT_FILE, ALLURE_API_PREFIX"
+        ),
         "{err}"
     );
     assert!(
@@ -422,7 +427,11 @@ async fn slow_headers_and_idle_connections_are_closed_and_capped() {
     let fake = FakeTestOps::start().await.unwrap();
     let s = http_server(
         &fake,
-        &[("HTTP_HEADER_TIMEOUT", "1"), ("MAX_CONNECTIONS", "8")],
+        &[
+            ("HTTP_HEADER_TIMEOUT", "1"),
+            ("MAX_CONNECTIONS", "8"),
+            ("MAX_CONNECTIONS_PER_IP", "100"),
+        ],
     )
     .await;
     let addr = s.base.trim_start_matches("http://").to_owned();
@@ -462,6 +471,32 @@ async fn slow_headers_and_idle_connections_are_closed_and_capped() {
     .await;
     let (status, _) = s.stop().await;
     assert!(status.success());
+
+    // One address cannot take every slot.
+    let s = http_server(
+        &fake,
+        &[
+            ("HTTP_HEADER_TIMEOUT", "30"),
+            ("MAX_CONNECTIONS_PER_IP", "4"),
+        ],
+    )
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(slow_client(&addr).await);
+    }
+    eventually(
+        Duration::from_secs(5),
+        "a fifth connection of one address is closed",
+        async || {
+            let mut extra = slow_client(&addr).await;
+            closed_within(&mut extra, Duration::from_millis(300)).await
+        },
+    )
+    .await;
+    drop(held);
+    drop(s);
 
     // An idle keep-alive connection is closed after HTTP_IDLE_TIMEOUT even when the
     // header timeout is long.
@@ -608,6 +643,136 @@ async fn long_waits_are_bounded_per_identity_and_in_poll_rate() {
     assert!(!is_error(&again), "{}", text(&again));
 }
 
+#[tokio::test]
+async fn a_dropped_connection_does_not_free_the_slot_of_a_running_call() {
+    let fake = FakeTestOps::start().await.unwrap();
+    fake.inject(Fault::on("/project/*", FaultKind::Delay(Duration::from_secs(3))).method("GET"));
+    let s = http_server(&fake, &[("MAX_CONCURRENT_REQUESTS", "1")]).await;
+    let sid = open_session(&s).await;
+    // The call starts, and its client goes away at once.
+    let resp = post(
+        &s,
+        Some(&sid),
+        &call(10, "get_project", json!({"project_id": 1})),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    drop(resp);
+    eventually(
+        Duration::from_secs(10),
+        "the call reached upstream",
+        async || !fake.requests_to("GET", "/project/*").is_empty(),
+    )
+    .await;
+    // It still runs, so it still holds the only slot.
+    let resp = post(
+        &s,
+        Some(&sid),
+        &call(11, "get_project", json!({"project_id": 1})),
+    )
+    .await;
+    assert_eq!(resp.status(), 503, "the slot was freed with the connection");
+    // Once it ends, the slot is back.
+    eventually(
+        Duration::from_secs(10),
+        "a call after the first ended",
+        async || {
+            post(
+                &s,
+                Some(&sid),
+                &json!({"jsonrpc":"2.0","id":12,"method":"tools/list"}),
+            )
+            .await
+            .status()
+                == 200
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn legacy_calls_take_one_slot_each_and_ids_cannot_be_reused_while_running() {
+    let fake = FakeTestOps::start().await.unwrap();
+    fake.inject(Fault::on("/project/*", FaultKind::Delay(Duration::from_secs(3))).method("GET"));
+    let s = http_server(&fake, &[("MAX_CONCURRENT_REQUESTS", "1")]).await;
+    let mut sse = SseClient::open(&s.url("/sse"), Some(TOKEN))
+        .await
+        .ok()
+        .unwrap();
+    let (_, endpoint) = sse.next().await.unwrap();
+    let post = |body: Value| {
+        http()
+            .post(s.url(&endpoint))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+    };
+    // With a single slot, a legacy call still runs (it used to need two).
+    assert_eq!(post(initialize("2024-11-05")).await.unwrap().status(), 202);
+    assert!(sse.response(1).await.get("result").is_some());
+    post(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+        .await
+        .unwrap();
+    let first = post(call(5, "get_project", json!({"project_id": 1})))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 202);
+    // The same id again while it runs would replace its entry and free its slot.
+    let again = post(call(5, "get_project", json!({"project_id": 1})))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let other = post(call(6, "get_project", json!({"project_id": 1})))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 503);
+    assert!(sse.response(5).await.get("result").is_some());
+    assert_eq!(fake.requests_to("GET", "/project/*").len(), 1);
+}
+
+#[tokio::test]
+async fn stateless_calls_neither_wait_for_nor_count_against_session_creation() {
+    let fake = FakeTestOps::start().await.unwrap();
+    fake.inject(Fault::on("/project/*", FaultKind::Delay(Duration::from_secs(4))).method("GET"));
+    let s = http_server(&fake, &[("MAX_SESSIONS", "1")]).await;
+    let _held = open_session(&s).await;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}});
+    let stateless = |id: i64, name: &str, args: Value| {
+        http()
+            .post(s.url("/mcp"))
+            .bearer_auth(TOKEN)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", name)
+            .json(&json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":name,"arguments":args,"_meta":meta.clone()}}))
+            .send()
+    };
+    // A long stateless call runs while the session cap is reached...
+    let slow = tokio::spawn(stateless(1, "get_project", json!({"project_id": 1})));
+    eventually(
+        Duration::from_secs(10),
+        "the slow call upstream",
+        async || !fake.requests_to("GET", "/project/*").is_empty(),
+    )
+    .await;
+    // ...and neither it nor the cap holds up another stateless call.
+    let started = Instant::now();
+    let quick = stateless(2, "list_projects", json!({})).await.unwrap();
+    assert_eq!(quick.status(), 200);
+    assert!(quick.text().await.unwrap().contains("Web Shop"));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "it waited for the slow call"
+    );
+    // The cap still holds for sessions.
+    assert_eq!(
+        post(&s, None, &initialize("2025-06-18")).await.status(),
+        503
+    );
+    assert_eq!(slow.await.unwrap().unwrap().status(), 200);
+}
+
 // 8. Upstream bodies are bounded.
 
 #[tokio::test]
@@ -732,7 +897,10 @@ async fn credentials_echoed_by_upstream_are_redacted() {
     let s = common::Session::against(&fake, &[]).await;
     fake.inject(Fault::on(
         "/project",
-        FaultKind::EchoCredential { status: 400 },
+        FaultKind::EchoCredential {
+            status: 400,
+            prefix_len: 0,
+        },
     ));
     let r = s.call("list_projects", json!({})).await;
     let jwt = fake.requests_to("GET", "/project")[0]
@@ -748,6 +916,23 @@ async fn credentials_echoed_by_upstream_are_redacted() {
         "the JWT reached the model: {}",
         text(&r)
     );
+    // Also when the upstream's message is long and the JWT straddles the cut of
+    // upstream messages (300 bytes): no part of it may survive.
+    fake.clear_faults();
+    fake.inject(Fault::on(
+        "/project",
+        FaultKind::EchoCredential {
+            status: 400,
+            prefix_len: 300 - "Invalid access token: ".len() - 20,
+        },
+    ));
+    let r = s.call("list_projects", json!({})).await;
+    assert!(is_error(&r));
+    assert!(
+        !text(&r).contains(&jwt[..20]),
+        "a prefix of the JWT reached the model: {}",
+        text(&r)
+    );
     let logs = s.stop().await;
     assert!(!logs.contains(&jwt));
 
@@ -756,7 +941,10 @@ async fn credentials_echoed_by_upstream_are_redacted() {
     let s = common::Session::against(&fake, &[("ALLURE_AUTH_MODE", "api-token")]).await;
     fake.inject(Fault::on(
         "/project",
-        FaultKind::EchoCredential { status: 400 },
+        FaultKind::EchoCredential {
+            status: 400,
+            prefix_len: 0,
+        },
     ));
     let r = s.call("list_projects", json!({})).await;
     assert!(is_error(&r));
@@ -765,7 +953,10 @@ async fn credentials_echoed_by_upstream_are_redacted() {
     fake.clear_faults();
     fake.inject(Fault::on(
         "/uaa/oauth/token",
-        FaultKind::EchoCredential { status: 400 },
+        FaultKind::EchoCredential {
+            status: 400,
+            prefix_len: 0,
+        },
     ));
     let mut opts = common::options(&fake);
     opts.token = secrecy::SecretString::from("a-token-the-upstream-echoes".to_owned());

@@ -1,11 +1,12 @@
 //! The real binary over stdio, driven by rmcp's client, against the fake upstream.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use allure_mcp::fake::{FakeTestOps, Fault, FaultKind};
 use common::{Session, is_error, text};
+use fake_testops::{FakeTestOps, Fault, FaultKind};
 use serde_json::json;
 
 #[tokio::test]
@@ -218,7 +219,7 @@ async fn a_hung_upstream_is_a_tool_error_within_the_timeout() {
 #[tokio::test]
 async fn no_secret_reaches_the_logs_even_at_trace() {
     let secret = "very-secret-api-token-4711";
-    let fake = FakeTestOps::start_with(allure_mcp::fake::FakeOptions {
+    let fake = FakeTestOps::start_with(fake_testops::FakeOptions {
         api_tokens: vec![secret.into()],
         ..Default::default()
     })
@@ -321,7 +322,7 @@ async fn check_reports_what_works_and_fails_without_secrets() {
     let ok = common::command(
         &[
             ("ALLURE_BASE_URL", &base),
-            ("ALLURE_TOKEN", allure_mcp::fake::DEMO_TOKEN),
+            ("ALLURE_TOKEN", fake_testops::DEMO_TOKEN),
         ],
         &["check"],
     )
@@ -395,7 +396,7 @@ async fn stdout_carries_only_protocol_messages() {
     let mut child = common::command(
         &[
             ("ALLURE_BASE_URL", &base),
-            ("ALLURE_TOKEN", allure_mcp::fake::DEMO_TOKEN),
+            ("ALLURE_TOKEN", fake_testops::DEMO_TOKEN),
             ("LOG_LEVEL", "trace"),
         ],
         &[],
@@ -453,7 +454,7 @@ async fn http_proxy_from_the_environment_is_honoured() {
     let s = Session::start(
         &[
             ("ALLURE_BASE_URL", "http://testops.invalid"),
-            ("ALLURE_TOKEN", allure_mcp::fake::DEMO_TOKEN),
+            ("ALLURE_TOKEN", fake_testops::DEMO_TOKEN),
             ("HTTP_PROXY", &proxy),
             ("REQUEST_TIMEOUT", "5"),
         ],

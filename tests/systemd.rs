@@ -4,6 +4,7 @@
 //!
 //! A test whose tool is missing prints a visible skip; under `CI=true` it fails instead,
 //! because `.ci/run` installs the tools.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 mod common;
 

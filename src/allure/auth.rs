@@ -204,10 +204,12 @@ impl Auth {
                 404 => "; check ALLURE_BASE_URL (it must be the TestOps root, without /api)",
                 _ => "",
             };
-            let message = super::error::extract_message(&body);
+            // Redacted before extract_message cuts it, so no part of the token survives.
+            let text = String::from_utf8_lossy(&body);
+            let message =
+                super::error::extract_message(redact_with(&text, &[token.as_str()]).as_bytes());
             return Err(AllureError::Auth(format!(
-                "{token_url} answered {status}: {}{hint}",
-                redact_with(&message, &[token.as_str()])
+                "{token_url} answered {status}: {message}{hint}"
             )));
         }
         let parsed: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
@@ -234,10 +236,19 @@ impl Auth {
 
     /// `text` without the API token or the cached JWT in it.
     pub(crate) fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.redact_sent(text, None)
+    }
+
+    /// [`Auth::redact`], and also without `sent`: the JWT a request carried, which a 401
+    /// may already have dropped from the cache.
+    pub(crate) fn redact_sent<'a>(&self, text: &'a str, sent: Option<&CachedJwt>) -> Cow<'a, str> {
         let api = self.api_token.read().unwrap_or_else(|e| e.into_inner());
         let jwt = self.cache.read().unwrap_or_else(|e| e.into_inner()).clone();
         let mut secrets = vec![api.expose_secret()];
         if let Some(j) = &jwt {
+            secrets.push(j.token.expose_secret());
+        }
+        if let Some(j) = sent {
             secrets.push(j.token.expose_secret());
         }
         redact_with(text, &secrets)

@@ -450,7 +450,13 @@ impl AllureClient {
             let message = if (300..400).contains(&status) {
                 redirect_message(location.as_deref())
             } else {
-                self.redact(&error::extract_message(&body)).into_owned()
+                // Redacted before it is cut: a cut could split a secret past recognition.
+                let text = String::from_utf8_lossy(&body);
+                let text = self
+                    .inner
+                    .auth
+                    .redact_sent(&text, credential.jwt.as_deref());
+                error::extract_message(text.as_bytes())
             };
             return Err(AllureError::Status {
                 method: method.to_string(),

@@ -13,6 +13,13 @@ use std::sync::Arc;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Identity(pub Arc<str>);
 
+/// A MAX_CONCURRENT_REQUESTS slot, shared by everything that must finish before it is
+/// free again: the answer's body, and the tool call the request started (which the
+/// transport hands the request parts to). It frees when the last of them is done, so a
+/// client that drops its connection does not free the slot of a call still running.
+#[derive(Clone, Debug)]
+pub struct CallSlot(pub Arc<tokio::sync::OwnedSemaphorePermit>);
+
 /// The client's address, after trusted-proxy resolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ClientIp(pub IpAddr);

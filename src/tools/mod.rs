@@ -501,7 +501,7 @@ where
 /// our compacted copies came on top: about 1.5 MiB of heap for 53 tools, the largest
 /// single part of a fresh process's memory. Settings are rmcp's (JSON Schema 2020-12;
 /// the serialize contract for outputs).
-fn schema_of<T: schemars::JsonSchema>(settings: SchemaSettings, output: bool) -> Arc<JsonObject> {
+fn schema_of<T: JsonSchema>(settings: SchemaSettings, output: bool) -> Arc<JsonObject> {
     fn strip(v: &mut Value, output: bool) {
         match v {
             Value::Object(m) => {

@@ -60,15 +60,20 @@ pub fn check_path(path: &str) -> Result<String, ToolError> {
     }
     let refused = || {
         ToolError::InvalidArgs(
-            "path may not contain '.' or '..' segments (raw or %-encoded), encoded '/' or '\\', '?', '#', '\\' or spaces; give a plain path such as /launch/123/statistic and put query parameters in `query`"
+            "path may not contain '.' or '..' segments (raw or %-encoded), encoded '/', '\\' or '%', ';', '?', '#' or spaces; give a plain path such as /launch/123/statistic and put query parameters in `query`"
                 .into(),
         )
     };
-    if p.contains(['?', '#', '\\']) || p.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // `;` starts path parameters that servlet containers strip before resolving `..;`,
+    // and `%25` is an escaped escape that a second decoding would turn into a dot.
+    if p.contains(['?', '#', '\\', ';'])
+        || p.to_ascii_lowercase().contains("%25")
+        || p.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(refused());
     }
     let decoded = percent_decode(p).ok_or_else(refused)?;
-    if decoded.contains(['\\', '?', '#']) || decoded.chars().any(|c| c.is_control()) {
+    if decoded.contains(['\\', '?', '#', ';']) || decoded.chars().any(|c| c.is_control()) {
         return Err(refused());
     }
     // Every segment as written must decode to itself plus nothing that separates.
@@ -190,6 +195,9 @@ mod tests {
             "/launch//1",
             "/launch/%zz",
             "/%2fevil.example/x",
+            "/x/..;/..;/actuator/heapdump",
+            "/launch;jsessionid=1/x",
+            "/%252e%252e/uaa",
             "launch/1",
             "//evil.example/x",
             "/launch/../uaa",

@@ -34,7 +34,7 @@ use crate::allure::AllureClient;
 use crate::config::HttpConfig;
 use crate::metrics::Metrics;
 use crate::security::auth::{AuthFailure, TokenSet};
-use crate::security::{Caller, ClientIp, Identity, net};
+use crate::security::{CallSlot, Caller, ClientIp, Identity, net};
 use crate::server::AllureMcp;
 
 /// Errors of the HTTP transport.
@@ -172,6 +172,10 @@ async fn guard(
 
 /// Refuses requests that did not authenticate (after the rate limit counted them).
 async fn require_identity(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let legacy_message = req.method() == Method::POST && req.uri().path() == "/messages";
+    if req.extensions().get::<Identity>().is_some() && legacy_message {
+        return next.run(req).await;
+    }
     if req.extensions().get::<Identity>().is_some() {
         let Ok(permit) = st.busy.clone().try_acquire_owned() else {
             return json_error(
@@ -180,13 +184,19 @@ async fn require_identity(State(st): State<AppState>, req: Request, next: Next) 
                 "too many requests in progress; retry shortly",
             );
         };
-        // A POST to /mcp is a call whose answer may stream for as long as the tool runs:
-        // it holds its slot until that answer is complete. Streams opened by GET are
-        // bounded by MAX_SESSIONS instead; legacy calls hold a slot in the SSE session.
+        // A POST to /mcp may start a tool call whose answer streams for as long as the
+        // tool runs: its slot lasts until both the answer and the call are done.
+        // Streams opened by GET hold a connection (MAX_CONNECTIONS) instead, and a legacy
+        // POST /messages takes its slot in the SSE session, for the call it carries.
+        let slot = CallSlot(Arc::new(permit));
         let holds_until_answered = req.method() == Method::POST && req.uri().path() == "/mcp";
+        let mut req = req;
+        if holds_until_answered {
+            req.extensions_mut().insert(slot.clone());
+        }
         let resp = next.run(req).await;
         return if holds_until_answered {
-            guarded(resp, permit)
+            guarded(resp, slot)
         } else {
             resp
         };
@@ -251,7 +261,7 @@ async fn session_owners(State(st): State<AppState>, req: Request, next: Next) ->
         Err(refusal) => return refusal,
     };
     let mut creating = None;
-    if let Some(sid) = &sid {
+    if let Some(sid) = sid.as_ref().filter(|_| !st.cfg.stateless) {
         let owner = st
             .owners
             .lock()
@@ -265,7 +275,7 @@ async fn session_owners(State(st): State<AppState>, req: Request, next: Next) ->
                 "no such session; initialize a new one",
             );
         }
-    } else if method == Method::POST && !st.cfg.stateless {
+    } else if method == Method::POST && !st.cfg.stateless && is_initialize(&req) {
         let lock = st.creating.clone().lock_owned().await;
         if let Some(refusal) = session_cap_reached(&st, "streamable_http").await {
             return refusal;
@@ -308,12 +318,36 @@ async fn session_owners(State(st): State<AppState>, req: Request, next: Next) ->
     }
 }
 
+/// Whether a (buffered) POST carries an `initialize`, the only message that opens a
+/// session. Other session-less POSTs (2026-07-28 stateless calls) neither count against
+/// MAX_SESSIONS nor wait for the creation lock, which they could hold for a whole call.
+fn is_initialize(req: &Request) -> bool {
+    let Some(BufferedBody(bytes)) = req.extensions().get::<BufferedBody>() else {
+        return false;
+    };
+    let opens =
+        |m: &serde_json::Value| m.get("method").and_then(|v| v.as_str()) == Some("initialize");
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Array(batch)) => batch.iter().any(opens),
+        Ok(message) => opens(&message),
+        Err(_) => false,
+    }
+}
+
+/// The body of a buffered request, for the middleware to look at (a cheap clone).
+#[derive(Clone)]
+struct BufferedBody(Bytes);
+
 /// The request with its body read in full within `limit`: a chunked body over the limit
 /// is a 413 like one whose Content-Length says so (rmcp would answer 500).
 async fn buffered(req: Request, limit: usize) -> Result<Request, Response> {
     let (parts, body) = req.into_parts();
     match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Ok(bytes) => {
+            let mut req = Request::from_parts(parts, Body::from(bytes.clone()));
+            req.extensions_mut().insert(BufferedBody(bytes));
+            Ok(req)
+        }
         Err(e) => {
             let over = std::error::Error::source(&e)
                 .map(|s| s.is::<http_body_util::LengthLimitError>())
@@ -467,7 +501,7 @@ impl Readiness {
 async fn readyz(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: axum::http::HeaderMap,
+    headers: http::HeaderMap,
 ) -> Response {
     let xff = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let ip = net::client_ip(peer.ip(), xff, &st.cfg.trusted_proxies);
@@ -551,18 +585,23 @@ pub async fn serve(
     client: AllureClient,
     metrics: Metrics,
     tokens: Arc<TokenSet>,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HttpError> {
     let addr = listener.local_addr().map_err(HttpError::Serve)?;
     let cfg = Arc::new(cfg);
     let shutdown = CancellationToken::new();
     let responses = Arc::new(crate::metrics::InFlight::default());
+    // Streams send a comment at least twice per HTTP_IDLE_TIMEOUT, so the idle check
+    // never closes a healthy stream.
+    let keep_alive = (cfg.idle_timeout / 2)
+        .min(Duration::from_secs(15))
+        .max(Duration::from_millis(250));
     let busy = Arc::new(tokio::sync::Semaphore::new(cfg.max_concurrent_requests));
     let sse = SseSessions::new(
         server.clone(),
         shutdown.child_token(),
         metrics.clone(),
-        Duration::from_secs(15),
+        keep_alive,
         responses.clone(),
         busy.clone(),
     );
@@ -577,7 +616,7 @@ pub async fn serve(
         .with_max_request_body_bytes(cfg.max_body_bytes)
         // Host and Origin are checked by `guard`, the same way for every route.
         .disable_allowed_hosts();
-    rmcp_cfg.sse_keep_alive = Some(Duration::from_secs(15));
+    rmcp_cfg.sse_keep_alive = Some(keep_alive);
     let factory_server = server.clone();
     let streamable = StreamableHttpService::new(
         move || Ok(factory_server.clone()),
@@ -703,6 +742,8 @@ pub async fn serve(
         header_timeout: cfg.header_timeout,
         idle_timeout: cfg.idle_timeout,
         max_connections: super::listener::effective_max_connections(cfg.max_connections),
+        max_per_ip: cfg.max_connections_per_ip,
+        trusted_proxies: cfg.trusted_proxies.clone(),
     };
     if limits.max_connections < cfg.max_connections {
         tracing::warn!(
@@ -714,7 +755,7 @@ pub async fn serve(
     let server_task = tokio::spawn(super::listener::serve(
         listener,
         app,
-        limits,
+        limits.clone(),
         stop_accepting.clone(),
     ));
 

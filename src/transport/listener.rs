@@ -30,11 +30,46 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 /// The limits of [`serve`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnLimits {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    /// Open connections one address may hold (a trusted proxy's are not counted), so a
+    /// single client cannot take every slot. (`ALLOWED_CIDRS` is applied per request,
+    /// with a 403 that says why; this bounds what an outside address can hold meanwhile.)
+    pub max_per_ip: usize,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// Open connections per address, and the slot one connection holds in it.
+#[derive(Default)]
+struct PerIp(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+struct IpSlot(Arc<PerIp>, std::net::IpAddr);
+
+impl PerIp {
+    fn enter(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<IpSlot> {
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot(self.clone(), ip))
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut open = (self.0).0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
 }
 
 /// Descriptors kept free for everything but client connections: upstream connections,
@@ -71,6 +106,7 @@ pub async fn serve(
     stop: CancellationToken,
 ) {
     let open = Arc::new(Semaphore::new(limits.max_connections));
+    let per_ip = Arc::new(PerIp::default());
     let epoch = Instant::now();
     let mut last_refusal_log: Option<Instant> = None;
     loop {
@@ -85,6 +121,16 @@ pub async fn serve(
                 }
             },
             _ = stop.cancelled() => break,
+        };
+        let ip = peer.ip();
+        let proxy = limits.trusted_proxies.iter().any(|n| n.contains(&ip));
+        let ip_slot = if proxy {
+            None
+        } else {
+            match per_ip.enter(ip, limits.max_per_ip) {
+                Some(s) => Some(s),
+                None => continue,
+            }
         };
         let Ok(slot) = open.clone().try_acquire_owned() else {
             drop(tcp);
@@ -102,9 +148,10 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let app = app.clone();
         let stop = stop.clone();
+        let (header_timeout, idle_timeout) = (limits.header_timeout, limits.idle_timeout);
         tokio::spawn(async move {
-            connection(tcp, peer, app, limits, stop, epoch).await;
-            drop(slot);
+            connection(tcp, peer, app, header_timeout, idle_timeout, stop, epoch).await;
+            drop((slot, ip_slot));
         });
     }
     // Every slot back means every connection has ended.
@@ -153,7 +200,8 @@ async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     app: Router,
-    limits: ConnLimits,
+    header_timeout: Duration,
+    idle_timeout: Duration,
     stop: CancellationToken,
     epoch: Instant,
 ) {
@@ -180,11 +228,11 @@ async fn connection(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(header_timeout);
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     let mut check = tokio::time::interval(
-        (limits.idle_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(15)),
+        (idle_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(15)),
     );
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stopping = false;
@@ -202,7 +250,7 @@ async fn connection(
             }
             _ = check.tick() => {
                 if activity.handling.load(Ordering::Relaxed) == 0
-                    && activity.idle_for() >= limits.idle_timeout
+                    && activity.idle_for() >= idle_timeout
                 {
                     tracing::debug!(client_ip = %peer.ip(), "closing a connection idle past HTTP_IDLE_TIMEOUT");
                     return;

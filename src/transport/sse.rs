@@ -25,12 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::json_error;
 use crate::metrics::{CallGuard, InFlight, Metrics};
-use crate::security::Identity;
+use crate::security::{CallSlot, Identity};
 use crate::server::AllureMcp;
-
-/// The session a legacy request belongs to (attached to tool calls for the audit line).
-#[derive(Clone, Debug)]
-pub struct SseSessionId(pub Arc<str>);
 
 struct Session {
     owner: Identity,
@@ -44,7 +40,7 @@ struct Session {
     cancel: CancellationToken,
 }
 
-type Awaiting = Arc<Mutex<HashMap<String, (CallGuard, tokio::sync::OwnedSemaphorePermit)>>>;
+type Awaiting = Arc<Mutex<HashMap<String, (CallGuard, CallSlot)>>>;
 
 /// A session id from the operating system's CSPRNG: whoever learns one could not use
 /// it (sessions are bound to an identity), but ids must not be predictable either.
@@ -267,21 +263,37 @@ impl SseSessions {
         last_seen.store(self.now_ms(), Ordering::Relaxed);
         // The same request parts rmcp's Streamable HTTP attaches, so tool calls see who calls.
         parts.extensions.insert(owner);
-        parts.extensions.insert(SseSessionId(Arc::from(id)));
+        // The session id travels like Streamable HTTP's, as a header of the request parts
+        // the tool call sees: the handler reads both the same way (the audit line).
+        if let Ok(v) = http::HeaderValue::from_str(id) {
+            parts.headers.insert("mcp-session-id", v);
+        }
+        let mut posted_id = None;
         match &mut msg {
             JsonRpcMessage::Request(r) => {
-                let Ok(slot) = self.busy.clone().try_acquire_owned() else {
+                let id = r.id.to_string();
+                let mut waiting = awaiting.lock().unwrap_or_else(|e| e.into_inner());
+                if waiting.contains_key(&id) {
+                    // It would replace the running call's entry (and free its slot early).
+                    return json_error(
+                        StatusCode::CONFLICT,
+                        "duplicate_id",
+                        "a request with this id is still running in this session; use a new id",
+                    );
+                }
+                let Ok(permit) = self.busy.clone().try_acquire_owned() else {
                     return json_error(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "busy",
                         "too many requests in progress; retry shortly",
                     );
                 };
+                // The call holds the slot too: a cancelled call that runs on keeps it.
+                let slot = CallSlot(Arc::new(permit));
+                parts.extensions.insert(slot.clone());
                 r.request.extensions_mut().insert(parts);
-                awaiting
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(r.id.to_string(), (self.pending.enter(), slot));
+                waiting.insert(id.clone(), (self.pending.enter(), slot));
+                posted_id = Some(id);
             }
             JsonRpcMessage::Notification(n) => {
                 // A cancelled request is never answered: stop waiting for its answer,
@@ -297,18 +309,32 @@ impl SseSessions {
             }
             _ => {}
         }
+        let forget = || {
+            if let Some(id) = &posted_id {
+                awaiting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(id);
+            }
+        };
         match tokio::time::timeout(Duration::from_secs(10), tx.send(msg)).await {
             Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
-            Ok(Err(_)) => json_error(
-                StatusCode::NOT_FOUND,
-                "session_not_found",
-                "the session has ended; open a new one with GET /sse",
-            ),
-            Err(_) => json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "session_busy",
-                "the session is not reading; retry later",
-            ),
+            Ok(Err(_)) => {
+                forget();
+                json_error(
+                    StatusCode::NOT_FOUND,
+                    "session_not_found",
+                    "the session has ended; open a new one with GET /sse",
+                )
+            }
+            Err(_) => {
+                forget();
+                json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "session_busy",
+                    "the session is not reading; retry later",
+                )
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use allure_mcp::allure::{AllureClient, ClientOptions};
-use allure_mcp::fake::{DEMO_TOKEN, FakeTestOps};
+use fake_testops::{DEMO_TOKEN, FakeTestOps};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;

@@ -109,8 +109,8 @@ pub enum FaultKind {
     /// Send headers, then the body one byte chunk every `Duration`.
     SlowBody(Duration),
     /// Answer this status with a message that quotes the credential the request carried
-    /// (as servers that echo a rejected token do).
-    EchoCredential { status: u16 },
+    /// (as servers that echo a rejected token do), after `prefix_len` characters of text.
+    EchoCredential { status: u16, prefix_len: usize },
     /// Answer a redirect (301/302/303/307/308) to `location`.
     Redirect { status: u16, location: String },
     /// Answer 200 with `bytes` bytes of `content_type`, made while streaming (nothing
@@ -273,10 +273,13 @@ impl FakeTestOps {
         lock(&self.state.log).clear();
     }
 
+    /// Injects a fault (the `control` feature: tests only, never in a shipped binary).
+    #[cfg(feature = "control")]
     pub fn inject(&self, fault: Fault) {
         lock(&self.state.faults).push(fault);
     }
 
+    #[cfg(feature = "control")]
     pub fn clear_faults(&self) {
         lock(&self.state.faults).clear();
     }
@@ -387,7 +390,11 @@ async fn handle(
         status: 0,
     };
 
+    // Without the `control` feature nothing can add a fault, so none is ever looked up.
+    #[cfg(feature = "control")]
     let fault = take_fault(&state, &rec);
+    #[cfg(not(feature = "control"))]
+    let fault: Option<FaultKind> = None;
     // Recorded on arrival, so a test can wait for "the upstream got the call" while the
     // answer is still delayed; the status is filled in when it is sent.
     let index = record(&state, rec.clone());
@@ -418,7 +425,7 @@ async fn handle(
             tokio::time::sleep(d).await;
             serve(&state, router, parts, body, &rec).await
         }
-        Some(FaultKind::EchoCredential { status }) => {
+        Some(FaultKind::EchoCredential { status, prefix_len }) => {
             // The bearer or API token of a call, or the `token` of an exchange form.
             let credential = rec
                 .authorization
@@ -430,9 +437,10 @@ async fn handle(
                         .map(|(_, v)| v.into_owned())
                 })
                 .unwrap_or_default();
+            let prefix = "x".repeat(prefix_len);
             error_response(
                 status,
-                &format!("Invalid access token: {credential}"),
+                &format!("{prefix}Invalid access token: {credential}"),
                 &path,
             )
         }
@@ -506,6 +514,7 @@ fn record(state: &State, rec: Recorded) -> usize {
     log.len() - 1
 }
 
+#[cfg(feature = "control")]
 fn take_fault(state: &State, rec: &Recorded) -> Option<FaultKind> {
     let mut faults = lock(&state.faults);
     let i = faults.iter().position(|f| {
@@ -521,18 +530,10 @@ fn take_fault(state: &State, rec: &Recorded) -> Option<FaultKind> {
     Some(kind)
 }
 
-/// Authenticates, then hands the request to the router.
-async fn serve(
-    state: &Arc<State>,
-    router: axum::Router,
-    parts: hyper::http::request::Parts,
-    body: Bytes,
-    rec: &Recorded,
-) -> Response<Body> {
-    if rec.path == "/api/uaa/oauth/token" {
-        return token_exchange(state, rec);
-    }
-    // For benchmarks of other servers, which cannot read the log in-process.
+/// `/__fake/*`: the request log for benchmarks of other servers, which cannot read it
+/// in-process (the `control` feature: the standalone fake and tests, never `--demo`).
+#[cfg(feature = "control")]
+fn control(state: &Arc<State>, rec: &Recorded) -> Option<Response<Body>> {
     if rec.path == "/__fake/stats" {
         let log = lock(&state.log);
         let exchanges = log
@@ -544,14 +545,34 @@ async fn serve(
             .filter(|r| r.path.starts_with("/api/") && r.path != "/api/uaa/oauth/token")
             .count();
         let body = serde_json::json!({"requests": api, "token_exchanges": exchanges});
-        return Response::builder()
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap_or_else(|_| Response::new(Body::empty()));
+        return Some(
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap_or_else(|_| Response::new(Body::empty())),
+        );
     }
     if rec.path == "/__fake/reset" {
         lock(&state.log).clear();
-        return Response::new(Body::empty());
+        return Some(Response::new(Body::empty()));
+    }
+    None
+}
+
+/// Authenticates, then hands the request to the router.
+async fn serve(
+    state: &Arc<State>,
+    router: axum::Router,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+    rec: &Recorded,
+) -> Response<Body> {
+    if rec.path == "/api/uaa/oauth/token" {
+        return token_exchange(state, rec);
+    }
+    #[cfg(feature = "control")]
+    if let Some(answer) = control(state, rec) {
+        return answer;
     }
     if !(rec.path.starts_with("/api/") || rec.path == "/api") {
         return error_response(404, "No static resource", &rec.path);

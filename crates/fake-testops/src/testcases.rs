@@ -12,7 +12,7 @@ use axum::extract::{Path, RawQuery, State as AxState};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::data::{IdName, TestCaseRec};
+use super::data::{IdName, LaunchRec, TestCaseRec};
 use super::http::{
     Q, Resp, create_body, empty, json_body, not_found, now_ms, ok, page, selected, to_value,
     with_status,
@@ -364,7 +364,7 @@ async fn run_new(AxState(s): St, body: Bytes) -> Resp {
     let pid = b["selection"]["projectId"].as_i64().unwrap_or(0);
     let mut d = s.data();
     let lid = d.next_id();
-    let launch = super::routes::new_launch(lid, pid, name, None, false);
+    let launch = LaunchRec::new(lid, pid, name, None, false, now_ms());
     let v = to_value(&launch);
     d.launches.push(launch);
     d.add_results(lid, &ids, Some("unknown"), now_ms());
@@ -418,7 +418,7 @@ async fn run_plan(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
         return not_found("Test plan", id, &path);
     };
     let lid = d.next_id();
-    let launch = super::routes::new_launch(lid, plan.project_id, name, None, false);
+    let launch = LaunchRec::new(lid, plan.project_id, name, None, false, now_ms());
     let v = to_value(&launch);
     d.launches.push(launch);
     d.add_results(lid, &plan.test_case_ids, Some("unknown"), now_ms());

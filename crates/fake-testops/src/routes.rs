@@ -199,40 +199,17 @@ async fn create_launch(AxState(s): St, Json(body): Json<Value>) -> Resp {
         );
     }
     let id = d.next_id();
-    let l = new_launch(
+    let l = LaunchRec::new(
         id,
         pid,
         name,
         None,
         body.get("closed").and_then(Value::as_bool).unwrap_or(false),
+        now_ms(),
     );
     let v = launch_dto(&l);
     d.launches.push(l);
     ok(v)
-}
-
-pub(crate) fn new_launch(
-    id: i64,
-    pid: i64,
-    name: String,
-    job_id: Option<i64>,
-    closed: bool,
-) -> LaunchRec {
-    let now = now_ms();
-    LaunchRec {
-        id,
-        project_id: pid,
-        name,
-        closed,
-        autoclose: false,
-        external: false,
-        created_date: now,
-        last_modified_date: now,
-        created_by: "api-token-user".into(),
-        tags: vec![],
-        links: vec![],
-        job_id,
-    }
 }
 
 async fn get_launch(AxState(s): St, Path(id): Path<i64>) -> Resp {
@@ -598,7 +575,14 @@ async fn run_job(AxState(s): St, Path(id): Path<i64>, Json(body): Json<Value>) -
         return not_found("Job", id, &path);
     };
     let lid = d.next_id();
-    let launch = new_launch(lid, job.project_id, name.clone(), Some(job.id), false);
+    let launch = LaunchRec::new(
+        lid,
+        job.project_id,
+        name.clone(),
+        Some(job.id),
+        false,
+        now_ms(),
+    );
     let v = launch_dto(&launch);
     d.launches.push(launch);
     let rid = d.next_id();

@@ -48,6 +48,33 @@ pub struct LaunchRec {
     pub job_id: Option<i64>,
 }
 
+impl LaunchRec {
+    /// A launch as the API creates it: open unless said, made by the token's user now.
+    pub fn new(
+        id: i64,
+        project_id: i64,
+        name: String,
+        job_id: Option<i64>,
+        closed: bool,
+        now: i64,
+    ) -> LaunchRec {
+        LaunchRec {
+            id,
+            project_id,
+            name,
+            closed,
+            autoclose: false,
+            external: false,
+            created_date: now,
+            last_modified_date: now,
+            created_by: "api-token-user".into(),
+            tags: vec![],
+            links: vec![],
+            job_id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultRec {

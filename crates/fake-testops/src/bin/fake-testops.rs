@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use allure_mcp::fake::{FakeOptions, FakeTestOps};
 use clap::Parser;
+use fake_testops::{FakeOptions, FakeTestOps};
 
 #[derive(Parser)]
 #[command(about = "A fake Allure TestOps with sample data, on loopback")]
@@ -14,7 +14,7 @@ struct Args {
     #[arg(long, default_value = "0")]
     port: u16,
     /// API token to accept (repeatable)
-    #[arg(long = "token", default_value = allure_mcp::fake::DEMO_TOKEN)]
+    #[arg(long = "token", default_value = fake_testops::DEMO_TOKEN)]
     tokens: Vec<String>,
     /// JWT lifetime in seconds
     #[arg(long, default_value = "3600")]
