@@ -9,6 +9,7 @@ let
     fileset = lib.fileset.unions [
       (root + "/Cargo.toml")
       (root + "/Cargo.lock")
+      (root + "/flake.lock") # read by tests/nix.rs
       (root + "/src")
       (root + "/crates")
       (root + "/tests")
@@ -22,7 +23,8 @@ let
     inherit src;
     pname = "allure-mcp";
     strictDeps = true;
-    # The systemd and Python tests need tools the sandbox does not have; they skip visibly.
+    # Tests that need root or system tools the sandbox lacks are #[ignore]d, so nextest
+    # reports them as skipped.
     CARGO_PROFILE_RELEASE_DEBUG = "false";
   };
   # Dependencies alone, so a change to our code rebuilds only our crate.

@@ -117,17 +117,11 @@ fn call(id: i64, tool: &str, args: Value) -> Value {
 // 1. refresh-credentials runs as root over a directory the service user owns.
 
 #[test]
+#[ignore = "needs root (it plays root and the service user): cargo test --test security -- --ignored (.ci/run does)"]
 fn refresh_credentials_never_follows_links_the_service_user_planted() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::os::unix::process::CommandExt;
-    if !rustix::process::geteuid().is_root() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI runs as root"
-        );
-        eprintln!("SKIPPED: refresh-credentials test needs root");
-        return;
-    }
+    common::require_root();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     // What a compromised service would like root to touch.

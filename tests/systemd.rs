@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{have, run_ok};
+use common::{require, require_root, run_ok};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,13 +17,6 @@ use common::{HttpServer, SseClient, http};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_allure-mcp");
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
 
 /// The shipped units, with ExecStart pointing at the built binary.
 fn units_in(dir: &Path) -> (PathBuf, PathBuf) {
@@ -42,10 +35,9 @@ fn units_in(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 #[test]
+#[ignore = "needs systemd-analyze: cargo test --test systemd -- --ignored (.ci/run does)"]
 fn units_verify_and_score_at_most_1_2() {
-    if !have("systemd-analyze") {
-        return;
-    }
+    require("systemd-analyze");
     let dir = tempfile::tempdir().unwrap();
     let (service, socket) = units_in(dir.path());
     let out = run_ok(
@@ -74,10 +66,9 @@ fn units_verify_and_score_at_most_1_2() {
 }
 
 #[tokio::test]
+#[ignore = "needs systemd-socket-activate: cargo test --test systemd -- --ignored (.ci/run does)"]
 async fn socket_activation_serves_the_first_connection() {
-    if !have("systemd-socket-activate") {
-        return;
-    }
+    require("systemd-socket-activate");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -384,18 +375,11 @@ print(json.dumps({"EXIT": p.returncode}), flush=True)
 "#;
 
 #[test]
+#[ignore = "needs root, unshare and python3: cargo test --test systemd -- --ignored (.ci/run does)"]
 fn journald_records_carry_structured_fields() {
-    if !have("unshare") || !have("python3") {
-        return;
-    }
-    if !is_root() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI runs as root"
-        );
-        eprintln!("SKIPPED: a private mount namespace needs root");
-        return;
-    }
+    require("unshare");
+    require("python3");
+    require_root();
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("listener.py");
     std::fs::write(&script, LISTENER).unwrap();

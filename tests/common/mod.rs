@@ -287,19 +287,25 @@ pub fn run_ok(cmd: &mut std::process::Command) -> std::process::Output {
     out
 }
 
-/// Whether `tool` is on PATH. A missing tool is a visible skip on a developer's machine
-/// and a failure under `CI=true`, where `.ci/run` installs it.
-pub fn have(tool: &str) -> bool {
+/// Fails the test unless `tool` is on PATH. Tests that need system tools are
+/// `#[ignore]`d with the reason, so a plain `cargo test` shows them as not run; run
+/// with `--ignored` (as `.ci/run` does) they must not pass without their tools.
+pub fn require(tool: &str) {
     let found = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {tool}"))
         .output()
         .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{tool} is required in CI (.ci/run installs it)");
-        }
-        eprintln!("SKIPPED: {tool} is not installed on this machine");
-    }
-    found
+    assert!(
+        found,
+        "{tool} is required by this test (.ci/run installs it)"
+    );
+}
+
+/// Fails the test unless it runs as root (for tests that are `#[ignore]`d for that).
+pub fn require_root() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test needs root (a container, a mount namespace or chown)"
+    );
 }
