@@ -219,6 +219,10 @@ async fn main() {
                 "[{mode}] concurrency {c}: {mcp_rate:.0} tool calls/s over /mcp with auth; direct GET {direct_rate:.0} req/s (ratio {:.2})   target ≥ 5000",
                 mcp_rate / direct_rate
             );
+            assert!(
+                mcp_rate >= 5000.0,
+                "[{mode}] concurrency {c}: {mcp_rate:.0} calls/s is under the 5,000 target"
+            );
         }
         println!(
             "[{mode}] server RSS after the load: {:.1} MiB",

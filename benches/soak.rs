@@ -155,6 +155,19 @@ async fn main() {
     for w in workers {
         let _ = w.await;
     }
+    // A sample of 0 means /proc had no such process: the server died.
+    assert!(
+        samples.iter().all(|(_, s)| s.0 > 0),
+        "the server died during the soak: {samples:?}"
+    );
+    // Injected faults come back as tool errors inside HTTP 200 answers: any HTTP-level
+    // failure is the server's.
+    assert!(ok.load(Ordering::Relaxed) > 0, "no call succeeded");
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "calls failed at the HTTP level"
+    );
     // Compare the middle of the run (warm) with the end: no growth beyond noise.
     let warm = samples[samples.len() / 3].1;
     let end = samples.last().unwrap().1;

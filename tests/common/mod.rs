@@ -47,6 +47,9 @@ pub fn command(envs: &[(&str, &str)], args: &[&str]) -> tokio::process::Command 
 pub struct Session {
     pub client: RunningService<RoleClient, ()>,
     pub stderr: Arc<Mutex<String>>,
+    /// Reads stderr until the process closes it: `stop` awaits it, so assertions on the
+    /// logs see all of them.
+    reader: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Session {
@@ -56,9 +59,10 @@ impl Session {
             .spawn()
             .expect("spawn allure-mcp");
         let collected = Arc::new(Mutex::new(String::new()));
+        let mut reader = None;
         if let Some(mut err) = stderr {
             let sink = collected.clone();
-            tokio::spawn(async move {
+            reader = Some(tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = err.read(&mut buf).await {
                     if n == 0 {
@@ -68,12 +72,13 @@ impl Session {
                         .unwrap()
                         .push_str(&String::from_utf8_lossy(&buf[..n]));
                 }
-            });
+            }));
         }
         let client = ().serve(transport).await.expect("initialize");
         Session {
             client,
             stderr: collected,
+            reader,
         }
     }
 
@@ -97,8 +102,15 @@ impl Session {
         self.client.call_tool(p).await.expect("tools/call answered")
     }
 
+    /// Ends the session (the server exits when stdin closes) and returns all it logged.
     pub async fn stop(self) -> String {
         let _ = self.client.cancel().await;
+        if let Some(reader) = self.reader {
+            tokio::time::timeout(Duration::from_secs(20), reader)
+                .await
+                .expect("the server closes stderr when it exits")
+                .unwrap();
+        }
         self.stderr.lock().unwrap().clone()
     }
 }
@@ -121,6 +133,8 @@ pub struct HttpServer {
     pub child: tokio::process::Child,
     pub base: String,
     pub stderr: Arc<Mutex<String>>,
+    /// Reads stderr until the process closes it (see [`HttpServer::stop`]).
+    reader: tokio::task::JoinHandle<()>,
 }
 
 impl HttpServer {
@@ -143,7 +157,7 @@ impl HttpServer {
         let (tx, rx) = tokio::sync::oneshot::channel::<String>();
         let mut err = child.stderr.take().unwrap();
         let sink = collected.clone();
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut tx = Some(tx);
             let mut buf = [0u8; 4096];
             while let Ok(n) = err.read(&mut buf).await {
@@ -171,6 +185,7 @@ impl HttpServer {
             child,
             base: format!("http://{addr}"),
             stderr: collected,
+            reader,
         }
     }
 
@@ -198,8 +213,11 @@ impl HttpServer {
             .await
             .expect("exits")
             .expect("status");
-        // Let the stderr reader drain.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Everything it wrote, up to its end of stderr.
+        tokio::time::timeout(Duration::from_secs(10), &mut self.reader)
+            .await
+            .expect("stderr reaches its end once the process has exited")
+            .unwrap();
         (status, self.logs())
     }
 }
