@@ -28,6 +28,8 @@ async fn start(upstream: &str, stateless: bool) -> Server {
         ("RATE_LIMIT_PER_SECOND", "1000000"),
         ("RATE_LIMIT_BURST", "1000000"),
         ("MAX_SESSIONS", "5000"),
+        // Thousands of sessions from this one address: allowed by saying so.
+        ("MAX_CONNECTIONS_PER_IP", "10000"),
         ("MAX_CONCURRENT_REQUESTS", "5000"),
         ("MCP_STATELESS", if stateless { "true" } else { "false" }),
     ])

@@ -181,7 +181,10 @@ async fn main() {
     let rss_med = rss[rss.len() / 2] as f64 / 1024.0;
     let misses: Vec<String> = [
         (med > 15.0, format!("start-up median {med:.2} ms > 15 ms")),
-        (rss_med > 10.0, format!("RSS median {rss_med:.2} MiB > 10 MiB")),
+        (
+            rss_med > 10.0,
+            format!("RSS median {rss_med:.2} MiB > 10 MiB"),
+        ),
         (
             m_med - d_med > 0.3,
             format!("tool call overhead {:.3} ms > 0.3 ms", m_med - d_med),

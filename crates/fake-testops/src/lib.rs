@@ -162,6 +162,7 @@ pub(crate) struct State {
     jwts: Mutex<HashMap<String, Instant>>,
     jwt_lifetime: Mutex<Duration>,
     log: Mutex<Vec<Recorded>>,
+    #[cfg(feature = "control")]
     faults: Mutex<Vec<Fault>>,
     pub(crate) job_duration: Mutex<Duration>,
     /// The wall clock for AQL functions; the seed's own "now" keeps answers stable.
@@ -200,6 +201,7 @@ impl FakeTestOps {
             jwts: Mutex::new(HashMap::new()),
             jwt_lifetime: Mutex::new(opts.jwt_lifetime),
             log: Mutex::new(Vec::new()),
+            #[cfg(feature = "control")]
             faults: Mutex::new(Vec::new()),
             job_duration: Mutex::new(opts.job_duration),
             now_ms: data::SEED_NOW_MS,
