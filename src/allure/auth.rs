@@ -242,6 +242,15 @@ impl Auth {
     /// [`Auth::redact`], and also without `sent`: the JWT a request carried, which a 401
     /// may already have dropped from the cache.
     pub(crate) fn redact_sent<'a>(&self, text: &'a str, sent: Option<&CachedJwt>) -> Cow<'a, str> {
+        self.with_secrets(sent, |secrets| redact_with(text, secrets))
+    }
+
+    /// Runs `f` over the secrets to redact (read once, however many texts `f` scrubs).
+    pub(crate) fn with_secrets<R>(
+        &self,
+        sent: Option<&CachedJwt>,
+        f: impl FnOnce(&[&str]) -> R,
+    ) -> R {
         let api = self.api_token.read().unwrap_or_else(|e| e.into_inner());
         let jwt = self.cache.read().unwrap_or_else(|e| e.into_inner()).clone();
         let mut secrets = vec![api.expose_secret()];
@@ -251,7 +260,7 @@ impl Auth {
         if let Some(j) = sent {
             secrets.push(j.token.expose_secret());
         }
-        redact_with(text, &secrets)
+        f(&secrets)
     }
 }
 

@@ -203,16 +203,19 @@ impl AllureClient {
 
     /// [`AllureClient::redact`] over every string in a JSON value.
     pub fn redact_value(&self, value: &mut Value) {
-        match value {
-            Value::String(s) => {
-                if let std::borrow::Cow::Owned(r) = self.redact(s) {
-                    *s = r;
+        fn walk(value: &mut Value, secrets: &[&str]) {
+            match value {
+                Value::String(s) => {
+                    if let std::borrow::Cow::Owned(r) = auth::redact_with(s, secrets) {
+                        *s = r;
+                    }
                 }
+                Value::Array(items) => items.iter_mut().for_each(|v| walk(v, secrets)),
+                Value::Object(map) => map.values_mut().for_each(|v| walk(v, secrets)),
+                _ => {}
             }
-            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
-            Value::Object(map) => map.values_mut().for_each(|v| self.redact_value(v)),
-            _ => {}
         }
+        self.inner.auth.with_secrets(None, |secrets| walk(value, secrets));
     }
 
     /// The TestOps root without a trailing slash, for deep links into the UI.
