@@ -215,7 +215,9 @@ impl AllureClient {
                 _ => {}
             }
         }
-        self.inner.auth.with_secrets(None, |secrets| walk(value, secrets));
+        self.inner
+            .auth
+            .with_secrets(None, |secrets| walk(value, secrets));
     }
 
     /// The TestOps root without a trailing slash, for deep links into the UI.

@@ -256,9 +256,18 @@ async fn session_owners(State(st): State<AppState>, req: Request, next: Next) ->
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let method = req.method().clone();
-    let req = match buffered(req, st.cfg.max_body_bytes).await {
-        Ok(req) => req,
-        Err(refusal) => return refusal,
+    // Read the body here only where it matters: a chunked body (whose size nothing has
+    // checked yet), or a session-less POST that may be an `initialize`. A body with a
+    // Content-Length was already held to MAX_BODY_BYTES by the body-limit layer.
+    let chunked = !req.headers().contains_key(header::CONTENT_LENGTH);
+    let may_open = sid.is_none() && !st.cfg.stateless;
+    let req = if method == Method::POST && (chunked || may_open) {
+        match buffered(req, st.cfg.max_body_bytes).await {
+            Ok(req) => req,
+            Err(refusal) => return refusal,
+        }
+    } else {
+        req
     };
     let mut creating = None;
     if let Some(sid) = sid.as_ref().filter(|_| !st.cfg.stateless) {
@@ -569,11 +578,6 @@ fn cors(cfg: &HttpConfig) -> Option<CorsLayer> {
             .expose_headers([header::HeaderName::from_static("mcp-session-id")])
             .max_age(Duration::from_secs(600)),
     )
-}
-
-/// A running HTTP server's handle for tests and shutdown.
-pub struct Running {
-    pub addr: SocketAddr,
 }
 
 /// Serves until `stop` resolves, then stops gracefully: no new connections, in-flight
