@@ -20,20 +20,7 @@ const TOKEN: &str = "alice-token-0123456789";
 const OTHER: &str = "bob-token-9876543210";
 
 async fn server(fake: &FakeTestOps, extra: &[(&str, &str)]) -> HttpServer {
-    let base = fake.base_url();
-    let tokens = format!("alice:{TOKEN},bob:{OTHER}");
-    let mut envs = vec![
-        ("ALLURE_BASE_URL", base.as_str()),
-        ("ALLURE_TOKEN", DEMO_TOKEN),
-        ("MCP_AUTH_TOKENS", tokens.as_str()),
-        ("RATE_LIMIT_PER_SECOND", "1000"),
-        ("RATE_LIMIT_BURST", "1000"),
-    ];
-    for (k, v) in extra {
-        envs.retain(|(e, _)| e != k);
-        envs.push((k, v));
-    }
-    HttpServer::start(&envs, &[]).await
+    HttpServer::against(fake, &format!("alice:{TOKEN},bob:{OTHER}"), extra).await
 }
 
 fn init_body() -> Value {

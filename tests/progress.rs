@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use allure_mcp::tools::{CallScope, Ctx, Registry, Toolset};
+use allure_mcp::tools::{CallScope, Registry, Toolset};
 use fake_testops::{FakeOptions, FakeTestOps};
 use rmcp::model::{
     CallToolRequestParams, NumberOrString, ProgressNotificationParam, ProgressToken,
@@ -100,14 +100,7 @@ async fn wait_for_launch_stops_when_cancelled_and_on_timeout() {
     .unwrap();
     let client = common::client(&fake);
     let registry = Registry::new(&Toolset::defaults(), false);
-    let ctx = Ctx {
-        client,
-        default_project: None,
-        read_only: false,
-        scope: CallScope::default(),
-        metrics: Default::default(),
-        limits: Default::default(),
-    };
+    let ctx = common::ctx(client, Default::default());
     // A launch whose CI run is still going (the seed's newest).
     let launch = fake.with_data(|d| {
         d.job_runs

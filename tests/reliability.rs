@@ -531,14 +531,7 @@ async fn any_arguments_to_any_tool_are_answered_without_a_panic() {
     let fake = FakeTestOps::start().await.unwrap();
     let client = common::client(&fake);
     let registry = allure_mcp::tools::Registry::new(&allure_mcp::tools::Toolset::ALL, false);
-    let ctx = allure_mcp::tools::Ctx {
-        client,
-        default_project: None,
-        read_only: false,
-        scope: Default::default(),
-        metrics: Default::default(),
-        limits: Default::default(),
-    };
+    let ctx = common::ctx(client, Default::default());
     let mut rng = fastrand::Rng::with_seed(11);
     let values = [
         json!(null),

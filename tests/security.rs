@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use allure_mcp::allure::{AllureClient, AllureError};
-use allure_mcp::tools::{CallLimits, CallScope, Ctx, Registry, Toolset};
+use allure_mcp::tools::{CallLimits, CallScope, Registry, Toolset};
 use common::{HttpServer, SseClient, http, is_error, text};
 use fake_testops::{DEMO_TOKEN, FakeOptions, FakeTestOps, Fault, FaultKind};
 use serde_json::{Value, json};
@@ -61,20 +61,7 @@ async fn counting_listener() -> (String, Arc<AtomicUsize>) {
 }
 
 async fn http_server(fake: &FakeTestOps, extra: &[(&str, &str)]) -> HttpServer {
-    let base = fake.base_url();
-    let tokens = format!("alice:{TOKEN}");
-    let mut envs = vec![
-        ("ALLURE_BASE_URL", base.as_str()),
-        ("ALLURE_TOKEN", DEMO_TOKEN),
-        ("MCP_AUTH_TOKENS", tokens.as_str()),
-        ("RATE_LIMIT_PER_SECOND", "10000"),
-        ("RATE_LIMIT_BURST", "10000"),
-    ];
-    for (k, v) in extra {
-        envs.retain(|(e, _)| e != k);
-        envs.push((k, v));
-    }
-    HttpServer::start(&envs, &[]).await
+    HttpServer::against(fake, &format!("alice:{TOKEN}"), extra).await
 }
 
 fn initialize(version: &str) -> Value {
@@ -404,6 +391,26 @@ async fn slow_client(addr: &str) -> tokio::net::TcpStream {
     tcp
 }
 
+/// Opens `n` slow connections, then checks that one more is closed at once (the
+/// connections the server has not accepted yet may hold a slot for a moment, so the
+/// extra one is tried until it is refused).
+async fn fill_until_refused(addr: &str, n: usize) -> Vec<tokio::net::TcpStream> {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        held.push(slow_client(addr).await);
+    }
+    eventually(
+        Duration::from_secs(5),
+        "a connection over the cap is closed",
+        async || {
+            let mut extra = slow_client(addr).await;
+            closed_within(&mut extra, Duration::from_millis(300)).await
+        },
+    )
+    .await;
+    held
+}
+
 /// Whether the server closes `tcp` within `within` (EOF or reset, without an answer).
 async fn closed_within(tcp: &mut tokio::net::TcpStream, within: Duration) -> bool {
     let mut buf = [0u8; 256];
@@ -430,20 +437,8 @@ async fn slow_headers_and_idle_connections_are_closed_and_capped() {
     .await;
     let addr = s.base.trim_start_matches("http://").to_owned();
     // Slowloris: unfinished headers are cut off after HTTP_HEADER_TIMEOUT.
-    let mut slow = Vec::new();
-    for _ in 0..8 {
-        slow.push(slow_client(&addr).await);
-    }
     // While they hold every slot, a new connection is closed at once.
-    eventually(
-        Duration::from_secs(5),
-        "a connection over the cap is closed",
-        async || {
-            let mut extra = slow_client(&addr).await;
-            closed_within(&mut extra, Duration::from_millis(300)).await
-        },
-    )
-    .await;
+    let mut slow = fill_until_refused(&addr, 8).await;
     for tcp in &mut slow {
         assert!(
             closed_within(tcp, Duration::from_secs(5)).await,
@@ -476,19 +471,7 @@ async fn slow_headers_and_idle_connections_are_closed_and_capped() {
     )
     .await;
     let addr = s.base.trim_start_matches("http://").to_owned();
-    let mut held = Vec::new();
-    for _ in 0..4 {
-        held.push(slow_client(&addr).await);
-    }
-    eventually(
-        Duration::from_secs(5),
-        "a fifth connection of one address is closed",
-        async || {
-            let mut extra = slow_client(&addr).await;
-            closed_within(&mut extra, Duration::from_millis(300)).await
-        },
-    )
-    .await;
+    let held = fill_until_refused(&addr, 4).await;
     drop(held);
     drop(s);
 
@@ -574,14 +557,10 @@ async fn long_waits_are_bounded_per_identity_and_in_poll_rate() {
     .await
     .unwrap();
     let registry = Registry::new(&Toolset::defaults(), false);
-    let ctx = Ctx {
-        client: common::client(&fake),
-        default_project: None,
-        read_only: false,
-        scope: CallScope::default(),
-        metrics: Default::default(),
-        limits: Arc::new(CallLimits::new(Duration::from_secs(3), 1)),
-    };
+    let ctx = common::ctx(
+        common::client(&fake),
+        CallLimits::new(Duration::from_secs(3), 1),
+    );
     let launch = fake.with_data(|d| {
         d.job_runs
             .iter()

@@ -189,6 +189,24 @@ impl HttpServer {
         }
     }
 
+    /// `--http` against `fake` with the named MCP `tokens` (`name:token,…`), rate limits
+    /// out of the way, and `extra` settings over those.
+    pub async fn against(fake: &FakeTestOps, tokens: &str, extra: &[(&str, &str)]) -> HttpServer {
+        let base = fake.base_url();
+        let mut envs = vec![
+            ("ALLURE_BASE_URL", base.as_str()),
+            ("ALLURE_TOKEN", DEMO_TOKEN),
+            ("MCP_AUTH_TOKENS", tokens),
+            ("RATE_LIMIT_PER_SECOND", "10000"),
+            ("RATE_LIMIT_BURST", "10000"),
+        ];
+        for (k, v) in extra {
+            envs.retain(|(e, _)| e != k);
+            envs.push((k, v));
+        }
+        HttpServer::start(&envs, &[]).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -219,6 +237,18 @@ impl HttpServer {
             .expect("stderr reaches its end once the process has exited")
             .unwrap();
         (status, self.logs())
+    }
+}
+
+/// A tool context for in-process calls through a [`allure_mcp::tools::Registry`].
+pub fn ctx(client: AllureClient, limits: allure_mcp::tools::CallLimits) -> allure_mcp::tools::Ctx {
+    allure_mcp::tools::Ctx {
+        client,
+        default_project: None,
+        read_only: false,
+        scope: allure_mcp::tools::CallScope::default(),
+        metrics: Default::default(),
+        limits: Arc::new(limits),
     }
 }
 
