@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::render::{Statistic, time};
-use super::{Ctx, Meta, Render, ToolDef, ToolError, Toolset, tool};
+use super::{Access, Ctx, Meta, Render, ToolDef, ToolError, Toolset, tool};
 use crate::allure::Page;
 use crate::allure::model::{AnalyticPoint, DurationBucket, Launch};
 
@@ -158,9 +158,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Analytics,
                 title: "Pass-rate trend",
                 description: "Pass rate of a project's recent launches, oldest first, and whether it is improving or declining.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: TrendArgs| async move {
                 let pid = ctx.project(a.project_id)?;
@@ -222,9 +220,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Analytics,
                 title: "Launch duration histogram",
                 description: "How long a project's launches take: a histogram of launch durations with pass/fail counts per range.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: ProjectArgs| async move {
                 let pid = ctx.project(a.project_id)?;
@@ -265,9 +261,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Analytics,
                 title: "Test success rate",
                 description: "Share of passed test results in a project per day, with the average.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: ProjectArgs| async move {
                 let pid = ctx.project(a.project_id)?;

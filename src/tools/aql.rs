@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, Meta, Render, ToolDef, ToolError, Toolset, paging, required_text, tool};
+use super::{Access, Ctx, Meta, Render, ToolDef, ToolError, Toolset, paging, required_text, tool};
 use crate::allure::AllureError;
 use crate::allure::model::Page;
 
@@ -163,9 +163,7 @@ pub fn tools() -> Vec<ToolDef> {
             toolset: Toolset::Results,
             title: "Validate an AQL query",
             description: "Check an AQL query for test results, test cases or launches without running the search: answers whether it is valid and how many items match. Syntax: resource allure://aql-guide.",
-            read_only: true,
-            destructive: false,
-            idempotent: true,
+            access: Access::Read,
         },
         |ctx: Ctx, a: ValidateArgs| async move {
             let pid = ctx.project(a.project_id)?;

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::render::time;
 use super::results::{Example, result_url};
 use super::{
-    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body,
+    Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body,
     positive_id, tool,
 };
 use crate::allure::Page;
@@ -148,9 +148,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Defects,
                 title: "List defects",
                 description: "List a project's defects (open by default) with the number of linked results.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: ListArgs| async move {
                 let (pid, mut q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
@@ -193,9 +191,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Defects,
                 title: "Get a defect",
                 description: "One defect: description, state, and the test results linked to it (first 10).",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: DefectIdArgs| async move {
                 let id = positive_id("defect_id", a.defect_id, "list_defects shows ids")?;
@@ -234,9 +230,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Defects,
                 title: "Create a defect",
                 description: "Create a defect in a project; link_defect_to_test_results then attaches failing results to it.",
-                read_only: false,
-                destructive: false,
-                idempotent: false,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: false,
+                },
             },
             |ctx: Ctx, a: CreateArgs| async move {
                 let pid = ctx.project(a.project_id)?;
@@ -259,9 +256,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Defects,
                 title: "Link a defect to test results",
                 description: "Link a defect to up to 20 test results (marking their failures as known).",
-                read_only: false,
-                destructive: false,
-                idempotent: true,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: true,
+                },
             },
             |ctx: Ctx, a: LinkArgs| async move {
                 let defect = positive_id("defect_id", a.defect_id, "list_defects shows ids")?;

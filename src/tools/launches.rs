@@ -11,7 +11,8 @@ use super::aql::{self, Entity};
 use super::render::{Statistic, time};
 use super::results::{Example, all_results, failing, launch, result_url};
 use super::{
-    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, positive_id, tool,
+    Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, positive_id,
+    tool,
 };
 use crate::allure::Page;
 use crate::allure::model::{JobRun, Launch, LaunchProgress, StatusCount, TestResultRow};
@@ -374,9 +375,10 @@ fn set_closed_tool(
             toolset: Toolset::Launches,
             title,
             description,
-            read_only: false,
-            destructive: false,
-            idempotent: true,
+            access: Access::Write {
+                destructive: false,
+                idempotent: true,
+            },
         },
         move |ctx: Ctx, a: LaunchIdArgs| async move {
             let l = launch(&ctx, a.launch_id).await?;
@@ -416,9 +418,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Launches,
                 title: "List launches",
                 description: "List a project's launches, newest first, each with its pass/fail statistic, open/closed state and link. Paged.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: ListLaunchesArgs| async move {
                 let (pid, mut q) = ctx.project_query(a.project_id, a.page, a.size, 20)?;
@@ -444,9 +444,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Launches,
                 title: "Launch details",
                 description: "Everything about one launch: state, statistic by status with pass rate, tags, links, the CI job runs feeding it, and a link to it in TestOps.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: LaunchIdArgs| async move {
                 let id = a.launch_id;
@@ -489,9 +487,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Launches,
                 title: "Launch status",
                 description: "Whether a launch is running, finished or closed, with its statistic and CI job runs. Cheap to poll; wait_for_launch waits for you.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: LaunchIdArgs| async move {
                 let l = launch(&ctx, a.launch_id).await?;
@@ -526,9 +522,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Launches,
                 title: "Launch report",
                 description: "A launch's report: statistic and pass rate, its failed and broken results with links (first 20), and its CI job runs.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: LaunchIdArgs| async move {
                 let l = launch(&ctx, a.launch_id).await?;
@@ -586,9 +580,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Launches,
                 title: "Search launches with AQL",
                 description: "Search a project's launches with AQL (e.g. `closed = false and tag = \"nightly\"`). Guide: resource allure://aql-guide. Paged.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: SearchLaunchesArgs| async move {
                 let found = aql::search::<Launch>(
@@ -617,9 +609,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Launches,
                 title: "Add test cases to a launch",
                 description: "Add up to 100 test cases to an existing launch for execution, optionally assigned to users.",
-                read_only: false,
-                destructive: false,
-                idempotent: false,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: false,
+                },
             },
             |ctx: Ctx, a: AddCasesArgs| async move {
                 let ids = bulk_ids("test_case_ids", &a.test_case_ids)?;
@@ -660,9 +653,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Launches,
                 title: "Add a test plan to a launch",
                 description: "Add all test cases of a test plan to an existing launch for execution.",
-                read_only: false,
-                destructive: false,
-                idempotent: false,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: false,
+                },
             },
             |ctx: Ctx, a: AddPlanArgs| async move {
                 let plan = positive_id(
@@ -692,9 +686,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Launches,
                 title: "Compare two launches",
                 description: "Compare two launches test by test: new failures, fixed tests and tests still failing, with both statistics. Use it to see what a change broke or fixed.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: CompareArgs| async move {
                 if a.from_launch_id == a.to_launch_id {

@@ -439,12 +439,23 @@ pub struct Meta {
     pub toolset: Toolset,
     pub title: &'static str,
     pub description: &'static str,
-    /// Changes nothing in Allure.
-    pub read_only: bool,
-    /// May delete or overwrite (only meaningful for writes).
-    pub destructive: bool,
-    /// Calling twice with the same arguments has no further effect.
-    pub idempotent: bool,
+    /// What the tool does to Allure TestOps: the source of its annotations and of the
+    /// read-only filter.
+    pub access: Access,
+}
+
+/// Whether a tool changes Allure TestOps, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Changes nothing (so it is also idempotent and never destructive).
+    Read,
+    /// Changes something.
+    Write {
+        /// May delete or overwrite.
+        destructive: bool,
+        /// Calling twice with the same arguments has no further effect.
+        idempotent: bool,
+    },
 }
 
 /// Builds a tool from typed arguments `A` and a typed answer `O`.
@@ -476,9 +487,22 @@ where
         toolset: meta.toolset,
         title: meta.title,
         description: meta.description,
-        read_only: meta.read_only,
-        destructive: meta.destructive && !meta.read_only,
-        idempotent: meta.idempotent || meta.read_only,
+        read_only: meta.access == Access::Read,
+        destructive: matches!(
+            meta.access,
+            Access::Write {
+                destructive: true,
+                ..
+            }
+        ),
+        idempotent: matches!(
+            meta.access,
+            Access::Read
+                | Access::Write {
+                    idempotent: true,
+                    ..
+                }
+        ),
         input_schema: schema_of::<A>(SchemaSettings::draft2020_12(), false),
         output_schema: Some(schema_of::<O>(
             SchemaSettings::draft2020_12().for_serialize(),

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, paging, tool};
+use super::{Access, Ctx, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, paging, tool};
 use crate::allure::Page;
 use crate::allure::model::{Project, ProjectStats};
 
@@ -153,9 +153,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Projects,
                 title: "List projects",
                 description: "List the Allure TestOps projects the token can see, with ids, short codes and links. Paged.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: ListProjectsArgs| async move {
                 let mut q = paging(a.page, a.size, 20)?;
@@ -177,9 +175,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Projects,
                 title: "Get a project",
                 description: "Get one project by id: name, short code, description and link.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: ProjectIdArgs| async move {
                 let id = ctx.project(a.project_id)?;
@@ -197,9 +193,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Projects,
                 title: "Find a project",
                 description: "Find projects by name or short code (abbr), case-insensitive. Use it to turn \"the web shop project\" or \"WEB\" into a project id.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: FindProjectArgs| async move {
                 let needle = a.query.trim().to_lowercase();
@@ -257,9 +251,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Analytics,
                 title: "Project statistics",
                 description: "Test-case counts of a project: automated, manual, automation percent, and number of launches.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: ProjectIdArgs| async move {
                 let id = ctx.project(a.project_id)?;

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::render::cut;
-use super::{Ctx, Meta, Render, ToolDef, ToolError, Toolset, tool};
+use super::{Access, Ctx, Meta, Render, ToolDef, ToolError, Toolset, tool};
 
 /// The most of an answer passed on: the rest would only fill the model's context.
 const MAX_ANSWER: usize = 20_000;
@@ -117,9 +117,10 @@ pub fn tools() -> Vec<ToolDef> {
             toolset: Toolset::Raw,
             title: "Call the Allure TestOps API",
             description: "Call any Allure TestOps REST API path (below /api) for what the other tools do not cover. Prefer the curated tools: their answers are smaller and safer. In read-only mode only GET is allowed.",
-            read_only: false,
-            destructive: true,
-            idempotent: false,
+            access: Access::Write {
+                destructive: true,
+                idempotent: false,
+            },
         },
         |ctx: Ctx, a: RawArgs| async move {
             let method = match a.method.trim().to_ascii_uppercase().as_str() {

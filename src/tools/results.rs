@@ -10,8 +10,8 @@ use serde_json::json;
 use super::aql::{self, Entity, quote};
 use super::render::{cut, time};
 use super::{
-    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, paging, positive_id,
-    required_text, tool,
+    Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, paging,
+    positive_id, required_text, tool,
 };
 use crate::allure::model::{
     AttachmentRow, Execution, ExecutionStep, HistoryEntry, Launch, TestResult, TestResultRow,
@@ -752,9 +752,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "List test results of a launch",
                 description: "List a launch's test results, optionally only those with a status (e.g. \"failed,broken\"). The status filter runs on the server as AQL across all pages (the Go server filtered one page in the client and missed results). Paged.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: ListArgs| async move {
                 let q = paging(a.page, a.size, 25)?;
@@ -811,9 +809,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "Get a test result",
                 description: "One test result: status, failure message, stack trace (cut to 1,500 characters unless full=true), flags (muted, known defect, flaky), assignee and a link.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: GetResultArgs| async move {
                 let id = positive_id(
@@ -859,9 +855,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "Steps and attachments of a test result",
                 description: "The executed steps of a test result (nested, with status and messages) and its attachments (id, name, type, size). read_attachment reads a text attachment.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: ResultIdArgs| async move {
                 let id = positive_id(
@@ -897,9 +891,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "Read a test result attachment",
                 description: "Read a test result attachment: text ones (logs, JSON, XML) inline up to max_chars; binary ones (images, videos) as type and size only.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: AttachmentArgs| async move {
                 let id = positive_id(
@@ -941,9 +933,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "Test result history and flakiness",
                 description: "Earlier runs of the same test (newest first) with status, launch and date, and a flakiness verdict: stable_pass, stable_fail, flaky (outcome flipped twice or more), changed, or not_enough_data.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: HistoryArgs| async move {
                 let id = positive_id(
@@ -991,9 +981,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "Assign a test result",
                 description: "Assign a test result to a TestOps user, e.g. to own the investigation of a failure.",
-                read_only: false,
-                destructive: false,
-                idempotent: true,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: true,
+                },
             },
             |ctx: Ctx, a: AssignArgs| async move {
                 let id = positive_id(
@@ -1024,9 +1015,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "Mute a test result",
                 description: "Mute a test result so its failure no longer fails the launch, with a reason. TestOps needs a mute name; \"Muted via MCP\" is used when none is given.",
-                read_only: false,
-                destructive: false,
-                idempotent: true,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: true,
+                },
             },
             |ctx: Ctx, a: MuteArgs| async move {
                 let id = positive_id(
@@ -1064,9 +1056,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "Assign many test results",
                 description: "Assign up to 100 test results of one launch to a user.",
-                read_only: false,
-                destructive: false,
-                idempotent: true,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: true,
+                },
             },
             |ctx: Ctx, a: BulkAssignArgs| async move {
                 let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
@@ -1107,9 +1100,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "Mute many test results",
                 description: "Mute up to 100 test results of one launch, with a reason.",
-                read_only: false,
-                destructive: false,
-                idempotent: true,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: true,
+                },
             },
             |ctx: Ctx, a: BulkMuteArgs| async move {
                 let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
@@ -1133,9 +1127,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "Unmute many test results",
                 description: "Unmute up to 100 test results of one launch.",
-                read_only: false,
-                destructive: false,
-                idempotent: true,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: true,
+                },
             },
             |ctx: Ctx, a: BulkArgs| async move {
                 let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
@@ -1164,9 +1159,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "Resolve many test results",
                 description: "Set the status of up to 100 test results of one launch by hand (default passed), e.g. after a manual re-check, with an optional note.",
-                read_only: false,
-                destructive: true,
-                idempotent: true,
+                access: Access::Write {
+                    destructive: true,
+                    idempotent: true,
+                },
             },
             |ctx: Ctx, a: BulkResolveArgs| async move {
                 let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
@@ -1209,9 +1205,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "Search test results with AQL",
                 description: "Search a project's test results with AQL (e.g. `status = \"failed\" and tag = \"smoke\" and createdDate > weekAgo()`). Syntax and attributes: resource allure://aql-guide. Paged.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: SearchArgs| async move {
                 let found = aql::search::<TestResultRow>(
@@ -1241,9 +1235,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Results,
                 title: "Triage a launch's failures",
                 description: "Group a launch's failed and broken results by normalised error message: count, examples with links, muted and known-defect counts, and whether each group is new compared with the previous launch of the same job or name. The fastest way to see why a launch failed.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: TriageArgs| async move {
                 let max_groups = a.max_groups.unwrap_or(10);

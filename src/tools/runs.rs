@@ -11,8 +11,8 @@ use super::launches::{JobRunSummary, done_stage, job_runs, statistic};
 use super::render::Statistic;
 use super::results::launch;
 use super::{
-    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, positive_id, required_text,
-    tool,
+    Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, positive_id,
+    required_text, tool,
 };
 use crate::allure::Page;
 use crate::allure::model::{Job, JobRun, Launch, TestCase};
@@ -214,9 +214,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Runs,
                 title: "Run tests in a new launch",
                 description: "Start tests in a new launch. With job_id it runs that CI job (a real CI run); with test_plan_id it runs the test plan. With neither, it only creates an empty launch and says that nothing was started (the Go server claimed to run tests but only created the launch). Never retried: one call, at most one run.",
-                read_only: false,
-                destructive: false,
-                idempotent: false,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: false,
+                },
             },
             |ctx: Ctx, a: RunLaunchArgs| async move {
                 let name = required_text("launch_name", &a.launch_name, 255)?;
@@ -319,9 +320,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Runs,
                 title: "List CI jobs",
                 description: "List the CI jobs (Jenkins, GitHub Actions, GitLab…) connected to a project; run_allure_launch(job_id=…) runs one.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: ProjectPageArgs| async move {
                 let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
@@ -348,9 +347,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Runs,
                 title: "CI job runs of a launch",
                 description: "The CI job runs feeding a launch: stage (scheduled, in_progress, finished, run_failure), status, CI link and error.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: LaunchIdArgs| async move {
                 let id = positive_id("launch_id", a.launch_id, "list_launches shows launch ids")?;
@@ -369,9 +366,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Runs,
                 title: "Rerun a CI job run",
                 description: "Run a launch's CI job run again (same job, same launch), e.g. after fixing infrastructure. Never retried automatically.",
-                read_only: false,
-                destructive: false,
-                idempotent: false,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: false,
+                },
             },
             |ctx: Ctx, a: JobRunIdArgs| async move {
                 let id = positive_id(
@@ -418,9 +416,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Runs,
                 title: "Wait for a launch to finish",
                 description: "Wait until a launch's CI job runs have all finished or the launch is closed, checking every poll_interval_s and sending progress notifications; returns the final statistic. Cancellable. On timeout it returns the current state (call again to keep waiting).",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: WaitArgs| async move {
                 let timeout = a.timeout_s.unwrap_or(600);
@@ -502,9 +498,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Runs,
                 title: "Run a test case in a launch",
                 description: "Add a test case to an existing launch for execution (manual or automated), as TestOps' Run on a test case does.",
-                read_only: false,
-                destructive: false,
-                idempotent: false,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: false,
+                },
             },
             |ctx: Ctx, a: RunTestCaseArgs| async move {
                 let tc_id =

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::aql::{self, Entity};
 use super::render::{cut, time};
 use super::{
-    Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body,
+    Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body,
     positive_id, required_text, tool,
 };
 use crate::allure::Page;
@@ -408,9 +408,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Testcases,
                 title: "List test cases",
                 description: "List a project's test cases with status, automated/manual, tags and links. Paged; search_test_cases filters with AQL.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: ListArgs| async move {
                 let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
@@ -433,9 +431,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Testcases,
                 title: "Search test cases with AQL",
                 description: "Search a project's test cases with AQL (e.g. `automated = false and tag = \"smoke\"`). Guide: resource allure://aql-guide. Paged.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: SearchArgs| async move {
                 let found = aql::search::<TestCase>(
@@ -466,9 +462,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Testcases,
                 title: "Get a test case",
                 description: "One test case with description, precondition, expected result, numbered steps with expected results, status (with ids for updates), tags and link.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: CaseIdArgs| async move {
                 let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
@@ -510,9 +504,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Testcases,
                 title: "Create a test case",
                 description: "Create a (manual, draft) test case in a project with a name and optional description.",
-                read_only: false,
-                destructive: false,
-                idempotent: false,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: false,
+                },
             },
             |ctx: Ctx, a: CreateArgs| async move {
                 let pid = ctx.project(a.project_id)?;
@@ -535,9 +530,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Testcases,
                 title: "Update a test case",
                 description: "Change a test case's name, description, automated flag or workflow status. Only the fields given change.",
-                read_only: false,
-                destructive: false,
-                idempotent: true,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: true,
+                },
             },
             |ctx: Ctx, a: UpdateArgs| async move {
                 let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
@@ -583,9 +579,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Testcases,
                 title: "Delete a test case",
                 description: "Delete a test case (it moves to the project's deleted test cases, where TestOps can restore it).",
-                read_only: false,
-                destructive: true,
-                idempotent: true,
+                access: Access::Write {
+                    destructive: true,
+                    idempotent: true,
+                },
             },
             |ctx: Ctx, a: CaseIdArgs| async move {
                 let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
@@ -611,9 +608,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Testcases,
                 title: "Set the status of many test cases",
                 description: "Set the workflow status of up to 100 test cases, then read them back and report which changed (the v1 bulk API was reported to answer success without changing anything).",
-                read_only: false,
-                destructive: false,
-                idempotent: true,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: true,
+                },
             },
             |ctx: Ctx, a: BulkStatusArgs| async move {
                 let pid = ctx.project(a.project_id)?;
@@ -643,9 +641,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Testcases,
                 title: "Tag many test cases",
                 description: "Add tags to up to 100 test cases, then read them back and report which have them.",
-                read_only: false,
-                destructive: false,
-                idempotent: true,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: true,
+                },
             },
             |ctx: Ctx, a: BulkTagArgs| async move {
                 let pid = ctx.project(a.project_id)?;
@@ -671,9 +670,10 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Testcases,
                 title: "Untag many test cases",
                 description: "Remove tags (by name) from up to 100 test cases, then read them back and report which no longer have them.",
-                read_only: false,
-                destructive: false,
-                idempotent: true,
+                access: Access::Write {
+                    destructive: false,
+                    idempotent: true,
+                },
             },
             |ctx: Ctx, a: BulkTagArgs| async move {
                 let pid = ctx.project(a.project_id)?;
@@ -731,9 +731,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Testcases,
                 title: "List test plans",
                 description: "List a project's test plans with their number of test cases; run_allure_launch(test_plan_id=…) runs one.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: ListArgs| async move {
                 let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
@@ -751,9 +749,7 @@ pub fn tools() -> Vec<ToolDef> {
                 toolset: Toolset::Testcases,
                 title: "Get a test plan",
                 description: "One test plan: name, number of test cases, creation date and link.",
-                read_only: true,
-                destructive: false,
-                idempotent: true,
+                access: Access::Read,
             },
             |ctx: Ctx, a: PlanIdArgs| async move {
                 let id = positive_id("test_plan_id", a.test_plan_id, "list_test_plans shows ids")?;
