@@ -3,11 +3,11 @@
 //! The map, one room per concern:
 //! - [`allure`]: the REST client (JWT exchange, retries, typed errors). Knows nothing of MCP.
 //! - [`tools`]: the tool registry and one module per Allure area; transport-agnostic.
-//! - [`server`]: the MCP handler that routes requests to the registry.
-//! - [`prompts`]: prompts, the AQL guide resource, and argument completion.
-//! - [`transport`]: how MCP reaches clients: stdio, Streamable HTTP, legacy HTTP+SSE.
-//! - [`security`]: HTTP-mode authentication, client addresses, Host and Origin checks.
-//! - [`metrics`]: Prometheus metrics of tool calls, upstream answers and sessions.
+//! - `server`: the MCP handler that routes requests to the registry.
+//! - `prompts`: prompts, the AQL guide resource, and argument completion.
+//! - `transport`: how MCP reaches clients: stdio, Streamable HTTP, legacy HTTP+SSE.
+//! - `security`: HTTP-mode authentication, client addresses, Host and Origin checks.
+//! - `metrics`: Prometheus metrics of tool calls, upstream answers and sessions.
 //! - [`config`]: flags, environment, secret files, validation.
 //! - [`systemd`]: socket activation, the notify protocol, credential refresh for reloads.
 //! - [`app`]: wiring a configuration into a running server, and `allure-mcp check`.
@@ -20,13 +20,13 @@ pub mod allure;
 pub mod app;
 pub mod config;
 pub mod logging;
-pub mod metrics;
-pub mod prompts;
-pub mod security;
-pub mod server;
+mod metrics;
+mod prompts;
+mod security;
+mod server;
 pub mod systemd;
 pub mod tools;
-pub mod transport;
+mod transport;
 
 /// An error and every source below it, `top: cause: root cause`, for the places errors
 /// reach a person (start-up failures, `check`, tool errors): the top line alone is often

@@ -18,7 +18,18 @@ pub struct Identity(pub Arc<str>);
 /// transport hands the request parts to). It frees when the last of them is done, so a
 /// client that drops its connection does not free the slot of a call still running.
 #[derive(Clone, Debug)]
-pub struct CallSlot(pub Arc<tokio::sync::OwnedSemaphorePermit>);
+pub struct CallSlot {
+    /// Held only to be dropped: the slot frees with the last clone.
+    _permit: Arc<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl CallSlot {
+    pub fn new(permit: tokio::sync::OwnedSemaphorePermit) -> CallSlot {
+        CallSlot {
+            _permit: Arc::new(permit),
+        }
+    }
+}
 
 /// The client's address, after trusted-proxy resolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -188,7 +188,7 @@ async fn require_identity(State(st): State<AppState>, req: Request, next: Next) 
         // tool runs: its slot lasts until both the answer and the call are done.
         // Streams opened by GET hold a connection (MAX_CONNECTIONS) instead, and a legacy
         // POST /messages takes its slot in the SSE session, for the call it carries.
-        let slot = CallSlot(Arc::new(permit));
+        let slot = CallSlot::new(permit);
         let holds_until_answered = req.method() == Method::POST && req.uri().path() == "/mcp";
         let mut req = req;
         if holds_until_answered {

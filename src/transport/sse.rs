@@ -107,10 +107,6 @@ impl SseSessions {
         self.lock().len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
     }
@@ -289,7 +285,7 @@ impl SseSessions {
                     );
                 };
                 // The call holds the slot too: a cancelled call that runs on keeps it.
-                let slot = CallSlot(Arc::new(permit));
+                let slot = CallSlot::new(permit);
                 parts.extensions.insert(slot.clone());
                 r.request.extensions_mut().insert(parts);
                 waiting.insert(id.clone(), (self.pending.enter(), slot));
