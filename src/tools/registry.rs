@@ -1,0 +1,278 @@
+//! The registry: each tool's definition (toolset, annotations, schemas, handler), and
+//! the one place where tools are filtered by toolset and read-only mode and called.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use rmcp::model::{CallToolResult, ContentBlock as Content, JsonObject, Tool, ToolAnnotations};
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::schema::schema_of;
+use super::{Ctx, ToolError, Toolset, all_tools};
+
+/// A tool's answer, renderable for text-only clients.
+pub trait Render {
+    fn text(&self) -> String;
+}
+
+/// What a handler returns: structured content and its text rendering.
+pub struct Output {
+    pub structured: Value,
+    pub text: String,
+}
+
+type Handler =
+    Arc<dyn Fn(Ctx, JsonObject) -> BoxFuture<'static, Result<Output, ToolError>> + Send + Sync>;
+
+/// One tool: its MCP description and its handler.
+#[derive(Clone)]
+pub struct ToolDef {
+    pub name: &'static str,
+    pub toolset: Toolset,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub input_schema: Arc<JsonObject>,
+    pub output_schema: Option<Arc<JsonObject>>,
+    /// Stays listed in read-only mode because it enforces read-only itself (`raw`).
+    pub guards_read_only: bool,
+    handler: Handler,
+}
+
+impl std::fmt::Debug for ToolDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolDef")
+            .field("name", &self.name)
+            .field("toolset", &self.toolset)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The static facts of a tool, given by each area module.
+pub struct Meta {
+    pub name: &'static str,
+    pub toolset: Toolset,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// What the tool does to Allure TestOps: the source of its annotations and of the
+    /// read-only filter.
+    pub access: Access,
+}
+
+/// Whether a tool changes Allure TestOps, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Changes nothing (so it is also idempotent and never destructive).
+    Read,
+    /// Changes something.
+    Write {
+        /// May delete or overwrite.
+        destructive: bool,
+        /// Calling twice with the same arguments has no further effect.
+        idempotent: bool,
+    },
+}
+
+/// Builds a tool from typed arguments `A` and a typed answer `O`.
+pub fn tool<A, O, F, Fut>(meta: Meta, handler: F) -> ToolDef
+where
+    A: DeserializeOwned + JsonSchema + 'static,
+    O: Serialize + JsonSchema + Render + 'static,
+    F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    let erased: Handler = Arc::new(move |ctx, args| {
+        let handler = handler.clone();
+        Box::pin(async move {
+            let args: A = serde_json::from_value(Value::Object(args)).map_err(|e| {
+                ToolError::InvalidArgs(format!("{e}; check the tool's input schema and call again"))
+            })?;
+            let out = handler(ctx, args).await?;
+            Ok(Output {
+                text: out.text(),
+                structured: serde_json::to_value(&out).map_err(|e| {
+                    ToolError::Other(format!("internal error rendering the answer: {e}"))
+                })?,
+            })
+        })
+    });
+    ToolDef {
+        name: meta.name,
+        toolset: meta.toolset,
+        title: meta.title,
+        description: meta.description,
+        read_only: meta.access == Access::Read,
+        destructive: matches!(
+            meta.access,
+            Access::Write {
+                destructive: true,
+                ..
+            }
+        ),
+        idempotent: matches!(
+            meta.access,
+            Access::Read
+                | Access::Write {
+                    idempotent: true,
+                    ..
+                }
+        ),
+        input_schema: schema_of::<A>(SchemaSettings::draft2020_12(), false),
+        output_schema: Some(schema_of::<O>(
+            SchemaSettings::draft2020_12().for_serialize(),
+            true,
+        )),
+        guards_read_only: false,
+        handler: erased,
+    }
+}
+
+impl ToolDef {
+    /// The MCP description of this tool.
+    pub fn to_mcp(&self) -> Tool {
+        let annotations = ToolAnnotations::with_title(self.title)
+            .read_only(self.read_only)
+            .destructive(self.destructive)
+            .idempotent(self.idempotent)
+            // Allure TestOps is one closed system, not the open web.
+            .open_world(false);
+        let mut tool = Tool::new(self.name, self.description, self.input_schema.clone())
+            .with_title(self.title)
+            .with_annotations(annotations);
+        if let Some(schema) = &self.output_schema {
+            tool = tool.with_raw_output_schema(schema.clone());
+        }
+        tool
+    }
+}
+
+/// The tools offered to clients: selected toolsets, and only read-only ones in read-only mode.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    tools: Arc<Vec<ToolDef>>,
+    /// Tools that exist but are filtered out, to explain a call to one.
+    hidden: Arc<Vec<(&'static str, &'static str)>>,
+}
+
+impl Registry {
+    /// The single place where toolsets and read-only mode filter: read-only wins.
+    pub fn new(toolsets: &[Toolset], read_only: bool) -> Registry {
+        let mut tools = Vec::new();
+        let mut hidden = Vec::new();
+        for t in all_tools() {
+            if read_only && !t.read_only && !t.guards_read_only {
+                hidden.push((
+                    t.name,
+                    "the server runs in read-only mode (ALLURE_READ_ONLY)",
+                ));
+            } else if !toolsets.contains(&t.toolset) {
+                hidden.push((t.name, t.toolset.name()));
+            } else {
+                tools.push(t);
+            }
+        }
+        Registry {
+            tools: Arc::new(tools),
+            hidden: Arc::new(hidden),
+        }
+    }
+
+    pub fn tools(&self) -> &[ToolDef] {
+        &self.tools
+    }
+
+    pub fn list(&self) -> Vec<Tool> {
+        self.tools.iter().map(ToolDef::to_mcp).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ToolDef> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+
+    /// Calls a tool and turns every failure into an `isError` result the model can read.
+    /// Every call leaves one audit line (and metrics) whatever its outcome.
+    pub async fn call(&self, ctx: Ctx, name: &str, args: Option<JsonObject>) -> CallToolResult {
+        let args = args.unwrap_or_default();
+        // Only ids go to the audit line: other argument values may be anything, secrets included.
+        let id_of = |k: &str| args.get(k).and_then(Value::as_i64);
+        let (project_id, launch_id) = (
+            id_of("project_id").or(ctx.default_project),
+            id_of("launch_id"),
+        );
+        let audit = ctx.scope.audit.clone();
+        let log = |outcome: &str, upstream_status: Option<u16>, duration_ms: u64| {
+            tracing::info!(
+                target: "allure_mcp::audit",
+                tool = name,
+                project_id,
+                launch_id,
+                identity = audit.identity.as_deref(),
+                client_ip = audit.client_ip.as_deref(),
+                session = audit.session.as_deref(),
+                outcome,
+                upstream_status,
+                duration_ms,
+                "tool call"
+            );
+        };
+        let Some(tool) = self.get(name) else {
+            log("refused", None, 0);
+            let why = match self.hidden.iter().find(|(n, _)| *n == name) {
+                Some((_, reason)) if reason.starts_with("the server") => {
+                    format!("Tool '{name}' is not available: {reason}.")
+                }
+                Some((_, set)) => format!(
+                    "Tool '{name}' is not available: its toolset '{set}' is not enabled (ALLURE_TOOLSETS)."
+                ),
+                None => {
+                    format!("Unknown tool '{name}'. Call tools/list to see the available tools.")
+                }
+            };
+            return CallToolResult::error(vec![Content::text(why)]);
+        };
+        let metrics = ctx.metrics.clone();
+        let _running = metrics.start_call();
+        let started = std::time::Instant::now();
+        let client = ctx.client.clone();
+        let cancel = ctx.scope.cancel.clone();
+        let result = (tool.handler)(ctx, args).await;
+        let elapsed = started.elapsed();
+        let elapsed_ms = elapsed.as_millis() as u64;
+        // A tool that noticed the cancellation answers with what it has; the audit line
+        // says the call was cancelled, not that it succeeded.
+        let outcome = match (&result, cancel.is_cancelled()) {
+            (_, true) => "cancelled",
+            (Ok(_), false) => "ok",
+            (Err(_), false) => "error",
+        };
+        metrics.record_call(tool.name, result.is_ok(), elapsed.as_secs_f64());
+        // Whatever came from upstream may echo a credential: nothing leaves with one.
+        match result {
+            Ok(mut out) => {
+                log(outcome, None, elapsed_ms);
+                let text = client.redact(&out.text).into_owned();
+                client.redact_value(&mut out.structured);
+                let mut r = CallToolResult::success(vec![Content::text(text)]);
+                r.structured_content = Some(out.structured);
+                r
+            }
+            Err(e) => {
+                let status = match &e {
+                    ToolError::Upstream(u) => u.status(),
+                    _ => None,
+                };
+                log(outcome, status, elapsed_ms);
+                let text = client.redact(&e.to_string()).into_owned();
+                CallToolResult::error(vec![Content::text(text)])
+            }
+        }
+    }
+}
