@@ -751,7 +751,7 @@ pub fn tools() -> Vec<ToolDef> {
                 name: "list_test_results",
                 toolset: Toolset::Results,
                 title: "List test results of a launch",
-                description: "List a launch's test results, optionally only those with a status (e.g. \"failed,broken\"). The status filter runs on the server as AQL across all pages (the Go server filtered one page in the client and missed results). Paged.",
+                description: "List a launch's test results, optionally only those with a status (e.g. \"failed,broken\"). The status filter runs on the server as AQL across all pages, so no matching result is missed. Paged.",
                 access: Access::Read,
             },
             |ctx: Ctx, a: ListArgs| async move {

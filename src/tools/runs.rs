@@ -213,7 +213,7 @@ pub fn tools() -> Vec<ToolDef> {
                 name: "run_allure_launch",
                 toolset: Toolset::Runs,
                 title: "Run tests in a new launch",
-                description: "Start tests in a new launch. With job_id it runs that CI job (a real CI run); with test_plan_id it runs the test plan. With neither, it only creates an empty launch and says that nothing was started (the Go server claimed to run tests but only created the launch). Never retried: one call, at most one run.",
+                description: "Start tests in a new launch. With job_id it runs that CI job (a real CI run); with test_plan_id it runs the test plan. With neither, it only creates an empty launch and says that nothing was started. Never retried: one call, at most one run.",
                 access: Access::Write {
                     destructive: false,
                     idempotent: false,
