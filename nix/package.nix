@@ -9,7 +9,7 @@ let
     fileset = lib.fileset.unions [
       (root + "/Cargo.toml")
       (root + "/Cargo.lock")
-      (root + "/flake.lock") # read by tests/nix.rs
+      (root + "/flake.lock") # read by tests/it/nix.rs
       (root + "/src")
       (root + "/crates")
       (root + "/tests")

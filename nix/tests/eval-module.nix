@@ -1,5 +1,5 @@
 # Evaluates services.allure-mcp for a few configurations and renders its socket and
-# service drop-ins as systemd reads them. Used by tests/nix.rs:
+# service drop-ins as systemd reads them. Used by tests/it/nix.rs:
 #   nix-instantiate --eval --strict --json nix/tests/eval-module.nix --arg lib 'import <nixpkgs.lib>/lib'
 { lib }:
 let

@@ -1,7 +1,6 @@
 //! wait_for_launch: MCP progress notifications over stdio, and cancellation.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,12 +1,9 @@
 //! Every tool through the real binary over stdio against the fake: the exact request it
 //! sends (path, query, body), its answer, and its error paths.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
-
-mod common;
 
 use std::time::Duration;
 
-use common::{Session, is_error, text};
+use crate::common::{Session, is_error, text};
 use fake_testops::{FakeOptions, FakeTestOps, Fault, FaultKind, Recorded};
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};

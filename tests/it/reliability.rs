@@ -1,14 +1,13 @@
 //! Reliability: upstream faults on every kind of route, hostile MCP input over stdio and
 //! HTTP, property tests of our parsers and projections, load with 200 clients, 1,000
 //! idle SSE sessions and the session cap. Bounded in count and time.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{HttpServer, Session, SseClient, http, is_error, text};
+use crate::common::{HttpServer, Session, SseClient, http, is_error, text};
 use fake_testops::{DEMO_TOKEN, FakeTestOps, Fault, FaultKind};
 use serde_json::{Value, json};
 

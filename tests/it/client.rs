@@ -1,8 +1,7 @@
 //! The Allure client against the fake over real sockets: token exchange, refresh,
 //! re-authentication, retries of idempotent calls only, deadlines.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -6,17 +6,16 @@
 //! CORS policy without a token, `/readyz` as an amplifier, credentials echoed by
 //! upstream, and the smaller items of the review. SECURITY.md lists each control with
 //! the test that holds it.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::common::{HttpServer, SseClient, http, is_error, text};
 use allure_mcp::allure::{AllureClient, AllureError};
 use allure_mcp::tools::{CallLimits, CallScope, Registry, Toolset};
-use common::{HttpServer, SseClient, http, is_error, text};
 use fake_testops::{DEMO_TOKEN, FakeOptions, FakeTestOps, Fault, FaultKind};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -104,7 +103,7 @@ fn call(id: i64, tool: &str, args: Value) -> Value {
 // 1. refresh-credentials runs as root over a directory the service user owns.
 
 #[test]
-#[ignore = "needs root (it plays root and the service user): cargo test --test security -- --ignored (.ci/run does)"]
+#[ignore = "needs root (it plays root and the service user): cargo test --test it -- --ignored security:: (.ci/run does)"]
 fn refresh_credentials_never_follows_links_the_service_user_planted() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::os::unix::process::CommandExt;

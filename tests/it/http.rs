@@ -2,13 +2,12 @@
 //! security control: auth failures, CORS, Origin and Host, rate limits, body size,
 //! session isolation and cap, the IP allow-list, graceful stop, no tokens in logs,
 //! and the stateless mode behind a round-robin of two processes.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{HttpServer, SseClient, http};
+use crate::common::{HttpServer, SseClient, http};
 use fake_testops::{DEMO_TOKEN, FakeTestOps, Fault, FaultKind};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;

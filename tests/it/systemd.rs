@@ -4,16 +4,13 @@
 //!
 //! A test whose tool is missing prints a visible skip; under `CI=true` it fails instead,
 //! because `.ci/run` installs the tools.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
-mod common;
-
-use common::{require, require_root, run_ok};
+use crate::common::{require, require_root, run_ok};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{HttpServer, SseClient, http};
+use crate::common::{HttpServer, SseClient, http};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_allure-mcp");
@@ -35,7 +32,7 @@ fn units_in(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 #[test]
-#[ignore = "needs systemd-analyze: cargo test --test systemd -- --ignored (.ci/run does)"]
+#[ignore = "needs systemd-analyze: cargo test --test it -- --ignored systemd:: (.ci/run does)"]
 fn units_verify_and_score_at_most_1_2() {
     require("systemd-analyze");
     let dir = tempfile::tempdir().unwrap();
@@ -66,7 +63,7 @@ fn units_verify_and_score_at_most_1_2() {
 }
 
 #[tokio::test]
-#[ignore = "needs systemd-socket-activate: cargo test --test systemd -- --ignored (.ci/run does)"]
+#[ignore = "needs systemd-socket-activate: cargo test --test it -- --ignored systemd:: (.ci/run does)"]
 async fn socket_activation_serves_the_first_connection() {
     require("systemd-socket-activate");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -375,7 +372,7 @@ print(json.dumps({"EXIT": p.returncode}), flush=True)
 "#;
 
 #[test]
-#[ignore = "needs root, unshare and python3: cargo test --test systemd -- --ignored (.ci/run does)"]
+#[ignore = "needs root, unshare and python3: cargo test --test it -- --ignored systemd:: (.ci/run does)"]
 fn journald_records_carry_structured_fields() {
     require("unshare");
     require("python3");

@@ -1,11 +1,10 @@
 //! The real binary over stdio, driven by rmcp's client, against the fake upstream.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{Session, is_error, text};
+use crate::common::{Session, is_error, text};
 use fake_testops::{FakeTestOps, Fault, FaultKind};
 use serde_json::json;
 

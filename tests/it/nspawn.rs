@@ -4,17 +4,14 @@
 //! connection, the dynamic uid, LoadCredential reaching upstream, Type=notify,
 //! journald's structured fields, token rotation by `systemctl reload`, and a frozen
 //! process killed by the watchdog and restarted.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
-mod common;
-
-use common::{require, require_root};
+use crate::common::{require, require_root};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{SseClient, http, run_ok};
+use crate::common::{SseClient, http, run_ok};
 use serde_json::{Value, json};
 
 const ROOTFS_CACHE: &str = "/var/cache/allure-mcp-tests";
@@ -136,7 +133,7 @@ async fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) 
 }
 
 #[tokio::test]
-#[ignore = "needs root, systemd-nspawn, mmdebstrap and network access to Debian's mirror: cargo test --test nspawn -- --ignored (.ci/run does)"]
+#[ignore = "needs root, systemd-nspawn, mmdebstrap and network access to Debian's mirror: cargo test --test it -- --ignored nspawn:: (.ci/run does)"]
 async fn the_units_under_real_systemd() {
     require("systemd-nspawn");
     require("mmdebstrap");

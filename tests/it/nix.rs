@@ -4,11 +4,8 @@
 //! from the package's own pass `systemd-analyze verify` and the security threshold;
 //! the flake exposes the module. What needs the network (`nix build`, `nix flake check`,
 //! the VM test) is listed in the README.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
-mod common;
-
-use common::{require, run_ok};
+use crate::common::{require, run_ok};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,7 +42,7 @@ fn nix_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 #[test]
-#[ignore = "needs nix-instantiate: cargo test --test nix -- --ignored every_nix_file_parses (.ci/run does)"]
+#[ignore = "needs nix-instantiate: cargo test --test it -- --ignored nix::every_nix_file_parses (.ci/run does)"]
 fn every_nix_file_parses() {
     require("nix-instantiate");
     let mut files = Vec::new();
@@ -91,7 +88,7 @@ fn evaluate(lib: &Path) -> Value {
 }
 
 #[test]
-#[ignore = "needs nixpkgs' lib: NIXPKGS_LIB=<nixpkgs.lib checkout> cargo test --test nix -- --ignored (no registry here carries it; CI cannot run it)"]
+#[ignore = "needs nixpkgs' lib: NIXPKGS_LIB=<nixpkgs.lib checkout> cargo test --test it -- --ignored nix:: (no registry here carries it; CI cannot run it)"]
 fn the_module_evaluates_and_its_assertions_fire() {
     require("nix-instantiate");
     let lib = nixpkgs_lib();
@@ -140,7 +137,7 @@ fn the_module_evaluates_and_its_assertions_fire() {
 }
 
 #[test]
-#[ignore = "needs nixpkgs' lib: NIXPKGS_LIB=<nixpkgs.lib checkout> cargo test --test nix -- --ignored (no registry here carries it; CI cannot run it)"]
+#[ignore = "needs nixpkgs' lib: NIXPKGS_LIB=<nixpkgs.lib checkout> cargo test --test it -- --ignored nix:: (no registry here carries it; CI cannot run it)"]
 fn the_units_the_module_makes_verify_and_score() {
     require("nix-instantiate");
     require("systemd-analyze");
@@ -174,7 +171,7 @@ fn the_units_the_module_makes_verify_and_score() {
 }
 
 #[test]
-#[ignore = "needs nixpkgs' lib: NIXPKGS_LIB=<nixpkgs.lib checkout> cargo test --test nix -- --ignored (no registry here carries it; CI cannot run it)"]
+#[ignore = "needs nixpkgs' lib: NIXPKGS_LIB=<nixpkgs.lib checkout> cargo test --test it -- --ignored nix:: (no registry here carries it; CI cannot run it)"]
 fn the_flake_exposes_the_module() {
     require("nix");
     let lib = nixpkgs_lib();

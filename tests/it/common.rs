@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests: the fake upstream, clients pointed at it,
 //! and the real `allure-mcp` binary driven over stdio by rmcp's client.
-#![allow(dead_code)]
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};

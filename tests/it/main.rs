@@ -1,0 +1,19 @@
+//! The integration tests, as one test binary with a module per topic (one build and
+//! one link instead of one per file): the client against the fake, the real binary over
+//! stdio and HTTP, the security controls, systemd and Nix, tools and their behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
+#![allow(dead_code)] // each module uses its own part of `common`
+
+mod common;
+
+mod client;
+mod http;
+mod nix;
+mod nspawn;
+mod progress;
+mod reliability;
+mod security;
+mod stdio;
+mod systemd;
+mod tools;
+mod tools_behaviour;
