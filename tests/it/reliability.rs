@@ -468,11 +468,8 @@ mod properties {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
-        #[test]
-        fn aql_parser_never_panics(input in ".{0,200}") {
-            let _ = aql::parse(&input, 0);
-        }
-
+        /// The product's AQL quoting, read back by the fake's parser (the fake's own
+        /// parser is tested in its crate).
         #[test]
         fn quoted_values_round_trip_through_aql(s in ".{0,80}") {
             let e = aql::parse(&format!("name = {}", quote(&s)), 0).unwrap();

@@ -423,7 +423,18 @@ fn compare(v: &Value, op: &str, lit: &Lit) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// The fake's AQL parser answers any input (a 400 for bad AQL), never panics.
+        #[test]
+        fn the_parser_never_panics(input in ".{0,200}") {
+            let _ = parse(&input, 0);
+        }
+    }
 
     fn matches(q: &str, entity: Value) -> bool {
         let e = parse(q, 1_000_000_000_000).unwrap();
