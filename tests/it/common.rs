@@ -239,6 +239,17 @@ impl HttpServer {
     }
 }
 
+/// A launch of the seed data whose CI job run is still in progress.
+pub fn running_launch(fake: &FakeTestOps) -> i64 {
+    fake.with_data(|d| {
+        d.job_runs
+            .iter()
+            .find(|j| j.stage == "in_progress")
+            .unwrap()
+            .launch_id
+    })
+}
+
 /// A tool context for in-process calls through a [`allure_mcp::tools::Registry`].
 pub fn ctx(client: AllureClient, limits: allure_mcp::tools::CallLimits) -> allure_mcp::tools::Ctx {
     allure_mcp::tools::Ctx {

@@ -101,13 +101,7 @@ async fn wait_for_launch_stops_when_cancelled_and_on_timeout() {
     let registry = Registry::new(&Toolset::defaults(), false);
     let ctx = common::ctx(client, Default::default());
     // A launch whose CI run is still going (the seed's newest).
-    let launch = fake.with_data(|d| {
-        d.job_runs
-            .iter()
-            .find(|j| j.stage == "in_progress")
-            .unwrap()
-            .launch_id
-    });
+    let launch = common::running_launch(&fake);
     let args = json!({"launch_id": launch, "timeout_s": 600, "poll_interval_s": 60})
         .as_object()
         .unwrap()

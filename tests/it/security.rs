@@ -96,6 +96,29 @@ async fn open_session(s: &HttpServer) -> String {
     sid
 }
 
+/// A legacy SSE session of alice's: its event stream and the endpoint to post to.
+async fn legacy_session(s: &HttpServer) -> (SseClient, String) {
+    let mut sse = SseClient::open(&s.url("/sse"), Some(TOKEN))
+        .await
+        .ok()
+        .unwrap();
+    let (_, endpoint) = sse.next().await.unwrap();
+    (sse, endpoint)
+}
+
+/// One message posted into a legacy session.
+fn legacy_post(
+    s: &HttpServer,
+    endpoint: &str,
+    body: Value,
+) -> impl Future<Output = reqwest::Result<reqwest::Response>> + use<> {
+    http()
+        .post(s.url(endpoint))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+}
+
 fn call(id: i64, tool: &str, args: Value) -> Value {
     json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":args}})
 }
@@ -560,13 +583,7 @@ async fn long_waits_are_bounded_per_identity_and_in_poll_rate() {
         common::client(&fake),
         CallLimits::new(Duration::from_secs(3), 1),
     );
-    let launch = fake.with_data(|d| {
-        d.job_runs
-            .iter()
-            .find(|j| j.stage == "in_progress")
-            .unwrap()
-            .launch_id
-    });
+    let launch = common::running_launch(&fake);
     let args = json!({"launch_id": launch, "timeout_s": 6, "poll_interval_s": 1})
         .as_object()
         .unwrap()
@@ -667,18 +684,8 @@ async fn legacy_calls_take_one_slot_each_and_ids_cannot_be_reused_while_running(
     let fake = FakeTestOps::start().await.unwrap();
     fake.inject(Fault::on("/project/*", FaultKind::Delay(Duration::from_secs(3))).method("GET"));
     let s = http_server(&fake, &[("MAX_CONCURRENT_REQUESTS", "1")]).await;
-    let mut sse = SseClient::open(&s.url("/sse"), Some(TOKEN))
-        .await
-        .ok()
-        .unwrap();
-    let (_, endpoint) = sse.next().await.unwrap();
-    let post = |body: Value| {
-        http()
-            .post(s.url(&endpoint))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-    };
+    let (mut sse, endpoint) = legacy_session(&s).await;
+    let post = |body: Value| legacy_post(&s, &endpoint, body);
     // With a single slot, a legacy call still runs (it used to need two).
     assert_eq!(post(initialize("2024-11-05")).await.unwrap().status(), 202);
     assert!(sse.response(1).await.get("result").is_some());
@@ -1058,30 +1065,14 @@ async fn a_cancelled_legacy_call_is_audited_as_cancelled_and_does_not_hold_up_sh
     .await
     .unwrap();
     let s = http_server(&fake, &[("SHUTDOWN_TIMEOUT", "30")]).await;
-    let mut sse = SseClient::open(&s.url("/sse"), Some(TOKEN))
-        .await
-        .ok()
-        .unwrap();
-    let (_, endpoint) = sse.next().await.unwrap();
-    let post = |body: Value| {
-        http()
-            .post(s.url(&endpoint))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-    };
+    let (mut sse, endpoint) = legacy_session(&s).await;
+    let post = |body: Value| legacy_post(&s, &endpoint, body);
     assert_eq!(post(initialize("2024-11-05")).await.unwrap().status(), 202);
     sse.response(1).await;
     post(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
         .await
         .unwrap();
-    let launch = fake.with_data(|d| {
-        d.job_runs
-            .iter()
-            .find(|j| j.stage == "in_progress")
-            .unwrap()
-            .launch_id
-    });
+    let launch = common::running_launch(&fake);
     post(call(
         7,
         "wait_for_launch",
