@@ -174,11 +174,10 @@ impl AllureClient {
         Ok(AllureClient {
             inner: Arc::new(Inner {
                 http,
+                // The base URL's own path, then the prefix: what every call's path starts with.
                 api_path: format!(
                     "{}/",
-                    Url::parse(&api_base)
-                        .map(|u| u.path().trim_end_matches('/').to_owned())
-                        .unwrap_or_default()
+                    opts.base_url.path().trim_end_matches('/').to_owned() + &prefix
                 ),
                 api_base,
                 origin,
@@ -378,11 +377,6 @@ impl AllureClient {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     self.mark_answer(status);
-                    let content_type = response
-                        .headers()
-                        .get(reqwest::header::CONTENT_TYPE)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
                     let retry_after = response
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
@@ -393,19 +387,14 @@ impl AllureClient {
                         .get(reqwest::header::LOCATION)
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_owned);
-                    let length = response.content_length();
                     // An error answer is read only for its message.
                     let read = if (200..300).contains(&status) {
                         read
                     } else {
                         Read::Head(ERROR_BODY_KEEP)
                     };
-                    let body = self.read_body(method, path, response, read).await;
-                    (
-                        status,
-                        retry_after,
-                        body.map(|(b, cut)| (b, cut, content_type, length, location)),
-                    )
+                    let answer = self.read_body(method, path, response, read).await;
+                    (status, retry_after, answer.map(|a| (a, location)))
                 }
             };
             tracing::debug!(
@@ -424,8 +413,8 @@ impl AllureClient {
                 attempt -= 1;
                 continue;
             }
-            let (body, cut, content_type, content_length, location) = match result {
-                Ok(body) => body,
+            let (answer, location) = match result {
+                Ok(received) => received,
                 Err(e) => {
                     // An answer that broke off may come whole next time; one too large won't.
                     let broke_off = matches!(e, AllureError::Transport { .. });
@@ -436,13 +425,7 @@ impl AllureClient {
                 }
             };
             if (200..300).contains(&status) {
-                return Ok(Answer {
-                    status,
-                    body,
-                    content_type,
-                    content_length,
-                    cut,
-                });
+                return Ok(answer);
             }
             if idempotent
                 && RetryPolicy::is_retryable_status(status)
@@ -456,7 +439,7 @@ impl AllureClient {
                 redirect_message(location.as_deref())
             } else {
                 // Redacted before it is cut: a cut could split a secret past recognition.
-                let text = String::from_utf8_lossy(&body);
+                let text = String::from_utf8_lossy(&answer.body);
                 let text = self
                     .inner
                     .auth
@@ -492,7 +475,8 @@ impl AllureClient {
         }
     }
 
-    /// Reads an answer's body within `ALLURE_MAX_BODY_BYTES`: refused up front when its
+    /// Reads an answer (status, type, length and body) with its body within
+    /// `ALLURE_MAX_BODY_BYTES`: refused up front when its
     /// announced length is over, cut off while streaming when it grows over; or, for
     /// [`Read::Head`], only its first bytes.
     async fn read_body(
@@ -501,7 +485,7 @@ impl AllureClient {
         path: &str,
         mut response: reqwest::Response,
         read: Read,
-    ) -> Result<(Bytes, bool), AllureError> {
+    ) -> Result<Answer, AllureError> {
         let too_large = || AllureError::TooLarge {
             method: method.to_string(),
             path: path.to_owned(),
@@ -519,6 +503,20 @@ impl AllureClient {
             }
             Read::Head(n) => Some(n.min(self.inner.max_body)),
         };
+        // Taken before the body is read: reqwest's content_length() shrinks as it is.
+        let (status, content_length) = (response.status().as_u16(), response.content_length());
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let done = |buf: bytes::BytesMut, cut: bool| Answer {
+            status,
+            body: buf.freeze(),
+            content_type,
+            content_length,
+            cut,
+        };
         let mut buf = bytes::BytesMut::new();
         loop {
             let chunk = response
@@ -526,14 +524,14 @@ impl AllureClient {
                 .await
                 .map_err(|e| self.transport_error(method, path, &e, "the answer broke off: "))?;
             let Some(chunk) = chunk else {
-                return Ok((buf.freeze(), false));
+                return Ok(done(buf, false));
             };
             buf.extend_from_slice(&chunk);
             match keep {
                 Some(n) if buf.len() >= n => {
                     buf.truncate(n);
                     // Dropping the response closes the connection: the rest is never read.
-                    return Ok((buf.freeze(), true));
+                    return Ok(done(buf, true));
                 }
                 None if buf.len() > self.inner.max_body => return Err(too_large()),
                 _ => {}
