@@ -239,6 +239,16 @@ impl HttpServer {
     }
 }
 
+/// The fake with CI job runs that take ten minutes: waits on them see a running launch.
+pub async fn fake_with_long_jobs() -> FakeTestOps {
+    FakeTestOps::start_with(fake_testops::FakeOptions {
+        job_duration: Duration::from_secs(600),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
 /// A launch of the seed data whose CI job run is still in progress.
 pub fn running_launch(fake: &FakeTestOps) -> i64 {
     fake.with_data(|d| {

@@ -91,12 +91,7 @@ async fn wait_for_launch_sends_progress_notifications() {
 
 #[tokio::test]
 async fn wait_for_launch_stops_when_cancelled_and_on_timeout() {
-    let fake = FakeTestOps::start_with(FakeOptions {
-        job_duration: Duration::from_secs(600),
-        ..FakeOptions::default()
-    })
-    .await
-    .unwrap();
+    let fake = common::fake_with_long_jobs().await;
     let client = common::client(&fake);
     let registry = Registry::new(&Toolset::defaults(), false);
     let ctx = common::ctx(client, Default::default());

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::common::{HttpServer, SseClient, http, is_error, text};
 use allure_mcp::allure::{AllureClient, AllureError};
 use allure_mcp::tools::{CallLimits, CallScope, Registry, Toolset};
-use fake_testops::{DEMO_TOKEN, FakeOptions, FakeTestOps, Fault, FaultKind};
+use fake_testops::{DEMO_TOKEN, FakeTestOps, Fault, FaultKind};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -572,12 +572,7 @@ async fn max_concurrent_requests_counts_calls_until_their_answer_is_complete() {
 
 #[tokio::test]
 async fn long_waits_are_bounded_per_identity_and_in_poll_rate() {
-    let fake = FakeTestOps::start_with(FakeOptions {
-        job_duration: Duration::from_secs(600),
-        ..FakeOptions::default()
-    })
-    .await
-    .unwrap();
+    let fake = common::fake_with_long_jobs().await;
     let registry = Registry::new(&Toolset::defaults(), false);
     let ctx = common::ctx(
         common::client(&fake),
@@ -1058,12 +1053,7 @@ async fn an_over_limit_chunked_body_is_413() {
 
 #[tokio::test]
 async fn a_cancelled_legacy_call_is_audited_as_cancelled_and_does_not_hold_up_shutdown() {
-    let fake = FakeTestOps::start_with(FakeOptions {
-        job_duration: Duration::from_secs(600),
-        ..FakeOptions::default()
-    })
-    .await
-    .unwrap();
+    let fake = common::fake_with_long_jobs().await;
     let s = http_server(&fake, &[("SHUTDOWN_TIMEOUT", "30")]).await;
     let (mut sse, endpoint) = legacy_session(&s).await;
     let post = |body: Value| legacy_post(&s, &endpoint, body);
