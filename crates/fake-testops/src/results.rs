@@ -267,10 +267,16 @@ async fn attachment_content(AxState(s): St, Path(id): Path<i64>) -> Resp {
         png.resize(a["contentLength"].as_u64().unwrap_or(64) as usize, 0);
         png
     };
+    // The API declares a StreamingResponseBody: the real server streams the content,
+    // chunked, with no Content-Length. So does the fake.
+    let stream =
+        futures::stream::once(
+            async move { Ok::<Bytes, std::convert::Infallible>(Bytes::from(bytes)) },
+        );
     axum::http::Response::builder()
         .status(200)
         .header("content-type", ct)
-        .body(axum::body::Body::from(bytes))
+        .body(axum::body::Body::from_stream(stream))
         .unwrap_or_else(|_| empty(500))
 }
 
