@@ -145,13 +145,16 @@ pub async fn run(config: Config, activated: Option<std::net::TcpListener>) -> Re
         }
         let tokens = Arc::new(TokenSet::new(&cfg.tokens));
         tokio::spawn(reload_on_hangup(built.client.clone(), tokens.clone()));
+        let services = crate::transport::http::Services {
+            server: built.server,
+            metrics: built.metrics,
+            tokens,
+            upstream: Arc::new(built.client),
+        };
         crate::transport::http::serve(
             listener,
-            built.server,
+            services,
             cfg,
-            built.client,
-            built.metrics,
-            tokens,
             crate::transport::http::shutdown_signal(),
         )
         .await?;

@@ -1,7 +1,7 @@
 //! Prometheus metrics: tool calls by tool and outcome, their latency, upstream status
 //! codes, open sessions, in-flight calls and rate-limit rejections.
 
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -10,6 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use tokio_util::task::TaskTracker;
 
 // Labels borrow static names and keep numbers as numbers: recording a call allocates
 // nothing once its series exists.
@@ -43,7 +44,8 @@ pub struct Metrics {
     upstream: Family<Status, Counter>,
     sessions: Family<Transport, Gauge>,
     rate_limited: Counter,
-    in_flight: Arc<InFlight>,
+    /// Tool calls running now; shutdown waits for none to be left.
+    in_flight: TaskTracker,
     in_flight_gauge: Gauge<i64, AtomicI64>,
 }
 
@@ -53,46 +55,9 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// Tool calls running now; shutdown waits for this to reach zero.
-#[derive(Default, Debug)]
-pub struct InFlight {
-    count: AtomicUsize,
-    idle: tokio::sync::Notify,
-}
-
-impl InFlight {
-    /// Counts one more until the guard drops.
-    pub fn enter(self: &Arc<Self>) -> CallGuard {
-        self.count.fetch_add(1, Ordering::SeqCst);
-        CallGuard(self.clone())
-    }
-
-    pub fn count(&self) -> usize {
-        self.count.load(Ordering::SeqCst)
-    }
-
-    /// Waits until no call runs.
-    pub async fn wait_idle(&self) {
-        loop {
-            let notified = self.idle.notified();
-            if self.count() == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-/// Held while a call runs.
-pub struct CallGuard(Arc<InFlight>);
-
-impl Drop for CallGuard {
-    fn drop(&mut self) {
-        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
-}
+/// Something running that shutdown waits for (a tool call, an answer on its way): held
+/// until it ends. tokio-util's task tracker counts them and wakes the waiter.
+pub type CallGuard = tokio_util::task::task_tracker::TaskTrackerToken;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -148,17 +113,18 @@ impl Metrics {
             upstream,
             sessions,
             rate_limited,
-            in_flight: Arc::new(InFlight::default()),
+            in_flight: TaskTracker::new(),
             in_flight_gauge,
         }
     }
 
     /// Marks a call as running until the guard drops.
     pub fn start_call(&self) -> CallGuard {
-        self.in_flight.enter()
+        self.in_flight.token()
     }
 
-    pub fn in_flight(&self) -> Arc<InFlight> {
+    /// The running tool calls (a cheap handle to the shared tracker).
+    pub fn in_flight(&self) -> TaskTracker {
         self.in_flight.clone()
     }
 
@@ -189,7 +155,7 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
         // The gauge mirrors the guard count at scrape time.
-        self.in_flight_gauge.set(self.in_flight.count() as i64);
+        self.in_flight_gauge.set(self.in_flight.len() as i64);
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
         let _ = prometheus_client::encoding::text::encode(&mut out, &registry);

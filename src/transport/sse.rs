@@ -24,7 +24,9 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::json_error;
-use crate::metrics::{CallGuard, InFlight, Metrics};
+use tokio_util::task::TaskTracker;
+
+use crate::metrics::{CallGuard, Metrics};
 use crate::security::{CallSlot, Identity};
 use crate::server::AllureMcp;
 
@@ -61,7 +63,7 @@ pub struct SseSessions {
     metrics: Metrics,
     epoch: Instant,
     keep_alive: Duration,
-    pending: Arc<InFlight>,
+    pending: TaskTracker,
     /// The MAX_CONCURRENT_REQUESTS slots, shared with the HTTP routes.
     busy: Arc<tokio::sync::Semaphore>,
 }
@@ -84,7 +86,7 @@ impl SseSessions {
         shutdown: CancellationToken,
         metrics: Metrics,
         keep_alive: Duration,
-        pending: Arc<InFlight>,
+        pending: TaskTracker,
         busy: Arc<tokio::sync::Semaphore>,
     ) -> Arc<SseSessions> {
         Arc::new(SseSessions {
@@ -288,7 +290,7 @@ impl SseSessions {
                 let slot = CallSlot::new(permit);
                 parts.extensions.insert(slot.clone());
                 r.request.extensions_mut().insert(parts);
-                waiting.insert(id.clone(), (self.pending.enter(), slot));
+                waiting.insert(id.clone(), (self.pending.token(), slot));
                 posted_id = Some(id);
             }
             JsonRpcMessage::Notification(n) => {

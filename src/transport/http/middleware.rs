@@ -1,0 +1,336 @@
+//! The middleware of the MCP routes, outermost first: `guard` (address, Host, Origin,
+//! draining, who is calling), the rate limit (in the router), `require_identity`
+//! (refusals, the concurrency slot) and, on `/mcp`, `session_owners` (who owns which
+//! Streamable HTTP session, and the session cap).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use tower_governor::key_extractor::KeyExtractor;
+
+use super::state::AppState;
+use crate::security::auth::AuthFailure;
+use crate::security::{CallSlot, Caller, ClientIp, Identity, net};
+use crate::transport::json_error;
+
+/// Rate-limit key: the identity, or the address for requests that did not authenticate.
+#[derive(Clone)]
+pub(super) struct CallerKey;
+
+impl KeyExtractor for CallerKey {
+    type Key = Caller;
+    fn extract<T>(
+        &self,
+        req: &http::Request<T>,
+    ) -> Result<Self::Key, tower_governor::GovernorError> {
+        req.extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or(tower_governor::GovernorError::UnableToExtractKey)
+    }
+}
+
+/// Runs before everything else on MCP routes: where from, to which host, from which
+/// site, and who (without refusing yet: the rate limit counts failures per address).
+pub(super) async fn guard(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let xff = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let ip = net::client_ip(peer.ip(), xff, &st.cfg.trusted_proxies);
+    if !net::allowed(ip, &st.cfg.allowed_cidrs) {
+        tracing::warn!(client_ip = %ip, "refused: address not in ALLOWED_CIDRS");
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this address may not use the server",
+        );
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    if !net::host_allowed(host, &st.cfg.allowed_hosts) {
+        tracing::warn!(client_ip = %ip, host = host.unwrap_or(""), "refused: Host not allowed");
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "forbidden_host",
+            "this Host is not served; set ALLOWED_HOSTS to the names clients use",
+        );
+    }
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    if !net::origin_allowed(origin, &st.cfg.cors_origins, st.cfg.any_origin) {
+        tracing::warn!(client_ip = %ip, origin = origin.unwrap_or(""), "refused: Origin not allowed");
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "this Origin is not allowed; set CORS_ALLOWED_ORIGIN",
+        );
+    }
+    if st.draining() {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is stopping; retry on another instance",
+        );
+    }
+    req.extensions_mut().insert(ClientIp(ip));
+    let caller = if st.tokens.is_empty() {
+        Caller::Known(Identity(Arc::from("anonymous")))
+    } else {
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match st.tokens.authenticate(auth) {
+            Ok(name) => Caller::Known(Identity(name)),
+            Err(f) => {
+                req.extensions_mut().insert(f);
+                Caller::Unknown(ip)
+            }
+        }
+    };
+    if let Caller::Known(id) = &caller {
+        req.extensions_mut().insert(id.clone());
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+/// Refuses requests that did not authenticate (after the rate limit counted them).
+pub(super) async fn require_identity(
+    State(st): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let legacy_message = req.method() == Method::POST && req.uri().path() == "/messages";
+    if req.extensions().get::<Identity>().is_some() && legacy_message {
+        return next.run(req).await;
+    }
+    if req.extensions().get::<Identity>().is_some() {
+        let Ok(permit) = st.busy.clone().try_acquire_owned() else {
+            return json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many requests in progress; retry shortly",
+            );
+        };
+        // A POST to /mcp may start a tool call whose answer streams for as long as the
+        // tool runs: its slot lasts until both the answer and the call are done.
+        // Streams opened by GET hold a connection (MAX_CONNECTIONS) instead, and a legacy
+        // POST /messages takes its slot in the SSE session, for the call it carries.
+        let slot = CallSlot::new(permit);
+        let holds_until_answered = req.method() == Method::POST && req.uri().path() == "/mcp";
+        let mut req = req;
+        if holds_until_answered {
+            req.extensions_mut().insert(slot.clone());
+        }
+        let resp = next.run(req).await;
+        return if holds_until_answered {
+            guarded(resp, slot)
+        } else {
+            resp
+        };
+    }
+    let failure = req
+        .extensions()
+        .get::<AuthFailure>()
+        .copied()
+        .unwrap_or(AuthFailure::Missing);
+    let ip = req
+        .extensions()
+        .get::<ClientIp>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    // The presented value is never logged: only why it failed and from where.
+    tracing::warn!(client_ip = %ip, path = req.uri().path(), reason = failure.code(), "authentication failed");
+    let mut resp = json_error(StatusCode::UNAUTHORIZED, "unauthorized", failure.message());
+    let challenge = format!("Bearer realm=\"allure-mcp\", error=\"{}\"", failure.code());
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+/// Streamable HTTP sessions: owned by the identity that created them, capped in number.
+///
+/// Any POST without a session id may create a session (rmcp opens one for an
+/// `initialize` whatever protocol header comes with it), so every such POST is counted
+/// against MAX_SESSIONS and runs under the creation lock, and the new session is bound
+/// to its identity before the lock is released. A session with no binding is treated as
+/// unknown: it can only be one this middleware did not see created.
+pub(super) async fn session_owners(
+    State(st): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let identity = req.extensions().get::<Identity>().cloned();
+    let sid = req
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let method = req.method().clone();
+    // Read the body here only where it matters: a chunked body (whose size nothing has
+    // checked yet), or a session-less POST that may be an `initialize`. A body with a
+    // Content-Length was already held to MAX_BODY_BYTES by the body-limit layer.
+    let chunked = !req.headers().contains_key(header::CONTENT_LENGTH);
+    let may_open = sid.is_none() && !st.cfg.stateless;
+    let req = if method == Method::POST && (chunked || may_open) {
+        match buffered(req, st.cfg.max_body_bytes).await {
+            Ok(req) => req,
+            Err(refusal) => return refusal,
+        }
+    } else {
+        req
+    };
+    let mut creating = None;
+    if let Some(sid) = sid.as_ref().filter(|_| !st.cfg.stateless) {
+        let owner = st.owner_of(sid);
+        if owner.is_none() || owner != identity {
+            return json_error(
+                StatusCode::NOT_FOUND,
+                "session_not_found",
+                "no such session; initialize a new one",
+            );
+        }
+    } else if method == Method::POST && !st.cfg.stateless && is_initialize(&req) {
+        let lock = st.creating.clone().lock_owned().await;
+        if let Some(refusal) = st.session_cap_reached("streamable_http").await {
+            return refusal;
+        }
+        creating = Some(lock);
+    }
+    let counting = (method == Method::POST).then(|| st.responses.token());
+    let mut resp = next.run(req).await;
+    if method == Method::DELETE && resp.status() == StatusCode::ACCEPTED {
+        // rmcp answers a session DELETE with 202; clients (the Python SDK among them)
+        // expect 200 for a terminated session.
+        *resp.status_mut() = StatusCode::OK;
+    }
+    if sid.is_none() {
+        if let (Some(new), Some(id)) = (
+            resp.headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok()),
+            identity,
+        ) {
+            st.bind_owner(new, id);
+        }
+    } else if method == Method::DELETE
+        && resp.status().is_success()
+        && let Some(sid) = &sid
+    {
+        st.forget_owner(sid);
+    }
+    drop(creating);
+    // A POST's answer may stream (SSE); it is outstanding until its body is done.
+    match counting {
+        Some(guard) => guarded(resp, guard),
+        None => resp,
+    }
+}
+
+/// Whether a (buffered) POST carries an `initialize`, the only message that opens a
+/// session. Other session-less POSTs (2026-07-28 stateless calls) neither count against
+/// MAX_SESSIONS nor wait for the creation lock, which they could hold for a whole call.
+fn is_initialize(req: &Request) -> bool {
+    let Some(BufferedBody(bytes)) = req.extensions().get::<BufferedBody>() else {
+        return false;
+    };
+    let opens =
+        |m: &serde_json::Value| m.get("method").and_then(|v| v.as_str()) == Some("initialize");
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Array(batch)) => batch.iter().any(opens),
+        Ok(message) => opens(&message),
+        Err(_) => false,
+    }
+}
+
+/// The body of a buffered request, for the middleware to look at (a cheap clone).
+#[derive(Clone)]
+struct BufferedBody(Bytes);
+
+/// The request with its body read in full within `limit`: a chunked body over the limit
+/// is a 413 like one whose Content-Length says so (rmcp would answer 500).
+async fn buffered(req: Request, limit: usize) -> Result<Request, Response> {
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => {
+            let mut req = Request::from_parts(parts, Body::from(bytes.clone()));
+            req.extensions_mut().insert(BufferedBody(bytes));
+            Ok(req)
+        }
+        Err(e) => {
+            let over = std::error::Error::source(&e)
+                .map(|s| s.is::<http_body_util::LengthLimitError>())
+                .unwrap_or(false)
+                || e.to_string().contains("length limit exceeded");
+            Err(if over {
+                json_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    "the message is larger than MAX_BODY_BYTES",
+                )
+            } else {
+                json_error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    "the request body could not be read",
+                )
+            })
+        }
+    }
+}
+
+/// A response whose body keeps `guard` alive until the body is done (or dropped): what
+/// must last as long as an answer (a concurrency slot, a shutdown count) lasts that long.
+fn guarded<G: Send + Unpin + 'static>(resp: Response, guard: G) -> Response {
+    let (parts, body) = resp.into_parts();
+    Response::from_parts(
+        parts,
+        Body::new(Guarded {
+            inner: body,
+            _guard: guard,
+        }),
+    )
+}
+
+struct Guarded<G> {
+    inner: Body,
+    _guard: G,
+}
+
+impl<G: Unpin> http_body::Body for Guarded<G> {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
