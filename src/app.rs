@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use crate::allure::{AllureClient, AllureError, ClientOptions, Page};
 use std::sync::Arc;
 
-use crate::config::{Config, SecretSources};
+use crate::config::{Config, SecretSources, Upstream};
 use crate::security::auth::TokenSet;
 use crate::server::AllureMcp;
 use crate::tools::{Ctx, Registry};
@@ -46,9 +46,9 @@ impl AppError {
 /// Builds the MCP server for a configuration. In demo mode it also starts the fake,
 /// which must live as long as the server: the caller keeps the returned handle.
 pub async fn build(config: &Config) -> Result<Built, AppError> {
-    let (opts, fake) = match &config.allure {
-        Some(opts) => (opts.clone(), None),
-        None => demo_upstream().await?,
+    let (opts, fake) = match &config.upstream {
+        Upstream::Allure(opts) => (opts.clone(), None),
+        Upstream::Demo => demo_upstream().await?,
     };
     if opts.tls_insecure {
         tracing::warn!(
@@ -185,11 +185,11 @@ async fn reload_on_hangup(client: AllureClient, tokens: Arc<TokenSet>) {
             });
         match fresh {
             Ok(c) => {
-                if let Some(a) = c.allure {
+                if let Upstream::Allure(a) = c.upstream {
                     client.set_token(a.token);
                 }
                 tokens.replace(&c.http_config.tokens);
-                crate::logging::set_level(&c.log_level);
+                crate::logging::set_level(c.log_level);
                 tracing::info!(tokens = c.http_config.tokens.len(), log_level = %c.log_level, "reloaded credentials and log level");
                 crate::systemd::ready("serving; credentials and log level reloaded");
             }
@@ -203,7 +203,7 @@ async fn reload_on_hangup(client: AllureClient, tokens: Arc<TokenSet>) {
 
 /// `allure-mcp check`: prints what works and what does not; `Ok(false)` when something failed.
 pub async fn check(config: &Config) -> Result<bool, AppError> {
-    let Some(opts) = config.allure.clone() else {
+    let Upstream::Allure(opts) = config.upstream.clone() else {
         println!("ok   demo mode: nothing to check");
         return Ok(true);
     };

@@ -39,6 +39,52 @@ impl LogFormat {
     }
 }
 
+/// How much is logged (`LOG_LEVEL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    /// A level's name, in any case.
+    pub fn parse(raw: &str) -> Option<LogLevel> {
+        Some(match raw.trim().to_ascii_lowercase().as_str() {
+            "error" => LogLevel::Error,
+            "warn" => LogLevel::Warn,
+            "info" => LogLevel::Info,
+            "debug" => LogLevel::Debug,
+            "trace" => LogLevel::Trace,
+            _ => return None,
+        })
+    }
+
+    fn filter(self) -> LevelFilter {
+        match self {
+            LogLevel::Error => LevelFilter::ERROR,
+            LogLevel::Warn => LevelFilter::WARN,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Debug => LevelFilter::DEBUG,
+            LogLevel::Trace => LevelFilter::TRACE,
+        }
+    }
+}
+
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        })
+    }
+}
+
 static RELOAD: OnceLock<reload::Handle<Targets, Registry>> = OnceLock::new();
 
 /// Our crate at `level`; libraries at `warn` (their trace output is noise, and an HTTP
@@ -46,8 +92,8 @@ static RELOAD: OnceLock<reload::Handle<Targets, Registry>> = OnceLock::new();
 /// Plain per-target levels (`Targets`), not `EnvFilter`: nothing here needs its
 /// regex-driven directives, and leaving the regex engine out of the binary keeps a
 /// fresh process smaller.
-fn filter(level: &str) -> Targets {
-    let ours = level.parse::<LevelFilter>().unwrap_or(LevelFilter::INFO);
+fn filter(level: LogLevel) -> Targets {
+    let ours = level.filter();
     // Libraries never log more than we do: LOG_LEVEL=error means errors only, theirs too.
     let quiet = ours.min(LevelFilter::WARN);
     let lib = if ours >= LevelFilter::DEBUG {
@@ -62,7 +108,7 @@ fn filter(level: &str) -> Targets {
 }
 
 /// Starts the global subscriber. Falls back to JSON if the journal cannot be opened.
-pub fn init(level: &str, format: LogFormat) {
+pub fn init(level: LogLevel, format: LogFormat) {
     let (filter_layer, handle) = reload::Layer::new(filter(level));
     let _ = RELOAD.set(handle);
     let registry = tracing_subscriber::registry().with(filter_layer);
@@ -95,7 +141,7 @@ pub fn init(level: &str, format: LogFormat) {
 }
 
 /// Changes the level of a running subscriber (SIGHUP).
-pub fn set_level(level: &str) {
+pub fn set_level(level: LogLevel) {
     if let Some(h) = RELOAD.get() {
         let _ = h.reload(filter(level));
     }
@@ -170,12 +216,12 @@ mod tests {
 
     #[test]
     fn our_level_is_taken_and_libraries_stay_quiet() {
-        let warn = filter("warn");
+        let warn = filter(LogLevel::Warn);
         assert!(warn.would_enable("allure_mcp::app", &Level::WARN));
         assert!(!warn.would_enable("allure_mcp::app", &Level::INFO));
         assert!(!warn.would_enable("allure_mcp::audit", &Level::INFO));
 
-        let trace = filter("trace");
+        let trace = filter(LogLevel::Trace);
         assert!(trace.would_enable("allure_mcp::allure", &Level::TRACE));
         assert!(trace.would_enable("rmcp::service", &Level::INFO));
         assert!(!trace.would_enable("rmcp::service", &Level::DEBUG));
@@ -190,7 +236,7 @@ mod tests {
             assert!(!trace.would_enable(lib, &Level::INFO), "{lib}");
         }
 
-        let info = filter("info");
+        let info = filter(LogLevel::Info);
         assert!(info.would_enable("allure_mcp::audit", &Level::INFO));
         assert!(!info.would_enable("allure_mcp::audit", &Level::DEBUG));
         assert!(!info.would_enable("rmcp::service", &Level::INFO));
@@ -198,7 +244,7 @@ mod tests {
 
     #[test]
     fn error_level_silences_library_warnings() {
-        let error = filter("error");
+        let error = filter(LogLevel::Error);
         for target in ["rmcp::service", "hyper::proto::h1", "allure_mcp::app"] {
             assert!(error.would_enable(target, &Level::ERROR), "{target}");
             assert!(!error.would_enable(target, &Level::WARN), "{target}");

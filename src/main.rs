@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use allure_mcp::config::{Command, Config, SecretSources};
+use allure_mcp::config::{CliError, Command, Config, SecretSources};
 
 fn main() -> ExitCode {
     // systemd's LISTEN_* first, while no other thread exists: taking the socket consumes
@@ -22,7 +22,11 @@ fn main() -> ExitCode {
             }
             cli
         }
-        Err(e) => e.exit(),
+        Err(CliError::Usage(e)) => e.exit(),
+        Err(CliError::Config(e)) => {
+            eprintln!("allure-mcp: {e}");
+            return ExitCode::from(2);
+        }
     };
     if let Some(Command::RefreshCredentials {
         pid,
@@ -52,7 +56,7 @@ fn main() -> ExitCode {
     };
     // A socket from systemd means HTTP, whatever the command line says.
     config.http |= activated.is_some();
-    allure_mcp::logging::init(&config.log_level, config.log_format);
+    allure_mcp::logging::init(config.log_level, config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

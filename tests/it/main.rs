@@ -13,6 +13,7 @@ mod nspawn;
 mod progress;
 mod reliability;
 mod security;
+mod settings;
 mod stdio;
 mod systemd;
 mod tools;
