@@ -369,7 +369,10 @@ impl AllureClient {
                         target: "allure_mcp::allure",
                         %method, path, attempt, error = %describe_transport_error(&e), "upstream call failed"
                     );
-                    if idempotent && retryable && self.back_off(attempt, &mut waited, None).await {
+                    if idempotent
+                        && retryable
+                        && self.back_off(attempt, &mut waited, None, started).await
+                    {
                         continue;
                     }
                     return Err(self.transport_error(method, path, &e, ""));
@@ -418,7 +421,10 @@ impl AllureClient {
                 Err(e) => {
                     // An answer that broke off may come whole next time; one too large won't.
                     let broke_off = matches!(e, AllureError::Transport { .. });
-                    if idempotent && broke_off && self.back_off(attempt, &mut waited, None).await {
+                    if idempotent
+                        && broke_off
+                        && self.back_off(attempt, &mut waited, None, started).await
+                    {
                         continue;
                     }
                     return Err(e);
@@ -430,7 +436,12 @@ impl AllureClient {
             if idempotent
                 && RetryPolicy::is_retryable_status(status)
                 && self
-                    .back_off(attempt, &mut waited, retry_after.map(Duration::from_secs))
+                    .back_off(
+                        attempt,
+                        &mut waited,
+                        retry_after.map(Duration::from_secs),
+                        started,
+                    )
                     .await
             {
                 continue;
@@ -541,14 +552,24 @@ impl AllureClient {
 
     /// Waits before the next attempt when the retry policy allows one; false when the
     /// retries (count or total time) are used up.
-    async fn back_off(&self, attempt: u32, waited: &mut Duration, hint: Option<Duration>) -> bool {
+    /// Waits before another attempt, if the policy allows one and the wait ends before
+    /// the call's deadline: a retry the deadline would cut off is not started, so the
+    /// caller reports what upstream said (a 429, a 503), not a timeout it did not cause.
+    async fn back_off(
+        &self,
+        attempt: u32,
+        waited: &mut Duration,
+        hint: Option<Duration>,
+        started: Instant,
+    ) -> bool {
+        let left = self.inner.timeout.saturating_sub(started.elapsed());
         match self.inner.retry.next_delay(attempt, *waited, hint) {
-            Some(delay) => {
+            Some(delay) if delay < left => {
                 tokio::time::sleep(delay).await;
                 *waited += delay;
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 

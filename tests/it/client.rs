@@ -99,7 +99,7 @@ async fn a_revoked_api_token_fails_cleanly_without_looping() {
     let err = list(&client).await.unwrap_err();
     assert!(matches!(err, AllureError::Auth(_)), "{err}");
     assert!(
-        err.to_string().contains("401") && err.to_string().contains("API token"),
+        err.to_string().contains("answered 401") && err.to_string().contains("API token"),
         "{err}"
     );
     assert!(!err.to_string().contains(fake_testops::DEMO_TOKEN));
@@ -217,10 +217,12 @@ async fn a_hung_upstream_fails_within_the_deadline() {
     let client = AllureClient::new(opts).unwrap();
     let started = Instant::now();
     let err = list(&client).await.unwrap_err();
+    let took = started.elapsed();
+    // The upstream never answers: ending near the deadline proves there is one, and
+    // the margin is for a loaded machine, not for the server.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        started.elapsed()
+        took >= Duration::from_secs(1) && took < Duration::from_secs(6),
+        "took {took:?}"
     );
     assert!(matches!(err, AllureError::Timeout { .. }), "{err}");
 }
@@ -236,18 +238,12 @@ async fn a_slow_body_counts_against_the_deadline() {
     opts.timeout = Duration::from_secs(1);
     let started = Instant::now();
     let err = list(&AllureClient::new(opts).unwrap()).await.unwrap_err();
+    let took = started.elapsed();
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        started.elapsed()
+        took >= Duration::from_secs(1) && took < Duration::from_secs(6),
+        "took {took:?}"
     );
-    assert!(
-        matches!(
-            err,
-            AllureError::Timeout { .. } | AllureError::Transport { .. }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, AllureError::Timeout { .. }), "{err}");
 }
 
 #[tokio::test]
@@ -333,12 +329,7 @@ async fn the_legacy_api_rs_prefix_works() {
 
 #[tokio::test]
 async fn an_unreachable_instance_is_a_transport_error() {
-    // Bind and drop a listener to get a loopback port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_reserved, port) = common::refused_port();
     let mut opts = common::options(&FakeTestOps::start().await.unwrap());
     opts.base_url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
     opts.auth_mode = AuthMode::ApiToken;
@@ -411,4 +402,29 @@ async fn the_fake_serves_flat_launch_results() {
         .await
         .unwrap_err();
     assert_eq!(missing.status(), Some(404));
+}
+
+/// A 429 that lasts longer than the caller's deadline is reported as the rate limit it
+/// is: the retry that the deadline would cut off is not started.
+#[tokio::test]
+async fn a_rate_limit_outlasting_the_deadline_is_reported_as_a_rate_limit() {
+    let fake = FakeTestOps::start().await.unwrap();
+    fake.inject(Fault::on(
+        "/project",
+        FaultKind::Status {
+            status: 429,
+            retry_after: Some(1),
+        },
+    ));
+    let mut opts = common::options(&fake);
+    opts.timeout = Duration::from_secs(2);
+    let err = list(&AllureClient::new(opts).unwrap()).await.unwrap_err();
+    assert!(
+        matches!(err, AllureError::Status { status: 429, .. }),
+        "{err}"
+    );
+    assert!(
+        fake.requests_to("GET", "/project").len() >= 2,
+        "it was retried once at least"
+    );
 }

@@ -377,3 +377,35 @@ pub fn require_root() {
         "this test needs root (a container, a mount namespace or chown)"
     );
 }
+
+/// Polls `cond` every 50 ms until it holds; fails the test after `within`.
+pub async fn eventually(within: Duration, what: &str, mut cond: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !cond().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs the binary to its exit; a server that starts instead of refusing fails the
+/// test (and is killed) rather than hanging it.
+pub async fn exit_of(mut cmd: tokio::process::Command) -> std::process::Output {
+    cmd.kill_on_drop(true);
+    tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .expect("the process exits by itself (it must refuse to start, or finish its check)")
+        .unwrap()
+}
+
+/// A loopback port that is bound but not listening, held as long as the socket lives:
+/// connections to it are refused, and no other test can take it meanwhile (a port
+/// found by binding and dropping a listener could be anyone's a moment later).
+pub fn refused_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (socket, port)
+}

@@ -7,8 +7,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use crate::common::{HttpServer, SseClient, http};
-use fake_testops::{DEMO_TOKEN, FakeTestOps, Fault, FaultKind};
+use crate::common::{HttpServer, SseClient, eventually, http};
+use fake_testops::{DEMO_TOKEN, FakeTestOps, Fault, FaultKind, Gate};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
@@ -592,11 +592,9 @@ async fn sessions_belong_to_their_identity_and_are_capped() {
 #[tokio::test]
 async fn graceful_stop_finishes_the_slow_call_and_ends_the_stream() {
     let fake = FakeTestOps::start().await.unwrap();
-    fake.inject(Fault::on(
-        "/project/*",
-        FaultKind::Delay(Duration::from_millis(1500)),
-    ));
-    let s = server(&fake, &[("SHUTDOWN_TIMEOUT", "10")]).await;
+    let gate = Gate::new();
+    fake.inject(Fault::on("/project/*", FaultKind::Held(gate.clone())));
+    let s = server(&fake, &[("SHUTDOWN_TIMEOUT", "30")]).await;
     let mut sse = SseClient::open(&s.url("/sse"), Some(TOKEN))
         .await
         .ok()
@@ -618,11 +616,18 @@ async fn graceful_stop_finishes_the_slow_call_and_ends_the_stream() {
     sse.response(1).await;
     post(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
     post(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_project","arguments":{"project_id":1}}})).await;
-    // Stop once the slow call has reached the upstream.
-    while fake.requests_to("GET", "/project/*").is_empty() {
-        tokio::task::yield_now().await;
-    }
+    // Stop once the slow call has reached the upstream; let it finish once the server
+    // is surely stopping.
+    eventually(Duration::from_secs(10), "the call upstream", async || {
+        !fake.requests_to("GET", "/project/*").is_empty()
+    })
+    .await;
     s.terminate();
+    eventually(Duration::from_secs(10), "the server stopping", async || {
+        s.logs().contains("waiting for in-flight calls")
+    })
+    .await;
+    gate.open();
     let answer = loop {
         match sse.next().await {
             Some((e, d)) if e == "message" && d.contains("\"id\":2") => {
@@ -729,11 +734,7 @@ async fn readiness_follows_the_upstream() {
     // The last answer was just now: still "recently answered".
     assert_eq!(r.status(), 200);
     s.stop().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_reserved, port) = common::refused_port();
     let base = format!("http://127.0.0.1:{port}");
     let s = HttpServer::start(
         &[
@@ -775,10 +776,8 @@ async fn idle_sessions_expire_and_concurrency_is_capped() {
     assert_eq!(r.status(), 404);
     s.stop().await;
 
-    fake.inject(Fault::on(
-        "/project/*",
-        FaultKind::Delay(Duration::from_millis(1500)),
-    ));
+    let gate = Gate::new();
+    fake.inject(Fault::on("/project/*", FaultKind::Held(gate.clone())));
     let s = server(
         &fake,
         &[("MAX_CONCURRENT_REQUESTS", "1"), ("MCP_STATELESS", "true")],
@@ -801,9 +800,12 @@ async fn idle_sessions_expire_and_concurrency_is_capped() {
                 .status()
         })
     };
-    while fake.requests_to("GET", "/project/*").is_empty() {
-        tokio::task::yield_now().await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        "the slow call upstream",
+        async || !fake.requests_to("GET", "/project/*").is_empty(),
+    )
+    .await;
     let second = http()
         .post(s.url("/mcp"))
         .bearer_auth(TOKEN)
@@ -815,6 +817,7 @@ async fn idle_sessions_expire_and_concurrency_is_capped() {
         .unwrap();
     assert_eq!(second.status(), 503);
     assert_eq!(second.json::<Value>().await.unwrap()["error"], "busy");
+    gate.open();
     assert_eq!(slow.await.unwrap(), 200);
     s.stop().await;
 }

@@ -152,7 +152,9 @@ async fn the_units_under_real_systemd() {
             .arg(root.path()),
     );
     let r = root.path();
-    let (port, fake_port) = (free_port(), free_port());
+    // The socket's port must be named in a unit before systemd binds it; the fake's
+    // is whatever the kernel gives.
+    let port = free_port();
     let (allure_token, tok1, tok2) = (
         "allure-token-from-credential",
         "first-mcp-token-0123456789",
@@ -161,9 +163,9 @@ async fn the_units_under_real_systemd() {
 
     // The fake TestOps runs in this process: the container shares the host's network, so
     // the service reaches it on loopback, as it would reach a real instance.
-    let _fake = fake_testops::FakeTestOps::start_with(fake_testops::FakeOptions {
+    let fake = fake_testops::FakeTestOps::start_with(fake_testops::FakeOptions {
         api_tokens: vec![allure_token.to_owned()],
-        bind: std::net::SocketAddr::from(([127, 0, 0, 1], fake_port)),
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         ..Default::default()
     })
     .await
@@ -201,7 +203,8 @@ async fn the_units_under_real_systemd() {
         r,
         "etc/allure-mcp/env",
         &format!(
-            "ALLURE_BASE_URL=http://127.0.0.1:{fake_port}\nLOG_LEVEL=info\nRATE_LIMIT_PER_SECOND=1000\nRATE_LIMIT_BURST=1000\n"
+            "ALLURE_BASE_URL={}\nLOG_LEVEL=info\nRATE_LIMIT_PER_SECOND=1000\nRATE_LIMIT_BURST=1000\n",
+            fake.base_url()
         ),
         0o644,
     );

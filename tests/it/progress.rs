@@ -108,9 +108,12 @@ async fn wait_for_launch_stops_when_cancelled_and_on_timeout() {
     let started = Instant::now();
     let canceller = async {
         // Cancel once the first check has reached the fake.
-        while fake.requests_to("GET", "/launch/*/job").is_empty() {
-            tokio::task::yield_now().await;
-        }
+        common::eventually(
+            Duration::from_secs(10),
+            "the first check upstream",
+            async || !fake.requests_to("GET", "/launch/*/job").is_empty(),
+        )
+        .await;
         cancel.cancel();
     };
     let (r, ()) = tokio::join!(call, canceller);

@@ -210,8 +210,13 @@ async fn a_hung_upstream_is_a_tool_error_within_the_timeout() {
     let r = s.call("get_launch_details", json!({"launch_id": 1})).await;
     let took = started.elapsed();
     assert!(is_error(&r), "{}", text(&r));
-    assert!(took < Duration::from_secs(3), "took {took:?}");
-    assert!(text(&r).contains("did not answer"), "{}", text(&r));
+    // It never answers: ending at the deadline proves there is one (the margin is for a
+    // loaded machine).
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(7),
+        "took {took:?}"
+    );
+    assert!(text(&r).contains("did not answer in time"), "{}", text(&r));
     s.stop().await;
 }
 
@@ -344,7 +349,10 @@ async fn check_reports_what_works_and_fails_without_secrets() {
     .unwrap();
     let out = String::from_utf8_lossy(&bad.stdout);
     assert!(!bad.status.success());
-    assert!(out.contains("FAIL") && out.contains("401"), "{out}");
+    assert!(
+        out.contains("FAIL") && out.contains("answered 401"),
+        "{out}"
+    );
     assert!(
         !out.contains("wrong-token-123")
             && !String::from_utf8_lossy(&bad.stderr).contains("wrong-token-123")

@@ -2,10 +2,11 @@
 //! socket activation, the notify protocol (ready, watchdog, reload, stop), journald
 //! records, and token rotation through `refresh-credentials` + SIGHUP.
 //!
-//! A test whose tool is missing prints a visible skip; under `CI=true` it fails instead,
-//! because `.ci/run` installs the tools.
+//! These tests need root and the tools, so they are `#[ignore]`d in a plain `cargo
+//! test` (listed as ignored, never counted as passed); `.ci/run` installs the tools and
+//! runs them with `--ignored`, where a missing tool fails the test.
 
-use crate::common::{require, require_root, run_ok};
+use crate::common::{self, require, require_root, run_ok};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -102,7 +103,9 @@ async fn socket_activation_serves_the_first_connection() {
         {
             Ok(r) => break r,
             // systemd-socket-activate may not be listening yet right after spawn.
-            Err(_) if started.elapsed() < Duration::from_secs(10) => tokio::task::yield_now().await,
+            Err(_) if started.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
             Err(e) => panic!("no answer: {e}"),
         }
     };
@@ -177,6 +180,17 @@ fn signal(pid: u32, sig: &str) {
     assert!(ok, "kill -{sig}");
 }
 
+/// Waits until the kernel reports `pid` stopped (state `T` in /proc/PID/stat).
+async fn wait_until_stopped(pid: u32) {
+    common::eventually(Duration::from_secs(10), "the process to stop", async || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('T')))
+            .unwrap_or(false)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn notify_protocol_ready_watchdog_reload_stop() {
     let mut notify = NotifySocket::bind();
@@ -193,21 +207,15 @@ async fn notify_protocol_ready_watchdog_reload_stop() {
         .expect("STATUS=serving MCP on http://", Duration::from_secs(10))
         .await;
 
-    // Pings every WATCHDOG_USEC/2 = 150 ms.
-    let mut times = Vec::new();
-    for _ in 0..6 {
-        times.push(notify.expect("WATCHDOG=1", Duration::from_secs(2)).await.0);
+    // Pings every WATCHDOG_USEC/2 = 150 ms: about 20 in 3 s. Counted over a long
+    // window, so one late wake-up of a loaded machine does not decide; pinging at the
+    // full interval (10) or twice as often (40) would not pass.
+    let window = tokio::time::Instant::now() + Duration::from_secs(3);
+    let mut pings = 0;
+    while let Ok(Some((_, m))) = tokio::time::timeout_at(window, notify.rx.recv()).await {
+        pings += m.lines().filter(|l| *l == "WATCHDOG=1").count();
     }
-    let mut gaps: Vec<u128> = times
-        .windows(2)
-        .map(|w| (w[1] - w[0]).as_millis())
-        .collect();
-    gaps.sort();
-    let median = gaps[gaps.len() / 2];
-    assert!(
-        (100..=250).contains(&median),
-        "watchdog interval {median} ms, gaps {gaps:?}"
-    );
+    assert!((14..=26).contains(&pings), "{pings} watchdog pings in 3 s");
 
     signal(pid, "HUP");
     let (t_reload, m) = notify.expect("RELOADING=1", Duration::from_secs(5)).await;
@@ -217,6 +225,10 @@ async fn notify_protocol_ready_watchdog_reload_stop() {
 
     // Frozen: no pings. Thawed: pings again.
     signal(pid, "STOP");
+    wait_until_stopped(pid).await;
+    // A ping sent just before the stop may still be on its way to the receiver: let
+    // it arrive, then forget it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     while notify.rx.try_recv().is_ok() {}
     let silent = tokio::time::timeout(Duration::from_millis(700), notify.rx.recv()).await;
     assert!(silent.is_err(), "a frozen process sent {silent:?}");
@@ -303,7 +315,9 @@ async fn reload_rotates_tokens_without_dropping_sessions() {
             started.elapsed() < Duration::from_secs(10),
             "the new token was not accepted"
         );
-        tokio::task::yield_now().await;
+        // Slowly: every refused try counts against this address's rate limit, and the
+        // old token's 401 below must not become a 429.
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(
         status("old-token-0000").await,

@@ -102,6 +102,9 @@ pub enum FaultKind {
     Body { status: u16, body: String },
     /// Wait, then serve normally.
     Delay(Duration),
+    /// Wait until the test opens the gate, then serve normally: for tests that must
+    /// act while a call is surely still upstream, whatever the machine's speed.
+    Held(Gate),
     /// Never answer.
     Hang,
     /// Close the connection without an answer.
@@ -120,6 +123,33 @@ pub enum FaultKind {
         content_type: String,
         announce_length: bool,
     },
+}
+
+/// A gate that holds [`FaultKind::Held`] requests until it is opened (and every later
+/// one too: an open gate stays open).
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<watch::Sender<bool>>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate(Arc::new(watch::Sender::new(false)))
+    }
+}
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    /// Lets every held request, and every later one, through.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn passed(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|open| *open).await;
+    }
 }
 
 /// A fault for requests whose method and API path match.
@@ -425,6 +455,10 @@ async fn handle(
             .unwrap_or_else(|_| Response::new(Body::empty())),
         Some(FaultKind::Delay(d)) => {
             tokio::time::sleep(d).await;
+            serve(&state, router, parts, body, &rec).await
+        }
+        Some(FaultKind::Held(gate)) => {
+            gate.passed().await;
             serve(&state, router, parts, body, &rec).await
         }
         Some(FaultKind::EchoCredential { status, prefix_len }) => {
