@@ -746,586 +746,602 @@ fn ack(summary: String, ids: Vec<i64>, url: Option<String>) -> Done {
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        tool(
-            Meta {
-                name: "list_test_results",
-                toolset: Toolset::Results,
-                title: "List test results of a launch",
-                description: "List a launch's test results, optionally only those with a status (e.g. \"failed,broken\"). The status filter runs on the server as AQL across all pages, so no matching result is missed. Paged.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: ListArgs| async move {
-                let q = paging(a.page, a.size, 25)?;
-                let l = launch(&ctx, a.launch_id).await?;
-                match a.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                    None => {
-                        let mut q = q;
-                        q.push(("launchId", l.id.to_string()));
-                        let p: Page<TestResult> = ctx.client.get("/testresult", &q).await?;
-                        Ok(ResultList {
-                            launch_id: Some(l.id),
-                            aql: None,
-                            page: PageInfo::of(&p),
-                            results: p
-                                .content
-                                .into_iter()
-                                .map(|r| ResultLine::from_full(&ctx, r))
-                                .collect(),
-                        })
-                    }
-                    Some(raw) => {
-                        let statuses = parse_statuses(raw)?;
-                        let pid = l.project_id.ok_or_else(|| {
-                            ToolError::Other(format!("launch {} has no project id", l.id))
-                        })?;
-                        let list = statuses
-                            .iter()
-                            .map(|s| quote(s))
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        let aql = format!("launch = {} and status in [{list}]", l.id);
-                        let mut q = q;
-                        q.push(("projectId", pid.to_string()));
-                        q.push(("rql", aql.clone()));
-                        let p: Page<TestResultRow> =
-                            ctx.client.get("/testresult/__search", &q).await?;
-                        Ok(ResultList {
-                            launch_id: Some(l.id),
-                            aql: Some(aql),
-                            page: PageInfo::of(&p),
-                            results: p
-                                .content
-                                .into_iter()
-                                .map(|r| ResultLine::from_row(&ctx, Some(l.id), r))
-                                .collect(),
-                        })
-                    }
-                }
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_test_result",
-                toolset: Toolset::Results,
-                title: "Get a test result",
-                description: "One test result: status, failure message, stack trace (cut to 1,500 characters unless full=true), flags (muted, known defect, flaky), assignee and a link.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: GetResultArgs| async move {
-                let id = positive_id(
-                    "test_result_id",
-                    a.test_result_id,
-                    "list_test_results shows ids",
-                )?;
-                let r: TestResult = ctx
-                    .client
-                    .get(&format!("/testresult/{id}"), &[])
-                    .await
-                    .map_err(|e| ToolError::result_not_found(e, id))?;
-                let max = if a.full.unwrap_or(false) {
-                    20_000
-                } else {
-                    1_500
-                };
-                let how = "call get_test_result with full=true for more";
-                Ok(ResultDetails {
-                    url: result_url(&ctx, r.launch_id, r.id),
-                    id: r.id,
-                    full_name: r.full_name,
-                    status: r.status,
-                    message: r.message.as_deref().map(|m| cut(m, max, how)),
-                    trace: r.trace.as_deref().map(|t| cut(t, max, how)),
-                    launch_id: r.launch_id,
-                    project_id: r.project_id,
-                    test_case_id: r.test_case_id,
-                    assignee: r.assignee,
-                    muted: r.muted.unwrap_or(false),
-                    known: r.known.unwrap_or(false),
-                    flaky: r.flaky.unwrap_or(false),
-                    duration_ms: r.duration,
-                    started: time(r.start),
-                    tags: r.tags.into_iter().filter_map(|t| t.name).collect(),
-                    name: r.name,
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_test_result_steps",
-                toolset: Toolset::Results,
-                title: "Steps and attachments of a test result",
-                description: "The executed steps of a test result (nested, with status and messages) and its attachments (id, name, type, size). read_attachment reads a text attachment.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: ResultIdArgs| async move {
-                let id = positive_id(
-                    "test_result_id",
-                    a.test_result_id,
-                    "list_test_results shows ids",
-                )?;
-                let nf = |e| ToolError::result_not_found(e, id);
-                let exec_path = format!("/testresult/{id}/execution");
-                let att_q = [("testResultId", id.to_string()), ("size", "100".to_owned())];
-                let (exec, atts) = tokio::join!(
-                    ctx.client.get::<Option<Execution>>(&exec_path, &[]),
-                    ctx.client
-                        .get::<Page<AttachmentRow>>("/testresult/attachment", &att_q),
-                );
-                let mut steps = Vec::new();
-                flatten(exec.map_err(nf)?.unwrap_or_default().steps, 0, &mut steps);
-                Ok(Steps {
-                    test_result_id: id,
-                    steps,
-                    attachments: atts
-                        .map_err(nf)?
-                        .content
-                        .into_iter()
-                        .map(Attachment::from)
-                        .collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "read_attachment",
-                toolset: Toolset::Results,
-                title: "Read a test result attachment",
-                description: "Read a test result attachment: text ones (logs, JSON, XML) inline up to max_chars; binary ones (images, videos) as type and size only.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: AttachmentArgs| async move {
-                let id = positive_id(
-                    "attachment_id",
-                    a.attachment_id,
-                    "get_test_result_steps lists attachment ids",
-                )?;
-                let max = a.max_chars.unwrap_or(16_384);
-                if max == 0 || max > 65_536 {
-                    return Err(ToolError::InvalidArgs(format!(
-                        "max_chars must be 1..=65536, got {max}"
-                    )));
-                }
-                // Only the start is read: a model never needs more than max_chars of it,
-                // and an attachment may be hundreds of megabytes. The size comes from
-                // Content-Length.
-                let keep = max as usize * 4 + 4;
-                let answer = ctx
-                    .client
-                    .send_head(
-                        &format!("/testresult/attachment/{id}/content"),
-                        &[("inline", "true".into())],
-                        keep,
-                    )
-                    .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Attachment {id}"),
-                            "get_test_result_steps lists a result's attachments.",
-                        )
-                    })?;
-                Ok(attachment_content(id, &answer, max as usize))
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_test_result_history",
-                toolset: Toolset::Results,
-                title: "Test result history and flakiness",
-                description: "Earlier runs of the same test (newest first) with status, launch and date, and a flakiness verdict: stable_pass, stable_fail, flaky (outcome flipped twice or more), changed, or not_enough_data.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: HistoryArgs| async move {
-                let id = positive_id(
-                    "test_result_id",
-                    a.test_result_id,
-                    "list_test_results shows ids",
-                )?;
-                let q = paging(Some(0), a.size, 20)?;
-                let p: Page<HistoryEntry> = ctx
-                    .client
-                    .get(&format!("/testresult/{id}/history"), &q)
-                    .await
-                    .map_err(|e| ToolError::result_not_found(e, id))?;
-                let statuses: Vec<Option<&str>> =
-                    p.content.iter().map(|h| h.status.as_deref()).collect();
-                let (pass_rate, flips, verdict) = flakiness(&statuses);
-                let runs = p
-                    .content
-                    .iter()
-                    .map(|h| HistoryLine {
-                        test_result_id: h.id,
-                        status: h.status.clone(),
-                        date: time(h.created_date),
-                        launch_id: h.launch.as_ref().map(|l| l.id),
-                        launch_name: h.launch.as_ref().and_then(|l| l.name.clone()),
-                        message: h
-                            .message
-                            .as_deref()
-                            .and_then(|m| m.lines().next())
-                            .map(|m| cut(m, 160, "get_test_result has the whole message")),
-                    })
-                    .collect();
-                Ok(History {
-                    test_result_id: id,
-                    runs,
-                    pass_rate,
-                    flips,
-                    verdict: verdict.into(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "assign_test_result",
-                toolset: Toolset::Results,
-                title: "Assign a test result",
-                description: "Assign a test result to a TestOps user, e.g. to own the investigation of a failure.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: true,
-                },
-            },
-            |ctx: Ctx, a: AssignArgs| async move {
-                let id = positive_id(
-                    "test_result_id",
-                    a.test_result_id,
-                    "list_test_results shows ids",
-                )?;
-                let user = required_text("username", &a.username, 200)?;
-                let row: Option<TestResultRow> = ctx
-                    .client
-                    .post(
-                        &format!("/testresult/{id}/assign"),
-                        json!({"username": user}),
-                    )
-                    .await
-                    .map_err(|e| ToolError::result_not_found(e, id))?;
-                let name = row.map(|r| format!(" ({})", r.name)).unwrap_or_default();
-                Ok(ack(
-                    format!("Test result #{id}{name} is assigned to {user}."),
-                    vec![id],
-                    None,
-                ))
-            },
-        ),
-        tool(
-            Meta {
-                name: "mute_test_result",
-                toolset: Toolset::Results,
-                title: "Mute a test result",
-                description: "Mute a test result so its failure no longer fails the launch, with a reason. TestOps needs a mute name; \"Muted via MCP\" is used when none is given.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: true,
-                },
-            },
-            |ctx: Ctx, a: MuteArgs| async move {
-                let id = positive_id(
-                    "test_result_id",
-                    a.test_result_id,
-                    "list_test_results shows ids",
-                )?;
-                let reason = required_text("reason", &a.reason, 1000)?;
-                // The API does not mark `name` required, but the database does (500 without it).
-                let name = a
-                    .name
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or("Muted via MCP")
-                    .to_owned();
-                let _: Option<serde_json::Value> = ctx
-                    .client
-                    .post(
-                        &format!("/testresult/{id}/mute"),
-                        json!({"name": name, "reason": reason}),
-                    )
-                    .await
-                    .map_err(|e| ToolError::result_not_found(e, id))?;
-                Ok(ack(
-                    format!("Test result #{id} is muted: {reason}"),
-                    vec![id],
-                    None,
-                ))
-            },
-        ),
-        tool(
-            Meta {
-                name: "bulk_assign_test_results",
-                toolset: Toolset::Results,
-                title: "Assign many test results",
-                description: "Assign up to 100 test results of one launch to a user.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: true,
-                },
-            },
-            |ctx: Ctx, a: BulkAssignArgs| async move {
-                let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
-                let users: Vec<String> = a
-                    .assignees
-                    .iter()
-                    .map(|u| u.trim().to_owned())
-                    .filter(|u| !u.is_empty())
-                    .collect();
-                if users.is_empty() {
-                    return Err(ToolError::InvalidArgs(
-                        "assignees is empty; name at least one user".into(),
-                    ));
-                }
-                let l = launch(&ctx, a.launch_id).await?;
-                let _: Option<serde_json::Value> = ctx
-                    .client
-                    .post(
-                        "/testresult/bulk/assign",
-                        json!({"selection": selection(l.id, &ids), "assignees": users}),
-                    )
-                    .await?;
-                Ok(ack(
-                    format!(
-                        "{} test result(s) of launch #{} are assigned to {}.",
-                        ids.len(),
-                        l.id,
-                        users.join(", ")
-                    ),
-                    ids,
-                    Some(ctx.link(&format!("/launch/{}", l.id))),
-                ))
-            },
-        ),
-        tool(
-            Meta {
-                name: "bulk_mute_test_results",
-                toolset: Toolset::Results,
-                title: "Mute many test results",
-                description: "Mute up to 100 test results of one launch, with a reason.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: true,
-                },
-            },
-            |ctx: Ctx, a: BulkMuteArgs| async move {
-                let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
-                let reason = required_text("reason", &a.reason, 1000)?;
-                let l = launch(&ctx, a.launch_id).await?;
-                let _: Option<serde_json::Value> = ctx.client.post("/testresult/bulk/mute", json!({"selection": selection(l.id, &ids), "name": "Muted via MCP", "reason": reason})).await?;
-                Ok(ack(
-                    format!(
-                        "{} test result(s) of launch #{} are muted: {reason}",
-                        ids.len(),
-                        l.id
-                    ),
-                    ids,
-                    Some(ctx.link(&format!("/launch/{}", l.id))),
-                ))
-            },
-        ),
-        tool(
-            Meta {
-                name: "bulk_unmute_test_results",
-                toolset: Toolset::Results,
-                title: "Unmute many test results",
-                description: "Unmute up to 100 test results of one launch.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: true,
-                },
-            },
-            |ctx: Ctx, a: BulkArgs| async move {
-                let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
-                let l = launch(&ctx, a.launch_id).await?;
-                let _: Option<serde_json::Value> = ctx
-                    .client
-                    .post(
-                        "/testresult/bulk/unmute",
-                        json!({"selection": selection(l.id, &ids)}),
-                    )
-                    .await?;
-                Ok(ack(
-                    format!(
-                        "{} test result(s) of launch #{} are unmuted.",
-                        ids.len(),
-                        l.id
-                    ),
-                    ids,
-                    Some(ctx.link(&format!("/launch/{}", l.id))),
-                ))
-            },
-        ),
-        tool(
-            Meta {
-                name: "bulk_resolve_test_results",
-                toolset: Toolset::Results,
-                title: "Resolve many test results",
-                description: "Set the status of up to 100 test results of one launch by hand (default passed), e.g. after a manual re-check, with an optional note.",
-                access: Access::Write {
-                    destructive: true,
-                    idempotent: true,
-                },
-            },
-            |ctx: Ctx, a: BulkResolveArgs| async move {
-                let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
-                let status = match a.status.as_deref() {
-                    None => "passed".to_owned(),
-                    Some(s) => {
-                        let v = parse_statuses(s)?;
-                        if v.len() != 1 {
-                            return Err(ToolError::InvalidArgs("status takes one status".into()));
-                        }
-                        v[0].clone()
-                    }
-                };
-                let l = launch(&ctx, a.launch_id).await?;
-                let mut body = json!({"selection": selection(l.id, &ids), "status": status});
-                if let Some(m) = a
-                    .message
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|m| !m.is_empty())
-                {
-                    body["message"] = json!(m);
-                }
-                let _: Option<serde_json::Value> =
-                    ctx.client.post("/testresult/bulk/resolve", body).await?;
-                Ok(ack(
-                    format!(
-                        "{} test result(s) of launch #{} are resolved as {status}.",
-                        ids.len(),
-                        l.id
-                    ),
-                    ids,
-                    Some(ctx.link(&format!("/launch/{}", l.id))),
-                ))
-            },
-        ),
-        tool(
-            Meta {
-                name: "search_test_results",
-                toolset: Toolset::Results,
-                title: "Search test results with AQL",
-                description: "Search a project's test results with AQL (e.g. `status = \"failed\" and tag = \"smoke\" and createdDate > weekAgo()`). Syntax and attributes: resource allure://aql-guide. Paged.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: SearchArgs| async move {
-                let found = aql::search::<TestResultRow>(
-                    &ctx,
-                    Entity::TestResult,
-                    a.project_id,
-                    &a.aql,
-                    (a.page, a.size, 25),
-                )
-                .await?;
-                Ok(ResultList {
-                    launch_id: None,
-                    aql: Some(found.aql),
-                    page: PageInfo::of(&found.page),
-                    results: found
-                        .page
-                        .content
-                        .into_iter()
-                        .map(|r| ResultLine::from_row(&ctx, None, r))
-                        .collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "triage_launch",
-                toolset: Toolset::Results,
-                title: "Triage a launch's failures",
-                description: "Group a launch's failed and broken results by normalised error message: count, examples with links, muted and known-defect counts, and whether each group is new compared with the previous launch of the same job or name. The fastest way to see why a launch failed.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: TriageArgs| async move {
-                let max_groups = a.max_groups.unwrap_or(10);
-                let examples = a.examples.unwrap_or(3);
-                if !(1..=50).contains(&max_groups) || !(1..=10).contains(&examples) {
-                    return Err(ToolError::InvalidArgs(
-                        "max_groups must be 1..=50 and examples 1..=10".into(),
-                    ));
-                }
-                let l = launch(&ctx, a.launch_id).await?;
-                let (results, truncated) = all_results(&ctx, l.id, 5000).await?;
-                let prev = previous_launch(&ctx, &l).await?;
-                let prev_sigs: Option<HashSet<String>> = match &prev {
-                    Some(p) => Some(
-                        all_results(&ctx, p.id, 5000)
-                            .await?
-                            .0
-                            .iter()
-                            .filter(|r| failing(r.status.as_deref()))
-                            .map(|r| signature(r.message.as_deref().unwrap_or("")))
-                            .collect(),
-                    ),
-                    None => None,
-                };
-                let mut groups: BTreeMap<String, FailureGroup> = BTreeMap::new();
-                let mut failures = 0;
-                for r in results.iter().filter(|r| failing(r.status.as_deref())) {
-                    failures += 1;
-                    let sig = signature(r.message.as_deref().unwrap_or(""));
-                    let g = groups.entry(sig.clone()).or_insert_with(|| FailureGroup {
-                        new: prev_sigs.as_ref().map(|p| !p.contains(&sig)),
-                        sample_message: cut(
-                            r.message
-                                .as_deref()
-                                .and_then(|m| m.lines().next())
-                                .unwrap_or("(no message)"),
-                            300,
-                            "get_test_result has the whole message",
-                        ),
-                        signature: sig,
-                        count: 0,
-                        failed: 0,
-                        broken: 0,
-                        muted: 0,
-                        known: 0,
-                        examples: vec![],
-                    });
-                    g.count += 1;
-                    if r.status.as_deref() == Some("failed") {
-                        g.failed += 1
-                    } else {
-                        g.broken += 1
-                    }
-                    g.muted += usize::from(r.muted.unwrap_or(false));
-                    g.known += usize::from(r.known.unwrap_or(false));
-                    if g.examples.len() < examples as usize {
-                        g.examples.push(Example {
-                            id: r.id,
-                            name: r.name.clone(),
-                            status: r.status.clone(),
-                            url: result_url(&ctx, Some(l.id), r.id),
-                        });
-                    }
-                }
-                let mut groups: Vec<FailureGroup> = groups.into_values().collect();
-                groups.sort_by(|a, b| {
-                    b.count
-                        .cmp(&a.count)
-                        .then_with(|| a.signature.cmp(&b.signature))
-                });
-                let total = groups.len();
-                groups.truncate(max_groups as usize);
-                Ok(Triage {
-                    url: ctx.link(&format!("/launch/{}", l.id)),
-                    launch_id: l.id,
-                    launch_name: l.name,
-                    failures,
-                    groups_total: total,
-                    groups,
-                    previous_launch: prev.map(|p| Example {
-                        url: ctx.link(&format!("/launch/{}", p.id)),
-                        id: p.id,
-                        name: p.name,
-                        status: None,
-                    }),
-                    truncated,
-                })
-            },
-        ),
+        tool(LIST_TEST_RESULTS, list_test_results),
+        tool(GET_TEST_RESULT, get_test_result),
+        tool(GET_TEST_RESULT_STEPS, get_test_result_steps),
+        tool(READ_ATTACHMENT, read_attachment),
+        tool(GET_TEST_RESULT_HISTORY, get_test_result_history),
+        tool(ASSIGN_TEST_RESULT, assign_test_result),
+        tool(MUTE_TEST_RESULT, mute_test_result),
+        tool(BULK_ASSIGN_TEST_RESULTS, bulk_assign_test_results),
+        tool(BULK_MUTE_TEST_RESULTS, bulk_mute_test_results),
+        tool(BULK_UNMUTE_TEST_RESULTS, bulk_unmute_test_results),
+        tool(BULK_RESOLVE_TEST_RESULTS, bulk_resolve_test_results),
+        tool(SEARCH_TEST_RESULTS, search_test_results),
+        tool(TRIAGE_LAUNCH, triage_launch),
     ]
+}
+
+const LIST_TEST_RESULTS: Meta = Meta {
+    name: "list_test_results",
+    toolset: Toolset::Results,
+    title: "List test results of a launch",
+    description: "List a launch's test results, optionally only those with a status (e.g. \"failed,broken\"). The status filter runs on the server as AQL across all pages, so no matching result is missed. Paged.",
+    access: Access::Read,
+};
+
+async fn list_test_results(ctx: Ctx, a: ListArgs) -> Result<ResultList, ToolError> {
+    let q = paging(a.page, a.size, 25)?;
+    let l = launch(&ctx, a.launch_id).await?;
+    match a.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => {
+            let mut q = q;
+            q.push(("launchId", l.id.to_string()));
+            let p: Page<TestResult> = ctx.client.get("/testresult", &q).await?;
+            Ok(ResultList {
+                launch_id: Some(l.id),
+                aql: None,
+                page: PageInfo::of(&p),
+                results: p
+                    .content
+                    .into_iter()
+                    .map(|r| ResultLine::from_full(&ctx, r))
+                    .collect(),
+            })
+        }
+        Some(raw) => {
+            let statuses = parse_statuses(raw)?;
+            let pid = l
+                .project_id
+                .ok_or_else(|| ToolError::Other(format!("launch {} has no project id", l.id)))?;
+            let list = statuses
+                .iter()
+                .map(|s| quote(s))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let aql = format!("launch = {} and status in [{list}]", l.id);
+            let mut q = q;
+            q.push(("projectId", pid.to_string()));
+            q.push(("rql", aql.clone()));
+            let p: Page<TestResultRow> = ctx.client.get("/testresult/__search", &q).await?;
+            Ok(ResultList {
+                launch_id: Some(l.id),
+                aql: Some(aql),
+                page: PageInfo::of(&p),
+                results: p
+                    .content
+                    .into_iter()
+                    .map(|r| ResultLine::from_row(&ctx, Some(l.id), r))
+                    .collect(),
+            })
+        }
+    }
+}
+
+const GET_TEST_RESULT: Meta = Meta {
+    name: "get_test_result",
+    toolset: Toolset::Results,
+    title: "Get a test result",
+    description: "One test result: status, failure message, stack trace (cut to 1,500 characters unless full=true), flags (muted, known defect, flaky), assignee and a link.",
+    access: Access::Read,
+};
+
+async fn get_test_result(ctx: Ctx, a: GetResultArgs) -> Result<ResultDetails, ToolError> {
+    let id = positive_id(
+        "test_result_id",
+        a.test_result_id,
+        "list_test_results shows ids",
+    )?;
+    let r: TestResult = ctx
+        .client
+        .get(&format!("/testresult/{id}"), &[])
+        .await
+        .map_err(|e| ToolError::result_not_found(e, id))?;
+    let max = if a.full.unwrap_or(false) {
+        20_000
+    } else {
+        1_500
+    };
+    let how = "call get_test_result with full=true for more";
+    Ok(ResultDetails {
+        url: result_url(&ctx, r.launch_id, r.id),
+        id: r.id,
+        full_name: r.full_name,
+        status: r.status,
+        message: r.message.as_deref().map(|m| cut(m, max, how)),
+        trace: r.trace.as_deref().map(|t| cut(t, max, how)),
+        launch_id: r.launch_id,
+        project_id: r.project_id,
+        test_case_id: r.test_case_id,
+        assignee: r.assignee,
+        muted: r.muted.unwrap_or(false),
+        known: r.known.unwrap_or(false),
+        flaky: r.flaky.unwrap_or(false),
+        duration_ms: r.duration,
+        started: time(r.start),
+        tags: r.tags.into_iter().filter_map(|t| t.name).collect(),
+        name: r.name,
+    })
+}
+
+const GET_TEST_RESULT_STEPS: Meta = Meta {
+    name: "get_test_result_steps",
+    toolset: Toolset::Results,
+    title: "Steps and attachments of a test result",
+    description: "The executed steps of a test result (nested, with status and messages) and its attachments (id, name, type, size). read_attachment reads a text attachment.",
+    access: Access::Read,
+};
+
+async fn get_test_result_steps(ctx: Ctx, a: ResultIdArgs) -> Result<Steps, ToolError> {
+    let id = positive_id(
+        "test_result_id",
+        a.test_result_id,
+        "list_test_results shows ids",
+    )?;
+    let nf = |e| ToolError::result_not_found(e, id);
+    let exec_path = format!("/testresult/{id}/execution");
+    let att_q = [("testResultId", id.to_string()), ("size", "100".to_owned())];
+    let (exec, atts) = tokio::join!(
+        ctx.client.get::<Option<Execution>>(&exec_path, &[]),
+        ctx.client
+            .get::<Page<AttachmentRow>>("/testresult/attachment", &att_q),
+    );
+    let mut steps = Vec::new();
+    flatten(exec.map_err(nf)?.unwrap_or_default().steps, 0, &mut steps);
+    Ok(Steps {
+        test_result_id: id,
+        steps,
+        attachments: atts
+            .map_err(nf)?
+            .content
+            .into_iter()
+            .map(Attachment::from)
+            .collect(),
+    })
+}
+
+const READ_ATTACHMENT: Meta = Meta {
+    name: "read_attachment",
+    toolset: Toolset::Results,
+    title: "Read a test result attachment",
+    description: "Read a test result attachment: text ones (logs, JSON, XML) inline up to max_chars; binary ones (images, videos) as type and size only.",
+    access: Access::Read,
+};
+
+async fn read_attachment(ctx: Ctx, a: AttachmentArgs) -> Result<AttachmentContent, ToolError> {
+    let id = positive_id(
+        "attachment_id",
+        a.attachment_id,
+        "get_test_result_steps lists attachment ids",
+    )?;
+    let max = a.max_chars.unwrap_or(16_384);
+    if max == 0 || max > 65_536 {
+        return Err(ToolError::InvalidArgs(format!(
+            "max_chars must be 1..=65536, got {max}"
+        )));
+    }
+    // Only the start is read: a model never needs more than max_chars of it,
+    // and an attachment may be hundreds of megabytes. The size comes from
+    // Content-Length.
+    let keep = max as usize * 4 + 4;
+    let answer = ctx
+        .client
+        .send_head(
+            &format!("/testresult/attachment/{id}/content"),
+            &[("inline", "true".into())],
+            keep,
+        )
+        .await
+        .map_err(|e| {
+            ToolError::not_found(
+                e,
+                format!("Attachment {id}"),
+                "get_test_result_steps lists a result's attachments.",
+            )
+        })?;
+    Ok(attachment_content(id, &answer, max as usize))
+}
+
+const GET_TEST_RESULT_HISTORY: Meta = Meta {
+    name: "get_test_result_history",
+    toolset: Toolset::Results,
+    title: "Test result history and flakiness",
+    description: "Earlier runs of the same test (newest first) with status, launch and date, and a flakiness verdict: stable_pass, stable_fail, flaky (outcome flipped twice or more), changed, or not_enough_data.",
+    access: Access::Read,
+};
+
+async fn get_test_result_history(ctx: Ctx, a: HistoryArgs) -> Result<History, ToolError> {
+    let id = positive_id(
+        "test_result_id",
+        a.test_result_id,
+        "list_test_results shows ids",
+    )?;
+    let q = paging(Some(0), a.size, 20)?;
+    let p: Page<HistoryEntry> = ctx
+        .client
+        .get(&format!("/testresult/{id}/history"), &q)
+        .await
+        .map_err(|e| ToolError::result_not_found(e, id))?;
+    let statuses: Vec<Option<&str>> = p.content.iter().map(|h| h.status.as_deref()).collect();
+    let (pass_rate, flips, verdict) = flakiness(&statuses);
+    let runs = p
+        .content
+        .iter()
+        .map(|h| HistoryLine {
+            test_result_id: h.id,
+            status: h.status.clone(),
+            date: time(h.created_date),
+            launch_id: h.launch.as_ref().map(|l| l.id),
+            launch_name: h.launch.as_ref().and_then(|l| l.name.clone()),
+            message: h
+                .message
+                .as_deref()
+                .and_then(|m| m.lines().next())
+                .map(|m| cut(m, 160, "get_test_result has the whole message")),
+        })
+        .collect();
+    Ok(History {
+        test_result_id: id,
+        runs,
+        pass_rate,
+        flips,
+        verdict: verdict.into(),
+    })
+}
+
+const ASSIGN_TEST_RESULT: Meta = Meta {
+    name: "assign_test_result",
+    toolset: Toolset::Results,
+    title: "Assign a test result",
+    description: "Assign a test result to a TestOps user, e.g. to own the investigation of a failure.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: true,
+    },
+};
+
+async fn assign_test_result(ctx: Ctx, a: AssignArgs) -> Result<Done, ToolError> {
+    let id = positive_id(
+        "test_result_id",
+        a.test_result_id,
+        "list_test_results shows ids",
+    )?;
+    let user = required_text("username", &a.username, 200)?;
+    let row: Option<TestResultRow> = ctx
+        .client
+        .post(
+            &format!("/testresult/{id}/assign"),
+            json!({"username": user}),
+        )
+        .await
+        .map_err(|e| ToolError::result_not_found(e, id))?;
+    let name = row.map(|r| format!(" ({})", r.name)).unwrap_or_default();
+    Ok(ack(
+        format!("Test result #{id}{name} is assigned to {user}."),
+        vec![id],
+        None,
+    ))
+}
+
+const MUTE_TEST_RESULT: Meta = Meta {
+    name: "mute_test_result",
+    toolset: Toolset::Results,
+    title: "Mute a test result",
+    description: "Mute a test result so its failure no longer fails the launch, with a reason. TestOps needs a mute name; \"Muted via MCP\" is used when none is given.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: true,
+    },
+};
+
+async fn mute_test_result(ctx: Ctx, a: MuteArgs) -> Result<Done, ToolError> {
+    let id = positive_id(
+        "test_result_id",
+        a.test_result_id,
+        "list_test_results shows ids",
+    )?;
+    let reason = required_text("reason", &a.reason, 1000)?;
+    // The API does not mark `name` required, but the database does (500 without it).
+    let name = a
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("Muted via MCP")
+        .to_owned();
+    let _: Option<serde_json::Value> = ctx
+        .client
+        .post(
+            &format!("/testresult/{id}/mute"),
+            json!({"name": name, "reason": reason}),
+        )
+        .await
+        .map_err(|e| ToolError::result_not_found(e, id))?;
+    Ok(ack(
+        format!("Test result #{id} is muted: {reason}"),
+        vec![id],
+        None,
+    ))
+}
+
+const BULK_ASSIGN_TEST_RESULTS: Meta = Meta {
+    name: "bulk_assign_test_results",
+    toolset: Toolset::Results,
+    title: "Assign many test results",
+    description: "Assign up to 100 test results of one launch to a user.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: true,
+    },
+};
+
+async fn bulk_assign_test_results(ctx: Ctx, a: BulkAssignArgs) -> Result<Done, ToolError> {
+    let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
+    let users: Vec<String> = a
+        .assignees
+        .iter()
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+        .collect();
+    if users.is_empty() {
+        return Err(ToolError::InvalidArgs(
+            "assignees is empty; name at least one user".into(),
+        ));
+    }
+    let l = launch(&ctx, a.launch_id).await?;
+    let _: Option<serde_json::Value> = ctx
+        .client
+        .post(
+            "/testresult/bulk/assign",
+            json!({"selection": selection(l.id, &ids), "assignees": users}),
+        )
+        .await?;
+    Ok(ack(
+        format!(
+            "{} test result(s) of launch #{} are assigned to {}.",
+            ids.len(),
+            l.id,
+            users.join(", ")
+        ),
+        ids,
+        Some(ctx.link(&format!("/launch/{}", l.id))),
+    ))
+}
+
+const BULK_MUTE_TEST_RESULTS: Meta = Meta {
+    name: "bulk_mute_test_results",
+    toolset: Toolset::Results,
+    title: "Mute many test results",
+    description: "Mute up to 100 test results of one launch, with a reason.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: true,
+    },
+};
+
+async fn bulk_mute_test_results(ctx: Ctx, a: BulkMuteArgs) -> Result<Done, ToolError> {
+    let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
+    let reason = required_text("reason", &a.reason, 1000)?;
+    let l = launch(&ctx, a.launch_id).await?;
+    let _: Option<serde_json::Value> = ctx
+        .client
+        .post(
+            "/testresult/bulk/mute",
+            json!({"selection": selection(l.id, &ids), "name": "Muted via MCP", "reason": reason}),
+        )
+        .await?;
+    Ok(ack(
+        format!(
+            "{} test result(s) of launch #{} are muted: {reason}",
+            ids.len(),
+            l.id
+        ),
+        ids,
+        Some(ctx.link(&format!("/launch/{}", l.id))),
+    ))
+}
+
+const BULK_UNMUTE_TEST_RESULTS: Meta = Meta {
+    name: "bulk_unmute_test_results",
+    toolset: Toolset::Results,
+    title: "Unmute many test results",
+    description: "Unmute up to 100 test results of one launch.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: true,
+    },
+};
+
+async fn bulk_unmute_test_results(ctx: Ctx, a: BulkArgs) -> Result<Done, ToolError> {
+    let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
+    let l = launch(&ctx, a.launch_id).await?;
+    let _: Option<serde_json::Value> = ctx
+        .client
+        .post(
+            "/testresult/bulk/unmute",
+            json!({"selection": selection(l.id, &ids)}),
+        )
+        .await?;
+    Ok(ack(
+        format!(
+            "{} test result(s) of launch #{} are unmuted.",
+            ids.len(),
+            l.id
+        ),
+        ids,
+        Some(ctx.link(&format!("/launch/{}", l.id))),
+    ))
+}
+
+const BULK_RESOLVE_TEST_RESULTS: Meta = Meta {
+    name: "bulk_resolve_test_results",
+    toolset: Toolset::Results,
+    title: "Resolve many test results",
+    description: "Set the status of up to 100 test results of one launch by hand (default passed), e.g. after a manual re-check, with an optional note.",
+    access: Access::Write {
+        destructive: true,
+        idempotent: true,
+    },
+};
+
+async fn bulk_resolve_test_results(ctx: Ctx, a: BulkResolveArgs) -> Result<Done, ToolError> {
+    let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
+    let status = match a.status.as_deref() {
+        None => "passed".to_owned(),
+        Some(s) => {
+            let v = parse_statuses(s)?;
+            if v.len() != 1 {
+                return Err(ToolError::InvalidArgs("status takes one status".into()));
+            }
+            v[0].clone()
+        }
+    };
+    let l = launch(&ctx, a.launch_id).await?;
+    let mut body = json!({"selection": selection(l.id, &ids), "status": status});
+    if let Some(m) = a
+        .message
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        body["message"] = json!(m);
+    }
+    let _: Option<serde_json::Value> = ctx.client.post("/testresult/bulk/resolve", body).await?;
+    Ok(ack(
+        format!(
+            "{} test result(s) of launch #{} are resolved as {status}.",
+            ids.len(),
+            l.id
+        ),
+        ids,
+        Some(ctx.link(&format!("/launch/{}", l.id))),
+    ))
+}
+
+const SEARCH_TEST_RESULTS: Meta = Meta {
+    name: "search_test_results",
+    toolset: Toolset::Results,
+    title: "Search test results with AQL",
+    description: "Search a project's test results with AQL (e.g. `status = \"failed\" and tag = \"smoke\" and createdDate > weekAgo()`). Syntax and attributes: resource allure://aql-guide. Paged.",
+    access: Access::Read,
+};
+
+async fn search_test_results(ctx: Ctx, a: SearchArgs) -> Result<ResultList, ToolError> {
+    let found = aql::search::<TestResultRow>(
+        &ctx,
+        Entity::TestResult,
+        a.project_id,
+        &a.aql,
+        (a.page, a.size, 25),
+    )
+    .await?;
+    Ok(ResultList {
+        launch_id: None,
+        aql: Some(found.aql),
+        page: PageInfo::of(&found.page),
+        results: found
+            .page
+            .content
+            .into_iter()
+            .map(|r| ResultLine::from_row(&ctx, None, r))
+            .collect(),
+    })
+}
+
+const TRIAGE_LAUNCH: Meta = Meta {
+    name: "triage_launch",
+    toolset: Toolset::Results,
+    title: "Triage a launch's failures",
+    description: "Group a launch's failed and broken results by normalised error message: count, examples with links, muted and known-defect counts, and whether each group is new compared with the previous launch of the same job or name. The fastest way to see why a launch failed.",
+    access: Access::Read,
+};
+
+async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, ToolError> {
+    let max_groups = a.max_groups.unwrap_or(10);
+    let examples = a.examples.unwrap_or(3);
+    if !(1..=50).contains(&max_groups) || !(1..=10).contains(&examples) {
+        return Err(ToolError::InvalidArgs(
+            "max_groups must be 1..=50 and examples 1..=10".into(),
+        ));
+    }
+    let l = launch(&ctx, a.launch_id).await?;
+    let (results, truncated) = all_results(&ctx, l.id, 5000).await?;
+    let prev = previous_launch(&ctx, &l).await?;
+    let prev_sigs: Option<HashSet<String>> = match &prev {
+        Some(p) => Some(
+            all_results(&ctx, p.id, 5000)
+                .await?
+                .0
+                .iter()
+                .filter(|r| failing(r.status.as_deref()))
+                .map(|r| signature(r.message.as_deref().unwrap_or("")))
+                .collect(),
+        ),
+        None => None,
+    };
+    let mut groups: BTreeMap<String, FailureGroup> = BTreeMap::new();
+    let mut failures = 0;
+    for r in results.iter().filter(|r| failing(r.status.as_deref())) {
+        failures += 1;
+        let sig = signature(r.message.as_deref().unwrap_or(""));
+        let g = groups.entry(sig.clone()).or_insert_with(|| FailureGroup {
+            new: prev_sigs.as_ref().map(|p| !p.contains(&sig)),
+            sample_message: cut(
+                r.message
+                    .as_deref()
+                    .and_then(|m| m.lines().next())
+                    .unwrap_or("(no message)"),
+                300,
+                "get_test_result has the whole message",
+            ),
+            signature: sig,
+            count: 0,
+            failed: 0,
+            broken: 0,
+            muted: 0,
+            known: 0,
+            examples: vec![],
+        });
+        g.count += 1;
+        if r.status.as_deref() == Some("failed") {
+            g.failed += 1
+        } else {
+            g.broken += 1
+        }
+        g.muted += usize::from(r.muted.unwrap_or(false));
+        g.known += usize::from(r.known.unwrap_or(false));
+        if g.examples.len() < examples as usize {
+            g.examples.push(Example {
+                id: r.id,
+                name: r.name.clone(),
+                status: r.status.clone(),
+                url: result_url(&ctx, Some(l.id), r.id),
+            });
+        }
+    }
+    let mut groups: Vec<FailureGroup> = groups.into_values().collect();
+    groups.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.signature.cmp(&b.signature))
+    });
+    let total = groups.len();
+    groups.truncate(max_groups as usize);
+    Ok(Triage {
+        url: ctx.link(&format!("/launch/{}", l.id)),
+        launch_id: l.id,
+        launch_name: l.name,
+        failures,
+        groups_total: total,
+        groups,
+        previous_launch: prev.map(|p| Example {
+            url: ctx.link(&format!("/launch/{}", p.id)),
+            id: p.id,
+            name: p.name,
+            status: None,
+        }),
+        truncated,
+    })
 }
 
 /// A test-result selection of the bulk endpoints: these leaves of this launch.
