@@ -132,3 +132,45 @@ pub fn created_body(
     }
     Ok(body)
 }
+
+/// The test statuses a status argument may name.
+pub const STATUSES: [&str; 5] = ["failed", "broken", "passed", "skipped", "unknown"];
+
+/// Parses a status filter: one status, or a comma list (`failed,broken`).
+pub fn parse_statuses(raw: &str) -> Result<Vec<String>, ToolError> {
+    let mut out = Vec::new();
+    for s in raw
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+    {
+        if !STATUSES.contains(&s.as_str()) {
+            return Err(ToolError::InvalidArgs(format!(
+                "status '{s}' is not one of {}",
+                STATUSES.join(", ")
+            )));
+        }
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    if out.is_empty() {
+        return Err(ToolError::InvalidArgs("status is empty".into()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_parse() {
+        assert_eq!(
+            parse_statuses("Failed, broken,failed").unwrap(),
+            vec!["failed", "broken"]
+        );
+        assert!(parse_statuses("red").is_err());
+        assert!(parse_statuses(" , ").is_err());
+    }
+}

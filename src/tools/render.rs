@@ -73,6 +73,15 @@ impl Statistic {
     }
 }
 
+/// A test result named in an answer (a failure, a change, a linked result), with its link.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Example {
+    pub id: i64,
+    pub name: String,
+    pub status: Option<String>,
+    pub url: String,
+}
+
 /// Cuts text to `max` characters, saying how much was left out and how to get it.
 pub fn cut(text: &str, max: usize, how_to_get_rest: &str) -> String {
     let count = text.chars().count();

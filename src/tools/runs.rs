@@ -7,9 +7,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::launches::{JobRunSummary, done_stage, job_runs, statistic};
+use super::launches::JobRunSummary;
+use super::lookups::{done_stage, job_runs, launch, statistic};
 use super::render::Statistic;
-use super::results::launch;
 use super::{
     Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, positive_id,
     required_text, tool,
