@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::ToolError;
+use crate::allure::model::TestStatus;
 
 /// Paging arguments shared by list tools.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -133,25 +134,24 @@ pub fn created_body(
     Ok(body)
 }
 
-/// The test statuses a status argument may name.
-pub const STATUSES: [&str; 5] = ["failed", "broken", "passed", "skipped", "unknown"];
-
-/// Parses a status filter: one status, or a comma list (`failed,broken`).
-pub fn parse_statuses(raw: &str) -> Result<Vec<String>, ToolError> {
+/// Parses a status filter: one status, or a comma list (`failed,broken`), in any case.
+/// The argument stays a string (a list is one), so the check is here, not in serde.
+pub fn parse_statuses(raw: &str) -> Result<Vec<TestStatus>, ToolError> {
     let mut out = Vec::new();
     for s in raw
         .split(',')
         .map(|s| s.trim().to_ascii_lowercase())
         .filter(|s| !s.is_empty())
     {
-        if !STATUSES.contains(&s.as_str()) {
+        let Some(status) = TestStatus::from_name(&s) else {
+            let names: Vec<&str> = TestStatus::ALL.iter().map(|s| s.as_str()).collect();
             return Err(ToolError::InvalidArgs(format!(
                 "status '{s}' is not one of {}",
-                STATUSES.join(", ")
+                names.join(", ")
             )));
-        }
-        if !out.contains(&s) {
-            out.push(s);
+        };
+        if !out.contains(&status) {
+            out.push(status);
         }
     }
     if out.is_empty() {
@@ -168,9 +168,12 @@ mod tests {
     fn statuses_parse() {
         assert_eq!(
             parse_statuses("Failed, broken,failed").unwrap(),
-            vec!["failed", "broken"]
+            vec![TestStatus::Failed, TestStatus::Broken]
         );
-        assert!(parse_statuses("red").is_err());
+        assert_eq!(
+            parse_statuses("red").unwrap_err().to_string(),
+            "Invalid arguments: status 'red' is not one of failed, broken, passed, skipped, unknown"
+        );
         assert!(parse_statuses(" , ").is_err());
     }
 }

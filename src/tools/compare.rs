@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::lookups::{all_results, failing, launch, result_url, statistic};
 use super::render::{Example, Statistic};
 use super::{Access, Ctx, Meta, Render, ToolError, Toolset};
-use crate::allure::model::TestResult;
+use crate::allure::model::{TestResult, TestStatus};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CompareArgs {
@@ -93,8 +93,8 @@ pub(super) async fn compare_launches(ctx: Ctx, a: CompareArgs) -> Result<Compari
             .map(|t| t.to_string())
             .unwrap_or_else(|| r.name.clone())
     };
-    let before: HashMap<String, Option<String>> =
-        fr.iter().map(|r| (key(r), r.status.clone())).collect();
+    let before: HashMap<String, Option<TestStatus>> =
+        fr.iter().map(|r| (key(r), r.status)).collect();
     let (mut new_f, mut fixed, mut still) = (Vec::new(), Vec::new(), Vec::new());
     let mut seen = HashSet::new();
     for r in &tr {
@@ -105,14 +105,14 @@ pub(super) async fn compare_launches(ctx: Ctx, a: CompareArgs) -> Result<Compari
         let ex = || Example {
             id: r.id,
             name: r.name.clone(),
-            status: r.status.clone(),
+            status: r.status,
             url: result_url(&ctx, Some(to.id), r.id),
         };
-        let was = before.get(&k).and_then(|s| s.as_deref());
-        match (failing(was), failing(r.status.as_deref())) {
+        let was = before.get(&k).copied().flatten();
+        match (failing(was), failing(r.status)) {
             (false, true) => new_f.push(ex()),
             (true, true) => still.push(ex()),
-            (true, false) if r.status.as_deref() == Some("passed") => fixed.push(ex()),
+            (true, false) if r.status == Some(TestStatus::Passed) => fixed.push(ex()),
             _ => {}
         }
     }

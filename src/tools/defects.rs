@@ -11,7 +11,7 @@ use super::{
     positive_id, tool,
 };
 use crate::allure::Page;
-use crate::allure::model::{Defect, TestResult, TestResultRow};
+use crate::allure::model::{Defect, TestResult, TestResultRow, TestStatus};
 
 /// Linking is one call per result: keep a selection small enough to stay quick.
 const MAX_LINKS: usize = 20;
@@ -113,7 +113,7 @@ impl Render for DefectDetails {
             s.push_str(&format!(
                 "- #{} [{}] {}\n",
                 r.id,
-                r.status.as_deref().unwrap_or("?"),
+                r.status.map_or("?", TestStatus::as_str),
                 r.name
             ));
         }

@@ -1,13 +1,15 @@
 //! A test's history: its earlier runs and the flakiness verdict drawn from their
 //! outcomes. The tool is in the results toolset.
 
+use std::fmt;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::render::{cut, time};
 use super::{Access, Ctx, Meta, Render, ToolError, Toolset, paging, positive_id};
 use crate::allure::Page;
-use crate::allure::model::HistoryEntry;
+use crate::allure::model::{HistoryEntry, TestStatus};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct HistoryArgs {
@@ -20,7 +22,7 @@ pub struct HistoryArgs {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct HistoryLine {
     pub test_result_id: i64,
-    pub status: Option<String>,
+    pub status: Option<TestStatus>,
     pub date: Option<String>,
     pub launch_id: Option<i64>,
     pub launch_name: Option<String>,
@@ -36,8 +38,40 @@ pub struct History {
     pub pass_rate: Option<f64>,
     /// How often the outcome flipped between pass and fail in consecutive runs.
     pub flips: usize,
-    /// stable_pass, stable_fail, flaky, or not_enough_data.
-    pub verdict: String,
+    pub verdict: Verdict,
+}
+
+/// What the outcomes of a test's runs say of it: always passed (`stable_pass`), always
+/// failed (`stable_fail`), flipped between the two twice or more (`flaky`), flipped once
+/// (`changed`), or fewer than three runs passed or failed (`not_enough_data`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+// Inline, so that the field's schema stays a string and only gains its `enum` list.
+#[schemars(inline)]
+pub enum Verdict {
+    StablePass,
+    StableFail,
+    Flaky,
+    Changed,
+    NotEnoughData,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::StablePass => "stable_pass",
+            Verdict::StableFail => "stable_fail",
+            Verdict::Flaky => "flaky",
+            Verdict::Changed => "changed",
+            Verdict::NotEnoughData => "not_enough_data",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Render for History {
@@ -56,7 +90,7 @@ impl Render for History {
             s.push_str(&format!(
                 "- {} [{}] launch {} {}\n",
                 r.date.as_deref().unwrap_or(""),
-                r.status.as_deref().unwrap_or("?"),
+                r.status.map_or("?", TestStatus::as_str),
                 r.launch_id.map(|l| l.to_string()).unwrap_or_default(),
                 r.launch_name.as_deref().unwrap_or("")
             ));
@@ -88,14 +122,14 @@ pub(super) async fn get_test_result_history(
         .get(&format!("/testresult/{id}/history"), &q)
         .await
         .map_err(|e| ToolError::result_not_found(e, id))?;
-    let statuses: Vec<Option<&str>> = p.content.iter().map(|h| h.status.as_deref()).collect();
+    let statuses: Vec<Option<TestStatus>> = p.content.iter().map(|h| h.status).collect();
     let (pass_rate, flips, verdict) = flakiness(&statuses);
     let runs = p
         .content
         .iter()
         .map(|h| HistoryLine {
             test_result_id: h.id,
-            status: h.status.clone(),
+            status: h.status,
             date: time(h.created_date),
             launch_id: h.launch.as_ref().map(|l| l.id),
             launch_name: h.launch.as_ref().and_then(|l| l.name.clone()),
@@ -111,36 +145,36 @@ pub(super) async fn get_test_result_history(
         runs,
         pass_rate,
         flips,
-        verdict: verdict.into(),
+        verdict,
     })
 }
 
 /// pass/fail outcome of a status, `None` for skipped/unknown.
-fn outcome(status: Option<&str>) -> Option<bool> {
-    match status {
-        Some("passed") => Some(true),
-        Some("failed") | Some("broken") => Some(false),
-        _ => None,
+fn outcome(status: Option<TestStatus>) -> Option<bool> {
+    match status? {
+        TestStatus::Passed => Some(true),
+        TestStatus::Failed | TestStatus::Broken => Some(false),
+        TestStatus::Skipped | TestStatus::Unknown => None,
     }
 }
 
 /// Flakiness from a newest-first list of statuses.
-pub fn flakiness(statuses: &[Option<&str>]) -> (Option<f64>, usize, &'static str) {
+pub fn flakiness(statuses: &[Option<TestStatus>]) -> (Option<f64>, usize, Verdict) {
     let outcomes: Vec<bool> = statuses.iter().filter_map(|s| outcome(*s)).collect();
     if outcomes.len() < 3 {
-        return (None, 0, "not_enough_data");
+        return (None, 0, Verdict::NotEnoughData);
     }
     let passed = outcomes.iter().filter(|o| **o).count();
     let rate = (passed as f64 * 1000.0 / outcomes.len() as f64).round() / 10.0;
     let flips = outcomes.windows(2).filter(|w| w[0] != w[1]).count();
     let verdict = if passed == outcomes.len() {
-        "stable_pass"
+        Verdict::StablePass
     } else if passed == 0 {
-        "stable_fail"
+        Verdict::StableFail
     } else if flips >= 2 {
-        "flaky"
+        Verdict::Flaky
     } else {
-        "changed"
+        Verdict::Changed
     };
     (Some(rate), flips, verdict)
 }
@@ -151,14 +185,37 @@ mod tests {
 
     #[test]
     fn flakiness_verdicts() {
-        let f = |v: &[&str]| flakiness(&v.iter().map(|s| Some(*s)).collect::<Vec<_>>());
-        assert_eq!(f(&["passed", "passed", "passed"]).2, "stable_pass");
-        assert_eq!(f(&["failed", "broken", "failed"]).2, "stable_fail");
+        use TestStatus::*;
+        let f = |v: &[TestStatus]| flakiness(&v.iter().map(|s| Some(*s)).collect::<Vec<_>>());
+        assert_eq!(f(&[Passed, Passed, Passed]).2, Verdict::StablePass);
+        assert_eq!(f(&[Failed, Broken, Failed]).2, Verdict::StableFail);
         assert_eq!(
-            f(&["passed", "failed", "passed", "failed"]),
-            (Some(50.0), 3, "flaky")
+            f(&[Passed, Failed, Passed, Failed]),
+            (Some(50.0), 3, Verdict::Flaky)
         );
-        assert_eq!(f(&["failed", "passed", "passed"]).2, "changed");
-        assert_eq!(f(&["passed", "skipped"]).2, "not_enough_data");
+        assert_eq!(f(&[Failed, Passed, Passed]).2, Verdict::Changed);
+        assert_eq!(f(&[Passed, Skipped]).2, Verdict::NotEnoughData);
+        // Runs that neither passed nor failed do not count, nor do unread statuses.
+        assert_eq!(
+            flakiness(&[
+                Some(Passed),
+                None,
+                Some(Unknown),
+                Some(Passed),
+                Some(Skipped)
+            ])
+            .2,
+            Verdict::NotEnoughData
+        );
+        // The text and the JSON say the same name.
+        for v in [
+            Verdict::StablePass,
+            Verdict::StableFail,
+            Verdict::Flaky,
+            Verdict::Changed,
+            Verdict::NotEnoughData,
+        ] {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! Launches: list a project's launches and read one launch with its statistic and CI runs.
 
+use std::fmt;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +16,9 @@ use super::{
     tool,
 };
 use crate::allure::Page;
-use crate::allure::model::{JobRun, Launch, LaunchProgress, StatusCount, TestResultRow};
+use crate::allure::model::{
+    JobRun, Launch, LaunchProgress, StatusCount, TestResultRow, TestStatus,
+};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListLaunchesArgs {
@@ -34,13 +38,46 @@ pub struct LaunchIdArgs {
     pub launch_id: i64,
 }
 
+/// Whether a launch still takes results: upstream has no such field, only `closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+// Inline, so that the field's schema stays a string and only gains its `enum` list.
+#[schemars(inline)]
+pub enum LaunchState {
+    Open,
+    Closed,
+}
+
+impl LaunchState {
+    pub fn of(closed: bool) -> LaunchState {
+        if closed {
+            LaunchState::Closed
+        } else {
+            LaunchState::Open
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchState::Open => "open",
+            LaunchState::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for LaunchState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A launch in a list.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct LaunchSummary {
     pub id: i64,
     pub name: String,
     /// "open" (results may still arrive) or "closed".
-    pub state: &'static str,
+    pub state: LaunchState,
     pub created: Option<String>,
     pub statistic: Option<Statistic>,
     pub tags: Vec<String>,
@@ -53,7 +90,7 @@ impl LaunchSummary {
         LaunchSummary {
             url: ctx.link(&format!("/launch/{}", l.id)),
             id: l.id,
-            state: if l.closed { "closed" } else { "open" },
+            state: LaunchState::of(l.closed),
             created: time(l.created_date),
             statistic: l.statistic.as_deref().map(Statistic::from_counts),
             tags: l.tags.into_iter().filter_map(|t| t.name).collect(),
@@ -130,7 +167,7 @@ pub struct LaunchDetails {
     pub id: i64,
     pub name: String,
     pub project_id: Option<i64>,
-    pub state: &'static str,
+    pub state: LaunchState,
     pub created: Option<String>,
     pub last_modified: Option<String>,
     pub created_by: Option<String>,
@@ -212,7 +249,7 @@ impl Render for LaunchStatus {
 pub struct LaunchReport {
     pub launch_id: i64,
     pub name: String,
-    pub state: &'static str,
+    pub state: LaunchState,
     pub created: Option<String>,
     pub statistic: Statistic,
     /// The failed and broken results (first 20).
@@ -241,7 +278,7 @@ impl Render for LaunchReport {
                 s.push_str(&format!(
                     "- #{} [{}] {} {}\n",
                     f.id,
-                    f.status.as_deref().unwrap_or("?"),
+                    f.status.map_or("?", TestStatus::as_str),
                     f.name,
                     f.url
                 ));
@@ -357,7 +394,7 @@ async fn get_launch_details(ctx: Ctx, a: LaunchIdArgs) -> Result<LaunchDetails, 
         id: l.id,
         name: l.name,
         project_id: l.project_id,
-        state: if l.closed { "closed" } else { "open" },
+        state: LaunchState::of(l.closed),
         created: time(l.created_date),
         last_modified: time(l.last_modified_date),
         created_by: l.created_by,
@@ -430,7 +467,7 @@ async fn get_launch_report(ctx: Ctx, a: LaunchIdArgs) -> Result<LaunchReport, To
     Ok(LaunchReport {
         url: ctx.link(&format!("/launch/{}", l.id)),
         launch_id: l.id,
-        state: if l.closed { "closed" } else { "open" },
+        state: LaunchState::of(l.closed),
         created: time(l.created_date),
         name: l.name,
         statistic: stat?,

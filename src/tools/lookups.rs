@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::render::Statistic;
 use super::{Ctx, ToolError, positive_id};
-use crate::allure::model::{JobRun, Launch, StatusCount, TestResult};
+use crate::allure::model::{JobRun, Launch, StatusCount, TestResult, TestStatus};
 use crate::allure::{AllureError, Page};
 
 /// Reads a launch, or says plainly that it does not exist.
@@ -76,8 +76,8 @@ pub(super) async fn all_results(
 }
 
 /// A status that counts as a failure (failed or broken).
-pub(super) fn failing(status: Option<&str>) -> bool {
-    matches!(status, Some("failed") | Some("broken"))
+pub(super) fn failing(status: Option<TestStatus>) -> bool {
+    status.is_some_and(TestStatus::is_failing)
 }
 
 /// The link to a result in the TestOps UI: in its launch's tree when the launch is known.

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::allure::model::StatusCount;
+use crate::allure::model::{StatusCount, TestStatus};
 
 /// Epoch milliseconds as `2026-11-01 12:00 UTC` (compact, unambiguous for a model).
 pub fn time(ms: Option<i64>) -> Option<String> {
@@ -28,18 +28,12 @@ impl Statistic {
     pub fn from_counts(counts: &[StatusCount]) -> Statistic {
         let mut s = Statistic::default();
         for c in counts {
-            match c
-                .status
-                .as_deref()
-                .unwrap_or("unknown")
-                .to_ascii_lowercase()
-                .as_str()
-            {
-                "passed" => s.passed += c.count,
-                "failed" => s.failed += c.count,
-                "broken" => s.broken += c.count,
-                "skipped" => s.skipped += c.count,
-                _ => s.unknown += c.count,
+            match c.status.unwrap_or(TestStatus::Unknown) {
+                TestStatus::Passed => s.passed += c.count,
+                TestStatus::Failed => s.failed += c.count,
+                TestStatus::Broken => s.broken += c.count,
+                TestStatus::Skipped => s.skipped += c.count,
+                TestStatus::Unknown => s.unknown += c.count,
             }
         }
         s.total = s.passed + s.failed + s.broken + s.skipped + s.unknown;
@@ -78,7 +72,7 @@ impl Statistic {
 pub struct Example {
     pub id: i64,
     pub name: String,
-    pub status: Option<String>,
+    pub status: Option<TestStatus>,
     pub url: String,
 }
 
@@ -103,15 +97,15 @@ mod tests {
     fn statistic_counts_and_rate() {
         let s = Statistic::from_counts(&[
             StatusCount {
-                status: Some("passed".into()),
+                status: Some(TestStatus::Passed),
                 count: 7,
             },
             StatusCount {
-                status: Some("failed".into()),
+                status: Some(TestStatus::Failed),
                 count: 2,
             },
             StatusCount {
-                status: Some("broken".into()),
+                status: Some(TestStatus::Broken),
                 count: 1,
             },
         ]);

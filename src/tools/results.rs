@@ -15,7 +15,7 @@ use super::{
 };
 use super::{history, steps, triage};
 use crate::allure::Page;
-use crate::allure::model::{TestResult, TestResultRow};
+use crate::allure::model::{TestResult, TestResultRow, TestStatus};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListArgs {
@@ -33,7 +33,7 @@ pub struct ListArgs {
 pub struct ResultLine {
     pub id: i64,
     pub name: String,
-    pub status: Option<String>,
+    pub status: Option<TestStatus>,
     pub assignee: Option<String>,
     pub duration_ms: Option<i64>,
     pub test_case_id: Option<i64>,
@@ -75,7 +75,7 @@ impl ResultLine {
         let mut s = format!(
             "- #{} [{}] {}",
             self.id,
-            self.status.as_deref().unwrap_or("?"),
+            self.status.map_or("?", TestStatus::as_str),
             self.name
         );
         if let Some(a) = &self.assignee {
@@ -125,7 +125,7 @@ pub struct ResultDetails {
     pub id: i64,
     pub name: String,
     pub full_name: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<TestStatus>,
     pub message: Option<String>,
     /// The stack trace, cut unless full=true.
     pub trace: Option<String>,
@@ -148,7 +148,7 @@ impl Render for ResultDetails {
         let mut s = format!(
             "Test result #{} [{}] {}\n",
             self.id,
-            self.status.as_deref().unwrap_or("?"),
+            self.status.map_or("?", TestStatus::as_str),
             self.name
         );
         let flags: Vec<&str> = [
@@ -306,7 +306,7 @@ async fn list_test_results(ctx: Ctx, a: ListArgs) -> Result<ResultList, ToolErro
                 .ok_or_else(|| ToolError::Other(format!("launch {} has no project id", l.id)))?;
             let list = statuses
                 .iter()
-                .map(|s| quote(s))
+                .map(|s| quote(s.as_str()))
                 .collect::<Vec<_>>()
                 .join(", ");
             let aql = format!("launch = {} and status in [{list}]", l.id);
@@ -572,13 +572,13 @@ const BULK_RESOLVE_TEST_RESULTS: Meta = Meta {
 async fn bulk_resolve_test_results(ctx: Ctx, a: BulkResolveArgs) -> Result<Done, ToolError> {
     let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
     let status = match a.status.as_deref() {
-        None => "passed".to_owned(),
+        None => TestStatus::Passed,
         Some(s) => {
             let v = parse_statuses(s)?;
             if v.len() != 1 {
                 return Err(ToolError::InvalidArgs("status takes one status".into()));
             }
-            v[0].clone()
+            v[0]
         }
     };
     let l = launch(&ctx, a.launch_id).await?;

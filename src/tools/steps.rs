@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::render::cut;
 use super::{Access, Ctx, Meta, Render, ToolError, Toolset, positive_id};
 use crate::allure::Page;
-use crate::allure::model::{AttachmentRow, Execution, ExecutionStep};
+use crate::allure::model::{AttachmentRow, Execution, ExecutionStep, TestStatus};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ResultIdArgs {
@@ -20,7 +20,7 @@ pub struct StepLine {
     /// Nesting depth, 0 for top-level steps.
     pub depth: usize,
     pub name: String,
-    pub status: Option<String>,
+    pub status: Option<TestStatus>,
     pub duration_ms: Option<i64>,
     pub message: Option<String>,
     /// For attachment steps: the attachment id (read_attachment reads it).
@@ -60,7 +60,7 @@ impl Render for Steps {
             s.push_str(&format!(
                 "{}- [{}] {}",
                 "  ".repeat(st.depth),
-                st.status.as_deref().unwrap_or("?"),
+                st.status.map_or("?", TestStatus::as_str),
                 st.name
             ));
             if let Some(m) = &st.message {

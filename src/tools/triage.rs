@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::lookups::{all_results, failing, launch, previous_launch, result_url};
 use super::render::{Example, cut};
 use super::{Access, Ctx, Meta, Render, ToolError, Toolset};
+use crate::allure::model::TestStatus;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct TriageArgs {
@@ -122,7 +123,7 @@ pub(super) async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, Too
                 .await?
                 .0
                 .iter()
-                .filter(|r| failing(r.status.as_deref()))
+                .filter(|r| failing(r.status))
                 .map(|r| signature(r.message.as_deref().unwrap_or("")))
                 .collect(),
         ),
@@ -130,7 +131,7 @@ pub(super) async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, Too
     };
     let mut groups: BTreeMap<String, FailureGroup> = BTreeMap::new();
     let mut failures = 0;
-    for r in results.iter().filter(|r| failing(r.status.as_deref())) {
+    for r in results.iter().filter(|r| failing(r.status)) {
         failures += 1;
         let sig = signature(r.message.as_deref().unwrap_or(""));
         let g = groups.entry(sig.clone()).or_insert_with(|| FailureGroup {
@@ -152,7 +153,7 @@ pub(super) async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, Too
             examples: vec![],
         });
         g.count += 1;
-        if r.status.as_deref() == Some("failed") {
+        if r.status == Some(TestStatus::Failed) {
             g.failed += 1
         } else {
             g.broken += 1
@@ -163,7 +164,7 @@ pub(super) async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, Too
             g.examples.push(Example {
                 id: r.id,
                 name: r.name.clone(),
-                status: r.status.clone(),
+                status: r.status,
                 url: result_url(&ctx, Some(l.id), r.id),
             });
         }
