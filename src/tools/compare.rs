@@ -88,34 +88,8 @@ pub(super) async fn compare_launches(ctx: Ctx, a: CompareArgs) -> Result<Compari
         all_results(&ctx, to.id, 5000)
     );
     let (fr, tr) = (fr?.0, tr?.0);
-    let key = |r: &TestResult| {
-        r.test_case_id
-            .map(|t| t.to_string())
-            .unwrap_or_else(|| r.name.clone())
-    };
-    let before: HashMap<String, Option<TestStatus>> =
-        fr.iter().map(|r| (key(r), r.status)).collect();
-    let (mut new_f, mut fixed, mut still) = (Vec::new(), Vec::new(), Vec::new());
-    let mut seen = HashSet::new();
-    for r in &tr {
-        let k = key(r);
-        if !seen.insert(k.clone()) {
-            continue;
-        }
-        let ex = || Example {
-            id: r.id,
-            name: r.name.clone(),
-            status: r.status,
-            url: result_url(&ctx, Some(to.id), r.id),
-        };
-        let was = before.get(&k).copied().flatten();
-        match (failing(was), failing(r.status)) {
-            (false, true) => new_f.push(ex()),
-            (true, true) => still.push(ex()),
-            (true, false) if r.status == Some(TestStatus::Passed) => fixed.push(ex()),
-            _ => {}
-        }
-    }
+    let (mut new_f, mut fixed, mut still) =
+        changes(&fr, &tr, |id| result_url(&ctx, Some(to.id), id));
     let totals = (new_f.len(), fixed.len(), still.len());
     for v in [&mut new_f, &mut fixed, &mut still] {
         v.truncate(COMPARE_LIST);
@@ -133,4 +107,74 @@ pub(super) async fn compare_launches(ctx: Ctx, a: CompareArgs) -> Result<Compari
         fixed_total: totals.1,
         still_failing_total: totals.2,
     })
+}
+
+/// The tests of `after` that newly fail, were fixed (failing before, passed now) and
+/// still fail, compared with `before`. A test is its test case, else its name; when it
+/// ran more than once in `after`, its first result counts. `url` links a result.
+fn changes(
+    before: &[TestResult],
+    after: &[TestResult],
+    url: impl Fn(i64) -> String,
+) -> (Vec<Example>, Vec<Example>, Vec<Example>) {
+    let key = |r: &TestResult| {
+        r.test_case_id
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| r.name.clone())
+    };
+    let was: HashMap<String, Option<TestStatus>> =
+        before.iter().map(|r| (key(r), r.status)).collect();
+    let (mut new_f, mut fixed, mut still) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seen = HashSet::new();
+    for r in after {
+        let k = key(r);
+        if !seen.insert(k.clone()) {
+            continue;
+        }
+        let ex = || Example {
+            id: r.id,
+            name: r.name.clone(),
+            status: r.status,
+            url: url(r.id),
+        };
+        match (failing(was.get(&k).copied().flatten()), failing(r.status)) {
+            (false, true) => new_f.push(ex()),
+            (true, true) => still.push(ex()),
+            (true, false) if r.status == Some(TestStatus::Passed) => fixed.push(ex()),
+            _ => {}
+        }
+    }
+    (new_f, fixed, still)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_between_two_launches() {
+        let results =
+            |v: serde_json::Value| -> Vec<TestResult> { serde_json::from_value(v).unwrap() };
+        let before = results(serde_json::json!([
+            {"id": 1, "name": "login", "testCaseId": 10, "status": "passed"},
+            {"id": 2, "name": "cart", "testCaseId": 11, "status": "failed"},
+            {"id": 3, "name": "pay", "status": "broken"},
+            {"id": 4, "name": "search", "status": "failed"},
+        ]));
+        let after = results(serde_json::json!([
+            {"id": 21, "name": "login renamed", "testCaseId": 10, "status": "failed"},
+            {"id": 22, "name": "cart", "testCaseId": 11, "status": "passed"},
+            {"id": 23, "name": "pay", "status": "failed"},
+            {"id": 24, "name": "search", "status": "skipped"},
+            {"id": 25, "name": "new test", "status": "broken"},
+            {"id": 26, "name": "new test", "status": "passed"},
+        ]));
+        let ids = |v: &[Example]| v.iter().map(|e| e.id).collect::<Vec<_>>();
+        let (new_f, fixed, still) = changes(&before, &after, |id| format!("u{id}"));
+        // A test case keeps its identity across a rename; skipped is not "fixed".
+        assert_eq!(ids(&new_f), [21, 25]);
+        assert_eq!(ids(&fixed), [22]);
+        assert_eq!(ids(&still), [23]);
+        assert_eq!(new_f[0].url, "u21");
+    }
 }

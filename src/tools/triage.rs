@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::lookups::{all_results, failing, launch, previous_launch, result_url};
 use super::render::{Example, cut};
 use super::{Access, Ctx, Meta, Render, ToolError, Toolset};
-use crate::allure::model::TestStatus;
+use crate::allure::model::{TestResult, TestStatus};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct TriageArgs {
@@ -129,13 +129,45 @@ pub(super) async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, Too
         ),
         None => None,
     };
+    let (failures, mut groups) =
+        group_failures(&results, prev_sigs.as_ref(), examples as usize, |id| {
+            result_url(&ctx, Some(l.id), id)
+        });
+    let total = groups.len();
+    groups.truncate(max_groups as usize);
+    Ok(Triage {
+        url: ctx.link(&format!("/launch/{}", l.id)),
+        launch_id: l.id,
+        launch_name: l.name,
+        failures,
+        groups_total: total,
+        groups,
+        previous_launch: prev.map(|p| Example {
+            url: ctx.link(&format!("/launch/{}", p.id)),
+            id: p.id,
+            name: p.name,
+            status: None,
+        }),
+        truncated,
+    })
+}
+
+/// The failing results grouped by signature, biggest group first (ties by signature),
+/// with how many results failed in all. `previous`: the signatures of the launch
+/// compared with, to mark the groups it did not have as new. `url` links a result.
+fn group_failures(
+    results: &[TestResult],
+    previous: Option<&HashSet<String>>,
+    examples: usize,
+    url: impl Fn(i64) -> String,
+) -> (usize, Vec<FailureGroup>) {
     let mut groups: BTreeMap<String, FailureGroup> = BTreeMap::new();
     let mut failures = 0;
     for r in results.iter().filter(|r| failing(r.status)) {
         failures += 1;
         let sig = signature(r.message.as_deref().unwrap_or(""));
         let g = groups.entry(sig.clone()).or_insert_with(|| FailureGroup {
-            new: prev_sigs.as_ref().map(|p| !p.contains(&sig)),
+            new: previous.map(|p| !p.contains(&sig)),
             sample_message: cut(
                 r.message
                     .as_deref()
@@ -160,12 +192,12 @@ pub(super) async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, Too
         }
         g.muted += usize::from(r.muted.unwrap_or(false));
         g.known += usize::from(r.known.unwrap_or(false));
-        if g.examples.len() < examples as usize {
+        if g.examples.len() < examples {
             g.examples.push(Example {
                 id: r.id,
                 name: r.name.clone(),
                 status: r.status,
-                url: result_url(&ctx, Some(l.id), r.id),
+                url: url(r.id),
             });
         }
     }
@@ -175,23 +207,7 @@ pub(super) async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, Too
             .cmp(&a.count)
             .then_with(|| a.signature.cmp(&b.signature))
     });
-    let total = groups.len();
-    groups.truncate(max_groups as usize);
-    Ok(Triage {
-        url: ctx.link(&format!("/launch/{}", l.id)),
-        launch_id: l.id,
-        launch_name: l.name,
-        failures,
-        groups_total: total,
-        groups,
-        previous_launch: prev.map(|p| Example {
-            url: ctx.link(&format!("/launch/{}", p.id)),
-            id: p.id,
-            name: p.name,
-            status: None,
-        }),
-        truncated,
-    })
+    (failures, groups)
 }
 
 /// A failure message with what varies between runs taken out: numbers, hex ids, quoted
@@ -256,5 +272,39 @@ mod tests {
         );
         assert_eq!(signature(""), "(no message)");
         assert_eq!(signature("first line\nsecond"), "first line");
+    }
+
+    #[test]
+    fn failures_group_by_signature_biggest_first_and_new_against_the_previous_launch() {
+        let results: Vec<TestResult> = serde_json::from_value(serde_json::json!([
+            {"id": 1, "name": "a", "status": "failed", "message": "expected 200 but was 500", "muted": true},
+            {"id": 2, "name": "b", "status": "broken", "message": "expected 200 but was 503", "known": true},
+            {"id": 3, "name": "c", "status": "failed", "message": "Connection refused"},
+            {"id": 4, "name": "d", "status": "passed", "message": "expected 200 but was 500"},
+            {"id": 5, "name": "e", "status": "failed", "message": "expected 200 but was 502"},
+        ]))
+        .unwrap();
+        let previous: HashSet<String> = [signature("Connection refused")].into();
+        let (failures, groups) =
+            group_failures(&results, Some(&previous), 2, |id| format!("u{id}"));
+        assert_eq!(failures, 4);
+        assert_eq!(groups.len(), 2);
+        let g = &groups[0];
+        assert_eq!(g.signature, "expected N but was N");
+        assert_eq!(
+            (g.count, g.failed, g.broken, g.muted, g.known),
+            (3, 2, 1, 1, 1)
+        );
+        assert_eq!(g.new, Some(true));
+        let ids: Vec<(i64, &str)> = g.examples.iter().map(|e| (e.id, e.url.as_str())).collect();
+        assert_eq!(ids, [(1, "u1"), (2, "u2")]);
+        assert_eq!(groups[1].new, Some(false));
+        // Without a previous launch, nothing is said about newness.
+        let (_, groups) = group_failures(&results, None, 1, |id| id.to_string());
+        assert!(
+            groups
+                .iter()
+                .all(|g| g.new.is_none() && g.examples.len() == 1)
+        );
     }
 }
