@@ -1,5 +1,7 @@
 //! Analytics: pass-rate trend over recent launches, launch durations, and success rate.
 
+use std::fmt;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -35,8 +37,31 @@ pub struct Trend {
     /// Average pass rate of the older half and of the newer half of the launches.
     pub older_pass_rate: Option<f64>,
     pub newer_pass_rate: Option<f64>,
-    /// improving, declining, or stable (within 2 points).
-    pub direction: String,
+    pub direction: Direction,
+}
+
+/// Where the pass rate goes: `improving`, `declining`, `stable` (within 2 points), or
+/// `not_enough_data` (too few launches with results).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+// Inline, so that the field's schema stays a string and only gains its `enum` list.
+#[schemars(inline)]
+pub enum Direction {
+    Improving,
+    Declining,
+    Stable,
+    NotEnoughData,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Improving => "improving",
+            Direction::Declining => "declining",
+            Direction::Stable => "stable",
+            Direction::NotEnoughData => "not_enough_data",
+        })
+    }
 }
 
 impl Render for Trend {
@@ -206,17 +231,17 @@ async fn get_launch_trend_analytics(ctx: Ctx, a: TrendArgs) -> Result<Trend, Too
     let (older, newer) = rates.split_at(rates.len() / 2);
     let (o, nw) = (mean(older), mean(newer));
     let direction = match (o, nw) {
-        (Some(o), Some(n)) if n - o > 2.0 => "improving",
-        (Some(o), Some(n)) if o - n > 2.0 => "declining",
-        (Some(_), Some(_)) => "stable",
-        _ => "not_enough_data",
+        (Some(o), Some(n)) if n - o > 2.0 => Direction::Improving,
+        (Some(o), Some(n)) if o - n > 2.0 => Direction::Declining,
+        (Some(_), Some(_)) => Direction::Stable,
+        _ => Direction::NotEnoughData,
     };
     Ok(Trend {
         project_id: pid,
         points,
         older_pass_rate: o,
         newer_pass_rate: nw,
-        direction: direction.into(),
+        direction,
     })
 }
 
@@ -293,4 +318,22 @@ async fn get_test_success_rate(ctx: Ctx, a: ProjectArgs) -> Result<SuccessRate, 
         points,
         average,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directions_read_the_same_in_text_and_json() {
+        for (d, name) in [
+            (Direction::Improving, "improving"),
+            (Direction::Declining, "declining"),
+            (Direction::Stable, "stable"),
+            (Direction::NotEnoughData, "not_enough_data"),
+        ] {
+            assert_eq!(serde_json::to_value(d).unwrap(), name);
+            assert_eq!(d.to_string(), name);
+        }
+    }
 }

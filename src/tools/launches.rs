@@ -221,12 +221,33 @@ impl Render for LaunchDetails {
     }
 }
 
+/// Where a launch is: `running` (job runs going or results still processed), `finished`
+/// (open, nothing running) or `closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+// Inline, so that the field's schema stays a string and only gains its `enum` list.
+#[schemars(inline)]
+pub enum Progress {
+    Running,
+    Finished,
+    Closed,
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Progress::Running => "running",
+            Progress::Finished => "finished",
+            Progress::Closed => "closed",
+        })
+    }
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct LaunchStatus {
     pub launch_id: i64,
     pub name: String,
-    /// running (job runs going or results still processed), finished (open, nothing running), or closed.
-    pub status: &'static str,
+    pub status: Progress,
     pub statistic: Statistic,
     pub job_runs: Vec<JobRunSummary>,
     pub url: String,
@@ -429,11 +450,11 @@ async fn get_launch_status(ctx: Ctx, a: LaunchIdArgs) -> Result<LaunchStatus, To
         launch_id: l.id,
         name: l.name,
         status: if l.closed {
-            "closed"
+            Progress::Closed
         } else if running {
-            "running"
+            Progress::Running
         } else {
-            "finished"
+            Progress::Finished
         },
         statistic: stat?,
         job_runs: jobs.into_iter().map(JobRunSummary::from).collect(),
@@ -650,4 +671,26 @@ async fn add_test_plan_to_launch(ctx: Ctx, a: AddPlanArgs) -> Result<Done, ToolE
         ids: vec![plan],
         url: Some(ctx.link(&format!("/launch/{}", l.id))),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_read_the_same_in_text_and_json() {
+        for (s, name) in [(LaunchState::Open, "open"), (LaunchState::Closed, "closed")] {
+            assert_eq!(serde_json::to_value(s).unwrap(), name);
+            assert_eq!(s.to_string(), name);
+        }
+        assert_eq!(LaunchState::of(true), LaunchState::Closed);
+        for (p, name) in [
+            (Progress::Running, "running"),
+            (Progress::Finished, "finished"),
+            (Progress::Closed, "closed"),
+        ] {
+            assert_eq!(serde_json::to_value(p).unwrap(), name);
+            assert_eq!(p.to_string(), name);
+        }
+    }
 }

@@ -29,12 +29,24 @@ pub struct RunLaunchArgs {
     pub test_plan_id: Option<i64>,
 }
 
+/// What started the tests of a new launch: a CI `job`, a `test_plan`, or `none` (an
+/// empty launch was created; nothing runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+// Inline, so that the field's schema stays a string and only gains its `enum` list.
+#[schemars(inline)]
+pub enum StartedBy {
+    Job,
+    TestPlan,
+    #[serde(rename = "none")]
+    Nothing,
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RunStarted {
     pub launch_id: i64,
     pub launch_name: String,
-    /// job, test_plan, or none (an empty launch was created; nothing runs).
-    pub started_by: String,
+    pub started_by: StartedBy,
     /// True when tests were really started.
     pub running: bool,
     pub job_runs: Vec<JobRunSummary>,
@@ -170,11 +182,23 @@ pub struct WaitArgs {
     pub poll_interval_s: Option<u32>,
 }
 
+/// Why a wait ended: `finished` (all job runs done), `closed` (launch closed),
+/// `timeout`, or `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+// Inline, so that the field's schema stays a string and only gains its `enum` list.
+#[schemars(inline)]
+pub enum WaitEnd {
+    Finished,
+    Closed,
+    Timeout,
+    Cancelled,
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WaitOutcome {
     pub launch_id: i64,
-    /// finished (all job runs done), closed (launch closed), timeout, or cancelled.
-    pub outcome: String,
+    pub outcome: WaitEnd,
     pub waited_s: u64,
     pub statistic: Statistic,
     pub job_runs: Vec<JobRunSummary>,
@@ -183,16 +207,25 @@ pub struct WaitOutcome {
 
 impl Render for WaitOutcome {
     fn text(&self) -> String {
-        let head = match self.outcome.as_str() {
-            "timeout" => format!(
+        let head = match self.outcome {
+            WaitEnd::Timeout => format!(
                 "Launch #{} is still running after {} s; call wait_for_launch again to keep waiting.",
                 self.launch_id, self.waited_s
             ),
-            "cancelled" => format!(
+            WaitEnd::Cancelled => format!(
                 "Stopped waiting for launch #{} after {} s (cancelled).",
                 self.launch_id, self.waited_s
             ),
-            o => format!("Launch #{} {o} after {} s.", self.launch_id, self.waited_s),
+            WaitEnd::Finished => {
+                format!(
+                    "Launch #{} finished after {} s.",
+                    self.launch_id, self.waited_s
+                )
+            }
+            WaitEnd::Closed => format!(
+                "Launch #{} closed after {} s.",
+                self.launch_id, self.waited_s
+            ),
         };
         format!("{head}\n{}\n{}", self.statistic.text(), self.url)
     }
@@ -271,7 +304,7 @@ async fn run_allure_launch(ctx: Ctx, a: RunLaunchArgs) -> Result<RunStarted, Too
                 ),
                 launch_id: l.id,
                 launch_name: l.name,
-                started_by: "job".into(),
+                started_by: StartedBy::Job,
                 running: true,
                 job_runs: runs.into_iter().map(JobRunSummary::from).collect(),
             })
@@ -296,7 +329,7 @@ async fn run_allure_launch(ctx: Ctx, a: RunLaunchArgs) -> Result<RunStarted, Too
                 summary: format!("Started test plan {plan} in launch #{}.", l.id),
                 launch_id: l.id,
                 launch_name: l.name,
-                started_by: "test_plan".into(),
+                started_by: StartedBy::TestPlan,
                 running: true,
                 job_runs: runs.into_iter().map(JobRunSummary::from).collect(),
             })
@@ -315,7 +348,7 @@ async fn run_allure_launch(ctx: Ctx, a: RunLaunchArgs) -> Result<RunStarted, Too
                 ),
                 launch_id: l.id,
                 launch_name: l.name,
-                started_by: "none".into(),
+                started_by: StartedBy::Nothing,
                 running: false,
                 job_runs: vec![],
             })
@@ -464,10 +497,10 @@ async fn wait_for_launch(ctx: Ctx, a: WaitArgs) -> Result<WaitOutcome, ToolError
             .filter(|r| done_stage(r.stage.as_deref()))
             .count();
         if launch_now.closed {
-            break "closed";
+            break WaitEnd::Closed;
         }
         if !runs.is_empty() && finished == runs.len() {
-            break "finished";
+            break WaitEnd::Finished;
         }
         let elapsed = started.elapsed();
         ctx.scope
@@ -482,18 +515,18 @@ async fn wait_for_launch(ctx: Ctx, a: WaitArgs) -> Result<WaitOutcome, ToolError
             )
             .await;
         if elapsed >= deadline {
-            break "timeout";
+            break WaitEnd::Timeout;
         }
         let nap = every.min(deadline - elapsed);
         tokio::select! {
             _ = tokio::time::sleep(nap) => {}
-            _ = ctx.scope.cancel.cancelled() => break "cancelled",
+            _ = ctx.scope.cancel.cancelled() => break WaitEnd::Cancelled,
         }
     };
     let (stat, runs) = tokio::join!(statistic(&ctx, l.id), job_runs(&ctx, l.id));
     Ok(WaitOutcome {
         launch_id: l.id,
-        outcome: outcome.into(),
+        outcome,
         waited_s: started.elapsed().as_secs(),
         statistic: stat?,
         job_runs: runs?.into_iter().map(JobRunSummary::from).collect(),
@@ -540,4 +573,30 @@ async fn run_test_case(ctx: Ctx, a: RunTestCaseArgs) -> Result<Done, ToolError> 
         ids: vec![tc_id],
         url: Some(ctx.link(&format!("/launch/{}", l.id))),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names<T: Serialize>(v: &[T]) -> Vec<serde_json::Value> {
+        v.iter().map(|x| serde_json::to_value(x).unwrap()).collect()
+    }
+
+    #[test]
+    fn answers_name_their_values_as_before() {
+        assert_eq!(
+            names(&[StartedBy::Job, StartedBy::TestPlan, StartedBy::Nothing]),
+            ["job", "test_plan", "none"]
+        );
+        assert_eq!(
+            names(&[
+                WaitEnd::Finished,
+                WaitEnd::Closed,
+                WaitEnd::Timeout,
+                WaitEnd::Cancelled
+            ]),
+            ["finished", "closed", "timeout", "cancelled"]
+        );
+    }
 }
