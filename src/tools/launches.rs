@@ -1,24 +1,23 @@
-//! Launches: list a project's launches and read one launch with its statistic and CI runs.
+//! Launches: list and search a project's launches; read one with its statistic, status,
+//! report and CI runs; close and reopen it; add test cases or a plan to it. The
+//! launches toolset's list also names compare_launches, kept in compare.rs.
 
 use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
 use serde_json::json;
 
 use super::aql::{self, Entity};
 use super::compare;
 use super::lookups::{done_stage, job_runs, launch, result_url, statistic};
-use super::render::{Example, Statistic, time};
+use super::render::{Example, JobRunSummary, Statistic, time};
 use super::{
     Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, positive_id,
     tool,
 };
 use crate::allure::Page;
-use crate::allure::model::{
-    JobRun, Launch, LaunchProgress, StatusCount, TestResultRow, TestStatus,
-};
+use crate::allure::model::{Launch, LaunchProgress, StatusCount, TestResultRow, TestStatus};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListLaunchesArgs {
@@ -130,35 +129,6 @@ impl Render for LaunchList {
             ));
         }
         s
-    }
-}
-
-/// A CI job run that feeds a launch.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct JobRunSummary {
-    pub id: i64,
-    pub name: Option<String>,
-    pub job_id: Option<i64>,
-    /// scheduled, in_progress, finished or run_failure.
-    pub stage: Option<String>,
-    /// passed, failed, cancelled or unknown.
-    pub status: Option<String>,
-    /// Link to the run on the CI server.
-    pub ci_url: Option<String>,
-    pub error: Option<String>,
-}
-
-impl From<JobRun> for JobRunSummary {
-    fn from(j: JobRun) -> Self {
-        JobRunSummary {
-            id: j.id,
-            name: j.name,
-            job_id: j.job.map(|x| x.id),
-            stage: j.stage,
-            status: j.status,
-            ci_url: j.url,
-            error: j.error_message,
-        }
     }
 }
 

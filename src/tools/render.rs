@@ -1,9 +1,10 @@
-//! Small shared pieces of tool answers: times, statistics, cut text.
+//! Small shared pieces of tool answers: times, statistics, results and CI job runs
+//! named in an answer, cut text.
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::allure::model::{StatusCount, TestStatus};
+use crate::allure::model::{JobRun, StatusCount, TestStatus};
 
 /// Epoch milliseconds as `2026-11-01 12:00 UTC` (compact, unambiguous for a model).
 pub fn time(ms: Option<i64>) -> Option<String> {
@@ -74,6 +75,35 @@ pub struct Example {
     pub name: String,
     pub status: Option<TestStatus>,
     pub url: String,
+}
+
+/// A CI job run that feeds a launch.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobRunSummary {
+    pub id: i64,
+    pub name: Option<String>,
+    pub job_id: Option<i64>,
+    /// scheduled, in_progress, finished or run_failure.
+    pub stage: Option<String>,
+    /// passed, failed, cancelled or unknown.
+    pub status: Option<String>,
+    /// Link to the run on the CI server.
+    pub ci_url: Option<String>,
+    pub error: Option<String>,
+}
+
+impl From<JobRun> for JobRunSummary {
+    fn from(j: JobRun) -> Self {
+        JobRunSummary {
+            id: j.id,
+            name: j.name,
+            job_id: j.job.map(|x| x.id),
+            stage: j.stage,
+            status: j.status,
+            ci_url: j.url,
+            error: j.error_message,
+        }
+    }
 }
 
 /// Cuts text to `max` characters, saying how much was left out and how to get it.

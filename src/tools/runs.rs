@@ -7,9 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::launches::JobRunSummary;
 use super::lookups::{done_stage, job_runs, launch, statistic};
-use super::render::Statistic;
+use super::render::{JobRunSummary, Statistic};
 use super::{
     Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, positive_id,
     required_text, tool,

@@ -1,6 +1,6 @@
-//! Test cases and test plans: list, read with steps, create, update, delete, AQL search,
-//! and the bulk status and tag operations (verified after the write, because the v1 bulk
-//! endpoints were reported to answer success and change nothing; we use v2 and check).
+//! Test cases and test plans: list, read with steps, create, update, delete, AQL search.
+//! The testcases toolset's list also names the verified bulk status and tag writes,
+//! kept in testcase_bulk.rs.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
