@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::aql::{self, Entity};
-use super::compare;
+use super::compare::{COMPARE_LAUNCHES, compare_launches};
 use super::lookups::{done_stage, job_runs, launch, result_url, statistic};
 use super::render::{Example, JobRunSummary, Statistic, time};
 use super::{
@@ -323,7 +323,7 @@ pub fn tools() -> Vec<ToolDef> {
         tool(SEARCH_LAUNCHES, search_launches),
         tool(ADD_TEST_CASES_TO_LAUNCH, add_test_cases_to_launch),
         tool(ADD_TEST_PLAN_TO_LAUNCH, add_test_plan_to_launch),
-        tool(compare::COMPARE_LAUNCHES, compare::compare_launches),
+        tool(COMPARE_LAUNCHES, compare_launches),
     ]
 }
 

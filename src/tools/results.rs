@@ -7,13 +7,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::aql::{self, Entity, quote};
+use super::history::{GET_TEST_RESULT_HISTORY, get_test_result_history};
 use super::lookups::{launch, result_url, selection};
 use super::render::{cut, time};
+use super::steps::{
+    GET_TEST_RESULT_STEPS, READ_ATTACHMENT, get_test_result_steps, read_attachment,
+};
+use super::triage::{TRIAGE_LAUNCH, triage_launch};
 use super::{
     Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, paging,
     parse_statuses, positive_id, required_text, tool,
 };
-use super::{history, steps, triage};
 use crate::allure::Page;
 use crate::allure::model::{TestResult, TestResultRow, TestStatus};
 
@@ -255,12 +259,9 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool(LIST_TEST_RESULTS, list_test_results),
         tool(GET_TEST_RESULT, get_test_result),
-        tool(steps::GET_TEST_RESULT_STEPS, steps::get_test_result_steps),
-        tool(steps::READ_ATTACHMENT, steps::read_attachment),
-        tool(
-            history::GET_TEST_RESULT_HISTORY,
-            history::get_test_result_history,
-        ),
+        tool(GET_TEST_RESULT_STEPS, get_test_result_steps),
+        tool(READ_ATTACHMENT, read_attachment),
+        tool(GET_TEST_RESULT_HISTORY, get_test_result_history),
         tool(ASSIGN_TEST_RESULT, assign_test_result),
         tool(MUTE_TEST_RESULT, mute_test_result),
         tool(BULK_ASSIGN_TEST_RESULTS, bulk_assign_test_results),
@@ -268,7 +269,7 @@ pub fn tools() -> Vec<ToolDef> {
         tool(BULK_UNMUTE_TEST_RESULTS, bulk_unmute_test_results),
         tool(BULK_RESOLVE_TEST_RESULTS, bulk_resolve_test_results),
         tool(SEARCH_TEST_RESULTS, search_test_results),
-        tool(triage::TRIAGE_LAUNCH, triage::triage_launch),
+        tool(TRIAGE_LAUNCH, triage_launch),
     ]
 }
 

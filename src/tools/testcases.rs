@@ -8,7 +8,10 @@ use serde_json::json;
 
 use super::aql::{self, Entity};
 use super::render::{cut, time};
-use super::testcase_bulk;
+use super::testcase_bulk::{
+    BULK_ADD_TEST_CASE_TAGS, BULK_REMOVE_TEST_CASE_TAGS, BULK_SET_TEST_CASE_STATUS,
+    bulk_add_test_case_tags, bulk_remove_test_case_tags, bulk_set_test_case_status,
+};
 use super::{
     Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, created_body,
     positive_id, required_text, tool,
@@ -301,18 +304,9 @@ pub fn tools() -> Vec<ToolDef> {
         tool(CREATE_TEST_CASE, create_test_case),
         tool(UPDATE_TEST_CASE, update_test_case),
         tool(DELETE_TEST_CASE, delete_test_case),
-        tool(
-            testcase_bulk::BULK_SET_TEST_CASE_STATUS,
-            testcase_bulk::bulk_set_test_case_status,
-        ),
-        tool(
-            testcase_bulk::BULK_ADD_TEST_CASE_TAGS,
-            testcase_bulk::bulk_add_test_case_tags,
-        ),
-        tool(
-            testcase_bulk::BULK_REMOVE_TEST_CASE_TAGS,
-            testcase_bulk::bulk_remove_test_case_tags,
-        ),
+        tool(BULK_SET_TEST_CASE_STATUS, bulk_set_test_case_status),
+        tool(BULK_ADD_TEST_CASE_TAGS, bulk_add_test_case_tags),
+        tool(BULK_REMOVE_TEST_CASE_TAGS, bulk_remove_test_case_tags),
         tool(LIST_TEST_PLANS, list_test_plans),
         tool(GET_TEST_PLAN, get_test_plan),
     ]
