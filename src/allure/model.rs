@@ -1,7 +1,69 @@
 //! The parts of Allure TestOps' JSON we read. Every field is optional or defaulted:
 //! instances differ by version, and a missing field must not fail a whole call.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A test result's status (`TestStatus` upstream, sent in lowercase). Upstream is read
+/// leniently: in any case, and a status this server does not know is `unknown` rather
+/// than a failed call. Answers say it in lowercase, as upstream does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+// Inline, so that a field's schema stays a string and only gains its `enum` list.
+#[schemars(inline)]
+pub enum TestStatus {
+    Failed,
+    Broken,
+    Passed,
+    Skipped,
+    Unknown,
+}
+
+impl TestStatus {
+    /// Every status, in the order the API lists them.
+    pub const ALL: [TestStatus; 5] = [
+        TestStatus::Failed,
+        TestStatus::Broken,
+        TestStatus::Passed,
+        TestStatus::Skipped,
+        TestStatus::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestStatus::Failed => "failed",
+            TestStatus::Broken => "broken",
+            TestStatus::Passed => "passed",
+            TestStatus::Skipped => "skipped",
+            TestStatus::Unknown => "unknown",
+        }
+    }
+
+    /// The status of exactly this (lowercase) name.
+    pub fn from_name(name: &str) -> Option<TestStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Failed or broken: the statuses that count as a failure.
+    pub fn is_failing(self) -> bool {
+        matches!(self, TestStatus::Failed | TestStatus::Broken)
+    }
+}
+
+impl fmt::Display for TestStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TestStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Ok(TestStatus::from_name(&name.to_ascii_lowercase()).unwrap_or(TestStatus::Unknown))
+    }
+}
 
 /// A Spring Data page, as every Allure list endpoint returns it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -61,7 +123,7 @@ pub struct ProjectStats {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct StatusCount {
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<TestStatus>,
     #[serde(default)]
     pub count: i64,
 }
@@ -163,7 +225,7 @@ pub struct TestResult {
     #[serde(default)]
     pub full_name: Option<String>,
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<TestStatus>,
     #[serde(default)]
     pub message: Option<String>,
     #[serde(default)]
@@ -200,7 +262,7 @@ pub struct TestResultRow {
     #[serde(default)]
     pub name: String,
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<TestStatus>,
     #[serde(default)]
     pub assignee: Option<String>,
     #[serde(default)]
@@ -215,7 +277,7 @@ pub struct TestResultRow {
 pub struct HistoryEntry {
     pub id: i64,
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<TestStatus>,
     #[serde(default)]
     pub message: Option<String>,
     #[serde(default)]
@@ -248,7 +310,7 @@ pub struct ExecutionStep {
     #[serde(default)]
     pub body: Option<String>,
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<TestStatus>,
     #[serde(default)]
     pub duration: Option<i64>,
     #[serde(default)]
@@ -405,4 +467,37 @@ pub struct DurationBucket {
     pub failed_count: Option<i64>,
     #[serde(default)]
     pub broken_count: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_statuses_are_read_leniently_and_written_as_upstream_does() {
+        let rows: Vec<TestResultRow> = serde_json::from_value(serde_json::json!([
+            {"id": 1, "status": "failed"},
+            {"id": 2, "status": "BROKEN"},
+            {"id": 3, "status": "in_progress"},
+            {"id": 4, "status": null},
+            {"id": 5},
+        ]))
+        .unwrap();
+        let statuses: Vec<Option<TestStatus>> = rows.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                Some(TestStatus::Failed),
+                Some(TestStatus::Broken),
+                Some(TestStatus::Unknown),
+                None,
+                None
+            ]
+        );
+        for s in TestStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(TestStatus::from_name(s.as_str()), Some(s));
+        }
+        assert_eq!(TestStatus::from_name("Passed"), None);
+    }
 }

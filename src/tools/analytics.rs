@@ -1,5 +1,7 @@
 //! Analytics: pass-rate trend over recent launches, launch durations, and success rate.
 
+use std::fmt;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -35,8 +37,31 @@ pub struct Trend {
     /// Average pass rate of the older half and of the newer half of the launches.
     pub older_pass_rate: Option<f64>,
     pub newer_pass_rate: Option<f64>,
-    /// improving, declining, or stable (within 2 points).
-    pub direction: String,
+    pub direction: Direction,
+}
+
+/// Where the pass rate goes: `improving`, `declining`, `stable` (within 2 points), or
+/// `not_enough_data` (too few launches with results).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+// Inline, so that the field's schema stays a string and only gains its `enum` list.
+#[schemars(inline)]
+pub enum Direction {
+    Improving,
+    Declining,
+    Stable,
+    NotEnoughData,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Improving => "improving",
+            Direction::Declining => "declining",
+            Direction::Stable => "stable",
+            Direction::NotEnoughData => "not_enough_data",
+        })
+    }
 }
 
 impl Render for Trend {
@@ -152,142 +177,163 @@ impl Render for SuccessRate {
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        tool(
-            Meta {
-                name: "get_launch_trend_analytics",
-                toolset: Toolset::Analytics,
-                title: "Pass-rate trend",
-                description: "Pass rate of a project's recent launches, oldest first, and whether it is improving or declining.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: TrendArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let n = a.launches.unwrap_or(20);
-                if !(2..=100).contains(&n) {
-                    return Err(ToolError::InvalidArgs(format!(
-                        "launches must be 2..=100, got {n}"
-                    )));
-                }
-                let p: Page<Launch> = ctx
-                    .project_get(
-                        "/launch",
-                        pid,
-                        &[
-                            ("projectId", pid.to_string()),
-                            ("sort", "createdDate,desc".into()),
-                            ("size", n.to_string()),
-                        ],
-                    )
-                    .await?;
-                let mut points: Vec<TrendPoint> = p
-                    .content
-                    .into_iter()
-                    .map(|l| {
-                        let s = Statistic::from_counts(l.statistic.as_deref().unwrap_or(&[]));
-                        TrendPoint {
-                            launch_id: l.id,
-                            name: l.name,
-                            date: time(l.created_date),
-                            total: s.total,
-                            pass_rate: s.pass_rate,
-                            failed: s.failed,
-                            broken: s.broken,
-                        }
-                    })
-                    .collect();
-                points.reverse();
-                let rates: Vec<f64> = points.iter().filter_map(|p| p.pass_rate).collect();
-                let (older, newer) = rates.split_at(rates.len() / 2);
-                let (o, nw) = (mean(older), mean(newer));
-                let direction = match (o, nw) {
-                    (Some(o), Some(n)) if n - o > 2.0 => "improving",
-                    (Some(o), Some(n)) if o - n > 2.0 => "declining",
-                    (Some(_), Some(_)) => "stable",
-                    _ => "not_enough_data",
-                };
-                Ok(Trend {
-                    project_id: pid,
-                    points,
-                    older_pass_rate: o,
-                    newer_pass_rate: nw,
-                    direction: direction.into(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_launch_duration_analytics",
-                toolset: Toolset::Analytics,
-                title: "Launch duration histogram",
-                description: "How long a project's launches take: a histogram of launch durations with pass/fail counts per range.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: ProjectArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let b: Vec<DurationBucket> = ctx
-                    .project_get(
-                        &format!("/analytic/{pid}/launch_duration_histogram"),
-                        pid,
-                        &[("buckets", "6".into())],
-                    )
-                    .await?;
-                let min = |ms: Option<i64>| (ms.unwrap_or(0) as f64 / 6000.0).round() / 10.0;
-                Ok(Durations {
-                    project_id: pid,
-                    buckets: b
-                        .into_iter()
-                        .map(|x| {
-                            let (p, f, br) = (
-                                x.passed_count.unwrap_or(0),
-                                x.failed_count.unwrap_or(0),
-                                x.broken_count.unwrap_or(0),
-                            );
-                            Bucket {
-                                from_min: min(x.min),
-                                to_min: min(x.max),
-                                launches: p + f + br,
-                                passed: p,
-                                failed: f,
-                                broken: br,
-                            }
-                        })
-                        .collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_test_success_rate",
-                toolset: Toolset::Analytics,
-                title: "Test success rate",
-                description: "Share of passed test results in a project per day, with the average.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: ProjectArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let pts: Vec<AnalyticPoint> = ctx
-                    .project_get(&format!("/analytic/{pid}/tc_success_rate"), pid, &[])
-                    .await?;
-                let points: Vec<RatePoint> = pts
-                    .into_iter()
-                    .map(|p| RatePoint {
-                        date: p.date,
-                        success_rate: p.avg_success_rate.map(|r| (r * 1000.0).round() / 10.0),
-                        results: p.test_results_count,
-                    })
-                    .collect();
-                let average = mean(
-                    &points
-                        .iter()
-                        .filter_map(|p| p.success_rate)
-                        .collect::<Vec<_>>(),
-                );
-                Ok(SuccessRate {
-                    project_id: pid,
-                    points,
-                    average,
-                })
-            },
-        ),
+        tool(GET_LAUNCH_TREND_ANALYTICS, get_launch_trend_analytics),
+        tool(GET_LAUNCH_DURATION_ANALYTICS, get_launch_duration_analytics),
+        tool(GET_TEST_SUCCESS_RATE, get_test_success_rate),
     ]
+}
+
+const GET_LAUNCH_TREND_ANALYTICS: Meta = Meta {
+    name: "get_launch_trend_analytics",
+    toolset: Toolset::Analytics,
+    title: "Pass-rate trend",
+    description: "Pass rate of a project's recent launches, oldest first, and whether it is improving or declining.",
+    access: Access::Read,
+};
+
+async fn get_launch_trend_analytics(ctx: Ctx, a: TrendArgs) -> Result<Trend, ToolError> {
+    let pid = ctx.project(a.project_id)?;
+    let n = a.launches.unwrap_or(20);
+    if !(2..=100).contains(&n) {
+        return Err(ToolError::InvalidArgs(format!(
+            "launches must be 2..=100, got {n}"
+        )));
+    }
+    let p: Page<Launch> = ctx
+        .project_get(
+            "/launch",
+            pid,
+            &[
+                ("projectId", pid.to_string()),
+                ("sort", "createdDate,desc".into()),
+                ("size", n.to_string()),
+            ],
+        )
+        .await?;
+    let mut points: Vec<TrendPoint> = p
+        .content
+        .into_iter()
+        .map(|l| {
+            let s = Statistic::from_counts(l.statistic.as_deref().unwrap_or(&[]));
+            TrendPoint {
+                launch_id: l.id,
+                name: l.name,
+                date: time(l.created_date),
+                total: s.total,
+                pass_rate: s.pass_rate,
+                failed: s.failed,
+                broken: s.broken,
+            }
+        })
+        .collect();
+    points.reverse();
+    let rates: Vec<f64> = points.iter().filter_map(|p| p.pass_rate).collect();
+    let (older, newer) = rates.split_at(rates.len() / 2);
+    let (o, nw) = (mean(older), mean(newer));
+    let direction = match (o, nw) {
+        (Some(o), Some(n)) if n - o > 2.0 => Direction::Improving,
+        (Some(o), Some(n)) if o - n > 2.0 => Direction::Declining,
+        (Some(_), Some(_)) => Direction::Stable,
+        _ => Direction::NotEnoughData,
+    };
+    Ok(Trend {
+        project_id: pid,
+        points,
+        older_pass_rate: o,
+        newer_pass_rate: nw,
+        direction,
+    })
+}
+
+const GET_LAUNCH_DURATION_ANALYTICS: Meta = Meta {
+    name: "get_launch_duration_analytics",
+    toolset: Toolset::Analytics,
+    title: "Launch duration histogram",
+    description: "How long a project's launches take: a histogram of launch durations with pass/fail counts per range.",
+    access: Access::Read,
+};
+
+async fn get_launch_duration_analytics(ctx: Ctx, a: ProjectArgs) -> Result<Durations, ToolError> {
+    let pid = ctx.project(a.project_id)?;
+    let b: Vec<DurationBucket> = ctx
+        .project_get(
+            &format!("/analytic/{pid}/launch_duration_histogram"),
+            pid,
+            &[("buckets", "6".into())],
+        )
+        .await?;
+    let min = |ms: Option<i64>| (ms.unwrap_or(0) as f64 / 6000.0).round() / 10.0;
+    Ok(Durations {
+        project_id: pid,
+        buckets: b
+            .into_iter()
+            .map(|x| {
+                let (p, f, br) = (
+                    x.passed_count.unwrap_or(0),
+                    x.failed_count.unwrap_or(0),
+                    x.broken_count.unwrap_or(0),
+                );
+                Bucket {
+                    from_min: min(x.min),
+                    to_min: min(x.max),
+                    launches: p + f + br,
+                    passed: p,
+                    failed: f,
+                    broken: br,
+                }
+            })
+            .collect(),
+    })
+}
+
+const GET_TEST_SUCCESS_RATE: Meta = Meta {
+    name: "get_test_success_rate",
+    toolset: Toolset::Analytics,
+    title: "Test success rate",
+    description: "Share of passed test results in a project per day, with the average.",
+    access: Access::Read,
+};
+
+async fn get_test_success_rate(ctx: Ctx, a: ProjectArgs) -> Result<SuccessRate, ToolError> {
+    let pid = ctx.project(a.project_id)?;
+    let pts: Vec<AnalyticPoint> = ctx
+        .project_get(&format!("/analytic/{pid}/tc_success_rate"), pid, &[])
+        .await?;
+    let points: Vec<RatePoint> = pts
+        .into_iter()
+        .map(|p| RatePoint {
+            date: p.date,
+            success_rate: p.avg_success_rate.map(|r| (r * 1000.0).round() / 10.0),
+            results: p.test_results_count,
+        })
+        .collect();
+    let average = mean(
+        &points
+            .iter()
+            .filter_map(|p| p.success_rate)
+            .collect::<Vec<_>>(),
+    );
+    Ok(SuccessRate {
+        project_id: pid,
+        points,
+        average,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directions_read_the_same_in_text_and_json() {
+        for (d, name) in [
+            (Direction::Improving, "improving"),
+            (Direction::Declining, "declining"),
+            (Direction::Stable, "stable"),
+            (Direction::NotEnoughData, "not_enough_data"),
+        ] {
+            assert_eq!(serde_json::to_value(d).unwrap(), name);
+            assert_eq!(d.to_string(), name);
+        }
+    }
 }

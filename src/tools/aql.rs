@@ -157,31 +157,32 @@ struct AqlValidateResponse {
 }
 
 pub fn tools() -> Vec<ToolDef> {
-    vec![tool(
-        Meta {
-            name: "validate_aql",
-            toolset: Toolset::Results,
-            title: "Validate an AQL query",
-            description: "Check an AQL query for test results, test cases or launches without running the search: answers whether it is valid and how many items match. Syntax: resource allure://aql-guide.",
-            access: Access::Read,
-        },
-        |ctx: Ctx, a: ValidateArgs| async move {
-            let pid = ctx.project(a.project_id)?;
-            let aql = check_query(&a.aql)?;
-            let r: AqlValidateResponse = ctx
-                .client
-                .get(
-                    &format!("{}/query/validate", a.entity.api()),
-                    &[("projectId", pid.to_string()), ("rql", aql.clone())],
-                )
-                .await?;
-            Ok(Validation {
-                valid: r.valid,
-                count: r.valid.then_some(r.count.unwrap_or(0)),
-                aql,
-            })
-        },
-    )]
+    vec![tool(VALIDATE_AQL, validate_aql)]
+}
+
+const VALIDATE_AQL: Meta = Meta {
+    name: "validate_aql",
+    toolset: Toolset::Results,
+    title: "Validate an AQL query",
+    description: "Check an AQL query for test results, test cases or launches without running the search: answers whether it is valid and how many items match. Syntax: resource allure://aql-guide.",
+    access: Access::Read,
+};
+
+async fn validate_aql(ctx: Ctx, a: ValidateArgs) -> Result<Validation, ToolError> {
+    let pid = ctx.project(a.project_id)?;
+    let aql = check_query(&a.aql)?;
+    let r: AqlValidateResponse = ctx
+        .client
+        .get(
+            &format!("{}/query/validate", a.entity.api()),
+            &[("projectId", pid.to_string()), ("rql", aql.clone())],
+        )
+        .await?;
+    Ok(Validation {
+        valid: r.valid,
+        count: r.valid.then_some(r.count.unwrap_or(0)),
+        aql,
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::ToolError;
+use crate::allure::model::TestStatus;
 
 /// Paging arguments shared by list tools.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -131,4 +132,48 @@ pub fn created_body(
         body["description"] = Value::from(d);
     }
     Ok(body)
+}
+
+/// Parses a status filter: one status, or a comma list (`failed,broken`), in any case.
+/// The argument stays a string (a list is one), so the check is here, not in serde.
+pub fn parse_statuses(raw: &str) -> Result<Vec<TestStatus>, ToolError> {
+    let mut out = Vec::new();
+    for s in raw
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+    {
+        let Some(status) = TestStatus::from_name(&s) else {
+            let names: Vec<&str> = TestStatus::ALL.iter().map(|s| s.as_str()).collect();
+            return Err(ToolError::InvalidArgs(format!(
+                "status '{s}' is not one of {}",
+                names.join(", ")
+            )));
+        };
+        if !out.contains(&status) {
+            out.push(status);
+        }
+    }
+    if out.is_empty() {
+        return Err(ToolError::InvalidArgs("status is empty".into()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_parse() {
+        assert_eq!(
+            parse_statuses("Failed, broken,failed").unwrap(),
+            vec![TestStatus::Failed, TestStatus::Broken]
+        );
+        assert_eq!(
+            parse_statuses("red").unwrap_err().to_string(),
+            "Invalid arguments: status 'red' is not one of failed, broken, passed, skipped, unknown"
+        );
+        assert!(parse_statuses(" , ").is_err());
+    }
 }

@@ -4,14 +4,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::render::time;
-use super::results::{Example, result_url};
+use super::lookups::result_url;
+use super::render::{Example, time};
 use super::{
     Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body,
     positive_id, tool,
 };
 use crate::allure::Page;
-use crate::allure::model::{Defect, TestResult, TestResultRow};
+use crate::allure::model::{Defect, TestResult, TestResultRow, TestStatus};
 
 /// Linking is one call per result: keep a selection small enough to stay quick.
 const MAX_LINKS: usize = 20;
@@ -113,7 +113,7 @@ impl Render for DefectDetails {
             s.push_str(&format!(
                 "- #{} [{}] {}\n",
                 r.id,
-                r.status.as_deref().unwrap_or("?"),
+                r.status.map_or("?", TestStatus::as_str),
                 r.name
             ));
         }
@@ -142,187 +142,188 @@ pub struct LinkArgs {
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        tool(
-            Meta {
-                name: "list_defects",
-                toolset: Toolset::Defects,
-                title: "List defects",
-                description: "List a project's defects (open by default) with the number of linked results.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: ListArgs| async move {
-                let (pid, mut q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
-                match a
-                    .status
-                    .as_deref()
-                    .map(|s| s.trim().to_ascii_lowercase())
-                    .as_deref()
-                {
-                    None | Some("open") | Some("") => q.push(("status", "open".into())),
-                    Some("closed") => q.push(("status", "closed".into())),
-                    Some("all") => {}
-                    Some(other) => {
-                        return Err(ToolError::InvalidArgs(format!(
-                            "status '{other}' is not open, closed or all"
-                        )));
-                    }
-                }
-                let p: Page<Defect> = ctx.project_get("/defect", pid, &q).await?;
-                Ok(DefectList {
-                    project_id: pid,
-                    page: PageInfo::of(&p),
-                    defects: p
-                        .content
-                        .into_iter()
-                        .map(|d| DefectLine {
-                            url: defect_url(&ctx, Some(pid), d.id),
-                            id: d.id,
-                            name: d.name,
-                            closed: d.closed.unwrap_or(false),
-                            results: d.count,
-                        })
-                        .collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_defect",
-                toolset: Toolset::Defects,
-                title: "Get a defect",
-                description: "One defect: description, state, and the test results linked to it (first 10).",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: DefectIdArgs| async move {
-                let id = positive_id("defect_id", a.defect_id, "list_defects shows ids")?;
-                let nf = |e| defect_not_found(e, id);
-                let (dp, rp) = (format!("/defect/{id}"), format!("/defect/{id}/testresult"));
-                let rq = [("size", "10".to_owned())];
-                let (d, rs) = tokio::join!(
-                    ctx.client.get::<Defect>(&dp, &[]),
-                    ctx.client.get::<Page<TestResultRow>>(&rp, &rq)
-                );
-                let (d, rs) = (d.map_err(nf)?, rs.map_err(nf)?);
-                Ok(DefectDetails {
-                    url: defect_url(&ctx, d.project_id, d.id),
-                    id: d.id,
-                    name: d.name,
-                    description: d.description.filter(|x| !x.is_empty()),
-                    closed: d.closed.unwrap_or(false),
-                    created: time(d.created_date),
-                    results_total: rs.total_elements,
-                    results: rs
-                        .content
-                        .into_iter()
-                        .map(|r| Example {
-                            url: result_url(&ctx, None, r.id),
-                            id: r.id,
-                            name: r.name,
-                            status: r.status,
-                        })
-                        .collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "create_defect",
-                toolset: Toolset::Defects,
-                title: "Create a defect",
-                description: "Create a defect in a project; link_defect_to_test_results then attaches failing results to it.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: false,
-                },
-            },
-            |ctx: Ctx, a: CreateArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let body = created_body(pid, &a.name, a.description.as_deref())?;
-                let d: Defect = ctx
-                    .client
-                    .post("/defect", body)
-                    .await
-                    .map_err(|e| ToolError::project_not_found(e, pid))?;
-                Ok(Done {
-                    summary: format!("Created defect #{} {}.", d.id, d.name),
-                    ids: vec![d.id],
-                    url: Some(defect_url(&ctx, Some(pid), d.id)),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "link_defect_to_test_results",
-                toolset: Toolset::Defects,
-                title: "Link a defect to test results",
-                description: "Link a defect to up to 20 test results (marking their failures as known).",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: true,
-                },
-            },
-            |ctx: Ctx, a: LinkArgs| async move {
-                let defect = positive_id("defect_id", a.defect_id, "list_defects shows ids")?;
-                let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
-                if ids.len() > MAX_LINKS {
-                    return Err(ToolError::InvalidArgs(format!(
-                        "at most {MAX_LINKS} test results per call; split the selection"
-                    )));
-                }
-                let d: Defect = ctx
-                    .client
-                    .get(&format!("/defect/{defect}"), &[])
-                    .await
-                    .map_err(|e| defect_not_found(e, defect))?;
-                // Check every result first: a half-done link set is worse than none.
-                for id in &ids {
-                    let r: TestResult = ctx
-                        .client
-                        .get(&format!("/testresult/{id}"), &[])
-                        .await
-                        .map_err(|e| ToolError::result_not_found(e, *id))?;
-                    if r.project_id.is_some()
-                        && d.project_id.is_some()
-                        && r.project_id != d.project_id
-                    {
-                        return Err(ToolError::InvalidArgs(format!(
-                            "test result {id} is in project {} but defect {defect} is in project {}",
-                            r.project_id.unwrap_or(0),
-                            d.project_id.unwrap_or(0)
-                        )));
-                    }
-                }
-                let mut linked = Vec::new();
-                for id in &ids {
-                    match ctx
-                        .client
-                        .post::<Option<serde_json::Value>>(
-                            &format!("/testresult/{id}/defect/{defect}"),
-                            json!({}),
-                        )
-                        .await
-                    {
-                        Ok(_) => linked.push(*id),
-                        Err(e) => {
-                            return Err(ToolError::Other(format!(
-                                "Linked {} of {} results ({linked:?}) before this failed: {}. The rest are not linked; call again with them.",
-                                linked.len(),
-                                ids.len(),
-                                ToolError::from(e)
-                            )));
-                        }
-                    }
-                }
-                Ok(Done {
-                    summary: format!(
-                        "Defect #{defect} {} is linked to {} test result(s).",
-                        d.name,
-                        linked.len()
-                    ),
-                    ids: linked,
-                    url: Some(defect_url(&ctx, d.project_id, defect)),
-                })
-            },
-        ),
+        tool(LIST_DEFECTS, list_defects),
+        tool(GET_DEFECT, get_defect),
+        tool(CREATE_DEFECT, create_defect),
+        tool(LINK_DEFECT_TO_TEST_RESULTS, link_defect_to_test_results),
     ]
+}
+
+const LIST_DEFECTS: Meta = Meta {
+    name: "list_defects",
+    toolset: Toolset::Defects,
+    title: "List defects",
+    description: "List a project's defects (open by default) with the number of linked results.",
+    access: Access::Read,
+};
+
+async fn list_defects(ctx: Ctx, a: ListArgs) -> Result<DefectList, ToolError> {
+    let (pid, mut q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
+    match a
+        .status
+        .as_deref()
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("open") | Some("") => q.push(("status", "open".into())),
+        Some("closed") => q.push(("status", "closed".into())),
+        Some("all") => {}
+        Some(other) => {
+            return Err(ToolError::InvalidArgs(format!(
+                "status '{other}' is not open, closed or all"
+            )));
+        }
+    }
+    let p: Page<Defect> = ctx.project_get("/defect", pid, &q).await?;
+    Ok(DefectList {
+        project_id: pid,
+        page: PageInfo::of(&p),
+        defects: p
+            .content
+            .into_iter()
+            .map(|d| DefectLine {
+                url: defect_url(&ctx, Some(pid), d.id),
+                id: d.id,
+                name: d.name,
+                closed: d.closed.unwrap_or(false),
+                results: d.count,
+            })
+            .collect(),
+    })
+}
+
+const GET_DEFECT: Meta = Meta {
+    name: "get_defect",
+    toolset: Toolset::Defects,
+    title: "Get a defect",
+    description: "One defect: description, state, and the test results linked to it (first 10).",
+    access: Access::Read,
+};
+
+async fn get_defect(ctx: Ctx, a: DefectIdArgs) -> Result<DefectDetails, ToolError> {
+    let id = positive_id("defect_id", a.defect_id, "list_defects shows ids")?;
+    let nf = |e| defect_not_found(e, id);
+    let (dp, rp) = (format!("/defect/{id}"), format!("/defect/{id}/testresult"));
+    let rq = [("size", "10".to_owned())];
+    let (d, rs) = tokio::join!(
+        ctx.client.get::<Defect>(&dp, &[]),
+        ctx.client.get::<Page<TestResultRow>>(&rp, &rq)
+    );
+    let (d, rs) = (d.map_err(nf)?, rs.map_err(nf)?);
+    Ok(DefectDetails {
+        url: defect_url(&ctx, d.project_id, d.id),
+        id: d.id,
+        name: d.name,
+        description: d.description.filter(|x| !x.is_empty()),
+        closed: d.closed.unwrap_or(false),
+        created: time(d.created_date),
+        results_total: rs.total_elements,
+        results: rs
+            .content
+            .into_iter()
+            .map(|r| Example {
+                url: result_url(&ctx, None, r.id),
+                id: r.id,
+                name: r.name,
+                status: r.status,
+            })
+            .collect(),
+    })
+}
+
+const CREATE_DEFECT: Meta = Meta {
+    name: "create_defect",
+    toolset: Toolset::Defects,
+    title: "Create a defect",
+    description: "Create a defect in a project; link_defect_to_test_results then attaches failing results to it.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: false,
+    },
+};
+
+async fn create_defect(ctx: Ctx, a: CreateArgs) -> Result<Done, ToolError> {
+    let pid = ctx.project(a.project_id)?;
+    let body = created_body(pid, &a.name, a.description.as_deref())?;
+    let d: Defect = ctx
+        .client
+        .post("/defect", body)
+        .await
+        .map_err(|e| ToolError::project_not_found(e, pid))?;
+    Ok(Done {
+        summary: format!("Created defect #{} {}.", d.id, d.name),
+        ids: vec![d.id],
+        url: Some(defect_url(&ctx, Some(pid), d.id)),
+    })
+}
+
+const LINK_DEFECT_TO_TEST_RESULTS: Meta = Meta {
+    name: "link_defect_to_test_results",
+    toolset: Toolset::Defects,
+    title: "Link a defect to test results",
+    description: "Link a defect to up to 20 test results (marking their failures as known).",
+    access: Access::Write {
+        destructive: false,
+        idempotent: true,
+    },
+};
+
+async fn link_defect_to_test_results(ctx: Ctx, a: LinkArgs) -> Result<Done, ToolError> {
+    let defect = positive_id("defect_id", a.defect_id, "list_defects shows ids")?;
+    let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
+    if ids.len() > MAX_LINKS {
+        return Err(ToolError::InvalidArgs(format!(
+            "at most {MAX_LINKS} test results per call; split the selection"
+        )));
+    }
+    let d: Defect = ctx
+        .client
+        .get(&format!("/defect/{defect}"), &[])
+        .await
+        .map_err(|e| defect_not_found(e, defect))?;
+    // Check every result first: a half-done link set is worse than none.
+    for id in &ids {
+        let r: TestResult = ctx
+            .client
+            .get(&format!("/testresult/{id}"), &[])
+            .await
+            .map_err(|e| ToolError::result_not_found(e, *id))?;
+        if r.project_id.is_some() && d.project_id.is_some() && r.project_id != d.project_id {
+            return Err(ToolError::InvalidArgs(format!(
+                "test result {id} is in project {} but defect {defect} is in project {}",
+                r.project_id.unwrap_or(0),
+                d.project_id.unwrap_or(0)
+            )));
+        }
+    }
+    let mut linked = Vec::new();
+    for id in &ids {
+        match ctx
+            .client
+            .post::<Option<serde_json::Value>>(
+                &format!("/testresult/{id}/defect/{defect}"),
+                json!({}),
+            )
+            .await
+        {
+            Ok(_) => linked.push(*id),
+            Err(e) => {
+                return Err(ToolError::Other(format!(
+                    "Linked {} of {} results ({linked:?}) before this failed: {}. The rest are not linked; call again with them.",
+                    linked.len(),
+                    ids.len(),
+                    ToolError::from(e)
+                )));
+            }
+        }
+    }
+    Ok(Done {
+        summary: format!(
+            "Defect #{defect} {} is linked to {} test result(s).",
+            d.name,
+            linked.len()
+        ),
+        ids: linked,
+        url: Some(defect_url(&ctx, d.project_id, defect)),
+    })
 }

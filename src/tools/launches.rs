@@ -1,21 +1,23 @@
-//! Launches: list a project's launches and read one launch with its statistic and CI runs.
+//! Launches: list and search a project's launches; read one with its statistic, status,
+//! report and CI runs; close and reopen it; add test cases or a plan to it. The
+//! launches toolset's list also names compare_launches, kept in compare.rs.
+
+use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-use std::collections::HashMap;
-
 use serde_json::json;
 
 use super::aql::{self, Entity};
-use super::render::{Statistic, time};
-use super::results::{Example, all_results, failing, launch, result_url};
+use super::compare::{COMPARE_LAUNCHES, compare_launches};
+use super::lookups::{done_stage, job_runs, launch, result_url, statistic};
+use super::render::{Example, JobRunSummary, Statistic, time};
 use super::{
     Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, positive_id,
     tool,
 };
 use crate::allure::Page;
-use crate::allure::model::{JobRun, Launch, LaunchProgress, StatusCount, TestResultRow};
+use crate::allure::model::{Launch, LaunchProgress, StatusCount, TestResultRow, TestStatus};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListLaunchesArgs {
@@ -35,13 +37,46 @@ pub struct LaunchIdArgs {
     pub launch_id: i64,
 }
 
+/// Whether a launch still takes results: upstream has no such field, only `closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+// Inline, so that the field's schema stays a string and only gains its `enum` list.
+#[schemars(inline)]
+pub enum LaunchState {
+    Open,
+    Closed,
+}
+
+impl LaunchState {
+    pub fn of(closed: bool) -> LaunchState {
+        if closed {
+            LaunchState::Closed
+        } else {
+            LaunchState::Open
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchState::Open => "open",
+            LaunchState::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for LaunchState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A launch in a list.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct LaunchSummary {
     pub id: i64,
     pub name: String,
     /// "open" (results may still arrive) or "closed".
-    pub state: &'static str,
+    pub state: LaunchState,
     pub created: Option<String>,
     pub statistic: Option<Statistic>,
     pub tags: Vec<String>,
@@ -54,7 +89,7 @@ impl LaunchSummary {
         LaunchSummary {
             url: ctx.link(&format!("/launch/{}", l.id)),
             id: l.id,
-            state: if l.closed { "closed" } else { "open" },
+            state: LaunchState::of(l.closed),
             created: time(l.created_date),
             statistic: l.statistic.as_deref().map(Statistic::from_counts),
             tags: l.tags.into_iter().filter_map(|t| t.name).collect(),
@@ -97,41 +132,12 @@ impl Render for LaunchList {
     }
 }
 
-/// A CI job run that feeds a launch.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct JobRunSummary {
-    pub id: i64,
-    pub name: Option<String>,
-    pub job_id: Option<i64>,
-    /// scheduled, in_progress, finished or run_failure.
-    pub stage: Option<String>,
-    /// passed, failed, cancelled or unknown.
-    pub status: Option<String>,
-    /// Link to the run on the CI server.
-    pub ci_url: Option<String>,
-    pub error: Option<String>,
-}
-
-impl From<JobRun> for JobRunSummary {
-    fn from(j: JobRun) -> Self {
-        JobRunSummary {
-            id: j.id,
-            name: j.name,
-            job_id: j.job.map(|x| x.id),
-            stage: j.stage,
-            status: j.status,
-            ci_url: j.url,
-            error: j.error_message,
-        }
-    }
-}
-
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct LaunchDetails {
     pub id: i64,
     pub name: String,
     pub project_id: Option<i64>,
-    pub state: &'static str,
+    pub state: LaunchState,
     pub created: Option<String>,
     pub last_modified: Option<String>,
     pub created_by: Option<String>,
@@ -185,12 +191,33 @@ impl Render for LaunchDetails {
     }
 }
 
+/// Where a launch is: `running` (job runs going or results still processed), `finished`
+/// (open, nothing running) or `closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+// Inline, so that the field's schema stays a string and only gains its `enum` list.
+#[schemars(inline)]
+pub enum Progress {
+    Running,
+    Finished,
+    Closed,
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Progress::Running => "running",
+            Progress::Finished => "finished",
+            Progress::Closed => "closed",
+        })
+    }
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct LaunchStatus {
     pub launch_id: i64,
     pub name: String,
-    /// running (job runs going or results still processed), finished (open, nothing running), or closed.
-    pub status: &'static str,
+    pub status: Progress,
     pub statistic: Statistic,
     pub job_runs: Vec<JobRunSummary>,
     pub url: String,
@@ -213,7 +240,7 @@ impl Render for LaunchStatus {
 pub struct LaunchReport {
     pub launch_id: i64,
     pub name: String,
-    pub state: &'static str,
+    pub state: LaunchState,
     pub created: Option<String>,
     pub statistic: Statistic,
     /// The failed and broken results (first 20).
@@ -242,7 +269,7 @@ impl Render for LaunchReport {
                 s.push_str(&format!(
                     "- #{} [{}] {} {}\n",
                     f.id,
-                    f.status.as_deref().unwrap_or("?"),
+                    f.status.map_or("?", TestStatus::as_str),
                     f.name,
                     f.url
                 ));
@@ -285,469 +312,355 @@ pub struct AddPlanArgs {
     pub test_plan_id: i64,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct CompareArgs {
-    /// The earlier launch (the baseline).
-    pub from_launch_id: i64,
-    /// The later launch.
-    pub to_launch_id: i64,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Comparison {
-    pub from_launch_id: i64,
-    pub to_launch_id: i64,
-    pub from_statistic: Statistic,
-    pub to_statistic: Statistic,
-    /// Failing in `to`, passing (or absent) in `from`.
-    pub new_failures: Vec<Example>,
-    /// Failing in `from`, passing in `to`.
-    pub fixed: Vec<Example>,
-    /// Failing in both.
-    pub still_failing: Vec<Example>,
-    pub new_failures_total: usize,
-    pub fixed_total: usize,
-    pub still_failing_total: usize,
-}
-
-impl Render for Comparison {
-    fn text(&self) -> String {
-        let mut s = format!(
-            "Launch #{} → #{}: {} new failures, {} fixed, {} still failing\nbefore: {}\nafter:  {}\n",
-            self.from_launch_id,
-            self.to_launch_id,
-            self.new_failures_total,
-            self.fixed_total,
-            self.still_failing_total,
-            self.from_statistic.text(),
-            self.to_statistic.text()
-        );
-        for (title, list) in [
-            ("New failures", &self.new_failures),
-            ("Fixed", &self.fixed),
-            ("Still failing", &self.still_failing),
-        ] {
-            if !list.is_empty() {
-                s.push_str(&format!("{title}:\n"));
-                for e in list {
-                    s.push_str(&format!("- #{} {} {}\n", e.id, e.name, e.url));
-                }
-            }
-        }
-        s
-    }
-}
-
-/// The most examples per comparison list: the totals say how many there are.
-const COMPARE_LIST: usize = 30;
-
-/// A launch's counts by status.
-pub(super) async fn statistic(ctx: &Ctx, id: i64) -> Result<Statistic, ToolError> {
-    let s: Vec<StatusCount> = ctx
-        .client
-        .get(&format!("/launch/{id}/statistic"), &[])
-        .await?;
-    Ok(Statistic::from_counts(&s))
-}
-
-/// The CI job runs feeding a launch.
-pub(super) async fn job_runs(ctx: &Ctx, launch_id: i64) -> Result<Vec<JobRun>, ToolError> {
-    ctx.client
-        .get::<Vec<JobRun>>(&format!("/launch/{launch_id}/job"), &[])
-        .await
-        .map_err(|e| ToolError::launch_not_found(e, launch_id))
-}
-
-/// A job run's stage says it will not change any more.
-pub(super) fn done_stage(stage: Option<&str>) -> bool {
-    matches!(stage, Some("finished") | Some("run_failure"))
-}
-
-fn set_closed_tool(
-    name: &'static str,
-    title: &'static str,
-    description: &'static str,
-    close: bool,
-) -> ToolDef {
-    tool(
-        Meta {
-            name,
-            toolset: Toolset::Launches,
-            title,
-            description,
-            access: Access::Write {
-                destructive: false,
-                idempotent: true,
-            },
-        },
-        move |ctx: Ctx, a: LaunchIdArgs| async move {
-            let l = launch(&ctx, a.launch_id).await?;
-            let (verb, path) = if close {
-                ("closed", "close")
-            } else {
-                ("reopened", "reopen")
-            };
-            if l.closed == close {
-                return Ok(Done {
-                    summary: format!(
-                        "Launch #{} {} was already {verb}; nothing changed.",
-                        l.id, l.name
-                    ),
-                    ids: vec![l.id],
-                    url: Some(ctx.link(&format!("/launch/{}", l.id))),
-                });
-            }
-            let _: Option<serde_json::Value> = ctx
-                .client
-                .post(&format!("/launch/{}/{path}", l.id), json!({}))
-                .await?;
-            Ok(Done {
-                summary: format!("Launch #{} {} is {verb}.", l.id, l.name),
-                ids: vec![l.id],
-                url: Some(ctx.link(&format!("/launch/{}", l.id))),
-            })
-        },
-    )
-}
-
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        tool(
-            Meta {
-                name: "list_launches",
-                toolset: Toolset::Launches,
-                title: "List launches",
-                description: "List a project's launches, newest first, each with its pass/fail statistic, open/closed state and link. Paged.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: ListLaunchesArgs| async move {
-                let (pid, mut q) = ctx.project_query(a.project_id, a.page, a.size, 20)?;
-                q.push(("sort", "createdDate,desc".into()));
-                if let Some(s) = a.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                    q.push(("search", s.to_owned()));
-                }
-                let page: Page<Launch> = ctx.project_get("/launch", pid, &q).await?;
-                Ok(LaunchList {
-                    project_id: pid,
-                    page: PageInfo::of(&page),
-                    launches: page
-                        .content
-                        .into_iter()
-                        .map(|l| LaunchSummary::from(&ctx, l))
-                        .collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_launch_details",
-                toolset: Toolset::Launches,
-                title: "Launch details",
-                description: "Everything about one launch: state, statistic by status with pass rate, tags, links, the CI job runs feeding it, and a link to it in TestOps.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: LaunchIdArgs| async move {
-                let id = a.launch_id;
-                if id <= 0 {
-                    return Err(ToolError::InvalidArgs(format!(
-                        "launch_id {id} is not a launch id; list_launches shows ids"
-                    )));
-                }
-                let nf = |e| ToolError::launch_not_found(e, id);
-                let path = format!("/launch/{id}");
-                let stat_path = format!("/launch/{id}/statistic");
-                // Three independent reads, in parallel: the call costs one round trip, not three.
-                let (launch, stat, jobs) = tokio::join!(
-                    ctx.client.get::<Launch>(&path, &[]),
-                    ctx.client.get::<Vec<StatusCount>>(&stat_path, &[]),
-                    job_runs(&ctx, id),
-                );
-                let l = launch.map_err(nf)?;
-                let stat = stat.map_err(nf)?;
-                let jobs = jobs?;
-                Ok(LaunchDetails {
-                    url: ctx.link(&format!("/launch/{}", l.id)),
-                    id: l.id,
-                    name: l.name,
-                    project_id: l.project_id,
-                    state: if l.closed { "closed" } else { "open" },
-                    created: time(l.created_date),
-                    last_modified: time(l.last_modified_date),
-                    created_by: l.created_by,
-                    tags: l.tags.into_iter().filter_map(|t| t.name).collect(),
-                    links: l.links.into_iter().filter_map(|k| k.url).collect(),
-                    statistic: Statistic::from_counts(&stat),
-                    job_runs: jobs.into_iter().map(JobRunSummary::from).collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_launch_status",
-                toolset: Toolset::Launches,
-                title: "Launch status",
-                description: "Whether a launch is running, finished or closed, with its statistic and CI job runs. Cheap to poll; wait_for_launch waits for you.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: LaunchIdArgs| async move {
-                let l = launch(&ctx, a.launch_id).await?;
-                let pp = format!("/launch/{}/progress", l.id);
-                let (progress, jobs, stat) = tokio::join!(
-                    ctx.client.get::<Option<LaunchProgress>>(&pp, &[]),
-                    job_runs(&ctx, l.id),
-                    statistic(&ctx, l.id)
-                );
-                let jobs = jobs?;
-                let ready = progress?.and_then(|p| p.ready).unwrap_or(true);
-                let running = !ready || jobs.iter().any(|j| !done_stage(j.stage.as_deref()));
-                Ok(LaunchStatus {
-                    url: ctx.link(&format!("/launch/{}", l.id)),
-                    launch_id: l.id,
-                    name: l.name,
-                    status: if l.closed {
-                        "closed"
-                    } else if running {
-                        "running"
-                    } else {
-                        "finished"
-                    },
-                    statistic: stat?,
-                    job_runs: jobs.into_iter().map(JobRunSummary::from).collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_launch_report",
-                toolset: Toolset::Launches,
-                title: "Launch report",
-                description: "A launch's report: statistic and pass rate, its failed and broken results with links (first 20), and its CI job runs.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: LaunchIdArgs| async move {
-                let l = launch(&ctx, a.launch_id).await?;
-                let pid = l.project_id.unwrap_or(0);
-                let aql = format!("launch = {} and status in [\"failed\", \"broken\"]", l.id);
-                let q = [
-                    ("projectId", pid.to_string()),
-                    ("rql", aql),
-                    ("size", "20".into()),
-                ];
-                let (fails, jobs, stat) = tokio::join!(
-                    ctx.client
-                        .get::<Page<TestResultRow>>("/testresult/__search", &q),
-                    job_runs(&ctx, l.id),
-                    statistic(&ctx, l.id)
-                );
-                let fails = fails?;
-                Ok(LaunchReport {
-                    url: ctx.link(&format!("/launch/{}", l.id)),
-                    launch_id: l.id,
-                    state: if l.closed { "closed" } else { "open" },
-                    created: time(l.created_date),
-                    name: l.name,
-                    statistic: stat?,
-                    failures_total: fails.total_elements,
-                    failures: fails
-                        .content
-                        .into_iter()
-                        .map(|r| Example {
-                            url: result_url(&ctx, Some(l.id), r.id),
-                            id: r.id,
-                            name: r.name,
-                            status: r.status,
-                        })
-                        .collect(),
-                    job_runs: jobs?.into_iter().map(JobRunSummary::from).collect(),
-                })
-            },
-        ),
-        set_closed_tool(
-            "close_launch",
-            "Close a launch",
-            "Close a launch: no more results are accepted and it counts as done. Closing a closed launch changes nothing.",
-            true,
-        ),
-        set_closed_tool(
-            "reopen_launch",
-            "Reopen a launch",
-            "Reopen a closed launch so results can be added again.",
-            false,
-        ),
-        tool(
-            Meta {
-                name: "search_launches",
-                toolset: Toolset::Launches,
-                title: "Search launches with AQL",
-                description: "Search a project's launches with AQL (e.g. `closed = false and tag = \"nightly\"`). Guide: resource allure://aql-guide. Paged.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: SearchLaunchesArgs| async move {
-                let found = aql::search::<Launch>(
-                    &ctx,
-                    Entity::Launch,
-                    a.project_id,
-                    &a.aql,
-                    (a.page, a.size, 20),
-                )
-                .await?;
-                Ok(LaunchList {
-                    project_id: found.project_id,
-                    page: PageInfo::of(&found.page),
-                    launches: found
-                        .page
-                        .content
-                        .into_iter()
-                        .map(|l| LaunchSummary::from(&ctx, l))
-                        .collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "add_test_cases_to_launch",
-                toolset: Toolset::Launches,
-                title: "Add test cases to a launch",
-                description: "Add up to 100 test cases to an existing launch for execution, optionally assigned to users.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: false,
-                },
-            },
-            |ctx: Ctx, a: AddCasesArgs| async move {
-                let ids = bulk_ids("test_case_ids", &a.test_case_ids)?;
-                let l = launch(&ctx, a.launch_id).await?;
-                let pid = match (a.project_id, l.project_id) {
-                    (Some(p), Some(lp)) if p != lp => {
-                        return Err(ToolError::InvalidArgs(format!(
-                            "launch {} belongs to project {lp}, not {p}",
-                            l.id
-                        )));
-                    }
-                    (Some(p), _) | (None, Some(p)) => p,
-                    (None, None) => ctx.project(None)?,
-                };
-                let mut body = json!({"launchId": l.id, "selection": {"projectId": pid, "testCasesInclude": ids, "inverted": false}});
-                if let Some(users) = a.assignees.filter(|u| !u.is_empty()) {
-                    body["assignees"] = json!(users);
-                }
-                let _: Option<serde_json::Value> = ctx
-                    .client
-                    .post("/v2/test-case/bulk/run/existing", body)
-                    .await?;
-                Ok(Done {
-                    summary: format!(
-                        "{} test case(s) are added to launch #{} {}.",
-                        ids.len(),
-                        l.id,
-                        l.name
-                    ),
-                    ids,
-                    url: Some(ctx.link(&format!("/launch/{}", l.id))),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "add_test_plan_to_launch",
-                toolset: Toolset::Launches,
-                title: "Add a test plan to a launch",
-                description: "Add all test cases of a test plan to an existing launch for execution.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: false,
-                },
-            },
-            |ctx: Ctx, a: AddPlanArgs| async move {
-                let plan = positive_id(
-                    "test_plan_id",
-                    a.test_plan_id,
-                    "list_test_plans shows plan ids",
-                )?;
-                let l = launch(&ctx, a.launch_id).await?;
-                let _: Option<serde_json::Value> = ctx
-                    .client
-                    .post(
-                        &format!("/launch/{}/testplan/add", l.id),
-                        json!({"testPlanId": plan}),
-                    )
-                    .await
-                    .map_err(|e| ToolError::plan_not_found(e, plan))?;
-                Ok(Done {
-                    summary: format!("Test plan #{plan} is added to launch #{} {}.", l.id, l.name),
-                    ids: vec![plan],
-                    url: Some(ctx.link(&format!("/launch/{}", l.id))),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "compare_launches",
-                toolset: Toolset::Launches,
-                title: "Compare two launches",
-                description: "Compare two launches test by test: new failures, fixed tests and tests still failing, with both statistics. Use it to see what a change broke or fixed.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: CompareArgs| async move {
-                if a.from_launch_id == a.to_launch_id {
-                    return Err(ToolError::InvalidArgs(
-                        "from_launch_id and to_launch_id are the same launch".into(),
-                    ));
-                }
-                let (from, to) =
-                    tokio::join!(launch(&ctx, a.from_launch_id), launch(&ctx, a.to_launch_id));
-                let (from, to) = (from?, to?);
-                let (fr, tr) = tokio::join!(
-                    all_results(&ctx, from.id, 5000),
-                    all_results(&ctx, to.id, 5000)
-                );
-                let (fr, tr) = (fr?.0, tr?.0);
-                let key = |r: &crate::allure::model::TestResult| {
-                    r.test_case_id
-                        .map(|t| t.to_string())
-                        .unwrap_or_else(|| r.name.clone())
-                };
-                let before: HashMap<String, Option<String>> =
-                    fr.iter().map(|r| (key(r), r.status.clone())).collect();
-                let (mut new_f, mut fixed, mut still) = (Vec::new(), Vec::new(), Vec::new());
-                let mut seen = std::collections::HashSet::new();
-                for r in &tr {
-                    let k = key(r);
-                    if !seen.insert(k.clone()) {
-                        continue;
-                    }
-                    let ex = || Example {
-                        id: r.id,
-                        name: r.name.clone(),
-                        status: r.status.clone(),
-                        url: result_url(&ctx, Some(to.id), r.id),
-                    };
-                    let was = before.get(&k).and_then(|s| s.as_deref());
-                    match (failing(was), failing(r.status.as_deref())) {
-                        (false, true) => new_f.push(ex()),
-                        (true, true) => still.push(ex()),
-                        (true, false) if r.status.as_deref() == Some("passed") => fixed.push(ex()),
-                        _ => {}
-                    }
-                }
-                let totals = (new_f.len(), fixed.len(), still.len());
-                for v in [&mut new_f, &mut fixed, &mut still] {
-                    v.truncate(COMPARE_LIST);
-                }
-                let (fs, ts) = tokio::join!(statistic(&ctx, from.id), statistic(&ctx, to.id));
-                Ok(Comparison {
-                    from_launch_id: from.id,
-                    to_launch_id: to.id,
-                    from_statistic: fs?,
-                    to_statistic: ts?,
-                    new_failures: new_f,
-                    fixed,
-                    still_failing: still,
-                    new_failures_total: totals.0,
-                    fixed_total: totals.1,
-                    still_failing_total: totals.2,
-                })
-            },
-        ),
+        tool(LIST_LAUNCHES, list_launches),
+        tool(GET_LAUNCH_DETAILS, get_launch_details),
+        tool(GET_LAUNCH_STATUS, get_launch_status),
+        tool(GET_LAUNCH_REPORT, get_launch_report),
+        tool(CLOSE_LAUNCH, close_launch),
+        tool(REOPEN_LAUNCH, reopen_launch),
+        tool(SEARCH_LAUNCHES, search_launches),
+        tool(ADD_TEST_CASES_TO_LAUNCH, add_test_cases_to_launch),
+        tool(ADD_TEST_PLAN_TO_LAUNCH, add_test_plan_to_launch),
+        tool(COMPARE_LAUNCHES, compare_launches),
     ]
+}
+
+const LIST_LAUNCHES: Meta = Meta {
+    name: "list_launches",
+    toolset: Toolset::Launches,
+    title: "List launches",
+    description: "List a project's launches, newest first, each with its pass/fail statistic, open/closed state and link. Paged.",
+    access: Access::Read,
+};
+
+async fn list_launches(ctx: Ctx, a: ListLaunchesArgs) -> Result<LaunchList, ToolError> {
+    let (pid, mut q) = ctx.project_query(a.project_id, a.page, a.size, 20)?;
+    q.push(("sort", "createdDate,desc".into()));
+    if let Some(s) = a.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        q.push(("search", s.to_owned()));
+    }
+    let page: Page<Launch> = ctx.project_get("/launch", pid, &q).await?;
+    Ok(LaunchList {
+        project_id: pid,
+        page: PageInfo::of(&page),
+        launches: page
+            .content
+            .into_iter()
+            .map(|l| LaunchSummary::from(&ctx, l))
+            .collect(),
+    })
+}
+
+const GET_LAUNCH_DETAILS: Meta = Meta {
+    name: "get_launch_details",
+    toolset: Toolset::Launches,
+    title: "Launch details",
+    description: "Everything about one launch: state, statistic by status with pass rate, tags, links, the CI job runs feeding it, and a link to it in TestOps.",
+    access: Access::Read,
+};
+
+async fn get_launch_details(ctx: Ctx, a: LaunchIdArgs) -> Result<LaunchDetails, ToolError> {
+    let id = a.launch_id;
+    if id <= 0 {
+        return Err(ToolError::InvalidArgs(format!(
+            "launch_id {id} is not a launch id; list_launches shows ids"
+        )));
+    }
+    let nf = |e| ToolError::launch_not_found(e, id);
+    let path = format!("/launch/{id}");
+    let stat_path = format!("/launch/{id}/statistic");
+    // Three independent reads, in parallel: the call costs one round trip, not three.
+    let (launch, stat, jobs) = tokio::join!(
+        ctx.client.get::<Launch>(&path, &[]),
+        ctx.client.get::<Vec<StatusCount>>(&stat_path, &[]),
+        job_runs(&ctx, id),
+    );
+    let l = launch.map_err(nf)?;
+    let stat = stat.map_err(nf)?;
+    let jobs = jobs?;
+    Ok(LaunchDetails {
+        url: ctx.link(&format!("/launch/{}", l.id)),
+        id: l.id,
+        name: l.name,
+        project_id: l.project_id,
+        state: LaunchState::of(l.closed),
+        created: time(l.created_date),
+        last_modified: time(l.last_modified_date),
+        created_by: l.created_by,
+        tags: l.tags.into_iter().filter_map(|t| t.name).collect(),
+        links: l.links.into_iter().filter_map(|k| k.url).collect(),
+        statistic: Statistic::from_counts(&stat),
+        job_runs: jobs.into_iter().map(JobRunSummary::from).collect(),
+    })
+}
+
+const GET_LAUNCH_STATUS: Meta = Meta {
+    name: "get_launch_status",
+    toolset: Toolset::Launches,
+    title: "Launch status",
+    description: "Whether a launch is running, finished or closed, with its statistic and CI job runs. Cheap to poll; wait_for_launch waits for you.",
+    access: Access::Read,
+};
+
+async fn get_launch_status(ctx: Ctx, a: LaunchIdArgs) -> Result<LaunchStatus, ToolError> {
+    let l = launch(&ctx, a.launch_id).await?;
+    let pp = format!("/launch/{}/progress", l.id);
+    let (progress, jobs, stat) = tokio::join!(
+        ctx.client.get::<Option<LaunchProgress>>(&pp, &[]),
+        job_runs(&ctx, l.id),
+        statistic(&ctx, l.id)
+    );
+    let jobs = jobs?;
+    let ready = progress?.and_then(|p| p.ready).unwrap_or(true);
+    let running = !ready || jobs.iter().any(|j| !done_stage(j.stage.as_deref()));
+    Ok(LaunchStatus {
+        url: ctx.link(&format!("/launch/{}", l.id)),
+        launch_id: l.id,
+        name: l.name,
+        status: if l.closed {
+            Progress::Closed
+        } else if running {
+            Progress::Running
+        } else {
+            Progress::Finished
+        },
+        statistic: stat?,
+        job_runs: jobs.into_iter().map(JobRunSummary::from).collect(),
+    })
+}
+
+const GET_LAUNCH_REPORT: Meta = Meta {
+    name: "get_launch_report",
+    toolset: Toolset::Launches,
+    title: "Launch report",
+    description: "A launch's report: statistic and pass rate, its failed and broken results with links (first 20), and its CI job runs.",
+    access: Access::Read,
+};
+
+async fn get_launch_report(ctx: Ctx, a: LaunchIdArgs) -> Result<LaunchReport, ToolError> {
+    let l = launch(&ctx, a.launch_id).await?;
+    let pid = l.project_id.unwrap_or(0);
+    let aql = format!("launch = {} and status in [\"failed\", \"broken\"]", l.id);
+    let q = [
+        ("projectId", pid.to_string()),
+        ("rql", aql),
+        ("size", "20".into()),
+    ];
+    let (fails, jobs, stat) = tokio::join!(
+        ctx.client
+            .get::<Page<TestResultRow>>("/testresult/__search", &q),
+        job_runs(&ctx, l.id),
+        statistic(&ctx, l.id)
+    );
+    let fails = fails?;
+    Ok(LaunchReport {
+        url: ctx.link(&format!("/launch/{}", l.id)),
+        launch_id: l.id,
+        state: LaunchState::of(l.closed),
+        created: time(l.created_date),
+        name: l.name,
+        statistic: stat?,
+        failures_total: fails.total_elements,
+        failures: fails
+            .content
+            .into_iter()
+            .map(|r| Example {
+                url: result_url(&ctx, Some(l.id), r.id),
+                id: r.id,
+                name: r.name,
+                status: r.status,
+            })
+            .collect(),
+        job_runs: jobs?.into_iter().map(JobRunSummary::from).collect(),
+    })
+}
+
+const CLOSE_LAUNCH: Meta = Meta {
+    name: "close_launch",
+    toolset: Toolset::Launches,
+    title: "Close a launch",
+    description: "Close a launch: no more results are accepted and it counts as done. Closing a closed launch changes nothing.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: true,
+    },
+};
+
+async fn close_launch(ctx: Ctx, a: LaunchIdArgs) -> Result<Done, ToolError> {
+    set_closed(ctx, a.launch_id, true).await
+}
+
+const REOPEN_LAUNCH: Meta = Meta {
+    name: "reopen_launch",
+    toolset: Toolset::Launches,
+    title: "Reopen a launch",
+    description: "Reopen a closed launch so results can be added again.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: true,
+    },
+};
+
+async fn reopen_launch(ctx: Ctx, a: LaunchIdArgs) -> Result<Done, ToolError> {
+    set_closed(ctx, a.launch_id, false).await
+}
+
+/// Closes or reopens a launch; one that is already so is left alone, so both tools
+/// are idempotent.
+async fn set_closed(ctx: Ctx, launch_id: i64, close: bool) -> Result<Done, ToolError> {
+    let l = launch(&ctx, launch_id).await?;
+    let (verb, path) = if close {
+        ("closed", "close")
+    } else {
+        ("reopened", "reopen")
+    };
+    if l.closed == close {
+        return Ok(Done {
+            summary: format!(
+                "Launch #{} {} was already {verb}; nothing changed.",
+                l.id, l.name
+            ),
+            ids: vec![l.id],
+            url: Some(ctx.link(&format!("/launch/{}", l.id))),
+        });
+    }
+    let _: Option<serde_json::Value> = ctx
+        .client
+        .post(&format!("/launch/{}/{path}", l.id), json!({}))
+        .await?;
+    Ok(Done {
+        summary: format!("Launch #{} {} is {verb}.", l.id, l.name),
+        ids: vec![l.id],
+        url: Some(ctx.link(&format!("/launch/{}", l.id))),
+    })
+}
+
+const SEARCH_LAUNCHES: Meta = Meta {
+    name: "search_launches",
+    toolset: Toolset::Launches,
+    title: "Search launches with AQL",
+    description: "Search a project's launches with AQL (e.g. `closed = false and tag = \"nightly\"`). Guide: resource allure://aql-guide. Paged.",
+    access: Access::Read,
+};
+
+async fn search_launches(ctx: Ctx, a: SearchLaunchesArgs) -> Result<LaunchList, ToolError> {
+    let found = aql::search::<Launch>(
+        &ctx,
+        Entity::Launch,
+        a.project_id,
+        &a.aql,
+        (a.page, a.size, 20),
+    )
+    .await?;
+    Ok(LaunchList {
+        project_id: found.project_id,
+        page: PageInfo::of(&found.page),
+        launches: found
+            .page
+            .content
+            .into_iter()
+            .map(|l| LaunchSummary::from(&ctx, l))
+            .collect(),
+    })
+}
+
+const ADD_TEST_CASES_TO_LAUNCH: Meta = Meta {
+    name: "add_test_cases_to_launch",
+    toolset: Toolset::Launches,
+    title: "Add test cases to a launch",
+    description: "Add up to 100 test cases to an existing launch for execution, optionally assigned to users.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: false,
+    },
+};
+
+async fn add_test_cases_to_launch(ctx: Ctx, a: AddCasesArgs) -> Result<Done, ToolError> {
+    let ids = bulk_ids("test_case_ids", &a.test_case_ids)?;
+    let l = launch(&ctx, a.launch_id).await?;
+    let pid = match (a.project_id, l.project_id) {
+        (Some(p), Some(lp)) if p != lp => {
+            return Err(ToolError::InvalidArgs(format!(
+                "launch {} belongs to project {lp}, not {p}",
+                l.id
+            )));
+        }
+        (Some(p), _) | (None, Some(p)) => p,
+        (None, None) => ctx.project(None)?,
+    };
+    let mut body = json!({"launchId": l.id, "selection": {"projectId": pid, "testCasesInclude": ids, "inverted": false}});
+    if let Some(users) = a.assignees.filter(|u| !u.is_empty()) {
+        body["assignees"] = json!(users);
+    }
+    let _: Option<serde_json::Value> = ctx
+        .client
+        .post("/v2/test-case/bulk/run/existing", body)
+        .await?;
+    Ok(Done {
+        summary: format!(
+            "{} test case(s) are added to launch #{} {}.",
+            ids.len(),
+            l.id,
+            l.name
+        ),
+        ids,
+        url: Some(ctx.link(&format!("/launch/{}", l.id))),
+    })
+}
+
+const ADD_TEST_PLAN_TO_LAUNCH: Meta = Meta {
+    name: "add_test_plan_to_launch",
+    toolset: Toolset::Launches,
+    title: "Add a test plan to a launch",
+    description: "Add all test cases of a test plan to an existing launch for execution.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: false,
+    },
+};
+
+async fn add_test_plan_to_launch(ctx: Ctx, a: AddPlanArgs) -> Result<Done, ToolError> {
+    let plan = positive_id(
+        "test_plan_id",
+        a.test_plan_id,
+        "list_test_plans shows plan ids",
+    )?;
+    let l = launch(&ctx, a.launch_id).await?;
+    let _: Option<serde_json::Value> = ctx
+        .client
+        .post(
+            &format!("/launch/{}/testplan/add", l.id),
+            json!({"testPlanId": plan}),
+        )
+        .await
+        .map_err(|e| ToolError::plan_not_found(e, plan))?;
+    Ok(Done {
+        summary: format!("Test plan #{plan} is added to launch #{} {}.", l.id, l.name),
+        ids: vec![plan],
+        url: Some(ctx.link(&format!("/launch/{}", l.id))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_read_the_same_in_text_and_json() {
+        for (s, name) in [(LaunchState::Open, "open"), (LaunchState::Closed, "closed")] {
+            assert_eq!(serde_json::to_value(s).unwrap(), name);
+            assert_eq!(s.to_string(), name);
+        }
+        assert_eq!(LaunchState::of(true), LaunchState::Closed);
+        for (p, name) in [
+            (Progress::Running, "running"),
+            (Progress::Finished, "finished"),
+            (Progress::Closed, "closed"),
+        ] {
+            assert_eq!(serde_json::to_value(p).unwrap(), name);
+            assert_eq!(p.to_string(), name);
+        }
+    }
 }

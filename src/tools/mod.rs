@@ -4,17 +4,23 @@
 
 pub mod analytics;
 pub mod aql;
+pub mod compare;
 pub mod defects;
+pub mod history;
 pub mod launches;
 pub mod projects;
 pub mod raw;
 pub mod render;
 pub mod results;
 pub mod runs;
+pub mod steps;
+pub mod testcase_bulk;
 pub mod testcases;
+pub mod triage;
 
 mod args;
 mod errors;
+mod lookups;
 mod registry;
 mod schema;
 

@@ -147,125 +147,128 @@ const FIND_SCAN_PAGES: u32 = 10;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        tool(
-            Meta {
-                name: "list_projects",
-                toolset: Toolset::Projects,
-                title: "List projects",
-                description: "List the Allure TestOps projects the token can see, with ids, short codes and links. Paged.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: ListProjectsArgs| async move {
-                let mut q = paging(a.page, a.size, 20)?;
-                q.push(("sort", "name,asc".into()));
-                let page: Page<Project> = ctx.client.get("/project", &q).await?;
-                Ok(ProjectList {
-                    page: PageInfo::of(&page),
-                    projects: page
-                        .content
-                        .into_iter()
-                        .map(|p| ProjectSummary::from(&ctx, p))
-                        .collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_project",
-                toolset: Toolset::Projects,
-                title: "Get a project",
-                description: "Get one project by id: name, short code, description and link.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: ProjectIdArgs| async move {
-                let id = ctx.project(a.project_id)?;
-                let p: Project = ctx.project_get(&format!("/project/{id}"), id, &[]).await?;
-                Ok(ProjectDetails {
-                    created: super::render::time(p.created_date),
-                    public: p.is_public,
-                    project: ProjectSummary::from(&ctx, p),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "find_project",
-                toolset: Toolset::Projects,
-                title: "Find a project",
-                description: "Find projects by name or short code (abbr), case-insensitive. Use it to turn \"the web shop project\" or \"WEB\" into a project id.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: FindProjectArgs| async move {
-                let needle = a.query.trim().to_lowercase();
-                if needle.is_empty() {
-                    return Err(ToolError::InvalidArgs("query must not be empty".into()));
-                }
-                // The API's own `query` matches names only; short codes need the list.
-                let mut all = Vec::new();
-                for page in 0..FIND_SCAN_PAGES {
-                    let p: Page<Project> = ctx
-                        .client
-                        .get(
-                            "/project",
-                            &[("page", page.to_string()), ("size", "100".into())],
-                        )
-                        .await?;
-                    let more = p.has_more();
-                    all.extend(p.content);
-                    if !more {
-                        break;
-                    }
-                }
-                let rank = |p: &Project| -> Option<u8> {
-                    let name = p.name.to_lowercase();
-                    let abbr = p.abbr.as_deref().unwrap_or("").to_lowercase();
-                    if abbr == needle || name == needle {
-                        Some(0)
-                    } else if name.starts_with(&needle) {
-                        Some(1)
-                    } else if name.contains(&needle) || (!abbr.is_empty() && abbr.contains(&needle))
-                    {
-                        Some(2)
-                    } else {
-                        None
-                    }
-                };
-                let mut ranked: Vec<(u8, Project)> = all
-                    .into_iter()
-                    .filter_map(|p| rank(&p).map(|r| (r, p)))
-                    .collect();
-                ranked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
-                Ok(FoundProjects {
-                    query: a.query,
-                    matches: ranked
-                        .into_iter()
-                        .take(20)
-                        .map(|(_, p)| ProjectSummary::from(&ctx, p))
-                        .collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_project_stats",
-                toolset: Toolset::Analytics,
-                title: "Project statistics",
-                description: "Test-case counts of a project: automated, manual, automation percent, and number of launches.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: ProjectIdArgs| async move {
-                let id = ctx.project(a.project_id)?;
-                let s: ProjectStats = ctx
-                    .project_get(&format!("/project/{id}/stats"), id, &[])
-                    .await?;
-                Ok(ProjectStatsOut {
-                    project_id: id,
-                    automated_test_cases: s.automated_test_cases,
-                    manual_test_cases: s.manual_test_cases,
-                    automation_percent: s.automation_percent,
-                    launches: s.launches,
-                })
-            },
-        ),
+        tool(LIST_PROJECTS, list_projects),
+        tool(GET_PROJECT, get_project),
+        tool(FIND_PROJECT, find_project),
+        tool(GET_PROJECT_STATS, get_project_stats),
     ]
+}
+
+const LIST_PROJECTS: Meta = Meta {
+    name: "list_projects",
+    toolset: Toolset::Projects,
+    title: "List projects",
+    description: "List the Allure TestOps projects the token can see, with ids, short codes and links. Paged.",
+    access: Access::Read,
+};
+
+async fn list_projects(ctx: Ctx, a: ListProjectsArgs) -> Result<ProjectList, ToolError> {
+    let mut q = paging(a.page, a.size, 20)?;
+    q.push(("sort", "name,asc".into()));
+    let page: Page<Project> = ctx.client.get("/project", &q).await?;
+    Ok(ProjectList {
+        page: PageInfo::of(&page),
+        projects: page
+            .content
+            .into_iter()
+            .map(|p| ProjectSummary::from(&ctx, p))
+            .collect(),
+    })
+}
+
+const GET_PROJECT: Meta = Meta {
+    name: "get_project",
+    toolset: Toolset::Projects,
+    title: "Get a project",
+    description: "Get one project by id: name, short code, description and link.",
+    access: Access::Read,
+};
+
+async fn get_project(ctx: Ctx, a: ProjectIdArgs) -> Result<ProjectDetails, ToolError> {
+    let id = ctx.project(a.project_id)?;
+    let p: Project = ctx.project_get(&format!("/project/{id}"), id, &[]).await?;
+    Ok(ProjectDetails {
+        created: super::render::time(p.created_date),
+        public: p.is_public,
+        project: ProjectSummary::from(&ctx, p),
+    })
+}
+
+const FIND_PROJECT: Meta = Meta {
+    name: "find_project",
+    toolset: Toolset::Projects,
+    title: "Find a project",
+    description: "Find projects by name or short code (abbr), case-insensitive. Use it to turn \"the web shop project\" or \"WEB\" into a project id.",
+    access: Access::Read,
+};
+
+async fn find_project(ctx: Ctx, a: FindProjectArgs) -> Result<FoundProjects, ToolError> {
+    let needle = a.query.trim().to_lowercase();
+    if needle.is_empty() {
+        return Err(ToolError::InvalidArgs("query must not be empty".into()));
+    }
+    // The API's own `query` matches names only; short codes need the list.
+    let mut all = Vec::new();
+    for page in 0..FIND_SCAN_PAGES {
+        let p: Page<Project> = ctx
+            .client
+            .get(
+                "/project",
+                &[("page", page.to_string()), ("size", "100".into())],
+            )
+            .await?;
+        let more = p.has_more();
+        all.extend(p.content);
+        if !more {
+            break;
+        }
+    }
+    let rank = |p: &Project| -> Option<u8> {
+        let name = p.name.to_lowercase();
+        let abbr = p.abbr.as_deref().unwrap_or("").to_lowercase();
+        if abbr == needle || name == needle {
+            Some(0)
+        } else if name.starts_with(&needle) {
+            Some(1)
+        } else if name.contains(&needle) || (!abbr.is_empty() && abbr.contains(&needle)) {
+            Some(2)
+        } else {
+            None
+        }
+    };
+    let mut ranked: Vec<(u8, Project)> = all
+        .into_iter()
+        .filter_map(|p| rank(&p).map(|r| (r, p)))
+        .collect();
+    ranked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
+    Ok(FoundProjects {
+        query: a.query,
+        matches: ranked
+            .into_iter()
+            .take(20)
+            .map(|(_, p)| ProjectSummary::from(&ctx, p))
+            .collect(),
+    })
+}
+
+const GET_PROJECT_STATS: Meta = Meta {
+    name: "get_project_stats",
+    toolset: Toolset::Analytics,
+    title: "Project statistics",
+    description: "Test-case counts of a project: automated, manual, automation percent, and number of launches.",
+    access: Access::Read,
+};
+
+async fn get_project_stats(ctx: Ctx, a: ProjectIdArgs) -> Result<ProjectStatsOut, ToolError> {
+    let id = ctx.project(a.project_id)?;
+    let s: ProjectStats = ctx
+        .project_get(&format!("/project/{id}/stats"), id, &[])
+        .await?;
+    Ok(ProjectStatsOut {
+        project_id: id,
+        automated_test_cases: s.automated_test_cases,
+        manual_test_cases: s.manual_test_cases,
+        automation_percent: s.automation_percent,
+        launches: s.launches,
+    })
 }

@@ -111,67 +111,67 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 pub fn tools() -> Vec<ToolDef> {
-    let mut t = tool(
-        Meta {
-            name: "allure_api_request",
-            toolset: Toolset::Raw,
-            title: "Call the Allure TestOps API",
-            description: "Call any Allure TestOps REST API path (below /api) for what the other tools do not cover. Prefer the curated tools: their answers are smaller and safer. In read-only mode only GET is allowed.",
-            access: Access::Write {
-                destructive: true,
-                idempotent: false,
-            },
-        },
-        |ctx: Ctx, a: RawArgs| async move {
-            let method = match a.method.trim().to_ascii_uppercase().as_str() {
-                "GET" => Method::GET,
-                "POST" => Method::POST,
-                "PATCH" => Method::PATCH,
-                "PUT" => Method::PUT,
-                "DELETE" => Method::DELETE,
-                other => {
-                    return Err(ToolError::InvalidArgs(format!(
-                        "method '{other}' is not GET, POST, PATCH, PUT or DELETE"
-                    )));
-                }
-            };
-            if ctx.read_only && method != Method::GET {
-                return Err(ToolError::InvalidArgs(format!(
-                    "the server is in read-only mode: only GET is allowed, not {method}"
-                )));
-            }
-            let path = check_path(&a.path)?;
-            if method == Method::GET && a.body.is_some() {
-                return Err(ToolError::InvalidArgs("a GET takes no body".into()));
-            }
-            let query: Vec<(String, String)> = a.query.unwrap_or_default().into_iter().collect();
-            let q: Vec<(&str, String)> =
-                query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-            let answer = ctx
-                .client
-                .send(method, &path, &q, a.body.map(crate::allure::Body::Json))
-                .await?;
-            let text = String::from_utf8_lossy(&answer.body);
-            let truncated = text.len() > MAX_ANSWER;
-            let body = if truncated {
-                serde_json::Value::String(cut(
-                    &text,
-                    MAX_ANSWER,
-                    "narrow the request with query parameters (page, size)",
-                ))
-            } else {
-                serde_json::from_str(&text)
-                    .unwrap_or_else(|_| serde_json::Value::String(text.into_owned()))
-            };
-            Ok(RawAnswer {
-                status: answer.status,
-                body,
-                truncated,
-            })
-        },
-    );
+    let mut t = tool(ALLURE_API_REQUEST, allure_api_request);
+    // Listed in read-only mode too: the handler itself refuses every method but GET there.
     t.guards_read_only = true;
     vec![t]
+}
+
+const ALLURE_API_REQUEST: Meta = Meta {
+    name: "allure_api_request",
+    toolset: Toolset::Raw,
+    title: "Call the Allure TestOps API",
+    description: "Call any Allure TestOps REST API path (below /api) for what the other tools do not cover. Prefer the curated tools: their answers are smaller and safer. In read-only mode only GET is allowed.",
+    access: Access::Write {
+        destructive: true,
+        idempotent: false,
+    },
+};
+
+async fn allure_api_request(ctx: Ctx, a: RawArgs) -> Result<RawAnswer, ToolError> {
+    let method = match a.method.trim().to_ascii_uppercase().as_str() {
+        "GET" => Method::GET,
+        "POST" => Method::POST,
+        "PATCH" => Method::PATCH,
+        "PUT" => Method::PUT,
+        "DELETE" => Method::DELETE,
+        other => {
+            return Err(ToolError::InvalidArgs(format!(
+                "method '{other}' is not GET, POST, PATCH, PUT or DELETE"
+            )));
+        }
+    };
+    if ctx.read_only && method != Method::GET {
+        return Err(ToolError::InvalidArgs(format!(
+            "the server is in read-only mode: only GET is allowed, not {method}"
+        )));
+    }
+    let path = check_path(&a.path)?;
+    if method == Method::GET && a.body.is_some() {
+        return Err(ToolError::InvalidArgs("a GET takes no body".into()));
+    }
+    let query: Vec<(String, String)> = a.query.unwrap_or_default().into_iter().collect();
+    let q: Vec<(&str, String)> = query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let answer = ctx
+        .client
+        .send(method, &path, &q, a.body.map(crate::allure::Body::Json))
+        .await?;
+    let text = String::from_utf8_lossy(&answer.body);
+    let truncated = text.len() > MAX_ANSWER;
+    let body = if truncated {
+        serde_json::Value::String(cut(
+            &text,
+            MAX_ANSWER,
+            "narrow the request with query parameters (page, size)",
+        ))
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| serde_json::Value::String(text.into_owned()))
+    };
+    Ok(RawAnswer {
+        status: answer.status,
+        body,
+        truncated,
+    })
 }
 
 #[cfg(test)]

@@ -55,7 +55,8 @@ impl std::fmt::Debug for ToolDef {
     }
 }
 
-/// The static facts of a tool, given by each area module.
+/// The static facts of a tool, given by each area module as a `const` beside its handler.
+#[derive(Debug, Clone, Copy)]
 pub struct Meta {
     pub name: &'static str,
     pub toolset: Toolset,
@@ -159,7 +160,31 @@ impl ToolDef {
 pub struct Registry {
     tools: Arc<Vec<ToolDef>>,
     /// Tools that exist but are filtered out, to explain a call to one.
-    hidden: Arc<Vec<(&'static str, &'static str)>>,
+    hidden: Arc<Vec<(&'static str, Hidden)>>,
+}
+
+/// Why a tool that exists is not offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hidden {
+    /// It writes, and the server runs in read-only mode.
+    ReadOnly,
+    /// Its toolset is not enabled.
+    Toolset(Toolset),
+}
+
+impl Hidden {
+    /// Why a call to `name` is refused, and what would make the tool available.
+    fn refusal(self, name: &str) -> String {
+        match self {
+            Hidden::ReadOnly => format!(
+                "Tool '{name}' is not available: the server runs in read-only mode (ALLURE_READ_ONLY)."
+            ),
+            Hidden::Toolset(set) => format!(
+                "Tool '{name}' is not available: its toolset '{}' is not enabled (ALLURE_TOOLSETS).",
+                set.name()
+            ),
+        }
+    }
 }
 
 impl Registry {
@@ -169,12 +194,9 @@ impl Registry {
         let mut hidden = Vec::new();
         for t in all_tools() {
             if read_only && !t.read_only && !t.guards_read_only {
-                hidden.push((
-                    t.name,
-                    "the server runs in read-only mode (ALLURE_READ_ONLY)",
-                ));
+                hidden.push((t.name, Hidden::ReadOnly));
             } else if !toolsets.contains(&t.toolset) {
-                hidden.push((t.name, t.toolset.name()));
+                hidden.push((t.name, Hidden::Toolset(t.toolset)));
             } else {
                 tools.push(t);
             }
@@ -226,12 +248,7 @@ impl Registry {
         let Some(tool) = self.get(name) else {
             log("refused", None, 0);
             let why = match self.hidden.iter().find(|(n, _)| *n == name) {
-                Some((_, reason)) if reason.starts_with("the server") => {
-                    format!("Tool '{name}' is not available: {reason}.")
-                }
-                Some((_, set)) => format!(
-                    "Tool '{name}' is not available: its toolset '{set}' is not enabled (ALLURE_TOOLSETS)."
-                ),
+                Some((_, hidden)) => hidden.refusal(name),
                 None => {
                     format!("Unknown tool '{name}'. Call tools/list to see the available tools.")
                 }
@@ -274,5 +291,37 @@ impl Registry {
                 CallToolResult::error(vec![Content::text(text)])
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hidden_tool_is_refused_with_its_reason() {
+        // Read-only mode wins over the toolset filter: the write is refused for that.
+        let registry = Registry::new(&[Toolset::Projects], true);
+        let reason = |name: &str| {
+            registry
+                .hidden
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, h)| *h)
+        };
+        assert_eq!(reason("close_launch"), Some(Hidden::ReadOnly));
+        assert_eq!(
+            reason("list_launches"),
+            Some(Hidden::Toolset(Toolset::Launches))
+        );
+        assert_eq!(reason("list_projects"), None);
+        assert_eq!(
+            Hidden::ReadOnly.refusal("close_launch"),
+            "Tool 'close_launch' is not available: the server runs in read-only mode (ALLURE_READ_ONLY)."
+        );
+        assert_eq!(
+            Hidden::Toolset(Toolset::Raw).refusal("allure_api_request"),
+            "Tool 'allure_api_request' is not available: its toolset 'raw' is not enabled (ALLURE_TOOLSETS)."
+        );
     }
 }

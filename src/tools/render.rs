@@ -1,9 +1,10 @@
-//! Small shared pieces of tool answers: times, statistics, cut text.
+//! Small shared pieces of tool answers: times, statistics, results and CI job runs
+//! named in an answer, cut text.
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::allure::model::StatusCount;
+use crate::allure::model::{JobRun, StatusCount, TestStatus};
 
 /// Epoch milliseconds as `2026-11-01 12:00 UTC` (compact, unambiguous for a model).
 pub fn time(ms: Option<i64>) -> Option<String> {
@@ -28,18 +29,12 @@ impl Statistic {
     pub fn from_counts(counts: &[StatusCount]) -> Statistic {
         let mut s = Statistic::default();
         for c in counts {
-            match c
-                .status
-                .as_deref()
-                .unwrap_or("unknown")
-                .to_ascii_lowercase()
-                .as_str()
-            {
-                "passed" => s.passed += c.count,
-                "failed" => s.failed += c.count,
-                "broken" => s.broken += c.count,
-                "skipped" => s.skipped += c.count,
-                _ => s.unknown += c.count,
+            match c.status.unwrap_or(TestStatus::Unknown) {
+                TestStatus::Passed => s.passed += c.count,
+                TestStatus::Failed => s.failed += c.count,
+                TestStatus::Broken => s.broken += c.count,
+                TestStatus::Skipped => s.skipped += c.count,
+                TestStatus::Unknown => s.unknown += c.count,
             }
         }
         s.total = s.passed + s.failed + s.broken + s.skipped + s.unknown;
@@ -73,6 +68,44 @@ impl Statistic {
     }
 }
 
+/// A test result named in an answer (a failure, a change, a linked result), with its link.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Example {
+    pub id: i64,
+    pub name: String,
+    pub status: Option<TestStatus>,
+    pub url: String,
+}
+
+/// A CI job run that feeds a launch.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobRunSummary {
+    pub id: i64,
+    pub name: Option<String>,
+    pub job_id: Option<i64>,
+    /// scheduled, in_progress, finished or run_failure.
+    pub stage: Option<String>,
+    /// passed, failed, cancelled or unknown.
+    pub status: Option<String>,
+    /// Link to the run on the CI server.
+    pub ci_url: Option<String>,
+    pub error: Option<String>,
+}
+
+impl From<JobRun> for JobRunSummary {
+    fn from(j: JobRun) -> Self {
+        JobRunSummary {
+            id: j.id,
+            name: j.name,
+            job_id: j.job.map(|x| x.id),
+            stage: j.stage,
+            status: j.status,
+            ci_url: j.url,
+            error: j.error_message,
+        }
+    }
+}
+
 /// Cuts text to `max` characters, saying how much was left out and how to get it.
 pub fn cut(text: &str, max: usize, how_to_get_rest: &str) -> String {
     let count = text.chars().count();
@@ -94,15 +127,15 @@ mod tests {
     fn statistic_counts_and_rate() {
         let s = Statistic::from_counts(&[
             StatusCount {
-                status: Some("passed".into()),
+                status: Some(TestStatus::Passed),
                 count: 7,
             },
             StatusCount {
-                status: Some("failed".into()),
+                status: Some(TestStatus::Failed),
                 count: 2,
             },
             StatusCount {
-                status: Some("broken".into()),
+                status: Some(TestStatus::Broken),
                 count: 1,
             },
         ]);

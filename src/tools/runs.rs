@@ -7,9 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::launches::{JobRunSummary, done_stage, job_runs, statistic};
-use super::render::Statistic;
-use super::results::launch;
+use super::lookups::{done_stage, job_runs, launch, statistic};
+use super::render::{JobRunSummary, Statistic};
 use super::{
     Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, positive_id,
     required_text, tool,
@@ -29,12 +28,24 @@ pub struct RunLaunchArgs {
     pub test_plan_id: Option<i64>,
 }
 
+/// What started the tests of a new launch: a CI `job`, a `test_plan`, or `none` (an
+/// empty launch was created; nothing runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+// Inline, so that the field's schema stays a string and only gains its `enum` list.
+#[schemars(inline)]
+pub enum StartedBy {
+    Job,
+    TestPlan,
+    #[serde(rename = "none")]
+    Nothing,
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RunStarted {
     pub launch_id: i64,
     pub launch_name: String,
-    /// job, test_plan, or none (an empty launch was created; nothing runs).
-    pub started_by: String,
+    pub started_by: StartedBy,
     /// True when tests were really started.
     pub running: bool,
     pub job_runs: Vec<JobRunSummary>,
@@ -170,11 +181,23 @@ pub struct WaitArgs {
     pub poll_interval_s: Option<u32>,
 }
 
+/// Why a wait ended: `finished` (all job runs done), `closed` (launch closed),
+/// `timeout`, or `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+// Inline, so that the field's schema stays a string and only gains its `enum` list.
+#[schemars(inline)]
+pub enum WaitEnd {
+    Finished,
+    Closed,
+    Timeout,
+    Cancelled,
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WaitOutcome {
     pub launch_id: i64,
-    /// finished (all job runs done), closed (launch closed), timeout, or cancelled.
-    pub outcome: String,
+    pub outcome: WaitEnd,
     pub waited_s: u64,
     pub statistic: Statistic,
     pub job_runs: Vec<JobRunSummary>,
@@ -183,16 +206,25 @@ pub struct WaitOutcome {
 
 impl Render for WaitOutcome {
     fn text(&self) -> String {
-        let head = match self.outcome.as_str() {
-            "timeout" => format!(
+        let head = match self.outcome {
+            WaitEnd::Timeout => format!(
                 "Launch #{} is still running after {} s; call wait_for_launch again to keep waiting.",
                 self.launch_id, self.waited_s
             ),
-            "cancelled" => format!(
+            WaitEnd::Cancelled => format!(
                 "Stopped waiting for launch #{} after {} s (cancelled).",
                 self.launch_id, self.waited_s
             ),
-            o => format!("Launch #{} {o} after {} s.", self.launch_id, self.waited_s),
+            WaitEnd::Finished => {
+                format!(
+                    "Launch #{} finished after {} s.",
+                    self.launch_id, self.waited_s
+                )
+            }
+            WaitEnd::Closed => format!(
+                "Launch #{} closed after {} s.",
+                self.launch_id, self.waited_s
+            ),
         };
         format!("{head}\n{}\n{}", self.statistic.text(), self.url)
     }
@@ -208,331 +240,362 @@ pub struct RunTestCaseArgs {
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        tool(
-            Meta {
-                name: "run_allure_launch",
-                toolset: Toolset::Runs,
-                title: "Run tests in a new launch",
-                description: "Start tests in a new launch. With job_id it runs that CI job (a real CI run); with test_plan_id it runs the test plan. With neither, it only creates an empty launch and says that nothing was started. Never retried: one call, at most one run.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: false,
-                },
-            },
-            |ctx: Ctx, a: RunLaunchArgs| async move {
-                let name = required_text("launch_name", &a.launch_name, 255)?;
-                let pid = ctx.project(a.project_id)?;
-                match (a.job_id, a.test_plan_id) {
-                    (Some(_), Some(_)) => Err(ToolError::InvalidArgs(
-                        "give job_id or test_plan_id, not both".into(),
-                    )),
-                    (Some(job), None) => {
-                        positive_id("job_id", job, "list_jobs shows the project's CI jobs")?;
-                        // The job must belong to the project named: running another project's job by a typo would be costly.
-                        let jobs: Page<Job> = ctx
-                            .client
-                            .get(
-                                "/job",
-                                &[("projectId", pid.to_string()), ("size", "1000".into())],
-                            )
-                            .await?;
-                        if !jobs.content.iter().any(|j| j.id == job) {
-                            return Err(ToolError::NotFound {
-                                what: format!("CI job {job} in project {pid}"),
-                                hint: "list_jobs shows the project's jobs.".into(),
-                            });
-                        }
-                        let l: Launch = ctx
-                            .client
-                            .post(&format!("/job/{job}/run"), json!({"launchName": name}))
-                            .await
-                            .map_err(|e| {
-                                ToolError::not_found(
-                                    e,
-                                    format!("CI job {job}"),
-                                    "list_jobs shows the project's jobs.",
-                                )
-                            })?;
-                        let runs = job_runs(&ctx, l.id).await.unwrap_or_default();
-                        Ok(RunStarted {
-                            url: ctx.link(&format!("/launch/{}", l.id)),
-                            summary: format!(
-                                "Started CI job {job}: launch #{} collects its results. wait_for_launch waits for it.",
-                                l.id
-                            ),
-                            launch_id: l.id,
-                            launch_name: l.name,
-                            started_by: "job".into(),
-                            running: true,
-                            job_runs: runs.into_iter().map(JobRunSummary::from).collect(),
-                        })
-                    }
-                    (None, Some(plan)) => {
-                        positive_id(
-                            "test_plan_id",
-                            plan,
-                            "list_test_plans shows the project's plans",
-                        )?;
-                        let l: Launch = ctx
-                            .client
-                            .post(
-                                &format!("/testplan/{plan}/run"),
-                                json!({"launchName": name}),
-                            )
-                            .await
-                            .map_err(|e| ToolError::plan_not_found(e, plan))?;
-                        let runs = job_runs(&ctx, l.id).await.unwrap_or_default();
-                        Ok(RunStarted {
-                            url: ctx.link(&format!("/launch/{}", l.id)),
-                            summary: format!("Started test plan {plan} in launch #{}.", l.id),
-                            launch_id: l.id,
-                            launch_name: l.name,
-                            started_by: "test_plan".into(),
-                            running: true,
-                            job_runs: runs.into_iter().map(JobRunSummary::from).collect(),
-                        })
-                    }
-                    (None, None) => {
-                        let l: Launch = ctx
-                            .client
-                            .post("/launch", json!({"name": name, "projectId": pid}))
-                            .await
-                            .map_err(|e| ToolError::project_not_found(e, pid))?;
-                        Ok(RunStarted {
-                            url: ctx.link(&format!("/launch/{}", l.id)),
-                            summary: format!(
-                                "Created an empty launch #{}; NOTHING WAS STARTED. To run tests, call again with job_id (list_jobs) or test_plan_id (list_test_plans).",
-                                l.id
-                            ),
-                            launch_id: l.id,
-                            launch_name: l.name,
-                            started_by: "none".into(),
-                            running: false,
-                            job_runs: vec![],
-                        })
-                    }
-                }
-            },
-        ),
-        tool(
-            Meta {
-                name: "list_jobs",
-                toolset: Toolset::Runs,
-                title: "List CI jobs",
-                description: "List the CI jobs (Jenkins, GitHub Actions, GitLab…) connected to a project; run_allure_launch(job_id=…) runs one.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: ProjectPageArgs| async move {
-                let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
-                let p: Page<Job> = ctx.project_get("/job", pid, &q).await?;
-                Ok(JobList {
-                    project_id: pid,
-                    page: PageInfo::of(&p),
-                    jobs: p
-                        .content
-                        .into_iter()
-                        .map(|j| JobLine {
-                            id: j.id,
-                            name: j.name,
-                            kind: j.kind.map(|k| k.to_lowercase()),
-                            ci_url: j.url,
-                        })
-                        .collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_launch_job_runs",
-                toolset: Toolset::Runs,
-                title: "CI job runs of a launch",
-                description: "The CI job runs feeding a launch: stage (scheduled, in_progress, finished, run_failure), status, CI link and error.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: LaunchIdArgs| async move {
-                let id = positive_id("launch_id", a.launch_id, "list_launches shows launch ids")?;
-                let runs = job_runs(&ctx, id).await?;
-                let running = runs.iter().any(|r| !done_stage(r.stage.as_deref()));
-                Ok(JobRuns {
-                    launch_id: id,
-                    running,
-                    job_runs: runs.into_iter().map(JobRunSummary::from).collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "rerun_job_run",
-                toolset: Toolset::Runs,
-                title: "Rerun a CI job run",
-                description: "Run a launch's CI job run again (same job, same launch), e.g. after fixing infrastructure. Never retried automatically.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: false,
-                },
-            },
-            |ctx: Ctx, a: JobRunIdArgs| async move {
-                let id = positive_id(
-                    "job_run_id",
-                    a.job_run_id,
-                    "get_launch_job_runs shows job run ids",
-                )?;
-                let run: JobRun = ctx
-                    .client
-                    .get(&format!("/jobrun/{id}"), &[])
-                    .await
-                    .map_err(|e| {
-                        ToolError::not_found(
-                            e,
-                            format!("Job run {id}"),
-                            "get_launch_job_runs shows a launch's job runs.",
-                        )
-                    })?;
-                if !done_stage(run.stage.as_deref()) {
-                    return Err(ToolError::InvalidArgs(format!(
-                        "job run {id} is still {}; wait for it to finish (wait_for_launch) before rerunning",
-                        run.stage.as_deref().unwrap_or("running")
-                    )));
-                }
-                let _: Option<serde_json::Value> = ctx
-                    .client
-                    .post(&format!("/jobrun/{id}/rerun"), json!({}))
-                    .await?;
-                Ok(Done {
-                    summary: format!(
-                        "Job run #{id} is scheduled again{}.",
-                        run.launch_id
-                            .map(|l| format!(" for launch #{l}"))
-                            .unwrap_or_default()
-                    ),
-                    ids: vec![id],
-                    url: run.launch_id.map(|l| ctx.link(&format!("/launch/{l}"))),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "wait_for_launch",
-                toolset: Toolset::Runs,
-                title: "Wait for a launch to finish",
-                description: "Wait until a launch's CI job runs have all finished or the launch is closed, checking every poll_interval_s and sending progress notifications; returns the final statistic. Cancellable. On timeout it returns the current state (call again to keep waiting).",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: WaitArgs| async move {
-                let timeout = a.timeout_s.unwrap_or(600);
-                let every = a.poll_interval_s.unwrap_or(5);
-                if !(1..=3600).contains(&timeout) || !(1..=60).contains(&every) {
-                    return Err(ToolError::InvalidArgs(
-                        "timeout_s must be 1..=3600 and poll_interval_s 1..=60".into(),
-                    ));
-                }
-                let who = ctx
-                    .scope
-                    .audit
-                    .identity
-                    .clone()
-                    .unwrap_or_else(|| "local".into());
-                let Some(_slot) = ctx.limits.start_wait(&who) else {
-                    return Err(ToolError::Other(format!(
-                        "{} waits are already running for this client (the most at once); let one finish or cancel it, or check get_launch_status instead",
-                        ctx.limits.max_waits_per_identity
-                    )));
-                };
-                // However small the interval asked for, upstream is not checked more often.
-                let every = Duration::from_secs(every.into()).max(ctx.limits.min_poll_interval);
-                let l = launch(&ctx, a.launch_id).await?;
-                let started = Instant::now();
-                let deadline = Duration::from_secs(timeout.into());
-                let mut checks = 0u32;
-                let outcome = loop {
-                    checks += 1;
-                    let lp = format!("/launch/{}", l.id);
-                    let (launch_now, runs) =
-                        tokio::join!(ctx.client.get::<Launch>(&lp, &[]), job_runs(&ctx, l.id));
-                    let (launch_now, runs) = (launch_now?, runs?);
-                    let finished = runs
-                        .iter()
-                        .filter(|r| done_stage(r.stage.as_deref()))
-                        .count();
-                    if launch_now.closed {
-                        break "closed";
-                    }
-                    if !runs.is_empty() && finished == runs.len() {
-                        break "finished";
-                    }
-                    let elapsed = started.elapsed();
-                    ctx.scope
-                        .progress(
-                            checks as f64,
-                            None,
-                            format!(
-                                "{finished}/{} job runs finished after {} s",
-                                runs.len(),
-                                elapsed.as_secs()
-                            ),
-                        )
-                        .await;
-                    if elapsed >= deadline {
-                        break "timeout";
-                    }
-                    let nap = every.min(deadline - elapsed);
-                    tokio::select! {
-                        _ = tokio::time::sleep(nap) => {}
-                        _ = ctx.scope.cancel.cancelled() => break "cancelled",
-                    }
-                };
-                let (stat, runs) = tokio::join!(statistic(&ctx, l.id), job_runs(&ctx, l.id));
-                Ok(WaitOutcome {
-                    launch_id: l.id,
-                    outcome: outcome.into(),
-                    waited_s: started.elapsed().as_secs(),
-                    statistic: stat?,
-                    job_runs: runs?.into_iter().map(JobRunSummary::from).collect(),
-                    url: ctx.link(&format!("/launch/{}", l.id)),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "run_test_case",
-                toolset: Toolset::Runs,
-                title: "Run a test case in a launch",
-                description: "Add a test case to an existing launch for execution (manual or automated), as TestOps' Run on a test case does.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: false,
-                },
-            },
-            |ctx: Ctx, a: RunTestCaseArgs| async move {
-                let tc_id =
-                    positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
-                let l = launch(&ctx, a.launch_id).await?;
-                let tc: TestCase = ctx
-                    .client
-                    .get(&format!("/testcase/{tc_id}"), &[])
-                    .await
-                    .map_err(|e| ToolError::case_not_found(e, tc_id))?;
-                let pid = tc.project_id.or(l.project_id).unwrap_or(0);
-                if l.project_id.is_some_and(|lp| lp != pid) {
-                    return Err(ToolError::InvalidArgs(format!(
-                        "test case {tc_id} is in project {pid} but launch {} is in project {}",
-                        l.id,
-                        l.project_id.unwrap_or(0)
-                    )));
-                }
-                let _: Option<serde_json::Value> = ctx
-                    .client
-                    .post("/v2/test-case/bulk/run/existing", json!({"launchId": l.id, "selection": {"projectId": pid, "testCasesInclude": [tc_id], "inverted": false}}))
-                    .await?;
-                Ok(Done {
-                    summary: format!(
-                        "Test case #{tc_id} {} is added to launch #{} for execution.",
-                        tc.name, l.id
-                    ),
-                    ids: vec![tc_id],
-                    url: Some(ctx.link(&format!("/launch/{}", l.id))),
-                })
-            },
-        ),
+        tool(RUN_ALLURE_LAUNCH, run_allure_launch),
+        tool(LIST_JOBS, list_jobs),
+        tool(GET_LAUNCH_JOB_RUNS, get_launch_job_runs),
+        tool(RERUN_JOB_RUN, rerun_job_run),
+        tool(WAIT_FOR_LAUNCH, wait_for_launch),
+        tool(RUN_TEST_CASE, run_test_case),
     ]
+}
+
+const RUN_ALLURE_LAUNCH: Meta = Meta {
+    name: "run_allure_launch",
+    toolset: Toolset::Runs,
+    title: "Run tests in a new launch",
+    description: "Start tests in a new launch. With job_id it runs that CI job (a real CI run); with test_plan_id it runs the test plan. With neither, it only creates an empty launch and says that nothing was started. Never retried: one call, at most one run.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: false,
+    },
+};
+
+async fn run_allure_launch(ctx: Ctx, a: RunLaunchArgs) -> Result<RunStarted, ToolError> {
+    let name = required_text("launch_name", &a.launch_name, 255)?;
+    let pid = ctx.project(a.project_id)?;
+    match (a.job_id, a.test_plan_id) {
+        (Some(_), Some(_)) => Err(ToolError::InvalidArgs(
+            "give job_id or test_plan_id, not both".into(),
+        )),
+        (Some(job), None) => {
+            positive_id("job_id", job, "list_jobs shows the project's CI jobs")?;
+            // The job must belong to the project named: running another project's job by a typo would be costly.
+            let jobs: Page<Job> = ctx
+                .client
+                .get(
+                    "/job",
+                    &[("projectId", pid.to_string()), ("size", "1000".into())],
+                )
+                .await?;
+            if !jobs.content.iter().any(|j| j.id == job) {
+                return Err(ToolError::NotFound {
+                    what: format!("CI job {job} in project {pid}"),
+                    hint: "list_jobs shows the project's jobs.".into(),
+                });
+            }
+            let l: Launch = ctx
+                .client
+                .post(&format!("/job/{job}/run"), json!({"launchName": name}))
+                .await
+                .map_err(|e| {
+                    ToolError::not_found(
+                        e,
+                        format!("CI job {job}"),
+                        "list_jobs shows the project's jobs.",
+                    )
+                })?;
+            let runs = job_runs(&ctx, l.id).await.unwrap_or_default();
+            Ok(RunStarted {
+                url: ctx.link(&format!("/launch/{}", l.id)),
+                summary: format!(
+                    "Started CI job {job}: launch #{} collects its results. wait_for_launch waits for it.",
+                    l.id
+                ),
+                launch_id: l.id,
+                launch_name: l.name,
+                started_by: StartedBy::Job,
+                running: true,
+                job_runs: runs.into_iter().map(JobRunSummary::from).collect(),
+            })
+        }
+        (None, Some(plan)) => {
+            positive_id(
+                "test_plan_id",
+                plan,
+                "list_test_plans shows the project's plans",
+            )?;
+            let l: Launch = ctx
+                .client
+                .post(
+                    &format!("/testplan/{plan}/run"),
+                    json!({"launchName": name}),
+                )
+                .await
+                .map_err(|e| ToolError::plan_not_found(e, plan))?;
+            let runs = job_runs(&ctx, l.id).await.unwrap_or_default();
+            Ok(RunStarted {
+                url: ctx.link(&format!("/launch/{}", l.id)),
+                summary: format!("Started test plan {plan} in launch #{}.", l.id),
+                launch_id: l.id,
+                launch_name: l.name,
+                started_by: StartedBy::TestPlan,
+                running: true,
+                job_runs: runs.into_iter().map(JobRunSummary::from).collect(),
+            })
+        }
+        (None, None) => {
+            let l: Launch = ctx
+                .client
+                .post("/launch", json!({"name": name, "projectId": pid}))
+                .await
+                .map_err(|e| ToolError::project_not_found(e, pid))?;
+            Ok(RunStarted {
+                url: ctx.link(&format!("/launch/{}", l.id)),
+                summary: format!(
+                    "Created an empty launch #{}; NOTHING WAS STARTED. To run tests, call again with job_id (list_jobs) or test_plan_id (list_test_plans).",
+                    l.id
+                ),
+                launch_id: l.id,
+                launch_name: l.name,
+                started_by: StartedBy::Nothing,
+                running: false,
+                job_runs: vec![],
+            })
+        }
+    }
+}
+
+const LIST_JOBS: Meta = Meta {
+    name: "list_jobs",
+    toolset: Toolset::Runs,
+    title: "List CI jobs",
+    description: "List the CI jobs (Jenkins, GitHub Actions, GitLab…) connected to a project; run_allure_launch(job_id=…) runs one.",
+    access: Access::Read,
+};
+
+async fn list_jobs(ctx: Ctx, a: ProjectPageArgs) -> Result<JobList, ToolError> {
+    let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
+    let p: Page<Job> = ctx.project_get("/job", pid, &q).await?;
+    Ok(JobList {
+        project_id: pid,
+        page: PageInfo::of(&p),
+        jobs: p
+            .content
+            .into_iter()
+            .map(|j| JobLine {
+                id: j.id,
+                name: j.name,
+                kind: j.kind.map(|k| k.to_lowercase()),
+                ci_url: j.url,
+            })
+            .collect(),
+    })
+}
+
+const GET_LAUNCH_JOB_RUNS: Meta = Meta {
+    name: "get_launch_job_runs",
+    toolset: Toolset::Runs,
+    title: "CI job runs of a launch",
+    description: "The CI job runs feeding a launch: stage (scheduled, in_progress, finished, run_failure), status, CI link and error.",
+    access: Access::Read,
+};
+
+async fn get_launch_job_runs(ctx: Ctx, a: LaunchIdArgs) -> Result<JobRuns, ToolError> {
+    let id = positive_id("launch_id", a.launch_id, "list_launches shows launch ids")?;
+    let runs = job_runs(&ctx, id).await?;
+    let running = runs.iter().any(|r| !done_stage(r.stage.as_deref()));
+    Ok(JobRuns {
+        launch_id: id,
+        running,
+        job_runs: runs.into_iter().map(JobRunSummary::from).collect(),
+    })
+}
+
+const RERUN_JOB_RUN: Meta = Meta {
+    name: "rerun_job_run",
+    toolset: Toolset::Runs,
+    title: "Rerun a CI job run",
+    description: "Run a launch's CI job run again (same job, same launch), e.g. after fixing infrastructure. Never retried automatically.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: false,
+    },
+};
+
+async fn rerun_job_run(ctx: Ctx, a: JobRunIdArgs) -> Result<Done, ToolError> {
+    let id = positive_id(
+        "job_run_id",
+        a.job_run_id,
+        "get_launch_job_runs shows job run ids",
+    )?;
+    let run: JobRun = ctx
+        .client
+        .get(&format!("/jobrun/{id}"), &[])
+        .await
+        .map_err(|e| {
+            ToolError::not_found(
+                e,
+                format!("Job run {id}"),
+                "get_launch_job_runs shows a launch's job runs.",
+            )
+        })?;
+    if !done_stage(run.stage.as_deref()) {
+        return Err(ToolError::InvalidArgs(format!(
+            "job run {id} is still {}; wait for it to finish (wait_for_launch) before rerunning",
+            run.stage.as_deref().unwrap_or("running")
+        )));
+    }
+    let _: Option<serde_json::Value> = ctx
+        .client
+        .post(&format!("/jobrun/{id}/rerun"), json!({}))
+        .await?;
+    Ok(Done {
+        summary: format!(
+            "Job run #{id} is scheduled again{}.",
+            run.launch_id
+                .map(|l| format!(" for launch #{l}"))
+                .unwrap_or_default()
+        ),
+        ids: vec![id],
+        url: run.launch_id.map(|l| ctx.link(&format!("/launch/{l}"))),
+    })
+}
+
+const WAIT_FOR_LAUNCH: Meta = Meta {
+    name: "wait_for_launch",
+    toolset: Toolset::Runs,
+    title: "Wait for a launch to finish",
+    description: "Wait until a launch's CI job runs have all finished or the launch is closed, checking every poll_interval_s and sending progress notifications; returns the final statistic. Cancellable. On timeout it returns the current state (call again to keep waiting).",
+    access: Access::Read,
+};
+
+async fn wait_for_launch(ctx: Ctx, a: WaitArgs) -> Result<WaitOutcome, ToolError> {
+    let timeout = a.timeout_s.unwrap_or(600);
+    let every = a.poll_interval_s.unwrap_or(5);
+    if !(1..=3600).contains(&timeout) || !(1..=60).contains(&every) {
+        return Err(ToolError::InvalidArgs(
+            "timeout_s must be 1..=3600 and poll_interval_s 1..=60".into(),
+        ));
+    }
+    let who = ctx
+        .scope
+        .audit
+        .identity
+        .clone()
+        .unwrap_or_else(|| "local".into());
+    let Some(_slot) = ctx.limits.start_wait(&who) else {
+        return Err(ToolError::Other(format!(
+            "{} waits are already running for this client (the most at once); let one finish or cancel it, or check get_launch_status instead",
+            ctx.limits.max_waits_per_identity
+        )));
+    };
+    // However small the interval asked for, upstream is not checked more often.
+    let every = Duration::from_secs(every.into()).max(ctx.limits.min_poll_interval);
+    let l = launch(&ctx, a.launch_id).await?;
+    let started = Instant::now();
+    let deadline = Duration::from_secs(timeout.into());
+    let mut checks = 0u32;
+    let outcome = loop {
+        checks += 1;
+        let lp = format!("/launch/{}", l.id);
+        let (launch_now, runs) =
+            tokio::join!(ctx.client.get::<Launch>(&lp, &[]), job_runs(&ctx, l.id));
+        let (launch_now, runs) = (launch_now?, runs?);
+        let finished = runs
+            .iter()
+            .filter(|r| done_stage(r.stage.as_deref()))
+            .count();
+        if launch_now.closed {
+            break WaitEnd::Closed;
+        }
+        if !runs.is_empty() && finished == runs.len() {
+            break WaitEnd::Finished;
+        }
+        let elapsed = started.elapsed();
+        ctx.scope
+            .progress(
+                checks as f64,
+                None,
+                format!(
+                    "{finished}/{} job runs finished after {} s",
+                    runs.len(),
+                    elapsed.as_secs()
+                ),
+            )
+            .await;
+        if elapsed >= deadline {
+            break WaitEnd::Timeout;
+        }
+        let nap = every.min(deadline - elapsed);
+        tokio::select! {
+            _ = tokio::time::sleep(nap) => {}
+            _ = ctx.scope.cancel.cancelled() => break WaitEnd::Cancelled,
+        }
+    };
+    let (stat, runs) = tokio::join!(statistic(&ctx, l.id), job_runs(&ctx, l.id));
+    Ok(WaitOutcome {
+        launch_id: l.id,
+        outcome,
+        waited_s: started.elapsed().as_secs(),
+        statistic: stat?,
+        job_runs: runs?.into_iter().map(JobRunSummary::from).collect(),
+        url: ctx.link(&format!("/launch/{}", l.id)),
+    })
+}
+
+const RUN_TEST_CASE: Meta = Meta {
+    name: "run_test_case",
+    toolset: Toolset::Runs,
+    title: "Run a test case in a launch",
+    description: "Add a test case to an existing launch for execution (manual or automated), as TestOps' Run on a test case does.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: false,
+    },
+};
+
+async fn run_test_case(ctx: Ctx, a: RunTestCaseArgs) -> Result<Done, ToolError> {
+    let tc_id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
+    let l = launch(&ctx, a.launch_id).await?;
+    let tc: TestCase = ctx
+        .client
+        .get(&format!("/testcase/{tc_id}"), &[])
+        .await
+        .map_err(|e| ToolError::case_not_found(e, tc_id))?;
+    let pid = tc.project_id.or(l.project_id).unwrap_or(0);
+    if l.project_id.is_some_and(|lp| lp != pid) {
+        return Err(ToolError::InvalidArgs(format!(
+            "test case {tc_id} is in project {pid} but launch {} is in project {}",
+            l.id,
+            l.project_id.unwrap_or(0)
+        )));
+    }
+    let _: Option<serde_json::Value> = ctx
+        .client
+        .post("/v2/test-case/bulk/run/existing", json!({"launchId": l.id, "selection": {"projectId": pid, "testCasesInclude": [tc_id], "inverted": false}}))
+        .await?;
+    Ok(Done {
+        summary: format!(
+            "Test case #{tc_id} {} is added to launch #{} for execution.",
+            tc.name, l.id
+        ),
+        ids: vec![tc_id],
+        url: Some(ctx.link(&format!("/launch/{}", l.id))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names<T: Serialize>(v: &[T]) -> Vec<serde_json::Value> {
+        v.iter().map(|x| serde_json::to_value(x).unwrap()).collect()
+    }
+
+    #[test]
+    fn answers_name_their_values_as_before() {
+        assert_eq!(
+            names(&[StartedBy::Job, StartedBy::TestPlan, StartedBy::Nothing]),
+            ["job", "test_plan", "none"]
+        );
+        assert_eq!(
+            names(&[
+                WaitEnd::Finished,
+                WaitEnd::Closed,
+                WaitEnd::Timeout,
+                WaitEnd::Cancelled
+            ]),
+            ["finished", "closed", "timeout", "cancelled"]
+        );
+    }
 }

@@ -1,6 +1,6 @@
-//! Test cases and test plans: list, read with steps, create, update, delete, AQL search,
-//! and the bulk status and tag operations (verified after the write, because the v1 bulk
-//! endpoints were reported to answer success and change nothing; we use v2 and check).
+//! Test cases and test plans: list, read with steps, create, update, delete, AQL search.
+//! The testcases toolset's list also names the verified bulk status and tag writes,
+//! kept in testcase_bulk.rs.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -8,8 +8,12 @@ use serde_json::json;
 
 use super::aql::{self, Entity};
 use super::render::{cut, time};
+use super::testcase_bulk::{
+    BULK_ADD_TEST_CASE_TAGS, BULK_REMOVE_TEST_CASE_TAGS, BULK_SET_TEST_CASE_STATUS,
+    bulk_add_test_case_tags, bulk_remove_test_case_tags, bulk_set_test_case_status,
+};
 use super::{
-    Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body,
+    Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, created_body,
     positive_id, required_text, tool,
 };
 use crate::allure::Page;
@@ -224,43 +228,6 @@ pub struct UpdateArgs {
     pub status_id: Option<i64>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct BulkStatusArgs {
-    /// Project of the test cases.
-    pub project_id: Option<i64>,
-    /// Test case ids (1-100).
-    pub test_case_ids: Vec<i64>,
-    /// Status id to set (built-in statuses have negative ids, e.g. -2 Active).
-    pub status_id: i64,
-    /// Workflow id the status belongs to (the default workflow is -1).
-    pub workflow_id: i64,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct BulkTagArgs {
-    /// Project of the test cases.
-    pub project_id: Option<i64>,
-    /// Test case ids (1-100).
-    pub test_case_ids: Vec<i64>,
-    /// Tag names.
-    pub tags: Vec<String>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Verified {
-    pub summary: String,
-    /// Test cases that now have the change.
-    pub changed: Vec<i64>,
-    /// Test cases Allure accepted but did not change (should be empty).
-    pub unchanged: Vec<i64>,
-}
-
-impl Render for Verified {
-    fn text(&self) -> String {
-        self.summary.clone()
-    }
-}
-
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PlanLine {
     pub id: i64,
@@ -329,437 +296,254 @@ fn plan_line(ctx: &Ctx, p: TestPlan) -> PlanLine {
     }
 }
 
-/// Reads the named test cases back (one AQL search), to check what a write did.
-async fn read_back(ctx: &Ctx, pid: i64, ids: &[i64]) -> Result<Vec<TestCase>, ToolError> {
-    let list = ids
-        .iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let p: Page<TestCase> = ctx
-        .client
-        .get(
-            "/testcase/__search",
-            &[
-                ("projectId", pid.to_string()),
-                ("rql", format!("id in [{list}]")),
-                ("size", ids.len().to_string()),
-            ],
-        )
-        .await?;
-    Ok(p.content)
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        tool(LIST_TEST_CASES, list_test_cases),
+        tool(SEARCH_TEST_CASES, search_test_cases),
+        tool(GET_TEST_CASE, get_test_case),
+        tool(CREATE_TEST_CASE, create_test_case),
+        tool(UPDATE_TEST_CASE, update_test_case),
+        tool(DELETE_TEST_CASE, delete_test_case),
+        tool(BULK_SET_TEST_CASE_STATUS, bulk_set_test_case_status),
+        tool(BULK_ADD_TEST_CASE_TAGS, bulk_add_test_case_tags),
+        tool(BULK_REMOVE_TEST_CASE_TAGS, bulk_remove_test_case_tags),
+        tool(LIST_TEST_PLANS, list_test_plans),
+        tool(GET_TEST_PLAN, get_test_plan),
+    ]
 }
 
-fn selection(pid: i64, ids: &[i64]) -> serde_json::Value {
-    json!({"projectId": pid, "testCasesInclude": ids, "inverted": false})
-}
+const LIST_TEST_CASES: Meta = Meta {
+    name: "list_test_cases",
+    toolset: Toolset::Testcases,
+    title: "List test cases",
+    description: "List a project's test cases with status, automated/manual, tags and links. Paged; search_test_cases filters with AQL.",
+    access: Access::Read,
+};
 
-fn tag_names(tags: &[String]) -> Result<Vec<String>, ToolError> {
-    let mut out: Vec<String> = Vec::new();
-    for t in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
-        if t.len() > 255 {
-            return Err(ToolError::InvalidArgs(
-                "a tag is longer than 255 characters".into(),
-            ));
-        }
-        if !out.iter().any(|o| o == t) {
-            out.push(t.to_owned());
-        }
-    }
-    if out.is_empty() {
-        return Err(ToolError::InvalidArgs(
-            "tags is empty; name at least one tag".into(),
-        ));
-    }
-    Ok(out)
-}
-
-fn verified(what: &str, changed: Vec<i64>, unchanged: Vec<i64>) -> Result<Verified, ToolError> {
-    if changed.is_empty() {
-        return Err(ToolError::Other(format!(
-            "Allure TestOps answered success, but none of the test cases changed ({what}). Check the ids with list_test_cases and the status or workflow with get_test_case."
-        )));
-    }
-    let summary = if unchanged.is_empty() {
-        format!(
-            "{what}: done for all {} test case(s) (checked).",
-            changed.len()
-        )
-    } else {
-        format!(
-            "{what}: done for {} test case(s); {} did NOT change: {:?}.",
-            changed.len(),
-            unchanged.len(),
-            unchanged
-        )
-    };
-    Ok(Verified {
-        summary,
-        changed,
-        unchanged,
+async fn list_test_cases(ctx: Ctx, a: ListArgs) -> Result<CaseList, ToolError> {
+    let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
+    let p: Page<TestCase> = ctx.project_get("/testcase", pid, &q).await?;
+    Ok(CaseList {
+        project_id: pid,
+        aql: None,
+        page: PageInfo::of(&p),
+        test_cases: p
+            .content
+            .into_iter()
+            .map(|t| CaseLine::from(&ctx, pid, t))
+            .collect(),
     })
 }
 
-pub fn tools() -> Vec<ToolDef> {
-    vec![
-        tool(
-            Meta {
-                name: "list_test_cases",
-                toolset: Toolset::Testcases,
-                title: "List test cases",
-                description: "List a project's test cases with status, automated/manual, tags and links. Paged; search_test_cases filters with AQL.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: ListArgs| async move {
-                let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
-                let p: Page<TestCase> = ctx.project_get("/testcase", pid, &q).await?;
-                Ok(CaseList {
-                    project_id: pid,
-                    aql: None,
-                    page: PageInfo::of(&p),
-                    test_cases: p
-                        .content
-                        .into_iter()
-                        .map(|t| CaseLine::from(&ctx, pid, t))
-                        .collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "search_test_cases",
-                toolset: Toolset::Testcases,
-                title: "Search test cases with AQL",
-                description: "Search a project's test cases with AQL (e.g. `automated = false and tag = \"smoke\"`). Guide: resource allure://aql-guide. Paged.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: SearchArgs| async move {
-                let found = aql::search::<TestCase>(
-                    &ctx,
-                    Entity::TestCase,
-                    a.project_id,
-                    &a.aql,
-                    (a.page, a.size, 25),
-                )
-                .await?;
-                let pid = found.project_id;
-                Ok(CaseList {
-                    project_id: pid,
-                    aql: Some(found.aql),
-                    page: PageInfo::of(&found.page),
-                    test_cases: found
-                        .page
-                        .content
-                        .into_iter()
-                        .map(|t| CaseLine::from(&ctx, pid, t))
-                        .collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_test_case",
-                toolset: Toolset::Testcases,
-                title: "Get a test case",
-                description: "One test case with description, precondition, expected result, numbered steps with expected results, status (with ids for updates), tags and link.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: CaseIdArgs| async move {
-                let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
-                let (tp, sp) = (format!("/testcase/{id}"), format!("/testcase/{id}/step"));
-                let (tc, sc) = tokio::join!(
-                    ctx.client.get::<TestCase>(&tp, &[]),
-                    ctx.client.get::<Option<Scenario>>(&sp, &[])
-                );
-                let tc = tc.map_err(|e| ToolError::case_not_found(e, id))?;
-                let steps = sc
-                    .map_err(|e| ToolError::case_not_found(e, id))?
-                    .map(|s| scenario_steps(&s))
-                    .unwrap_or_default();
-                Ok(CaseDetails {
-                    url: case_url(&ctx, tc.project_id, tc.id),
-                    id: tc.id,
-                    name: tc.name,
-                    project_id: tc.project_id,
-                    description: tc
-                        .description
-                        .filter(|d| !d.is_empty())
-                        .map(|d| cut(&d, 2000, "open the link for the rest")),
-                    precondition: tc.precondition.filter(|d| !d.is_empty()),
-                    expected_result: tc.expected_result.filter(|d| !d.is_empty()),
-                    automated: tc.automated,
-                    status_id: tc.status.as_ref().map(|s| s.id),
-                    status: tc.status.and_then(|s| s.name),
-                    workflow_id: tc.workflow.map(|w| w.id),
-                    layer: tc.layer.and_then(|l| l.name),
-                    tags: tc.tags.into_iter().filter_map(|t| t.name).collect(),
-                    steps,
-                    last_modified: time(tc.last_modified_date),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "create_test_case",
-                toolset: Toolset::Testcases,
-                title: "Create a test case",
-                description: "Create a (manual, draft) test case in a project with a name and optional description.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: false,
-                },
-            },
-            |ctx: Ctx, a: CreateArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let body = created_body(pid, &a.name, a.description.as_deref())?;
-                let tc: TestCase = ctx
-                    .client
-                    .post("/testcase", body)
-                    .await
-                    .map_err(|e| ToolError::project_not_found(e, pid))?;
-                Ok(Done {
-                    summary: format!("Created test case #{} {}.", tc.id, tc.name),
-                    ids: vec![tc.id],
-                    url: Some(case_url(&ctx, Some(pid), tc.id)),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "update_test_case",
-                toolset: Toolset::Testcases,
-                title: "Update a test case",
-                description: "Change a test case's name, description, automated flag or workflow status. Only the fields given change.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: true,
-                },
-            },
-            |ctx: Ctx, a: UpdateArgs| async move {
-                let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
-                let mut body = serde_json::Map::new();
-                if let Some(n) = &a.name {
-                    body.insert("name".into(), json!(required_text("name", n, 255)?));
-                }
-                if let Some(d) = &a.description {
-                    body.insert("description".into(), json!(d.trim()));
-                }
-                if let Some(x) = a.automated {
-                    body.insert("automated".into(), json!(x));
-                }
-                if let Some(sid) = a.status_id {
-                    if sid == 0 {
-                        return Err(ToolError::InvalidArgs(
-                            "status_id 0 is not a status id".into(),
-                        ));
-                    }
-                    body.insert("statusId".into(), json!(sid));
-                }
-                if body.is_empty() {
-                    return Err(ToolError::InvalidArgs(
-                        "nothing to change: give name, description, automated or status_id".into(),
-                    ));
-                }
-                let fields = body.keys().cloned().collect::<Vec<_>>().join(", ");
-                let tc: TestCase = ctx
-                    .client
-                    .patch(&format!("/testcase/{id}"), serde_json::Value::Object(body))
-                    .await
-                    .map_err(|e| ToolError::case_not_found(e, id))?;
-                Ok(Done {
-                    summary: format!("Updated test case #{} {} ({fields}).", tc.id, tc.name),
-                    ids: vec![tc.id],
-                    url: Some(case_url(&ctx, tc.project_id, tc.id)),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "delete_test_case",
-                toolset: Toolset::Testcases,
-                title: "Delete a test case",
-                description: "Delete a test case (it moves to the project's deleted test cases, where TestOps can restore it).",
-                access: Access::Write {
-                    destructive: true,
-                    idempotent: true,
-                },
-            },
-            |ctx: Ctx, a: CaseIdArgs| async move {
-                let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
-                let tc: TestCase = ctx
-                    .client
-                    .get(&format!("/testcase/{id}"), &[])
-                    .await
-                    .map_err(|e| ToolError::case_not_found(e, id))?;
-                ctx.client
-                    .delete(&format!("/testcase/{id}"))
-                    .await
-                    .map_err(|e| ToolError::case_not_found(e, id))?;
-                Ok(Done {
-                    summary: format!("Deleted test case #{id} {}.", tc.name),
-                    ids: vec![id],
-                    url: None,
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "bulk_set_test_case_status",
-                toolset: Toolset::Testcases,
-                title: "Set the status of many test cases",
-                description: "Set the workflow status of up to 100 test cases, then read them back and report which changed (the v1 bulk API was reported to answer success without changing anything).",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: true,
-                },
-            },
-            |ctx: Ctx, a: BulkStatusArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let ids = bulk_ids("test_case_ids", &a.test_case_ids)?;
-                if a.status_id == 0 || a.workflow_id == 0 {
-                    return Err(ToolError::InvalidArgs(
-                        "status_id and workflow_id must not be 0 (built-in ones are negative)"
-                            .into(),
-                    ));
-                }
-                let _: Option<serde_json::Value> = ctx
-                    .client
-                    .post("/v2/test-case/bulk/status/set", json!({"selection": selection(pid, &ids), "statusId": a.status_id, "workflowId": a.workflow_id}))
-                    .await?;
-                let after = read_back(&ctx, pid, &ids).await?;
-                let (changed, unchanged): (Vec<i64>, Vec<i64>) = ids.iter().partition(|id| {
-                    after.iter().any(|t| {
-                        t.id == **id && t.status.as_ref().is_some_and(|s| s.id == a.status_id)
-                    })
-                });
-                verified(&format!("status {}", a.status_id), changed, unchanged)
-            },
-        ),
-        tool(
-            Meta {
-                name: "bulk_add_test_case_tags",
-                toolset: Toolset::Testcases,
-                title: "Tag many test cases",
-                description: "Add tags to up to 100 test cases, then read them back and report which have them.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: true,
-                },
-            },
-            |ctx: Ctx, a: BulkTagArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let ids = bulk_ids("test_case_ids", &a.test_case_ids)?;
-                let tags = tag_names(&a.tags)?;
-                let body = json!({"selection": selection(pid, &ids), "tags": tags.iter().map(|t| json!({"name": t})).collect::<Vec<_>>()});
-                let _: Option<serde_json::Value> =
-                    ctx.client.post("/v2/test-case/bulk/tag/add", body).await?;
-                let after = read_back(&ctx, pid, &ids).await?;
-                let has_all = |t: &TestCase| {
-                    tags.iter()
-                        .all(|n| t.tags.iter().any(|x| x.name.as_deref() == Some(n)))
-                };
-                let (changed, unchanged): (Vec<i64>, Vec<i64>) = ids
-                    .iter()
-                    .partition(|id| after.iter().any(|t| t.id == **id && has_all(t)));
-                verified(&format!("add tags {}", tags.join(", ")), changed, unchanged)
-            },
-        ),
-        tool(
-            Meta {
-                name: "bulk_remove_test_case_tags",
-                toolset: Toolset::Testcases,
-                title: "Untag many test cases",
-                description: "Remove tags (by name) from up to 100 test cases, then read them back and report which no longer have them.",
-                access: Access::Write {
-                    destructive: false,
-                    idempotent: true,
-                },
-            },
-            |ctx: Ctx, a: BulkTagArgs| async move {
-                let pid = ctx.project(a.project_id)?;
-                let ids = bulk_ids("test_case_ids", &a.test_case_ids)?;
-                let tags = tag_names(&a.tags)?;
-                // The API removes tags by id: find the ids of the named tags on these test cases.
-                let before = read_back(&ctx, pid, &ids).await?;
-                let mut tag_ids: Vec<i64> = before
-                    .iter()
-                    .flat_map(|t| t.tags.iter())
-                    .filter(|x| {
-                        x.name
-                            .as_deref()
-                            .is_some_and(|n| tags.iter().any(|t| t == n))
-                    })
-                    .map(|x| x.id)
-                    .collect();
-                tag_ids.sort_unstable();
-                tag_ids.dedup();
-                if tag_ids.is_empty() {
-                    return Ok(Verified {
-                        summary: format!(
-                            "None of the test cases has the tag(s) {}; nothing to remove.",
-                            tags.join(", ")
-                        ),
-                        changed: vec![],
-                        unchanged: vec![],
-                    });
-                }
-                let _: Option<serde_json::Value> = ctx
-                    .client
-                    .post(
-                        "/v2/test-case/bulk/tag/remove",
-                        json!({"selection": selection(pid, &ids), "ids": tag_ids}),
-                    )
-                    .await?;
-                let after = read_back(&ctx, pid, &ids).await?;
-                let has_any = |t: &TestCase| {
-                    tags.iter()
-                        .any(|n| t.tags.iter().any(|x| x.name.as_deref() == Some(n)))
-                };
-                let (unchanged, changed): (Vec<i64>, Vec<i64>) = ids
-                    .iter()
-                    .partition(|id| after.iter().any(|t| t.id == **id && has_any(t)));
-                verified(
-                    &format!("remove tags {}", tags.join(", ")),
-                    changed,
-                    unchanged,
-                )
-            },
-        ),
-        tool(
-            Meta {
-                name: "list_test_plans",
-                toolset: Toolset::Testcases,
-                title: "List test plans",
-                description: "List a project's test plans with their number of test cases; run_allure_launch(test_plan_id=…) runs one.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: ListArgs| async move {
-                let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
-                let p: Page<TestPlan> = ctx.project_get("/testplan", pid, &q).await?;
-                Ok(PlanList {
-                    project_id: pid,
-                    page: PageInfo::of(&p),
-                    test_plans: p.content.into_iter().map(|t| plan_line(&ctx, t)).collect(),
-                })
-            },
-        ),
-        tool(
-            Meta {
-                name: "get_test_plan",
-                toolset: Toolset::Testcases,
-                title: "Get a test plan",
-                description: "One test plan: name, number of test cases, creation date and link.",
-                access: Access::Read,
-            },
-            |ctx: Ctx, a: PlanIdArgs| async move {
-                let id = positive_id("test_plan_id", a.test_plan_id, "list_test_plans shows ids")?;
-                let p: TestPlan = ctx
-                    .client
-                    .get(&format!("/testplan/{id}"), &[])
-                    .await
-                    .map_err(|e| ToolError::plan_not_found(e, id))?;
-                Ok(plan_line(&ctx, p))
-            },
-        ),
-    ]
+const SEARCH_TEST_CASES: Meta = Meta {
+    name: "search_test_cases",
+    toolset: Toolset::Testcases,
+    title: "Search test cases with AQL",
+    description: "Search a project's test cases with AQL (e.g. `automated = false and tag = \"smoke\"`). Guide: resource allure://aql-guide. Paged.",
+    access: Access::Read,
+};
+
+async fn search_test_cases(ctx: Ctx, a: SearchArgs) -> Result<CaseList, ToolError> {
+    let found = aql::search::<TestCase>(
+        &ctx,
+        Entity::TestCase,
+        a.project_id,
+        &a.aql,
+        (a.page, a.size, 25),
+    )
+    .await?;
+    let pid = found.project_id;
+    Ok(CaseList {
+        project_id: pid,
+        aql: Some(found.aql),
+        page: PageInfo::of(&found.page),
+        test_cases: found
+            .page
+            .content
+            .into_iter()
+            .map(|t| CaseLine::from(&ctx, pid, t))
+            .collect(),
+    })
+}
+
+const GET_TEST_CASE: Meta = Meta {
+    name: "get_test_case",
+    toolset: Toolset::Testcases,
+    title: "Get a test case",
+    description: "One test case with description, precondition, expected result, numbered steps with expected results, status (with ids for updates), tags and link.",
+    access: Access::Read,
+};
+
+async fn get_test_case(ctx: Ctx, a: CaseIdArgs) -> Result<CaseDetails, ToolError> {
+    let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
+    let (tp, sp) = (format!("/testcase/{id}"), format!("/testcase/{id}/step"));
+    let (tc, sc) = tokio::join!(
+        ctx.client.get::<TestCase>(&tp, &[]),
+        ctx.client.get::<Option<Scenario>>(&sp, &[])
+    );
+    let tc = tc.map_err(|e| ToolError::case_not_found(e, id))?;
+    let steps = sc
+        .map_err(|e| ToolError::case_not_found(e, id))?
+        .map(|s| scenario_steps(&s))
+        .unwrap_or_default();
+    Ok(CaseDetails {
+        url: case_url(&ctx, tc.project_id, tc.id),
+        id: tc.id,
+        name: tc.name,
+        project_id: tc.project_id,
+        description: tc
+            .description
+            .filter(|d| !d.is_empty())
+            .map(|d| cut(&d, 2000, "open the link for the rest")),
+        precondition: tc.precondition.filter(|d| !d.is_empty()),
+        expected_result: tc.expected_result.filter(|d| !d.is_empty()),
+        automated: tc.automated,
+        status_id: tc.status.as_ref().map(|s| s.id),
+        status: tc.status.and_then(|s| s.name),
+        workflow_id: tc.workflow.map(|w| w.id),
+        layer: tc.layer.and_then(|l| l.name),
+        tags: tc.tags.into_iter().filter_map(|t| t.name).collect(),
+        steps,
+        last_modified: time(tc.last_modified_date),
+    })
+}
+
+const CREATE_TEST_CASE: Meta = Meta {
+    name: "create_test_case",
+    toolset: Toolset::Testcases,
+    title: "Create a test case",
+    description: "Create a (manual, draft) test case in a project with a name and optional description.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: false,
+    },
+};
+
+async fn create_test_case(ctx: Ctx, a: CreateArgs) -> Result<Done, ToolError> {
+    let pid = ctx.project(a.project_id)?;
+    let body = created_body(pid, &a.name, a.description.as_deref())?;
+    let tc: TestCase = ctx
+        .client
+        .post("/testcase", body)
+        .await
+        .map_err(|e| ToolError::project_not_found(e, pid))?;
+    Ok(Done {
+        summary: format!("Created test case #{} {}.", tc.id, tc.name),
+        ids: vec![tc.id],
+        url: Some(case_url(&ctx, Some(pid), tc.id)),
+    })
+}
+
+const UPDATE_TEST_CASE: Meta = Meta {
+    name: "update_test_case",
+    toolset: Toolset::Testcases,
+    title: "Update a test case",
+    description: "Change a test case's name, description, automated flag or workflow status. Only the fields given change.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: true,
+    },
+};
+
+async fn update_test_case(ctx: Ctx, a: UpdateArgs) -> Result<Done, ToolError> {
+    let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
+    let mut body = serde_json::Map::new();
+    if let Some(n) = &a.name {
+        body.insert("name".into(), json!(required_text("name", n, 255)?));
+    }
+    if let Some(d) = &a.description {
+        body.insert("description".into(), json!(d.trim()));
+    }
+    if let Some(x) = a.automated {
+        body.insert("automated".into(), json!(x));
+    }
+    if let Some(sid) = a.status_id {
+        if sid == 0 {
+            return Err(ToolError::InvalidArgs(
+                "status_id 0 is not a status id".into(),
+            ));
+        }
+        body.insert("statusId".into(), json!(sid));
+    }
+    if body.is_empty() {
+        return Err(ToolError::InvalidArgs(
+            "nothing to change: give name, description, automated or status_id".into(),
+        ));
+    }
+    let fields = body.keys().cloned().collect::<Vec<_>>().join(", ");
+    let tc: TestCase = ctx
+        .client
+        .patch(&format!("/testcase/{id}"), serde_json::Value::Object(body))
+        .await
+        .map_err(|e| ToolError::case_not_found(e, id))?;
+    Ok(Done {
+        summary: format!("Updated test case #{} {} ({fields}).", tc.id, tc.name),
+        ids: vec![tc.id],
+        url: Some(case_url(&ctx, tc.project_id, tc.id)),
+    })
+}
+
+const DELETE_TEST_CASE: Meta = Meta {
+    name: "delete_test_case",
+    toolset: Toolset::Testcases,
+    title: "Delete a test case",
+    description: "Delete a test case (it moves to the project's deleted test cases, where TestOps can restore it).",
+    access: Access::Write {
+        destructive: true,
+        idempotent: true,
+    },
+};
+
+async fn delete_test_case(ctx: Ctx, a: CaseIdArgs) -> Result<Done, ToolError> {
+    let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
+    let tc: TestCase = ctx
+        .client
+        .get(&format!("/testcase/{id}"), &[])
+        .await
+        .map_err(|e| ToolError::case_not_found(e, id))?;
+    ctx.client
+        .delete(&format!("/testcase/{id}"))
+        .await
+        .map_err(|e| ToolError::case_not_found(e, id))?;
+    Ok(Done {
+        summary: format!("Deleted test case #{id} {}.", tc.name),
+        ids: vec![id],
+        url: None,
+    })
+}
+
+const LIST_TEST_PLANS: Meta = Meta {
+    name: "list_test_plans",
+    toolset: Toolset::Testcases,
+    title: "List test plans",
+    description: "List a project's test plans with their number of test cases; run_allure_launch(test_plan_id=…) runs one.",
+    access: Access::Read,
+};
+
+async fn list_test_plans(ctx: Ctx, a: ListArgs) -> Result<PlanList, ToolError> {
+    let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
+    let p: Page<TestPlan> = ctx.project_get("/testplan", pid, &q).await?;
+    Ok(PlanList {
+        project_id: pid,
+        page: PageInfo::of(&p),
+        test_plans: p.content.into_iter().map(|t| plan_line(&ctx, t)).collect(),
+    })
+}
+
+const GET_TEST_PLAN: Meta = Meta {
+    name: "get_test_plan",
+    toolset: Toolset::Testcases,
+    title: "Get a test plan",
+    description: "One test plan: name, number of test cases, creation date and link.",
+    access: Access::Read,
+};
+
+async fn get_test_plan(ctx: Ctx, a: PlanIdArgs) -> Result<PlanLine, ToolError> {
+    let id = positive_id("test_plan_id", a.test_plan_id, "list_test_plans shows ids")?;
+    let p: TestPlan = ctx
+        .client
+        .get(&format!("/testplan/{id}"), &[])
+        .await
+        .map_err(|e| ToolError::plan_not_found(e, id))?;
+    Ok(plan_line(&ctx, p))
 }

@@ -491,7 +491,7 @@ async fn a_thousand_idle_sse_sessions_and_the_cap() {
 
 mod properties {
     use allure_mcp::tools::aql::quote;
-    use allure_mcp::tools::results::signature;
+    use allure_mcp::tools::triage::signature;
     use fake_testops::aql;
     use proptest::prelude::*;
 
