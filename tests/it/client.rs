@@ -353,57 +353,6 @@ async fn a_ca_file_that_is_not_pem_is_refused() {
     assert!(err.to_string().contains("ALLURE_CA_FILE"), "{err}");
 }
 
-/// The fake serves the flat launch-results endpoint other clients read launches with:
-/// 100 per page by default, by name, `search` on the name, 404 for an unknown launch.
-#[tokio::test]
-async fn the_fake_serves_flat_launch_results() {
-    let fake = FakeTestOps::start().await.unwrap();
-    let client = common::client(&fake);
-    let (launch, expected, first_name) = fake.with_data(|d| {
-        let l = d.launches[0].id;
-        let mut names: Vec<&str> = d
-            .results
-            .iter()
-            .filter(|r| r.launch_id == l && !r.hidden)
-            .map(|r| r.name.as_str())
-            .collect();
-        names.sort();
-        (l, names.len(), names[0].to_owned())
-    });
-    let p: Value = client
-        .get(&format!("/v2/launch/{launch}/test-result/flat"), &[])
-        .await
-        .unwrap();
-    assert_eq!(p["totalElements"], expected as i64);
-    assert_eq!(p["size"], 100);
-    assert_eq!(p["content"][0]["name"], first_name.as_str());
-    assert!(p["content"][0].get("message").is_none());
-    assert!(p["content"][0]["manual"].is_boolean());
-
-    let needle = first_name.to_uppercase();
-    let p: Value = client
-        .get(
-            &format!("/v2/launch/{launch}/test-result/flat"),
-            &[("search", needle), ("size", "5".into())],
-        )
-        .await
-        .unwrap();
-    assert!(p["totalElements"].as_i64().unwrap() >= 1);
-    assert!(p["content"].as_array().unwrap().iter().all(|r| {
-        r["name"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains(&first_name.to_lowercase())
-    }));
-
-    let missing = client
-        .get::<Value>("/v2/launch/987654321/test-result/flat", &[])
-        .await
-        .unwrap_err();
-    assert_eq!(missing.status(), Some(404));
-}
-
 /// A 429 that lasts longer than the caller's deadline is reported as the rate limit it
 /// is: the retry that the deadline would cut off is not started.
 #[tokio::test]

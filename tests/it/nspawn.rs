@@ -340,15 +340,25 @@ async fn the_units_under_real_systemd() {
         "{answer}"
     );
 
-    // journald holds the audit record with its fields.
-    let journal = c.out(&[
-        "journalctl",
-        "-u",
-        "allure-mcp.service",
-        "-o",
-        "json",
-        "--no-pager",
-    ]);
+    // journald holds the audit record with its fields (it stores what it receives a
+    // moment later: asked until it has it).
+    let mut journal = String::new();
+    wait_for(
+        "the audit record in the journal",
+        Duration::from_secs(30),
+        || {
+            journal = c.out(&[
+                "journalctl",
+                "-u",
+                "allure-mcp.service",
+                "-o",
+                "json",
+                "--no-pager",
+            ]);
+            journal.contains("\"TOOL\":\"get_project\"")
+        },
+    )
+    .await;
     let audit: Value = journal
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -375,7 +385,13 @@ async fn the_units_under_real_systemd() {
         "reload: {}",
         String::from_utf8_lossy(&reload.stderr)
     );
-    assert_eq!(call(tok2, 3).await.status(), 200);
+    // The reload may return before the service has read the new file: asked until it
+    // has, then the old token must be gone.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while call(tok2, 3).await.status() != 200 {
+        assert!(Instant::now() < deadline, "the new token was not accepted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(call(tok1, 4).await.status(), 401);
     assert_eq!(
         c.prop("allure-mcp.service", "MainPID"),

@@ -309,7 +309,7 @@ async fn bad_configuration_is_one_line_and_exit_code_2() {
             "LOG_LEVEL",
         ),
     ] {
-        let out = common::command(&envs, &[]).output().await.unwrap();
+        let out = common::exit_of(common::command(&envs, &[])).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{envs:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
@@ -323,30 +323,26 @@ async fn bad_configuration_is_one_line_and_exit_code_2() {
 async fn check_reports_what_works_and_fails_without_secrets() {
     let fake = FakeTestOps::start().await.unwrap();
     let base = fake.base_url();
-    let ok = common::command(
+    let ok = common::exit_of(common::command(
         &[
             ("ALLURE_BASE_URL", &base),
             ("ALLURE_TOKEN", fake_testops::DEMO_TOKEN),
         ],
         &["check"],
-    )
-    .output()
-    .await
-    .unwrap();
+    ))
+    .await;
     let out = String::from_utf8_lossy(&ok.stdout);
     assert!(ok.status.success(), "{out}");
     assert!(out.contains("4 project(s) visible"), "{out}");
 
-    let bad = common::command(
+    let bad = common::exit_of(common::command(
         &[
             ("ALLURE_BASE_URL", &base),
             ("ALLURE_TOKEN", "wrong-token-123"),
         ],
         &["check"],
-    )
-    .output()
-    .await
-    .unwrap();
+    ))
+    .await;
     let out = String::from_utf8_lossy(&bad.stdout);
     assert!(!bad.status.success());
     assert!(
@@ -361,16 +357,14 @@ async fn check_reports_what_works_and_fails_without_secrets() {
 
 #[tokio::test]
 async fn help_shows_environment_names_but_no_secret_values() {
-    let out = common::command(
+    let out = common::exit_of(common::command(
         &[
             ("ALLURE_TOKEN", "hidden-token-value"),
             ("MCP_AUTH_TOKEN", "hidden-mcp-value"),
         ],
         &["--help"],
-    )
-    .output()
-    .await
-    .unwrap();
+    ))
+    .await;
     let help = String::from_utf8_lossy(&out.stdout);
     for var in [
         "ALLURE_BASE_URL",

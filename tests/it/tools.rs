@@ -151,7 +151,8 @@ fn toolsets_select_tools() {
         Toolset::parse_list(Some("all")).unwrap(),
         Toolset::ALL.to_vec()
     );
-    assert!(Toolset::parse_list(Some("projects, nope")).is_err());
+    let err = Toolset::parse_list(Some("projects, nope")).unwrap_err();
+    assert!(err.contains("'nope'"), "{err}");
 }
 
 #[test]
