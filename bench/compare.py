@@ -139,6 +139,15 @@ class Stdio:
         stop(self.p)
 
 
+def failed(answer):
+    """Whether a JSON-RPC answer to tools/call is not a successful tool result."""
+    return "result" not in answer or bool(answer["result"].get("isError"))
+
+
+# Every server runs this mix for the memory figure: the calls all three have.
+MIX = ["list projects", "list launches", "search failed results"]
+
+
 def fill(args, launch):
     return {k: (launch if v == "{launch}" else v) for k, v in args.items()}
 
@@ -157,6 +166,9 @@ def measure(server, base, launch):
         tools = c.handshake()
         starts.append((time.perf_counter() - t) * 1000)
         c.close()
+        # A timed start counts only if it ends in a tool list.
+        if not tools.get("result", {}).get("tools"):
+            raise RuntimeError(f"{server['name']}: tools/list answered {tools}")
     r["start_ms"] = statistics.median(starts)
     r["start_spread"] = (min(starts), max(starts))
     listed = tools["result"]["tools"]
@@ -172,28 +184,31 @@ def measure(server, base, launch):
             continue
         tool, args = op
         args = fill(args, launch)
-        first = c.call("tools/call", {"name": tool, "arguments": args})
-        ok = "result" in first and not first["result"].get("isError")
+        c.call("tools/call", {"name": tool, "arguments": args})
         reset(base)
-        lat = []
+        lat, errors = [], 0
         n = 100
         for _ in range(n):
             t = time.perf_counter()
-            c.call("tools/call", {"name": tool, "arguments": args})
+            answer = c.call("tools/call", {"name": tool, "arguments": args})
             lat.append((time.perf_counter() - t) * 1000)
+            errors += failed(answer)
         s = stats(base)
-        r["ops"][label] = {"ok": ok, "p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "upstream_per_call": s["requests"] / n, "exchanges_per_100": s["token_exchanges"] * 100 / n}
+        r["ops"][label] = {"ok": errors == 0, "errors": errors, "p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "upstream_per_call": s["requests"] / n, "exchanges_per_100": s["token_exchanges"] * 100 / n}
     tool, args = server["ops"]["list launches"]
     for conc in (5, 50):
         rounds = max(2, 200 // conc)
         t = time.perf_counter()
+        errors = 0
         for _ in range(rounds):
             ids = [c.send("tools/call", {"name": tool, "arguments": args}) for _ in range(conc)]
-            c.wait(ids)
+            errors += sum(failed(a) for a in c.wait(ids).values())
         r[f"conc{conc}_per_s"] = rounds * conc / (time.perf_counter() - t)
+        r[f"conc{conc}_errors"] = errors
+    r["mix_errors"] = 0
     for i in range(1000):
-        name, a = list(o for o in server["ops"].values() if o)[i % 3]
-        c.call("tools/call", {"name": name, "arguments": fill(a, launch)})
+        name, a = server["ops"][MIX[i % len(MIX)]]
+        r["mix_errors"] += failed(c.call("tools/call", {"name": name, "arguments": fill(a, launch)}))
     r["rss_after_1000"] = c.rss_mib()
     c.close()
     return r
@@ -240,6 +255,16 @@ def http_session(url, headers):
     return h
 
 
+def http_call_ok(url, headers, body):
+    """Whether one tools/call over Streamable HTTP answers a successful tool result (the
+    answer may be JSON or one SSE event)."""
+    resp = urllib.request.urlopen(urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers))
+    text = resp.read().decode()
+    data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+    answer = json.loads(data[-1] if data else text)
+    return not failed(answer)
+
+
 def wait_port(port):
     import socket
     for _ in range(200):
@@ -262,6 +287,8 @@ def http_compare(base):
         wait_port(18302)
         h_ours = http_session("http://127.0.0.1:18301/mcp", {"Authorization": "Bearer bench-token-0123456789"})
         h_lucius = http_session("http://127.0.0.1:18302/mcp", {})
+        # wrk counts only HTTP statuses: the call itself is checked once first.
+        results["ok"] = {"allure-mcp": http_call_ok("http://127.0.0.1:18301/mcp", h_ours, body), "lucius-mcp": http_call_ok("http://127.0.0.1:18302/mcp", h_lucius, body)}
         for conc in (16, 64):
             results[conc] = {"allure-mcp": http_rate("http://127.0.0.1:18301/mcp", h_ours, body, conc), "lucius-mcp": http_rate("http://127.0.0.1:18302/mcp", h_lucius, body, conc)}
     finally:
@@ -270,11 +297,20 @@ def http_compare(base):
     return results
 
 
-def ratio(ours, peer, lower_is_better=True):
+def ratio(ours, peer, lower_is_better=True, peer_errors=0):
+    """allure-mcp against a peer; none when the peer's calls errored (a fast error is no
+    achievement) or a figure is missing."""
+    if peer_errors:
+        return "n/a (peer's calls errored)"
     if not ours or not peer:
         return "n/a"
     x = peer / ours if lower_is_better else ours / peer
     return f"{x:.1f}× better" if x >= 1 else f"{1 / x:.1f}× worse"
+
+
+SERVERS = []
+COMMIT = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
+SOURCES = subprocess.run(["bash", "bench/sources-hash.sh"], capture_output=True, text=True).stdout.strip()
 
 
 def main():
@@ -282,7 +318,12 @@ def main():
     try:
         launch = json.load(urllib.request.urlopen(urllib.request.Request(base + "/api/launch?projectId=1&size=1&sort=createdDate,desc", headers={"Authorization": "Api-Token " + TOKEN})))["content"][0]["id"]
         floor = direct_floor(base)
-        results = [measure(s, base, launch) for s in servers(base)]
+        SERVERS.extend(servers(base))
+        results = [measure(s, base, launch) for s in SERVERS]
+        ours = results[0]
+        ours_errors = sum(o["errors"] for o in ours["ops"].values()) + ours["mix_errors"] + ours["conc5_errors"] + ours["conc50_errors"]
+        if ours_errors:
+            raise RuntimeError(f"allure-mcp answered {ours_errors} timed calls with an error: the figures would mean nothing")
         http = http_compare(base)
     finally:
         fake.kill()
@@ -304,11 +345,15 @@ def write(results, floor, http):
         f"lucius-mcp 0.16.6 ({py}). Regenerate with `bash bench/run.sh` (as root). Absolute times vary "
         "between machines; the ratios measured in one run are the point.",
         "",
+        f"Measured commit `{COMMIT}`. `scripts/benchmarks-are-current.sh` (run by CI) fails once the measured "
+        "sources (`src`, `crates`, `Cargo.*`, `bench`) differ from these: the figures are then measured again.",
+        f"<!-- measured sources: {SOURCES} -->",
+        "",
         "| | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
         "| spawn → initialize → tools/list, median of 20 (ms) | " + " | ".join(f"{r['start_ms']:.1f} ({r['start_spread'][0]:.0f}–{r['start_spread'][1]:.0f})" for r in results) + " |",
         "| memory after start (RSS, MiB) | " + " | ".join(f"{r['rss_start']:.1f}" for r in results) + " |",
-        "| memory after 1,000 calls (RSS, MiB) | " + " | ".join(f"{r['rss_after_1000']:.1f}" for r in results) + " |",
+        "| memory after 1,000 calls (RSS, MiB) | " + " | ".join(f"{r['rss_after_1000']:.1f}" + (f" ({r['mix_errors']} errored)" if r["mix_errors"] else "") for r in results) + " |",
         "| tools in tools/list | " + " | ".join(str(r["tools"]) for r in results) + " |",
         "| tools/list size (bytes; per tool) | " + " | ".join(f"{r['tools_list_bytes']:,} ({r['tools_list_bytes'] // max(1, r['tools'])})" for r in results) + " |",
     ]
@@ -316,7 +361,7 @@ def write(results, floor, http):
         cells = []
         for r in results:
             o = r["ops"][label]
-            cells.append("no such tool" if o is None else f"{o['p50']:.2f} / {o['p99']:.2f}" + ("" if o["ok"] else " (error)"))
+            cells.append("no such tool" if o is None else f"{o['p50']:.2f} / {o['p99']:.2f}" + ("" if o["ok"] else f" ({o['errors']} of 100 errored)"))
         lines.append(f"| {label}: p50 / p99 (ms, sequential) | " + " | ".join(cells) + " |")
     for label in ours["ops"]:
         cells = []
@@ -325,18 +370,29 @@ def write(results, floor, http):
             cells.append("–" if o is None else f"{o['upstream_per_call']:.2f} / {o['exchanges_per_100']:.0f}")
         lines.append(f"| {label}: upstream requests per call / token exchanges per 100 calls | " + " | ".join(cells) + " |")
     for conc in (5, 50):
-        lines.append(f"| list launches, {conc} concurrent (calls/s) | " + " | ".join(f"{r[f'conc{conc}_per_s']:.0f}" for r in results) + " |")
+        lines.append(f"| list launches, {conc} concurrent (calls/s) | " + " | ".join(f"{r[f'conc{conc}_per_s']:.0f}" + (f" ({r[f'conc{conc}_errors']} errored)" if r[f"conc{conc}_errors"] else "") for r in results) + " |")
     lines += ["", f"Physical floor: a direct GET of the same launches page from the fake takes {floor:.2f} ms (p50, keep-alive, Python client).", ""]
     lines += ["## Ratios (allure-mcp vs each peer, same run)", "", "| | " + " | ".join(r["name"] for r in peers) + " |", "|---|" + "---|" * len(peers)]
     lines.append("| start-up | " + " | ".join(ratio(ours["start_ms"], p["start_ms"]) for p in peers) + " |")
-    lines.append("| memory after 1,000 calls | " + " | ".join(ratio(ours["rss_after_1000"], p["rss_after_1000"]) for p in peers) + " |")
+    lines.append("| memory after 1,000 calls | " + " | ".join(ratio(ours["rss_after_1000"], p["rss_after_1000"], peer_errors=p["mix_errors"]) for p in peers) + " |")
     for label in ours["ops"]:
-        lines.append(f"| {label} p50 | " + " | ".join(ratio(ours["ops"][label]["p50"], p["ops"][label]["p50"]) if p["ops"][label] else "n/a" for p in peers) + " |")
-    lines.append("| 50 concurrent calls | " + " | ".join(ratio(ours["conc50_per_s"], p["conc50_per_s"], lower_is_better=False) for p in peers) + " |")
+        lines.append(f"| {label} p50 | " + " | ".join(ratio(ours["ops"][label]["p50"], p["ops"][label]["p50"], peer_errors=p["ops"][label]["errors"]) if p["ops"][label] else "n/a (no such tool)" for p in peers) + " |")
+    lines.append("| 50 concurrent calls | " + " | ".join(ratio(ours["conc50_per_s"], p["conc50_per_s"], lower_is_better=False, peer_errors=p["conc50_errors"]) for p in peers) + " |")
     lines += ["", "## HTTP (Streamable HTTP, list launches, wrk, 5 s per point)", "", "| concurrency | allure-mcp (bearer auth on) | lucius-mcp (no auth) | ratio |", "|---|---|---|---|"]
-    for conc, row in http.items():
-        (a, ae), (l, le) = row["allure-mcp"], row["lucius-mcp"]
-        lines.append(f"| {conc} | {a:,.0f} calls/s ({ae} non-2xx) | {l:,.0f} calls/s ({le} non-2xx) | {a / l:.1f}× |")
+    ok = http["ok"]
+    for conc in (16, 64):
+        (a, ae), (l, le) = http[conc]["allure-mcp"], http[conc]["lucius-mcp"]
+        mark = lambda name: "" if ok[name] else ", its call answered an error"
+        r = f"{a / l:.1f}×" if ok["lucius-mcp"] and ok["allure-mcp"] and l else "n/a"
+        lines.append(f"| {conc} | {a:,.0f} calls/s ({ae} non-2xx{mark('allure-mcp')}) | {l:,.0f} calls/s ({le} non-2xx{mark('lucius-mcp')}) | {r} |")
+    lines += ["", "## The calls timed", "", "Each row above times these calls, one per server (`–`: the server has no such tool). The 1,000 calls for memory cycle through " + ", ".join(MIX) + ", which every server has.", "", "| row | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for label in ours["ops"]:
+        cells = []
+        for srv in SERVERS:
+            op = srv["ops"][label]
+            cells.append("–" if op is None else f"`{op[0]}` `{json.dumps(op[1], separators=(',', ':'))}`")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "HTTP: `list_launches` `{\"project_id\":1}` on both servers."]
     lines += [
         "",
         "## What each figure means",
@@ -347,7 +403,7 @@ def write(results, floor, http):
         "- *upstream requests per call / token exchanges per 100 calls*: from the fake's request log; how much load a server puts on TestOps.",
         "- *concurrent*: N `list_launches` calls sent at once over one stdio session, repeated; calls per second.",
         "- *HTTP*: `wrk` with 2 threads at 16 and 64 connections against each server's Streamable HTTP endpoint, one session.",
-        "- A peer's call marked *(error)* answered with an error for this call against the fake; *no such tool* means the server has no tool for it. Known cause: allure-testops-mcp 0.9.3 reads a launch's `statistic` in `GET /api/launch` as an object; the API description (OpenAPI 26.1.1) answers either `LaunchDto` (no statistic) or `LaunchPreviewDto` (a list of `{status, count}`), and the fake gives the second. Against an instance that answers the first, that call would work.",
+        "- Every timed call's answer is checked: a figure marked *(N errored)* includes calls that answered an error, and no ratio is computed from it. A peer's call that errors does so against the fake; *no such tool* means the server has no tool for it. Known cause: allure-testops-mcp 0.9.3 reads a launch's `statistic` in `GET /api/launch` as an object; the API description (OpenAPI 26.1.1) answers either `LaunchDto` (no statistic) or `LaunchPreviewDto` (a list of `{status, count}`), and the fake gives the second. Against an instance that answers the first, that call would work.",
     ]
     with open("BENCHMARKS.md", "w") as f:
         f.write("\n".join(lines) + "\n")

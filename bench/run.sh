@@ -10,6 +10,11 @@
 # is set as well).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The figures are stamped with the measured sources' hash: measure only what is committed.
+git diff --quiet HEAD -- src crates Cargo.toml Cargo.lock bench || {
+  echo "uncommitted changes to the measured sources: commit them first" >&2
+  exit 1
+}
 venv="${BENCH_VENV:-$HOME/.cache/allure-mcp-bench/venv}"
 cargo build --locked --release --quiet --bin allure-mcp
 cargo build --locked --release --quiet -p fake-testops --features control --bin fake-testops

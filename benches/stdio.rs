@@ -123,6 +123,9 @@ async fn main() {
         let mut s = Server::spawn(&base);
         let list = s.handshake().await;
         starts.push(t.elapsed());
+        // A timed start counts only if it ends in the real tool list.
+        let tools = list["result"]["tools"].as_array().map_or(0, Vec::len);
+        assert!(tools > 40, "tools/list answered {tools} tools: {list}");
         tools_list_bytes = list["result"].to_string().len();
         rss.push(s.rss_kib());
         drop(s);

@@ -61,8 +61,10 @@ pub async fn direct_get(http: &reqwest::Client, url: &str, bearer: &str) {
         .send()
         .await
         .unwrap()
+        .error_for_status()
+        .expect("the floor's GET succeeds")
         .bytes()
         .await
         .unwrap();
-    assert!(!b.is_empty());
+    assert!(b.starts_with(b"{"), "the floor's GET answered JSON");
 }
