@@ -2,15 +2,12 @@
 //! structured fields) when stderr is connected to it, or plain text; the level can be
 //! changed at run time (SIGHUP). stdout is never written: it carries the stdio protocol.
 
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
-use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{Layer, Registry, reload};
+use tracing_subscriber::{Registry, reload};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +22,7 @@ impl LogFormat {
     pub fn choose(explicit: Option<&str>) -> Result<LogFormat, String> {
         match explicit.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
             None | Some("") | Some("auto") => {
-                Ok(if systemd_journal_logger::connected_to_journal() {
+                Ok(if stderr_is_journal() {
                     LogFormat::Journald
                 } else {
                     LogFormat::Json
@@ -112,11 +109,14 @@ pub fn init(level: LogLevel, format: LogFormat) {
     let (filter_layer, handle) = reload::Layer::new(filter(level));
     let _ = RELOAD.set(handle);
     let registry = tracing_subscriber::registry().with(filter_layer);
+    // Each event's fields become journal fields (`TOOL=`, `PROJECT_ID=`…), unprefixed:
+    // they are the names operators filter on.
     let journal = (format == LogFormat::Journald)
-        .then(|| systemd_journal_logger::JournalLog::new().ok())
+        .then(|| tracing_journald::layer().ok())
         .flatten()
-        .map(|j| JournalLayer {
-            journal: j.with_syslog_identifier("allure-mcp".into()),
+        .map(|j| {
+            j.with_field_prefix(None)
+                .with_syslog_identifier("allure-mcp".into())
         });
     let result = match (format, journal) {
         (LogFormat::Journald, Some(layer)) => registry.with(layer).try_init(),
@@ -147,72 +147,31 @@ pub fn set_level(level: LogLevel) {
     }
 }
 
-/// Sends each event to the journal with its fields as journal fields (`TOOL=`,
-/// `PROJECT_ID=`, `CLIENT_IP=`…), through systemd-journal-logger's native protocol.
-struct JournalLayer {
-    journal: systemd_journal_logger::JournalLog,
-}
-
-#[derive(Default)]
-struct Fields {
-    message: String,
-    pairs: Vec<(String, String)>,
-}
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = value.to_owned();
-        } else {
-            self.pairs.push((field.name().to_owned(), value.to_owned()));
-        }
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let mut s = String::new();
-        let _ = write!(s, "{value:?}");
-        if field.name() == "message" {
-            self.message = s;
-        } else {
-            self.pairs.push((field.name().to_owned(), s));
-        }
-    }
-}
-
-impl<S: Subscriber> Layer<S> for JournalLayer {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        use log::Log;
-        let meta = event.metadata();
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let level = match *meta.level() {
-            Level::ERROR => log::Level::Error,
-            Level::WARN => log::Level::Warn,
-            Level::INFO => log::Level::Info,
-            Level::DEBUG => log::Level::Debug,
-            Level::TRACE => log::Level::Trace,
-        };
-        let kvs: Vec<(&str, &str)> = fields
-            .pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        self.journal.log(
-            &log::Record::builder()
-                .args(format_args!("{}", fields.message))
-                .level(level)
-                .target(meta.target())
-                .module_path(meta.module_path())
-                .file(meta.file())
-                .line(meta.line())
-                .key_values(&kvs)
-                .build(),
-        );
-    }
+/// Whether systemd connected stderr to the journal: `$JOURNAL_STREAM` names the device
+/// and inode of the stream it gave us, and stderr must still be that stream (a child
+/// whose stderr was redirected inherits the variable, not the connection).
+fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Some((dev, ino)) = std::env::var("JOURNAL_STREAM").ok().and_then(|v| {
+        let (dev, ino) = v.split_once(':')?;
+        Some((dev.parse::<u64>().ok()?, ino.parse::<u64>().ok()?))
+    }) else {
+        return false;
+    };
+    // fstat of our stderr, through a duplicate of its descriptor (no unsafe code).
+    std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata())
+        .is_ok_and(|m| m.dev() == dev && m.ino() == ino)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracing::Level;
 
     #[test]
     fn our_level_is_taken_and_libraries_stay_quiet() {

@@ -434,7 +434,7 @@ fn journald_records_carry_structured_fields() {
     assert_eq!(audit["IDENTITY"], "default");
     assert_eq!(audit["CLIENT_IP"], "127.0.0.1");
     assert_eq!(audit["OUTCOME"], "ok");
-    // systemd-journal-logger's mapping: error 3, warn 4, info 5 (notice), debug 6, trace 7.
+    // tracing-journald's mapping: error 3, warn 4, info 5 (notice), debug 6, trace 7.
     assert_eq!(audit["PRIORITY"], "5");
     assert!(
         audit["DURATION_MS"]
