@@ -226,9 +226,10 @@ async fn main() {
                 "[{mode}] concurrency {c}: {mcp_rate:.0} tool calls/s over /mcp with auth; direct GET {direct_rate:.0} req/s (ratio {:.2})   target ≥ 5000",
                 mcp_rate / direct_rate
             );
-            misses.extend((mcp_rate < 5000.0).then(|| {
-                format!("[{mode}] concurrency {c}: {mcp_rate:.0} calls/s < 5,000")
-            }));
+            misses.extend(
+                (mcp_rate < 5000.0)
+                    .then(|| format!("[{mode}] concurrency {c}: {mcp_rate:.0} calls/s < 5,000")),
+            );
         }
         let rss_mib = server.rss_kib() as f64 / 1024.0;
         println!("[{mode}] server RSS after the load: {rss_mib:.1} MiB   ceiling ≤ 64 MiB");
@@ -262,7 +263,8 @@ async fn main() {
         before as f64 / 1024.0,
         after as f64 / 1024.0,
     );
-    misses.extend((per_session > 64.0).then(|| format!("{per_session:.1} KiB per SSE session > 64")));
+    misses
+        .extend((per_session > 64.0).then(|| format!("{per_session:.1} KiB per SSE session > 64")));
     drop(streams);
     // Checked after every figure is printed: a miss fails the bench.
     assert!(misses.is_empty(), "targets missed: {}", misses.join("; "));

@@ -166,7 +166,10 @@ async fn main() {
     // Injected faults come back as tool errors inside HTTP 200 answers: any HTTP-level
     // failure or unreadable answer is the server's. Faults touch 20 upstream requests
     // every 10 s, so nearly every call succeeds.
-    let (ok_n, errors_n) = (ok.load(Ordering::Relaxed), tool_errors.load(Ordering::Relaxed));
+    let (ok_n, errors_n) = (
+        ok.load(Ordering::Relaxed),
+        tool_errors.load(Ordering::Relaxed),
+    );
     assert_eq!(
         failed.load(Ordering::Relaxed),
         0,

@@ -21,13 +21,11 @@ impl LogFormat {
     /// `LOG_FORMAT`, or the journal when systemd connected stderr to it, else JSON.
     pub fn choose(explicit: Option<&str>) -> Result<LogFormat, String> {
         match explicit.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("") | Some("auto") => {
-                Ok(if stderr_is_journal() {
-                    LogFormat::Journald
-                } else {
-                    LogFormat::Json
-                })
-            }
+            None | Some("") | Some("auto") => Ok(if stderr_is_journal() {
+                LogFormat::Journald
+            } else {
+                LogFormat::Json
+            }),
             Some("json") => Ok(LogFormat::Json),
             Some("journald") | Some("journal") => Ok(LogFormat::Journald),
             Some("text") => Ok(LogFormat::Text),
