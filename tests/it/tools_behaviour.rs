@@ -1,9 +1,11 @@
-//! Every tool through the real binary over stdio against the fake: the exact request it
-//! sends (path, query, body), its answer, and its error paths.
+//! Every tool through the MCP server against the fake: the exact request it sends (path,
+//! query, body), its answer, and its error paths. The server runs in this process
+//! ([`InProcess`], built as the binary builds it); `stdio.rs` and `http.rs` drive the
+//! real binary.
 
 use std::time::Duration;
 
-use crate::common::{self, Session, is_error, text};
+use crate::common::{self, InProcess, is_error, text};
 use fake_testops::{FakeOptions, FakeTestOps, Fault, FaultKind, Recorded};
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
@@ -66,7 +68,7 @@ fn failing_launch(fake: &FakeTestOps) -> i64 {
 #[tokio::test]
 async fn list_test_results_filters_by_status_on_the_server_across_pages() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let launch = failing_launch(&fake);
     let expected = failed_or_broken(&fake, launch);
     let r = s
@@ -137,7 +139,7 @@ async fn list_test_results_filters_by_status_on_the_server_across_pages() {
 #[tokio::test]
 async fn get_test_result_cuts_traces_and_says_how_to_get_the_rest() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let (id, trace_len) = fake.with_data(|d| {
         d.results
             .iter()
@@ -204,7 +206,7 @@ fn attachment(fake: &FakeTestOps, result: i64, content_type: &str) -> i64 {
 #[tokio::test]
 async fn get_test_result_steps_lists_the_steps_and_the_attachments() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let id = newest_result(&fake);
     let r = s
         .call("get_test_result_steps", json!({"test_result_id": id}))
@@ -228,7 +230,7 @@ async fn get_test_result_steps_lists_the_steps_and_the_attachments() {
 #[tokio::test]
 async fn read_attachment_shows_text_describes_binaries_and_reads_only_what_it_shows() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let id = newest_result(&fake);
     let (text_att, png) = (
         attachment(&fake, id, "text/plain"),
@@ -271,7 +273,7 @@ async fn read_attachment_shows_text_describes_binaries_and_reads_only_what_it_sh
 #[tokio::test]
 async fn the_history_verdict_follows_the_earlier_runs_whatever_their_order() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let id = newest_result(&fake);
     // All passed is stable_pass, all failed is stable_fail.
     for (status, verdict) in [("passed", "stable_pass"), ("failed", "stable_fail")] {
@@ -314,7 +316,7 @@ async fn the_history_verdict_follows_the_earlier_runs_whatever_their_order() {
 #[tokio::test]
 async fn assign_and_mute_send_the_documented_bodies() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let id = fake.with_data(|d| {
         d.results
             .iter()
@@ -381,7 +383,7 @@ async fn assign_and_mute_send_the_documented_bodies() {
 #[tokio::test]
 async fn bulk_result_operations_select_exactly_the_named_results() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let launch = failing_launch(&fake);
     let ids: Vec<i64> = fake.with_data(|d| {
         d.results
@@ -494,7 +496,7 @@ async fn bulk_result_operations_select_exactly_the_named_results() {
 #[tokio::test]
 async fn aql_search_validation_and_bad_queries() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let expected = fake.with_data(|d| {
         d.results
             .iter()
@@ -574,7 +576,7 @@ async fn aql_search_validation_and_bad_queries() {
 
 /// triage_launch on a closed launch of project 1 with failures: its answer, and how
 /// many failures that launch has by the fake's data.
-async fn triage_of_a_failing_launch(fake: &FakeTestOps, s: &Session) -> (CallToolResult, usize) {
+async fn triage_of_a_failing_launch(fake: &FakeTestOps, s: &InProcess) -> (CallToolResult, usize) {
     let launch = failing_launch(fake);
     let r = s
         .call(
@@ -589,7 +591,7 @@ async fn triage_of_a_failing_launch(fake: &FakeTestOps, s: &Session) -> (CallToo
 #[tokio::test]
 async fn triage_puts_every_failure_in_a_group_by_message_biggest_first() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let (r, failures) = triage_of_a_failing_launch(&fake, &s).await;
     let v = sc(&r);
     assert_eq!(v["failures"], failures as i64);
@@ -618,7 +620,7 @@ async fn triage_puts_every_failure_in_a_group_by_message_biggest_first() {
 #[tokio::test]
 async fn triage_marks_failures_the_previous_launch_also_had_as_not_new() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let (r, _) = triage_of_a_failing_launch(&fake, &s).await;
     let v = sc(&r);
     let groups = v["groups"].as_array().unwrap();
@@ -636,7 +638,7 @@ async fn triage_marks_failures_the_previous_launch_also_had_as_not_new() {
 #[tokio::test]
 async fn get_launch_status_says_running_while_its_ci_runs_and_closed_once_closed() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let all = launches(&fake, 1);
     let newest = all.last().unwrap().0;
     let r = s
@@ -659,7 +661,7 @@ async fn get_launch_status_says_running_while_its_ci_runs_and_closed_once_closed
 #[tokio::test]
 async fn get_launch_report_counts_every_failure_and_gives_a_pass_rate() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let launch = failing_launch(&fake);
     let r = s
         .call("get_launch_report", json!({"launch_id": launch}))
@@ -674,7 +676,7 @@ async fn get_launch_report_counts_every_failure_and_gives_a_pass_rate() {
 #[tokio::test]
 async fn close_launch_is_sent_once_and_reopen_launch_opens_it_again() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let open = launches(&fake, 1).iter().rev().find(|l| !l.1).unwrap().0;
     let r = s.call("close_launch", json!({"launch_id": open})).await;
     assert!(!is_error(&r));
@@ -696,7 +698,7 @@ async fn close_launch_is_sent_once_and_reopen_launch_opens_it_again() {
 #[tokio::test]
 async fn add_cases_and_plans_to_a_launch() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let open = launches(&fake, 1).iter().rev().find(|l| !l.1).unwrap().0;
     let cases: Vec<i64> = fake.with_data(|d| {
         d.test_cases
@@ -769,7 +771,7 @@ async fn add_cases_and_plans_to_a_launch() {
 #[tokio::test]
 async fn compare_two_launches() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let all = launches(&fake, 1);
     let (a, b) = (all[0].0, all[1].0);
     let r = s
@@ -824,7 +826,9 @@ async fn run_allure_launch_really_runs_a_job_and_wait_for_launch_sees_it_finish(
     })
     .await
     .unwrap();
-    let s = Session::against(&fake, &[]).await;
+    // Checks as often as the call asks (every second, not the default floor of five), so
+    // the wait ends soon after the run.
+    let s = InProcess::against(&fake, &[("MIN_POLL_INTERVAL", "1")]).await;
     let job = fake.with_data(|d| d.jobs.iter().find(|j| j.project_id == 1).unwrap().id);
     let r = s
         .call(
@@ -875,7 +879,7 @@ async fn rerun_job_run_reruns_a_finished_run_once_and_refuses_while_it_runs() {
     // Reruns last ten minutes, so the second call finds the run going however slow the
     // machine.
     let fake = common::fake_with_long_jobs().await;
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let (run_id, launch) = fake.with_data(|d| {
         d.job_runs
             .iter()
@@ -901,7 +905,7 @@ async fn rerun_job_run_reruns_a_finished_run_once_and_refuses_while_it_runs() {
 #[tokio::test]
 async fn run_allure_launch_is_honest_and_careful() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call(
             "run_allure_launch",
@@ -976,7 +980,7 @@ async fn run_allure_launch_is_honest_and_careful() {
 #[tokio::test]
 async fn test_case_lifecycle() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call("list_test_cases", json!({"project_id": 1, "size": 5}))
         .await;
@@ -1057,7 +1061,7 @@ async fn test_case_lifecycle() {
 #[tokio::test]
 async fn bulk_test_case_writes_use_v2_and_are_verified() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let ids: Vec<i64> = fake.with_data(|d| {
         d.test_cases
             .iter()
@@ -1140,7 +1144,7 @@ async fn bulk_test_case_writes_use_v2_and_are_verified() {
 #[tokio::test]
 async fn test_plans_are_listed_and_a_plan_says_how_many_cases_it_has() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s.call("list_test_plans", json!({"project_id": 1})).await;
     assert_eq!(sc(&r)["test_plans"].as_array().unwrap().len(), 2);
     let plan = sc(&r)["test_plans"][0]["id"].as_i64().unwrap();
@@ -1152,7 +1156,7 @@ async fn test_plans_are_listed_and_a_plan_says_how_many_cases_it_has() {
 #[tokio::test]
 async fn list_defects_asks_for_the_open_defects_by_default() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s.call("list_defects", json!({"project_id": 1})).await;
     assert_eq!(
         fake.requests_to("GET", "/defect")
@@ -1169,7 +1173,7 @@ async fn list_defects_asks_for_the_open_defects_by_default() {
 #[tokio::test]
 async fn a_new_defect_links_to_results_of_its_own_project_only() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call(
             "create_defect",
@@ -1221,7 +1225,7 @@ fn rates(v: &Value, key: &str) -> Vec<f64> {
 #[tokio::test]
 async fn the_launch_trend_direction_follows_the_documented_rule() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call(
             "get_launch_trend_analytics",
@@ -1250,7 +1254,7 @@ async fn the_launch_trend_direction_follows_the_documented_rule() {
 #[tokio::test]
 async fn launch_duration_buckets_count_every_launch() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call("get_launch_duration_analytics", json!({"project_id": 1}))
         .await;
@@ -1267,7 +1271,7 @@ async fn launch_duration_buckets_count_every_launch() {
 #[tokio::test]
 async fn the_test_success_rate_average_is_the_mean_of_its_points() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call("get_test_success_rate", json!({"project_id": 1}))
         .await;
@@ -1285,7 +1289,7 @@ async fn the_test_success_rate_average_is_the_mean_of_its_points() {
 #[tokio::test]
 async fn raw_tool_is_off_by_default_and_read_only_when_asked() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call(
             "allure_api_request",
@@ -1299,7 +1303,7 @@ async fn raw_tool_is_off_by_default_and_read_only_when_asked() {
     );
     s.stop().await;
 
-    let s = Session::against(
+    let s = InProcess::against(
         &fake,
         &[
             ("ALLURE_TOOLSETS", "raw,projects"),
@@ -1347,9 +1351,9 @@ async fn raw_tool_is_off_by_default_and_read_only_when_asked() {
 }
 
 #[tokio::test]
-async fn read_only_mode_over_stdio_hides_and_refuses_every_write() {
+async fn read_only_mode_hides_and_refuses_every_write() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[("ALLURE_READ_ONLY", "true")]).await;
+    let s = InProcess::against(&fake, &[("ALLURE_READ_ONLY", "true")]).await;
     let tools = s.client.list_all_tools().await.unwrap();
     assert!(
         tools
@@ -1378,7 +1382,7 @@ async fn read_only_mode_over_stdio_hides_and_refuses_every_write() {
 #[tokio::test]
 async fn prompts_are_listed_and_rendered_and_a_missing_argument_is_invalid_params() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let prompts = s.client.list_all_prompts().await.unwrap();
     let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
     assert!(names.contains(&"triage_launch") && names.contains(&"release_readiness"));
@@ -1414,7 +1418,7 @@ async fn prompts_are_listed_and_rendered_and_a_missing_argument_is_invalid_param
 #[tokio::test]
 async fn the_aql_guide_is_listed_and_readable_as_a_resource() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let res = s.client.list_all_resources().await.unwrap();
     assert_eq!(res[0].uri, "allure://aql-guide");
     let read = s
@@ -1437,7 +1441,7 @@ async fn the_aql_guide_is_listed_and_readable_as_a_resource() {
 #[tokio::test]
 async fn project_id_completion_offers_the_projects_that_match_what_was_typed() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let values = s
         .client
         .complete_prompt_simple("release_readiness", "project_id", "pay")
