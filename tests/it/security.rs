@@ -295,7 +295,7 @@ async fn a_dotenv_proxy_never_sees_a_connection() {
 #[tokio::test]
 async fn allure_api_request_cannot_leave_the_api_prefix() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = common::Session::against(&fake, &[("ALLURE_TOOLSETS", "all")]).await;
+    let s = common::InProcess::against(&fake, &[("ALLURE_TOOLSETS", "all")]).await;
     assert!(!is_error(&s.call("list_projects", json!({})).await));
     fake.clear_requests();
     for path in [
@@ -806,7 +806,7 @@ async fn upstream_answers_are_read_within_a_cap() {
     assert_eq!(head.content_length, Some(HUGE));
     assert!(started.elapsed() < Duration::from_secs(30));
     // The tool says so too.
-    let s = common::Session::against(&fake, &[]).await;
+    let s = common::InProcess::against(&fake, &[]).await;
     let r = s
         .call(
             "read_attachment",
