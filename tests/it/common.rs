@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: the fake upstream, clients pointed at it,
-//! and the real `allure-mcp` binary driven over stdio by rmcp's client.
+//! the real `allure-mcp` binary driven over stdio by rmcp's client, and the same server
+//! in this process for tests of tool behaviour.
 
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -84,21 +87,11 @@ impl Session {
     /// A session against `fake` with its default token.
     pub async fn against(fake: &FakeTestOps, extra: &[(&str, &str)]) -> Session {
         let base = fake.base_url();
-        let mut envs = vec![
-            ("ALLURE_BASE_URL", base.as_str()),
-            ("ALLURE_TOKEN", DEMO_TOKEN),
-            ("REQUEST_TIMEOUT", "5"),
-        ];
-        envs.extend_from_slice(extra);
-        Session::start(&envs, &[]).await
+        Session::start(&settings_against(&base, extra), &[]).await
     }
 
     pub async fn call(&self, name: &str, args: Value) -> CallToolResult {
-        let mut p = CallToolRequestParams::new(name.to_owned());
-        if let Value::Object(m) = args {
-            p = p.with_arguments(m);
-        }
-        self.client.call_tool(p).await.expect("tools/call answered")
+        call_tool(&self.client, name, args).await
     }
 
     /// Ends the session (the server exits when stdin closes) and returns all it logged.
@@ -112,6 +105,132 @@ impl Session {
         }
         self.stderr.lock().unwrap().clone()
     }
+}
+
+/// The settings of a session against the fake at `base` with its default token, and
+/// `extra` over them.
+fn settings_against<'a>(base: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut settings = vec![
+        ("ALLURE_BASE_URL", base),
+        ("ALLURE_TOKEN", DEMO_TOKEN),
+        ("REQUEST_TIMEOUT", "5"),
+    ];
+    for (name, value) in extra {
+        settings.retain(|(s, _)| s != name);
+        settings.push((name, value));
+    }
+    settings
+}
+
+/// `tools/call` of `name` with `args` (a JSON object), answered.
+async fn call_tool(
+    client: &RunningService<RoleClient, ()>,
+    name: &str,
+    args: Value,
+) -> CallToolResult {
+    let mut p = CallToolRequestParams::new(name.to_owned());
+    if let Value::Object(m) = args {
+        p = p.with_arguments(m);
+    }
+    client.call_tool(p).await.expect("tools/call answered")
+}
+
+/// The MCP server in this process, driven by rmcp's client over an in-memory pipe: built
+/// from its settings as the binary builds it (`load_cli_from`, `Config::from_cli`,
+/// `app::build`), with no process, stdio or logs of its own. For tool behaviour; what
+/// needs the process (its stderr, logs, exit, signals) uses [`Session`], which has the
+/// same `client`, `call` and `stop`.
+pub struct InProcess {
+    pub client: RunningService<RoleClient, ()>,
+    /// The server's side of the session, until the client closes it.
+    server: tokio::task::JoinHandle<Result<rmcp::service::QuitReason, String>>,
+}
+
+impl InProcess {
+    /// Serves with `settings`, named as their environment variables (as [`Session::start`]
+    /// takes them) but passed as command-line flags: nothing here reads or sets the
+    /// process environment, which the tests' threads share.
+    pub async fn start(settings: &[(&str, &str)]) -> InProcess {
+        let (cli, _notices) = allure_mcp::config::load_cli_from(
+            flags(settings),
+            Path::new("/nonexistent/.env"),
+            |_| false,
+        )
+        .expect("the settings parse");
+        let config = allure_mcp::config::Config::from_cli(
+            &cli,
+            &allure_mcp::config::SecretSources::default(),
+        )
+        .expect("the settings are valid");
+        let built = allure_mcp::app::build(&config)
+            .await
+            .expect("the server builds");
+        let (server_end, client_end) = tokio::io::duplex(64 * 1024);
+        let server = tokio::spawn(async move {
+            let running = built
+                .server
+                .serve(server_end)
+                .await
+                .map_err(|e| e.to_string())?;
+            running.waiting().await.map_err(|e| e.to_string())
+        });
+        let client = ().serve(client_end).await.expect("initialize");
+        InProcess { client, server }
+    }
+
+    /// A session against `fake` with its default token, `extra` settings over those.
+    pub async fn against(fake: &FakeTestOps, extra: &[(&str, &str)]) -> InProcess {
+        let base = fake.base_url();
+        InProcess::start(&settings_against(&base, extra)).await
+    }
+
+    pub async fn call(&self, name: &str, args: Value) -> CallToolResult {
+        call_tool(&self.client, name, args).await
+    }
+
+    /// Ends the session: the client closes its end, and the server's side ends cleanly.
+    pub async fn stop(self) {
+        let _ = self.client.cancel().await;
+        tokio::time::timeout(Duration::from_secs(20), self.server)
+            .await
+            .expect("the server ends when the client closes the session")
+            .unwrap()
+            .expect("the server's side of the session ends cleanly");
+    }
+}
+
+/// The command line for settings named as their environment variables, each as its
+/// flag. clap still reads the environment for settings not on the command line, so a
+/// setting the test process happens to have is pinned to its default (and one without a
+/// default fails the test): an in-process server gets only the settings it is given.
+fn flags(settings: &[(&str, &str)]) -> Vec<OsString> {
+    use clap::CommandFactory;
+    let cmd = allure_mcp::config::Cli::command();
+    let long = |arg: &clap::Arg| arg.get_long().expect("every setting has a flag").to_owned();
+    let mut args = vec![OsString::from("allure-mcp")];
+    for (name, value) in settings {
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_env() == Some(OsStr::new(name)))
+            .unwrap_or_else(|| panic!("no setting is named {name}"));
+        args.push(format!("--{}={value}", long(arg)).into());
+    }
+    for arg in cmd.get_arguments() {
+        let Some(name) = arg.get_env() else { continue };
+        if std::env::var_os(name).is_none() || settings.iter().any(|(n, _)| OsStr::new(n) == name) {
+            continue;
+        }
+        let default = arg.get_default_values().first().unwrap_or_else(|| {
+            panic!(
+                "{} is set in the environment of the tests, and an in-process server would take it: unset it",
+                name.to_string_lossy()
+            )
+        });
+        let mut flag = OsString::from(format!("--{}=", long(arg)));
+        flag.push(default);
+        args.push(flag);
+    }
+    args
 }
 
 /// The text of a tool result's first content block.

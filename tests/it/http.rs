@@ -415,32 +415,39 @@ async fn preflight_no_cors(s: &HttpServer) -> bool {
     r.headers().get("access-control-allow-origin").is_none()
 }
 
-#[tokio::test]
-async fn rate_limit_body_limit_and_cidrs() {
-    let fake = FakeTestOps::start().await.unwrap();
-    let s = server(
-        &fake,
-        &[
-            ("RATE_LIMIT_PER_SECOND", "1"),
-            ("RATE_LIMIT_BURST", "3"),
-            ("MAX_BODY_BYTES", "2048"),
-        ],
-    )
-    .await;
-    let mut statuses = Vec::new();
-    for _ in 0..6 {
-        statuses.push(
-            http()
-                .get(s.url("/metrics"))
-                .bearer_auth(TOKEN)
-                .send()
-                .await
-                .unwrap(),
-        );
+/// GET /metrics with `token`, and an X-Forwarded-For header when one is given.
+async fn get_metrics(
+    s: &HttpServer,
+    token: &str,
+    forwarded_for: Option<&str>,
+) -> reqwest::Response {
+    let mut req = http().get(s.url("/metrics")).bearer_auth(token);
+    if let Some(xff) = forwarded_for {
+        req = req.header("x-forwarded-for", xff);
     }
-    let codes: Vec<u16> = statuses.iter().map(|r| r.status().as_u16()).collect();
+    req.send().await.unwrap()
+}
+
+/// A server allowing one request a second after a burst of three.
+async fn rate_limited_server(fake: &FakeTestOps) -> HttpServer {
+    server(
+        fake,
+        &[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "3")],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn requests_past_the_burst_get_429_with_retry_after_and_each_identity_has_its_own_budget() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = rate_limited_server(&fake).await;
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        answers.push(get_metrics(&s, TOKEN, None).await);
+    }
+    let codes: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
     assert_eq!(&codes[..3], &[200, 200, 200], "{codes:?}");
-    let limited = statuses
+    let limited = answers
         .iter()
         .find(|r| r.status() == 429)
         .expect("429 after the burst");
@@ -456,33 +463,29 @@ async fn rate_limit_body_limit_and_cidrs() {
             >= 1
     );
     // Another identity has its own budget.
-    assert_eq!(
-        http()
-            .get(s.url("/metrics"))
-            .bearer_auth(OTHER)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    // Failed logins are limited per address.
+    assert_eq!(get_metrics(&s, OTHER, None).await.status(), 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn failed_logins_are_rate_limited_per_address_and_a_valid_token_still_gets_in() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = rate_limited_server(&fake).await;
     let mut bad = Vec::new();
     for _ in 0..6 {
-        bad.push(
-            http()
-                .get(s.url("/metrics"))
-                .bearer_auth("guess")
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-        );
+        bad.push(get_metrics(&s, "guess", None).await.status().as_u16());
     }
+    assert_eq!(&bad[..3], &[401, 401, 401], "{bad:?}");
     assert!(bad.contains(&429), "{bad:?}");
+    // The failures are counted against the address, not against the identities that
+    // authenticate from it.
+    assert_eq!(get_metrics(&s, TOKEN, None).await.status(), 200);
     s.stop().await;
+}
 
+#[tokio::test]
+async fn a_request_body_over_max_body_bytes_is_413() {
+    let fake = FakeTestOps::start().await.unwrap();
     let s = server(&fake, &[("MAX_BODY_BYTES", "2048")]).await;
     let big = json!({"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"x".repeat(5000)}});
     let r = http()
@@ -495,25 +498,25 @@ async fn rate_limit_body_limit_and_cidrs() {
         .unwrap();
     assert_eq!(r.status(), 413);
     s.stop().await;
+}
 
+#[tokio::test]
+async fn an_address_outside_allowed_cidrs_is_403_even_with_a_valid_token() {
+    let fake = FakeTestOps::start().await.unwrap();
     let s = server(&fake, &[("ALLOWED_CIDRS", "10.0.0.0/8")]).await;
-    let r = http()
-        .get(s.url("/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    // X-Forwarded-For is ignored unless the peer is a trusted proxy.
-    let r = http()
-        .get(s.url("/metrics"))
-        .bearer_auth(TOKEN)
-        .header("x-forwarded-for", "10.1.1.1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    assert_eq!(get_metrics(&s, TOKEN, None).await.status(), 403);
     s.stop().await;
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_believed_only_from_a_trusted_proxy() {
+    let fake = FakeTestOps::start().await.unwrap();
+    // From a peer that is no trusted proxy, the header changes nothing.
+    let s = server(&fake, &[("ALLOWED_CIDRS", "10.0.0.0/8")]).await;
+    assert_eq!(get_metrics(&s, TOKEN, Some("10.1.1.1")).await.status(), 403);
+    s.stop().await;
+    // From a trusted proxy, the forwarded address is the client's; the proxy's own
+    // address is still outside the list.
     let s = server(
         &fake,
         &[
@@ -522,14 +525,8 @@ async fn rate_limit_body_limit_and_cidrs() {
         ],
     )
     .await;
-    let r = http()
-        .get(s.url("/metrics"))
-        .bearer_auth(TOKEN)
-        .header("x-forwarded-for", "10.1.1.1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(get_metrics(&s, TOKEN, Some("10.1.1.1")).await.status(), 200);
+    assert_eq!(get_metrics(&s, TOKEN, None).await.status(), 403);
     s.stop().await;
 }
 
@@ -764,7 +761,7 @@ async fn readiness_follows_the_upstream() {
 }
 
 #[tokio::test]
-async fn idle_sessions_expire_and_concurrency_is_capped() {
+async fn an_idle_legacy_session_expires_and_its_endpoint_is_then_unknown() {
     let fake = FakeTestOps::start().await.unwrap();
     let s = server(&fake, &[("SESSION_IDLE_TIMEOUT", "1")]).await;
     let mut sse = SseClient::open(&s.url("/sse"), Some(TOKEN))
@@ -787,7 +784,11 @@ async fn idle_sessions_expire_and_concurrency_is_capped() {
         .unwrap();
     assert_eq!(r.status(), 404);
     s.stop().await;
+}
 
+#[tokio::test]
+async fn a_call_past_max_concurrent_requests_is_503_busy_while_another_runs() {
+    let fake = FakeTestOps::start().await.unwrap();
     let gate = Gate::new();
     fake.inject(Fault::on("/project/*", FaultKind::Held(gate.clone())));
     let s = server(

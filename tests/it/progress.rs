@@ -1,4 +1,4 @@
-//! wait_for_launch: MCP progress notifications over stdio, and cancellation.
+//! wait_for_launch: MCP progress notifications over stdio, cancellation and its timeout.
 
 use crate::common;
 
@@ -89,14 +89,19 @@ async fn wait_for_launch_sends_progress_notifications() {
     let _ = client.cancel().await;
 }
 
-#[tokio::test]
-async fn wait_for_launch_stops_when_cancelled_and_on_timeout() {
+/// In-process calls of the default tools against a fake whose newest launch has a CI
+/// run that lasts ten minutes: the registry, a context, and that launch.
+async fn a_launch_that_keeps_running() -> (FakeTestOps, Registry, allure_mcp::tools::Ctx, i64) {
     let fake = common::fake_with_long_jobs().await;
-    let client = common::client(&fake);
     let registry = Registry::new(&Toolset::defaults(), false);
-    let ctx = common::ctx(client, Default::default());
-    // A launch whose CI run is still going (the seed's newest).
+    let ctx = common::ctx(common::client(&fake), Default::default());
     let launch = common::running_launch(&fake);
+    (fake, registry, ctx, launch)
+}
+
+#[tokio::test]
+async fn wait_for_launch_stops_at_once_when_cancelled() {
+    let (fake, registry, ctx, launch) = a_launch_that_keeps_running().await;
     let args = json!({"launch_id": launch, "timeout_s": 600, "poll_interval_s": 60})
         .as_object()
         .unwrap()
@@ -122,14 +127,16 @@ async fn wait_for_launch_stops_when_cancelled_and_on_timeout() {
         "cancellation ends the wait at once"
     );
     assert_eq!(r.structured_content.unwrap()["outcome"], "cancelled");
+}
 
+#[tokio::test]
+async fn wait_for_launch_ends_at_its_timeout_and_says_how_to_go_on() {
+    let (_fake, registry, ctx, launch) = a_launch_that_keeps_running().await;
     let args = json!({"launch_id": launch, "timeout_s": 1, "poll_interval_s": 1})
         .as_object()
         .unwrap()
         .clone();
-    let r = registry
-        .call(ctx.clone(), "wait_for_launch", Some(args))
-        .await;
+    let r = registry.call(ctx, "wait_for_launch", Some(args)).await;
     let v = r.structured_content.unwrap();
     assert_eq!(v["outcome"], "timeout");
     assert!(

@@ -7,7 +7,7 @@ use crate::common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::common::{HttpServer, Session, SseClient, http, is_error, text};
+use crate::common::{HttpServer, InProcess, SseClient, http, is_error, text};
 use fake_testops::{DEMO_TOKEN, FakeTestOps, Fault, FaultKind};
 use serde_json::{Value, json};
 
@@ -86,7 +86,7 @@ fn expected_phrase(label: &str) -> Option<&'static str> {
 async fn every_upstream_fault_is_a_clear_tool_error_in_time_and_writes_are_never_repeated() {
     let fake = FakeTestOps::start().await.unwrap();
     let timeout = 2u64;
-    let s = Session::against(&fake, &[("REQUEST_TIMEOUT", "2")]).await;
+    let s = InProcess::against(&fake, &[("REQUEST_TIMEOUT", "2")]).await;
     let (open_launch, job) = fake.with_data(|d| {
         (
             d.launches

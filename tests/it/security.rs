@@ -295,7 +295,7 @@ async fn a_dotenv_proxy_never_sees_a_connection() {
 #[tokio::test]
 async fn allure_api_request_cannot_leave_the_api_prefix() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = common::Session::against(&fake, &[("ALLURE_TOOLSETS", "all")]).await;
+    let s = common::InProcess::against(&fake, &[("ALLURE_TOOLSETS", "all")]).await;
     assert!(!is_error(&s.call("list_projects", json!({})).await));
     fake.clear_requests();
     for path in [
@@ -806,7 +806,7 @@ async fn upstream_answers_are_read_within_a_cap() {
     assert_eq!(head.content_length, Some(HUGE));
     assert!(started.elapsed() < Duration::from_secs(30));
     // The tool says so too.
-    let s = common::Session::against(&fake, &[]).await;
+    let s = common::InProcess::against(&fake, &[]).await;
     let r = s
         .call(
             "read_attachment",
@@ -851,10 +851,16 @@ async fn cors_any_origin_without_a_token_is_refused_at_start() {
 
 // 10. /readyz is no amplifier.
 
-#[tokio::test]
-async fn readyz_probes_upstream_at_most_once_per_interval_and_obeys_allowed_cidrs() {
+/// The fake with its `/project` (the readiness probe's route) hanging.
+async fn fake_with_a_hanging_probe_route() -> FakeTestOps {
     let fake = FakeTestOps::start().await.unwrap();
     fake.inject(Fault::on("/project", FaultKind::Hang));
+    fake
+}
+
+#[tokio::test]
+async fn readyz_obeys_allowed_cidrs_and_a_refused_probe_never_reaches_upstream() {
+    let fake = fake_with_a_hanging_probe_route().await;
     let s = http_server(&fake, &[("ALLOWED_CIDRS", "10.0.0.0/8")]).await;
     for _ in 0..40 {
         let r = http().get(s.url("/readyz")).send().await.unwrap();
@@ -862,10 +868,11 @@ async fn readyz_probes_upstream_at_most_once_per_interval_and_obeys_allowed_cidr
     }
     // At most the start-up probe reached upstream.
     assert!(fake.requests_to("GET", "/project").len() <= 1);
-    drop(s);
+}
 
-    let fake = FakeTestOps::start().await.unwrap();
-    fake.inject(Fault::on("/project", FaultKind::Hang));
+#[tokio::test]
+async fn a_readyz_flood_probes_upstream_at_most_once_per_interval() {
+    let fake = fake_with_a_hanging_probe_route().await;
     let s = http_server(&fake, &[]).await;
     let flood: Vec<_> = (0..40)
         .map(|_| {
@@ -982,7 +989,7 @@ async fn credentials_echoed_by_upstream_are_redacted() {
 // 12. The smaller items.
 
 #[tokio::test]
-async fn check_and_start_up_report_weak_settings() {
+async fn check_warns_of_tls_insecure_and_a_token_file_others_can_read_without_printing_the_token() {
     let fake = FakeTestOps::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("token");
@@ -1009,8 +1016,10 @@ async fn check_and_start_up_report_weak_settings() {
     assert!(stdout.contains("ALLURE_TLS_INSECURE is on"), "{stdout}");
     assert!(stderr.contains("readable by group or others"), "{stderr}");
     assert!(!stdout.contains(DEMO_TOKEN) && !stderr.contains(DEMO_TOKEN));
+}
 
-    // A base URL that does not parse is not echoed with its password.
+#[tokio::test]
+async fn a_base_url_that_does_not_parse_is_refused_without_echoing_its_password() {
     let out = exit_of(common::command(
         &[
             (
@@ -1025,15 +1034,18 @@ async fn check_and_start_up_report_weak_settings() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+}
 
-    // A beyond-loopback listener with a short token does not start.
+#[tokio::test]
+async fn a_listener_beyond_loopback_with_a_short_token_does_not_start() {
     let out = exit_of(common::command(
         &[("MCP_AUTH_TOKEN", "short"), ("PORT", "0")],
         &["--demo", "--http", "--bind", "0.0.0.0"],
     ))
     .await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("shorter than 16"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("shorter than 16"), "{stderr}");
 }
 
 #[tokio::test]

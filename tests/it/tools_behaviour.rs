@@ -1,9 +1,11 @@
-//! Every tool through the real binary over stdio against the fake: the exact request it
-//! sends (path, query, body), its answer, and its error paths.
+//! Every tool through the MCP server against the fake: the exact request it sends (path,
+//! query, body), its answer, and its error paths. The server runs in this process
+//! ([`InProcess`], built as the binary builds it); `stdio.rs` and `http.rs` drive the
+//! real binary.
 
 use std::time::Duration;
 
-use crate::common::{Session, is_error, text};
+use crate::common::{self, InProcess, is_error, text};
 use fake_testops::{FakeOptions, FakeTestOps, Fault, FaultKind, Recorded};
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
@@ -66,7 +68,7 @@ fn failing_launch(fake: &FakeTestOps) -> i64 {
 #[tokio::test]
 async fn list_test_results_filters_by_status_on_the_server_across_pages() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let launch = failing_launch(&fake);
     let expected = failed_or_broken(&fake, launch);
     let r = s
@@ -137,7 +139,7 @@ async fn list_test_results_filters_by_status_on_the_server_across_pages() {
 #[tokio::test]
 async fn get_test_result_cuts_traces_and_says_how_to_get_the_rest() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let (id, trace_len) = fake.with_data(|d| {
         d.results
             .iter()
@@ -173,38 +175,67 @@ async fn get_test_result_cuts_traces_and_says_how_to_get_the_rest() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn steps_attachments_and_history() {
-    let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
-    // The newest result of a test with many runs.
-    let id = fake.with_data(|d| {
+/// The newest result in project 1: a test with many earlier runs.
+fn newest_result(fake: &FakeTestOps) -> i64 {
+    fake.with_data(|d| {
         d.results
             .iter()
             .filter(|r| r.project_id == 1)
             .max_by_key(|r| (r.created_date, r.id))
             .unwrap()
             .id
-    });
+    })
+}
+
+/// The id of the attachment of `content_type` that a result has, by the fake's data.
+fn attachment(fake: &FakeTestOps, result: i64, content_type: &str) -> i64 {
+    fake.with_data(|d| {
+        d.results
+            .iter()
+            .find(|r| r.id == result)
+            .unwrap()
+            .attachments
+            .iter()
+            .find(|a| a["contentType"] == content_type)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    })
+}
+
+#[tokio::test]
+async fn get_test_result_steps_lists_the_steps_and_the_attachments() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
+    let id = newest_result(&fake);
     let r = s
         .call("get_test_result_steps", json!({"test_result_id": id}))
         .await;
     let v = sc(&r);
     assert!(v["steps"].as_array().unwrap().len() >= 2, "{v}");
     let atts = v["attachments"].as_array().unwrap();
-    let text_att = atts
-        .iter()
-        .find(|a| a["content_type"] == "text/plain")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
-    let png = atts
-        .iter()
-        .find(|a| a["content_type"] == "image/png")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    for content_type in ["text/plain", "image/png"] {
+        let listed = atts
+            .iter()
+            .find(|a| a["content_type"] == content_type)
+            .unwrap_or_else(|| panic!("no {content_type} attachment: {v}"));
+        assert_eq!(
+            listed["id"].as_i64(),
+            Some(attachment(&fake, id, content_type))
+        );
+    }
+    s.stop().await;
+}
 
+#[tokio::test]
+async fn read_attachment_shows_text_describes_binaries_and_reads_only_what_it_shows() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
+    let id = newest_result(&fake);
+    let (text_att, png) = (
+        attachment(&fake, id, "text/plain"),
+        attachment(&fake, id, "image/png"),
+    );
     let r = s
         .call("read_attachment", json!({"attachment_id": text_att}))
         .await;
@@ -236,9 +267,15 @@ async fn steps_attachments_and_history() {
             .unwrap()
             .contains("cut after 10 characters of more than 44 bytes")
     );
+    s.stop().await;
+}
 
-    // The verdict follows the earlier runs' statuses, whatever their order: all passed
-    // is stable_pass, all failed is stable_fail.
+#[tokio::test]
+async fn the_history_verdict_follows_the_earlier_runs_whatever_their_order() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
+    let id = newest_result(&fake);
+    // All passed is stable_pass, all failed is stable_fail.
     for (status, verdict) in [("passed", "stable_pass"), ("failed", "stable_fail")] {
         let expected = fake.with_data(|d| {
             let key = d
@@ -279,7 +316,7 @@ async fn steps_attachments_and_history() {
 #[tokio::test]
 async fn assign_and_mute_send_the_documented_bodies() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let id = fake.with_data(|d| {
         d.results
             .iter()
@@ -346,7 +383,7 @@ async fn assign_and_mute_send_the_documented_bodies() {
 #[tokio::test]
 async fn bulk_result_operations_select_exactly_the_named_results() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let launch = failing_launch(&fake);
     let ids: Vec<i64> = fake.with_data(|d| {
         d.results
@@ -459,7 +496,7 @@ async fn bulk_result_operations_select_exactly_the_named_results() {
 #[tokio::test]
 async fn aql_search_validation_and_bad_queries() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let expected = fake.with_data(|d| {
         d.results
             .iter()
@@ -537,12 +574,10 @@ async fn aql_search_validation_and_bad_queries() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn triage_groups_failures_and_marks_what_is_new() {
-    let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
-    let launch = failing_launch(&fake);
-    let failures = failed_or_broken(&fake, launch);
+/// triage_launch on a closed launch of project 1 with failures: its answer, and how
+/// many failures that launch has by the fake's data.
+async fn triage_of_a_failing_launch(fake: &FakeTestOps, s: &InProcess) -> (CallToolResult, usize) {
+    let launch = failing_launch(fake);
     let r = s
         .call(
             "triage_launch",
@@ -550,6 +585,14 @@ async fn triage_groups_failures_and_marks_what_is_new() {
         )
         .await;
     assert!(!is_error(&r), "{}", text(&r));
+    (r, failed_or_broken(fake, launch))
+}
+
+#[tokio::test]
+async fn triage_puts_every_failure_in_a_group_by_message_biggest_first() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
+    let (r, failures) = triage_of_a_failing_launch(&fake, &s).await;
     let v = sc(&r);
     assert_eq!(v["failures"], failures as i64);
     let groups = v["groups"].as_array().unwrap();
@@ -570,6 +613,17 @@ async fn triage_groups_failures_and_marks_what_is_new() {
             .all(|w| w[0]["count"].as_i64() >= w[1]["count"].as_i64()),
         "biggest first"
     );
+    assert!(text(&r).contains("×"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn triage_marks_failures_the_previous_launch_also_had_as_not_new() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
+    let (r, _) = triage_of_a_failing_launch(&fake, &s).await;
+    let v = sc(&r);
+    let groups = v["groups"].as_array().unwrap();
     assert!(
         groups.iter().all(|g| g["new"].is_boolean()),
         "a previous launch was found: {}",
@@ -578,14 +632,13 @@ async fn triage_groups_failures_and_marks_what_is_new() {
     // The stable failures of the seed recur in every launch: not new.
     assert!(groups.iter().any(|g| g["new"] == false));
     assert!(groups.iter().any(|g| g["known"].as_i64().unwrap() > 0));
-    assert!(text(&r).contains("×"));
     s.stop().await;
 }
 
 #[tokio::test]
-async fn launch_status_report_close_reopen() {
+async fn get_launch_status_says_running_while_its_ci_runs_and_closed_once_closed() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let all = launches(&fake, 1);
     let newest = all.last().unwrap().0;
     let r = s
@@ -602,7 +655,13 @@ async fn launch_status_report_close_reopen() {
         .call("get_launch_status", json!({"launch_id": closed}))
         .await;
     assert_eq!(sc(&r)["status"], "closed");
+    s.stop().await;
+}
 
+#[tokio::test]
+async fn get_launch_report_counts_every_failure_and_gives_a_pass_rate() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
     let launch = failing_launch(&fake);
     let r = s
         .call("get_launch_report", json!({"launch_id": launch}))
@@ -611,8 +670,14 @@ async fn launch_status_report_close_reopen() {
     let fails = failed_or_broken(&fake, launch);
     assert_eq!(v["failures_total"], fails as i64);
     assert!(v["statistic"]["pass_rate"].is_number());
+    s.stop().await;
+}
 
-    let open = all.iter().rev().find(|l| !l.1).unwrap().0;
+#[tokio::test]
+async fn close_launch_is_sent_once_and_reopen_launch_opens_it_again() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
+    let open = launches(&fake, 1).iter().rev().find(|l| !l.1).unwrap().0;
     let r = s.call("close_launch", json!({"launch_id": open})).await;
     assert!(!is_error(&r));
     assert_eq!(fake.requests_to("POST", "/launch/*/close").len(), 1);
@@ -633,7 +698,7 @@ async fn launch_status_report_close_reopen() {
 #[tokio::test]
 async fn add_cases_and_plans_to_a_launch() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let open = launches(&fake, 1).iter().rev().find(|l| !l.1).unwrap().0;
     let cases: Vec<i64> = fake.with_data(|d| {
         d.test_cases
@@ -706,7 +771,7 @@ async fn add_cases_and_plans_to_a_launch() {
 #[tokio::test]
 async fn compare_two_launches() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let all = launches(&fake, 1);
     let (a, b) = (all[0].0, all[1].0);
     let r = s
@@ -761,7 +826,9 @@ async fn run_allure_launch_really_runs_a_job_and_wait_for_launch_sees_it_finish(
     })
     .await
     .unwrap();
-    let s = Session::against(&fake, &[]).await;
+    // Checks as often as the call asks (every second, not the default floor of five), so
+    // the wait ends soon after the run.
+    let s = InProcess::against(&fake, &[("MIN_POLL_INTERVAL", "1")]).await;
     let job = fake.with_data(|d| d.jobs.iter().find(|j| j.project_id == 1).unwrap().id);
     let r = s
         .call(
@@ -804,13 +871,27 @@ async fn run_allure_launch_really_runs_a_job_and_wait_for_launch_sees_it_finish(
         "waiting never starts another run"
     );
 
-    // Rerun the finished run; it is refused while running (a rerun that lasts, so the
-    // second call finds it running however slow the machine).
-    fake.set_job_duration(Duration::from_secs(600));
-    let run_id = v["job_runs"][0]["id"].as_i64().unwrap();
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn rerun_job_run_reruns_a_finished_run_once_and_refuses_while_it_runs() {
+    // Reruns last ten minutes, so the second call finds the run going however slow the
+    // machine.
+    let fake = common::fake_with_long_jobs().await;
+    let s = InProcess::against(&fake, &[]).await;
+    let (run_id, launch) = fake.with_data(|d| {
+        d.job_runs
+            .iter()
+            .find(|j| j.stage == "finished")
+            .map(|j| (j.id, j.launch_id))
+            .unwrap()
+    });
     let r = s.call("rerun_job_run", json!({"job_run_id": run_id})).await;
     assert!(!is_error(&r), "{}", text(&r));
-    assert_eq!(fake.requests_to("POST", "/jobrun/*/rerun").len(), 1);
+    let reruns = fake.requests_to("POST", "/jobrun/*/rerun");
+    assert_eq!(reruns.len(), 1);
+    assert_eq!(reruns[0].api_path, format!("/jobrun/{run_id}/rerun"));
     let r = s.call("rerun_job_run", json!({"job_run_id": run_id})).await;
     assert!(is_error(&r) && text(&r).contains("still"), "{}", text(&r));
     assert_eq!(fake.requests_to("POST", "/jobrun/*/rerun").len(), 1);
@@ -824,7 +905,7 @@ async fn run_allure_launch_really_runs_a_job_and_wait_for_launch_sees_it_finish(
 #[tokio::test]
 async fn run_allure_launch_is_honest_and_careful() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call(
             "run_allure_launch",
@@ -899,7 +980,7 @@ async fn run_allure_launch_is_honest_and_careful() {
 #[tokio::test]
 async fn test_case_lifecycle() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call("list_test_cases", json!({"project_id": 1, "size": 5}))
         .await;
@@ -980,7 +1061,7 @@ async fn test_case_lifecycle() {
 #[tokio::test]
 async fn bulk_test_case_writes_use_v2_and_are_verified() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let ids: Vec<i64> = fake.with_data(|d| {
         d.test_cases
             .iter()
@@ -1061,15 +1142,21 @@ async fn bulk_test_case_writes_use_v2_and_are_verified() {
 }
 
 #[tokio::test]
-async fn plans_defects_and_analytics() {
+async fn test_plans_are_listed_and_a_plan_says_how_many_cases_it_has() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s.call("list_test_plans", json!({"project_id": 1})).await;
     assert_eq!(sc(&r)["test_plans"].as_array().unwrap().len(), 2);
     let plan = sc(&r)["test_plans"][0]["id"].as_i64().unwrap();
     let r = s.call("get_test_plan", json!({"test_plan_id": plan})).await;
     assert!(sc(&r)["test_cases"].as_i64().unwrap() > 0);
+    s.stop().await;
+}
 
+#[tokio::test]
+async fn list_defects_asks_for_the_open_defects_by_default() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
     let r = s.call("list_defects", json!({"project_id": 1})).await;
     assert_eq!(
         fake.requests_to("GET", "/defect")
@@ -1080,6 +1167,13 @@ async fn plans_defects_and_analytics() {
         Some("open")
     );
     assert_eq!(sc(&r)["defects"].as_array().unwrap().len(), 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_defect_links_to_results_of_its_own_project_only() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call(
             "create_defect",
@@ -1115,7 +1209,23 @@ async fn plans_defects_and_analytics() {
         .await;
     assert!(is_error(&r) && text(&r).contains("project"));
     assert_eq!(fake.requests_to("POST", "/testresult/*/defect/*").len(), 2);
+    s.stop().await;
+}
 
+/// The `key` of every point of an analytics answer that has one.
+fn rates(v: &Value, key: &str) -> Vec<f64> {
+    v["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p[key].as_f64())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_launch_trend_direction_follows_the_documented_rule() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call(
             "get_launch_trend_analytics",
@@ -1126,12 +1236,7 @@ async fn plans_defects_and_analytics() {
     assert_eq!(v["points"].as_array().unwrap().len(), 12);
     // The direction is the documented rule applied to the points it reports: the newer
     // half's mean pass rate against the older half's, 2 points either way.
-    let rates: Vec<f64> = v["points"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["pass_rate"].as_f64())
-        .collect();
+    let rates = rates(&v, "pass_rate");
     let (older, newer) = rates.split_at(rates.len() / 2);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let delta = mean(newer) - mean(older);
@@ -1143,6 +1248,13 @@ async fn plans_defects_and_analytics() {
         "stable"
     };
     assert_eq!(v["direction"], expected, "{v}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn launch_duration_buckets_count_every_launch() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call("get_launch_duration_analytics", json!({"project_id": 1}))
         .await;
@@ -1153,16 +1265,18 @@ async fn plans_defects_and_analytics() {
         .map(|b| b["launches"].as_i64().unwrap())
         .sum();
     assert_eq!(total, 12);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_test_success_rate_average_is_the_mean_of_its_points() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call("get_test_success_rate", json!({"project_id": 1}))
         .await;
     let v = sc(&r);
-    let rates: Vec<f64> = v["points"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["success_rate"].as_f64())
-        .collect();
+    let rates = rates(&v, "success_rate");
     assert!(!rates.is_empty(), "{v}");
     let average = rates.iter().sum::<f64>() / rates.len() as f64;
     assert!(
@@ -1175,7 +1289,7 @@ async fn plans_defects_and_analytics() {
 #[tokio::test]
 async fn raw_tool_is_off_by_default_and_read_only_when_asked() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let r = s
         .call(
             "allure_api_request",
@@ -1189,7 +1303,7 @@ async fn raw_tool_is_off_by_default_and_read_only_when_asked() {
     );
     s.stop().await;
 
-    let s = Session::against(
+    let s = InProcess::against(
         &fake,
         &[
             ("ALLURE_TOOLSETS", "raw,projects"),
@@ -1237,9 +1351,9 @@ async fn raw_tool_is_off_by_default_and_read_only_when_asked() {
 }
 
 #[tokio::test]
-async fn read_only_mode_over_stdio_hides_and_refuses_every_write() {
+async fn read_only_mode_hides_and_refuses_every_write() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[("ALLURE_READ_ONLY", "true")]).await;
+    let s = InProcess::against(&fake, &[("ALLURE_READ_ONLY", "true")]).await;
     let tools = s.client.list_all_tools().await.unwrap();
     assert!(
         tools
@@ -1266,9 +1380,9 @@ async fn read_only_mode_over_stdio_hides_and_refuses_every_write() {
 }
 
 #[tokio::test]
-async fn prompts_resources_and_completion() {
+async fn prompts_are_listed_and_rendered_and_a_missing_argument_is_invalid_params() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = Session::against(&fake, &[]).await;
+    let s = InProcess::against(&fake, &[]).await;
     let prompts = s.client.list_all_prompts().await.unwrap();
     let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
     assert!(names.contains(&"triage_launch") && names.contains(&"release_readiness"));
@@ -1298,7 +1412,13 @@ async fn prompts_resources_and_completion() {
         }
         other => panic!("expected an invalid-params error: {other:?}"),
     }
+    s.stop().await;
+}
 
+#[tokio::test]
+async fn the_aql_guide_is_listed_and_readable_as_a_resource() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
     let res = s.client.list_all_resources().await.unwrap();
     assert_eq!(res[0].uri, "allure://aql-guide");
     let read = s
@@ -1315,7 +1435,13 @@ async fn prompts_resources_and_completion() {
             .to_string()
             .contains("Operators")
     );
+    s.stop().await;
+}
 
+#[tokio::test]
+async fn project_id_completion_offers_the_projects_that_match_what_was_typed() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
     let values = s
         .client
         .complete_prompt_simple("release_readiness", "project_id", "pay")
