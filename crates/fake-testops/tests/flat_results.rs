@@ -6,6 +6,7 @@ use fake_testops::{DEMO_TOKEN, FakeTestOps};
 use serde_json::Value;
 
 async fn get(fake: &FakeTestOps, path: &str, query: &[(&str, &str)]) -> reqwest::Response {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
         .get(format!("{}/api{path}", fake.base_url()))
         .header("authorization", format!("Api-Token {DEMO_TOKEN}"))
