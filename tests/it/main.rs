@@ -6,6 +6,7 @@
 
 mod common;
 
+mod architecture;
 mod client;
 mod http;
 mod nix;
