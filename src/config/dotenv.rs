@@ -103,9 +103,9 @@ pub fn load_cli_from(
         Some(bad) => CliError::Config(bad),
         None => CliError::Usage(e),
     };
+    // Parsed in place: the command stays at hand to name the variable of a refused value.
     let matches = cmd
-        .clone()
-        .try_get_matches_from(args)
+        .try_get_matches_from_mut(args)
         .map_err(|e| refusal(e, &cmd))?;
     let cli = Cli::from_arg_matches(&matches).map_err(|e| refusal(e, &cmd))?;
     Ok((cli, notices))
