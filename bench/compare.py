@@ -309,6 +309,7 @@ def ratio(ours, peer, lower_is_better=True, peer_errors=0):
 
 
 SERVERS = []
+LAUNCH = []  # the launch the calls read, once known
 COMMIT = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
 SOURCES = subprocess.run(["bash", "bench/sources-hash.sh"], capture_output=True, text=True).stdout.strip()
 
@@ -317,6 +318,7 @@ def main():
     fake, base = start_fake()
     try:
         launch = json.load(urllib.request.urlopen(urllib.request.Request(base + "/api/launch?projectId=1&size=1&sort=createdDate,desc", headers={"Authorization": "Api-Token " + TOKEN})))["content"][0]["id"]
+        LAUNCH.append(launch)
         floor = direct_floor(base)
         SERVERS.extend(servers(base))
         results = [measure(s, base, launch) for s in SERVERS]
@@ -390,7 +392,7 @@ def write(results, floor, http):
         cells = []
         for srv in SERVERS:
             op = srv["ops"][label]
-            cells.append("–" if op is None else f"`{op[0]}` `{json.dumps(op[1], separators=(',', ':'))}`")
+            cells.append("–" if op is None else f"`{op[0]}` `{json.dumps(fill(op[1], LAUNCH[0]), separators=(',', ':'))}`")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "HTTP: `list_launches` `{\"project_id\":1}` on both servers."]
     lines += [
