@@ -352,7 +352,8 @@ pub struct TestCase {
     pub status: Option<IdName>,
     #[serde(default)]
     pub workflow: Option<IdName>,
-    #[serde(default)]
+    /// `testLayer` in `TestCaseDto` and `TestCaseRowDto` (API description 26.1.1).
+    #[serde(default, rename = "testLayer")]
     pub layer: Option<IdName>,
     #[serde(default)]
     pub tags: Vec<IdName>,

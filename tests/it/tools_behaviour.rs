@@ -986,9 +986,14 @@ async fn test_case_lifecycle() {
         .await;
     assert_eq!(sc(&r)["page"]["total"], 40);
 
-    let tc = fake.with_data(|d| d.test_cases.iter().find(|t| t.project_id == 1).unwrap().id);
+    let (tc, layer) = fake.with_data(|d| {
+        let t = d.test_cases.iter().find(|t| t.project_id == 1).unwrap();
+        (t.id, t.layer.as_ref().unwrap().name.clone())
+    });
     let r = s.call("get_test_case", json!({"test_case_id": tc})).await;
     let v = sc(&r);
+    // The layer comes as `testLayer` (TestCaseDto); a reading of `layer` shows none.
+    assert_eq!(v["layer"], layer.as_str(), "{v}");
     assert_eq!(v["steps"].as_array().unwrap().len(), 3);
     assert_eq!(v["steps"][2]["expected"], "Result is shown");
     assert!(text(&r).contains("3. Step 3"), "{}", text(&r));

@@ -117,6 +117,9 @@ pub struct TestCaseRec {
     pub external: bool,
     pub status: IdName,
     pub workflow: IdName,
+    /// `testLayer` in `TestCaseDto` and `TestCaseRowDto` (only the overview and test
+    /// results call it `layer`).
+    #[serde(rename = "testLayer")]
     pub layer: Option<IdName>,
     pub tags: Vec<IdName>,
     pub created_date: i64,

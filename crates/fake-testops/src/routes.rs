@@ -523,7 +523,7 @@ async fn list_test_cases(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
         .test_cases
         .iter()
         .filter(|t| t.project_id == pid && !t.deleted)
-        .map(|t| json!({"id": t.id, "name": t.name, "automated": t.automated, "external": t.external, "status": t.status, "tags": t.tags, "layer": t.layer, "createdDate": t.created_date}))
+        .map(|t| json!({"id": t.id, "name": t.name, "automated": t.automated, "external": t.external, "status": t.status, "tags": t.tags, "testLayer": t.layer, "createdDate": t.created_date}))
         .collect();
     ok(page(items, &q, false))
 }
