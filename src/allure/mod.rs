@@ -280,6 +280,12 @@ impl AllureClient {
         self.send(Method::DELETE, path, &[], None).await
     }
 
+    /// `POST` without a body, for operations that declare none (closing a launch):
+    /// a server that validates requests refuses one it did not ask for.
+    pub async fn post_empty(&self, path: &str) -> Result<Answer, AllureError> {
+        self.send(Method::POST, path, &[], None).await
+    }
+
     pub(crate) async fn credential(&self) -> Result<auth::Credential, AllureError> {
         self.inner
             .auth

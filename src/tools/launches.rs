@@ -526,9 +526,9 @@ async fn set_closed(ctx: Ctx, launch_id: i64, close: bool) -> Result<Done, ToolE
             url: Some(ctx.link(&format!("/launch/{}", l.id))),
         });
     }
-    let _: Option<serde_json::Value> = ctx
-        .client
-        .post(&format!("/launch/{}/{path}", l.id), json!({}))
+    // The operation declares no request body (API description 26.1.1): none is sent.
+    ctx.client
+        .post_empty(&format!("/launch/{}/{path}", l.id))
         .await?;
     Ok(Done {
         summary: format!("Launch #{} {} is {verb}.", l.id, l.name),

@@ -279,12 +279,20 @@ fn set_closed(s: &State, id: i64, closed: bool, path: &str) -> Resp {
     }
 }
 
-async fn close_launch(AxState(s): St, Path(id): Path<i64>) -> Resp {
-    set_closed(&s, id, true, &format!("/api/launch/{id}/close"))
+async fn close_launch(AxState(s): St, Path(id): Path<i64>, body: axum::body::Bytes) -> Resp {
+    let path = format!("/api/launch/{id}/close");
+    no_body(&body, &path).unwrap_or_else(|| set_closed(&s, id, true, &path))
 }
 
-async fn reopen_launch(AxState(s): St, Path(id): Path<i64>) -> Resp {
-    set_closed(&s, id, false, &format!("/api/launch/{id}/reopen"))
+async fn reopen_launch(AxState(s): St, Path(id): Path<i64>, body: axum::body::Bytes) -> Resp {
+    let path = format!("/api/launch/{id}/reopen");
+    no_body(&body, &path).unwrap_or_else(|| set_closed(&s, id, false, &path))
+}
+
+/// The refusal of a body sent to an operation that declares none, as a server that
+/// validates requests against the API description answers it (415).
+fn no_body(body: &[u8], path: &str) -> Option<Resp> {
+    (!body.is_empty()).then(|| error_response(415, "this operation takes no request body", path))
 }
 
 // ---- AQL search ----------------------------------------------------------------
