@@ -231,6 +231,26 @@ pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
             "remove them; use ALLURE_TOKEN",
         ));
     }
+    // The API prefix is added to every call (`/api/uaa/oauth/token`…): a root that
+    // already ends in it would send the token to `/api/api/…` and read the 401 as a
+    // wrong token.
+    let path = url.path().trim_end_matches('/');
+    if let Some(prefix) = ["/api", "/api/rs"].into_iter().find(|p| path.ends_with(p)) {
+        let root = format!(
+            "{}{}",
+            url.origin().ascii_serialization(),
+            &path[..path.len() - prefix.len()]
+        );
+        return Err(bad(
+            var,
+            format!(
+                "the URL ends in {prefix}, which is the API prefix, not part of the TestOps root"
+            ),
+            format!(
+                "set ALLURE_BASE_URL={root} (the prefix is ALLURE_API_PREFIX, /api by default)"
+            ),
+        ));
+    }
     Ok(url)
 }
 
@@ -286,6 +306,19 @@ mod tests {
                 "ALLURE_BASE_URL",
             ),
             (&["--base-url", "https://t.example.com"], "ALLURE_TOKEN"),
+            (
+                &["--base-url", "https://t.example.com/api/", "--token", "a"],
+                "ALLURE_BASE_URL",
+            ),
+            (
+                &[
+                    "--base-url",
+                    "https://t.example.com/testops/api/rs",
+                    "--token",
+                    "a",
+                ],
+                "ALLURE_BASE_URL",
+            ),
             (&["--request-timeout", "0"], "REQUEST_TIMEOUT"),
             (&["--request-timeout", "601"], "REQUEST_TIMEOUT"),
             (&["--request-timeout", "ten"], "REQUEST_TIMEOUT"),
@@ -445,6 +478,33 @@ mod tests {
             parse(&["--demo", "--mcp-auth-tokens", "alice:very-secret-token"]).unwrap()
         );
         assert!(!dbg.contains("very-secret-token"));
+    }
+
+    #[test]
+    fn a_base_url_ending_in_the_api_prefix_is_refused_with_the_root_to_use() {
+        let err = parse(&[
+            "--base-url",
+            "https://t.example.com/testops/api/",
+            "--token",
+            "a",
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "ALLURE_BASE_URL");
+        assert!(
+            err.fix
+                .contains("ALLURE_BASE_URL=https://t.example.com/testops "),
+            "{err}"
+        );
+        // A root whose own path merely contains "api" is fine.
+        assert!(
+            parse(&[
+                "--base-url",
+                "https://api.example.com/rapid",
+                "--token",
+                "a"
+            ])
+            .is_ok()
+        );
     }
 
     #[test]
