@@ -183,18 +183,41 @@ impl Auth {
             ])
             .send()
             .await
-            .map_err(|e| {
-                AllureError::Auth(format!("could not reach {token_url}: {}", e.without_url()))
+            // The network's fault, not the token's: said so, with the URL to check.
+            .map_err(|e| AllureError::Transport {
+                method: "POST".into(),
+                path: token_url.to_owned(),
+                detail: super::send::describe_transport_error(&e),
             })?;
         let status = answer.status().as_u16();
-        let body = read_limited(answer).await.map_err(|e| {
-            AllureError::Auth(format!("reading the answer failed: {}", e.without_url()))
-        })?;
+        let body = read_limited(answer)
+            .await
+            .map_err(|e| AllureError::Transport {
+                method: "POST".into(),
+                path: token_url.to_owned(),
+                detail: format!(
+                    "the answer broke off: {}",
+                    super::send::describe_transport_error(&e)
+                ),
+            })?;
         if (300..400).contains(&status) {
             // Never followed (see the client's redirect policy): the token would go along.
             return Err(AllureError::Auth(format!(
                 "{token_url} answered a redirect ({status}), which is not followed so the API token cannot be sent elsewhere; check ALLURE_BASE_URL (https and the exact host)"
             )));
+        }
+        if status == 429 || status >= 500 {
+            // The server's trouble, usually passing: reported as such, not as a bad token.
+            let text = String::from_utf8_lossy(&body);
+            return Err(AllureError::Status {
+                method: "POST".into(),
+                path: token_url.to_owned(),
+                status,
+                message: super::error::extract_message(
+                    redact_with(&text, &[token.as_str()]).as_bytes(),
+                ),
+                retry_after: None,
+            });
         }
         if status != 200 {
             let hint = match status {

@@ -397,7 +397,7 @@ fn redirect_message(location: Option<&str>) -> String {
 }
 
 /// A short, URL-free description of a transport failure.
-fn describe_transport_error(e: &reqwest::Error) -> String {
+pub(super) fn describe_transport_error(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {

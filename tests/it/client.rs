@@ -254,12 +254,14 @@ async fn empty_202_and_204_answers_are_success() {
         let open = d.launches.iter().find(|l| !l.closed).unwrap().id;
         (open, d.job_runs[0].id)
     });
-    let closed: Option<Value> = client
-        .post(&format!("/launch/{launch}/close"), json!({}))
+    // Closing declares no body: none is sent, and the empty 204 is success.
+    let closed = client
+        .post_empty(&format!("/launch/{launch}/close"))
         .await
         .unwrap();
-    assert!(closed.is_none());
-    assert_eq!(fake.requests_to("POST", "/launch/*/close")[0].status, 204);
+    assert_eq!((closed.status, closed.body.len()), (204, 0));
+    let sent = &fake.requests_to("POST", "/launch/*/close")[0];
+    assert_eq!((sent.status, sent.body.as_str()), (204, ""));
     let run: Option<Value> = client
         .post(&format!("/jobrun/{job_run}/rerun"), json!({}))
         .await
@@ -375,5 +377,48 @@ async fn a_rate_limit_outlasting_the_deadline_is_reported_as_a_rate_limit() {
     assert!(
         fake.requests_to("GET", "/project").len() >= 2,
         "it was retried once at least"
+    );
+}
+
+/// An instance that cannot be reached is the network's fault, said so with the URL to
+/// check, even when the first thing tried is the token exchange: not "the token is wrong".
+#[tokio::test]
+async fn an_unreachable_instance_blames_the_network_not_the_token() {
+    let (_reserved, port) = common::refused_port();
+    let mut opts = common::options(&FakeTestOps::start().await.unwrap());
+    opts.base_url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    opts.auth_mode = AuthMode::Jwt;
+    let err = list(&AllureClient::new(opts).unwrap()).await.unwrap_err();
+    assert!(matches!(err, AllureError::Transport { .. }), "{err}");
+    let told = allure_mcp::tools::ToolError::from(err).to_string();
+    assert!(
+        told.contains("Could not reach Allure TestOps")
+            && told.contains(&format!("127.0.0.1:{port}/api/uaa/oauth/token")),
+        "{told}"
+    );
+    assert!(!told.contains("token is fixed"), "{told}");
+}
+
+/// A token endpoint that fails (5xx) is the server's trouble, usually passing: not a
+/// reason to make a new token.
+#[tokio::test]
+async fn a_failing_token_endpoint_is_a_server_error_not_a_bad_token() {
+    let fake = FakeTestOps::start().await.unwrap();
+    fake.inject(Fault::on(
+        "/uaa/oauth/token",
+        FaultKind::Status {
+            status: 503,
+            retry_after: None,
+        },
+    ));
+    let err = list(&common::client(&fake)).await.unwrap_err();
+    assert!(
+        matches!(err, AllureError::Status { status: 503, .. }),
+        "{err}"
+    );
+    let told = allure_mcp::tools::ToolError::from(err).to_string();
+    assert!(
+        told.contains("usually temporary") && !told.contains("API token is wrong"),
+        "{told}"
     );
 }
