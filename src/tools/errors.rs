@@ -25,8 +25,15 @@ impl ToolError {
         )
     }
 
-    /// An upstream 404 for a launch id, with where to find the right one.
+    /// An upstream 404 for a launch id, with where to find the right one. Allure TestOps
+    /// answers 403, not 404, for a launch id that does not exist (its access check runs
+    /// first): that is said as "may not exist" before "may not be yours to read".
     pub fn launch_not_found(err: AllureError, id: i64) -> ToolError {
+        if matches!(err, AllureError::Status { status: 403, .. }) {
+            return ToolError::Other(format!(
+                "Launch {id} not found, or not readable with this token (Allure TestOps answers 403 for both). list_launches shows the launches of a project you can read; if the launch does exist, ask a TestOps admin for access to its project."
+            ));
+        }
         ToolError::not_found(
             err,
             format!("Launch {id}"),

@@ -289,16 +289,33 @@ async fn malformed_json_is_a_decode_error() {
 async fn errors_carry_method_path_status_and_allures_message() {
     let fake = FakeTestOps::start().await.unwrap();
     let err = common::client(&fake)
-        .get::<Value>("/launch/424242", &[])
+        .get::<Value>("/project/424242", &[])
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(404));
     let s = err.to_string();
     assert!(
-        s.contains("GET /launch/424242")
-            && s.contains("404")
-            && s.contains("Launch with id 424242 not found"),
+        s.contains("GET /project/424242 answered 404")
+            && s.contains("Project with id 424242 not found"),
         "{s}"
+    );
+}
+
+/// Allure TestOps checks access before existence: an unknown launch id is a 403, and
+/// the tools say it may not exist before they say it may not be readable.
+#[tokio::test]
+async fn an_unknown_launch_is_403_and_said_to_be_missing_or_unreadable() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let err = common::client(&fake)
+        .get::<Value>("/launch/424242", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403));
+    let told = allure_mcp::tools::ToolError::launch_not_found(err, 424242).to_string();
+    assert!(
+        told.starts_with("Launch 424242 not found, or not readable")
+            && told.contains("list_launches"),
+        "{told}"
     );
 }
 

@@ -153,6 +153,13 @@ pub(crate) fn not_found(what: &str, id: i64, path: &str) -> Resp {
     error_response(404, &format!("{what} with id {id} not found"), path)
 }
 
+/// A launch id that does not exist: Allure TestOps checks access first and answers 403
+/// (reported in issue 13 from an independent fake of the real server; the API
+/// description lists no 404 for the launch routes either).
+pub(crate) fn unknown_launch(_id: i64, path: &str) -> Resp {
+    error_response(403, "Access is denied", path)
+}
+
 /// Wall-clock epoch milliseconds, for entities the fake creates.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::http::{
-    Q, Resp, empty, json_body, not_found, ok, page, page_sized, selected, to_value, with_status,
+    Q, Resp, empty, json_body, not_found, ok, page, page_sized, selected, to_value, unknown_launch,
+    with_status,
 };
 use super::{State, error_response};
 
@@ -50,7 +51,7 @@ async fn launch_results_flat(AxState(s): St, Path(id): Path<i64>, RawQuery(raw):
     let path = format!("/api/v2/launch/{id}/test-result/flat");
     let d = s.data();
     if !d.launches.iter().any(|l| l.id == id) {
-        return not_found("Launch", id, &path);
+        return unknown_launch(id, &path);
     }
     let needle = q.get("search").map(str::to_lowercase).unwrap_or_default();
     let mut items: Vec<&super::data::ResultRec> = d
@@ -329,7 +330,7 @@ fn bulk(
     };
     let mut d = s.data();
     if !d.launches.iter().any(|l| l.id == launch) {
-        return not_found("Launch", launch, path);
+        return unknown_launch(launch, path);
     }
     let all: Vec<i64> = d
         .results

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::aql::{self, AqlError};
 use super::data::{Dataset, IdName, JobRunRec, LaunchRec};
-use super::http::{Q, Resp, empty, not_found, now_ms, ok, page, to_value};
+use super::http::{Q, Resp, empty, not_found, now_ms, ok, page, to_value, unknown_launch};
 use super::{State, error_response};
 
 pub(crate) type St = AxState<Arc<State>>;
@@ -216,7 +216,7 @@ async fn get_launch(AxState(s): St, Path(id): Path<i64>) -> Resp {
     let d = s.data();
     match d.launches.iter().find(|l| l.id == id) {
         Some(l) => ok(launch_dto(l)),
-        None => not_found("Launch", id, &format!("/api/launch/{id}")),
+        None => unknown_launch(id, &format!("/api/launch/{id}")),
     }
 }
 
@@ -225,7 +225,7 @@ async fn delete_launch(AxState(s): St, Path(id): Path<i64>) -> Resp {
     let before = d.launches.len();
     d.launches.retain(|l| l.id != id);
     if d.launches.len() == before {
-        return not_found("Launch", id, &format!("/api/launch/{id}"));
+        return unknown_launch(id, &format!("/api/launch/{id}"));
     }
     d.results.retain(|r| r.launch_id != id);
     empty(204)
@@ -234,7 +234,7 @@ async fn delete_launch(AxState(s): St, Path(id): Path<i64>) -> Resp {
 async fn launch_statistic(AxState(s): St, Path(id): Path<i64>) -> Resp {
     let d = s.data();
     if !d.launches.iter().any(|l| l.id == id) {
-        return not_found("Launch", id, &format!("/api/launch/{id}/statistic"));
+        return unknown_launch(id, &format!("/api/launch/{id}/statistic"));
     }
     ok(Value::Array(d.statistic(id)))
 }
@@ -249,14 +249,14 @@ async fn launch_progress(AxState(s): St, Path(id): Path<i64>) -> Resp {
                 .any(|j| j.launch_id == id && (j.stage == "scheduled" || j.stage == "in_progress"));
             ok(json!({"ready": l.closed || !running}))
         }
-        None => not_found("Launch", id, &format!("/api/launch/{id}/progress")),
+        None => unknown_launch(id, &format!("/api/launch/{id}/progress")),
     }
 }
 
 async fn launch_jobs(AxState(s): St, Path(id): Path<i64>) -> Resp {
     let d = s.data();
     if !d.launches.iter().any(|l| l.id == id) {
-        return not_found("Launch", id, &format!("/api/launch/{id}/job"));
+        return unknown_launch(id, &format!("/api/launch/{id}/job"));
     }
     ok(Value::Array(
         d.job_runs
@@ -275,7 +275,7 @@ fn set_closed(s: &State, id: i64, closed: bool, path: &str) -> Resp {
             l.last_modified_date = now_ms();
             empty(204)
         }
-        None => not_found("Launch", id, path),
+        None => unknown_launch(id, path),
     }
 }
 

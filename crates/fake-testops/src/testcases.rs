@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::data::{IdName, LaunchRec, TestCaseRec};
 use super::http::{
     Q, Resp, create_body, empty, json_body, not_found, now_ms, ok, page, selected, to_value,
-    with_status,
+    unknown_launch, with_status,
 };
 use super::{State, error_response};
 
@@ -322,7 +322,7 @@ async fn run_existing(AxState(s): St, body: Bytes) -> Resp {
     };
     let mut d = s.data();
     let Some(launch) = d.launches.iter().find(|l| l.id == lid).cloned() else {
-        return not_found("Launch", lid, path);
+        return unknown_launch(lid, path);
     };
     if Some(launch.project_id) != b["selection"]["projectId"].as_i64() {
         return error_response(
@@ -436,7 +436,7 @@ async fn add_plan_to_launch(AxState(s): St, Path(id): Path<i64>, body: Bytes) ->
     };
     let mut d = s.data();
     if !d.launches.iter().any(|l| l.id == id) {
-        return not_found("Launch", id, &path);
+        return unknown_launch(id, &path);
     }
     let Some(plan) = d.test_plans.iter().find(|p| p.id == plan_id).cloned() else {
         return not_found("Test plan", plan_id, &path);
