@@ -46,9 +46,17 @@ pub struct Triage {
     pub groups_total: usize,
     pub groups: Vec<FailureGroup>,
     /// The launch compared against for `new`.
-    pub previous_launch: Option<Example>,
+    pub previous_launch: Option<LaunchLink>,
     /// True when the launch had more results than were read.
     pub truncated: bool,
+    pub url: String,
+}
+
+/// A launch named by id, name and link.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LaunchLink {
+    pub id: i64,
+    pub name: String,
     pub url: String,
 }
 
@@ -85,6 +93,12 @@ impl Render for Triage {
             ));
             for e in &g.examples {
                 s.push_str(&format!("   - #{} {} {}\n", e.id, e.name, e.url));
+            }
+            if g.count > g.examples.len() {
+                s.push_str(&format!(
+                    "   - … and {} more (list_test_results with status failed,broken lists them)\n",
+                    g.count - g.examples.len()
+                ));
             }
         }
         if self.groups.len() < self.groups_total {
@@ -142,11 +156,10 @@ pub(super) async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, Too
         failures,
         groups_total: total,
         groups,
-        previous_launch: prev.map(|p| Example {
+        previous_launch: prev.map(|p| LaunchLink {
             url: ctx.link(&format!("/launch/{}", p.id)),
             id: p.id,
             name: p.name,
-            status: None,
         }),
         truncated,
     })

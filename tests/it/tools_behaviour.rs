@@ -613,7 +613,27 @@ async fn triage_puts_every_failure_in_a_group_by_message_biggest_first() {
             .all(|w| w[0]["count"].as_i64() >= w[1]["count"].as_i64()),
         "biggest first"
     );
-    assert!(text(&r).contains("×"));
+    // A group with more results than examples says how many more there are.
+    let r = s
+        .call(
+            "triage_launch",
+            json!({"launch_id": failing_launch(&fake), "examples": 1}),
+        )
+        .await;
+    let v = sc(&r);
+    let big = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["count"].as_u64() > Some(g["examples"].as_array().unwrap().len() as u64))
+        .expect("a group bigger than its examples");
+    let more = big["count"].as_u64().unwrap() - big["examples"].as_array().unwrap().len() as u64;
+    assert!(
+        text(&r).contains(&format!("{}× ", big["count"]))
+            && text(&r).contains(&format!("… and {more} more")),
+        "{}",
+        text(&r)
+    );
     s.stop().await;
 }
 
@@ -629,6 +649,13 @@ async fn triage_marks_failures_the_previous_launch_also_had_as_not_new() {
         "a previous launch was found: {}",
         v["previous_launch"]
     );
+    // The launch compared against is named and linked, with nothing left empty.
+    let prev = &v["previous_launch"];
+    assert!(
+        prev["id"].is_i64() && prev["name"].is_string() && prev["url"].is_string(),
+        "{prev}"
+    );
+    assert!(prev.get("status").is_none(), "{prev}");
     // The stable failures of the seed recur in every launch: not new.
     assert!(groups.iter().any(|g| g["new"] == false));
     assert!(groups.iter().any(|g| g["known"].as_i64().unwrap() > 0));
