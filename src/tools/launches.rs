@@ -335,11 +335,20 @@ const LIST_LAUNCHES: Meta = Meta {
     access: Access::Read,
 };
 
+/// `GET /api/launch?search=` takes a list of filters, base64-encoded JSON, not free text
+/// (as the TestOps UI and public clients send it; the API description only says
+/// "string"): here one filter on the launch name.
+fn name_filter(text: &str) -> String {
+    use base64::Engine;
+    let filters = json!([{"id": "name", "type": "string", "value": text}]);
+    base64::engine::general_purpose::STANDARD.encode(filters.to_string())
+}
+
 async fn list_launches(ctx: Ctx, a: ListLaunchesArgs) -> Result<LaunchList, ToolError> {
     let (pid, mut q) = ctx.project_query(a.project_id, a.page, a.size, 20)?;
     q.push(("sort", "createdDate,desc".into()));
     if let Some(s) = a.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        q.push(("search", s.to_owned()));
+        q.push(("search", name_filter(s)));
     }
     let page: Page<Launch> = ctx.project_get("/launch", pid, &q).await?;
     Ok(LaunchList {

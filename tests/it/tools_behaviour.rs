@@ -1492,3 +1492,37 @@ async fn project_id_completion_offers_the_projects_that_match_what_was_typed() {
     assert_eq!(values.len(), 4);
     s.stop().await;
 }
+
+/// `search` of `GET /api/launch` is a base64-encoded JSON list of filters, not free text:
+/// the tool sends a name filter, and gets exactly the launches whose name has the text.
+#[tokio::test]
+async fn list_launches_searches_by_name_with_the_encoded_filter_the_api_reads() {
+    use base64::Engine;
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
+    let expected = fake.with_data(|d| {
+        d.launches
+            .iter()
+            .filter(|l| l.project_id == 1 && l.name.to_lowercase().contains("smoke"))
+            .count()
+    });
+    assert!(expected > 0, "the sample data has smoke launches");
+    let r = s
+        .call(
+            "list_launches",
+            json!({"project_id": 1, "search": "Smoke", "size": 100}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let v = sc(&r);
+    assert_eq!(v["page"]["total"], expected as i64, "{v}");
+    let sent = fake.requests_to("GET", "/launch").pop().unwrap();
+    let filter = base64::engine::general_purpose::STANDARD
+        .decode(sent.query_param("search").unwrap())
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&filter).unwrap(),
+        json!([{"id": "name", "type": "string", "value": "Smoke"}])
+    );
+    s.stop().await;
+}

@@ -155,20 +155,60 @@ fn launch_preview(d: &Dataset, l: &LaunchRec) -> Value {
     v
 }
 
+/// One filter of `GET /api/launch?search=`.
+enum LaunchFilter {
+    /// `{"id":"name","type":"string","value":…}`: the name contains the text (any case).
+    Name(String),
+    /// `{"id":"close","type":"boolean","value":…}`: closed or open launches.
+    Closed(bool),
+}
+
+impl LaunchFilter {
+    fn matches(&self, l: &LaunchRec) -> bool {
+        match self {
+            LaunchFilter::Name(text) => l.name.to_lowercase().contains(text),
+            LaunchFilter::Closed(closed) => l.closed == *closed,
+        }
+    }
+}
+
+/// `search` is base64-encoded JSON, a list of `{id, type, value}` filters, as the real
+/// server reads it: free text is refused (400), filters on other fields are ignored.
+fn launch_filters(search: Option<&str>) -> Result<Vec<LaunchFilter>, String> {
+    use base64::Engine;
+    let Some(raw) = search.filter(|s| !s.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let refused = || "search must be a base64-encoded JSON list of filters".to_owned();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(raw)
+        .map_err(|_| refused())?;
+    let list: Vec<Value> = serde_json::from_slice(&bytes).map_err(|_| refused())?;
+    Ok(list
+        .iter()
+        .filter_map(|f| match (f["id"].as_str(), &f["value"]) {
+            (Some("name"), Value::String(v)) => Some(LaunchFilter::Name(v.to_lowercase())),
+            (Some("close"), Value::Bool(b)) => Some(LaunchFilter::Closed(*b)),
+            _ => None,
+        })
+        .collect())
+}
+
 async fn list_launches(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
     let q = Q::new(raw);
     let pid = match q.required_i64("projectId", "/api/launch") {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let needle = q.get("search").unwrap_or("").to_lowercase();
+    let filters = match launch_filters(q.get("search")) {
+        Ok(f) => f,
+        Err(problem) => return error_response(400, &problem, "/api/launch"),
+    };
     let d = s.data();
     let mut items: Vec<Value> = d
         .launches
         .iter()
-        .filter(|l| {
-            l.project_id == pid && (needle.is_empty() || l.name.to_lowercase().contains(&needle))
-        })
+        .filter(|l| l.project_id == pid && filters.iter().all(|f| f.matches(l)))
         .map(|l| launch_preview(&d, l))
         .collect();
     // Allure lists newest first unless asked otherwise.

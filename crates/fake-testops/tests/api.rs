@@ -1,5 +1,6 @@
-//! The fake's own behaviour (not the product's): the flat launch-results endpoint
-//! other clients read launches with, served as they expect it.
+//! The fake's own behaviour (not the product's), where it follows the real server
+//! rather than the product: the flat launch-results endpoint other clients read, the
+//! launch list's encoded filters, and the 403 for an unknown launch.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic
 
 use fake_testops::{DEMO_TOKEN, FakeTestOps};
@@ -16,9 +17,10 @@ async fn get(fake: &FakeTestOps, path: &str, query: &[(&str, &str)]) -> reqwest:
         .unwrap()
 }
 
-/// 100 per page by default, by name, `search` on the name, 404 for an unknown launch.
+/// 100 per page by default, by name, `search` on the name, 403 for an unknown launch
+/// (the real server checks access first).
 #[tokio::test]
-async fn the_flat_launch_results_page_by_name_search_and_404() {
+async fn the_flat_launch_results_page_by_name_search_and_403() {
     let fake = FakeTestOps::start().await.unwrap();
     let (launch, expected, first_name) = fake.with_data(|d| {
         let l = d.launches[0].id;
@@ -55,5 +57,39 @@ async fn the_flat_launch_results_page_by_name_search_and_404() {
     }));
 
     let missing = get(&fake, "/v2/launch/987654321/test-result/flat", &[]).await;
-    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.status(), 403);
+}
+
+/// `GET /api/launch?search=` reads base64-encoded JSON filters, as the real server does:
+/// free text is refused, `close` selects open or closed launches.
+#[tokio::test]
+async fn the_launch_list_reads_encoded_filters_and_refuses_free_text() {
+    use base64::Engine;
+    let fake = FakeTestOps::start().await.unwrap();
+    let free_text = get(
+        &fake,
+        "/launch",
+        &[("projectId", "1"), ("search", "nightly")],
+    )
+    .await;
+    assert_eq!(free_text.status(), 400);
+    let open = serde_json::json!([{"id": "close", "type": "boolean", "value": false}]);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(open.to_string());
+    let p: Value = get(
+        &fake,
+        "/launch",
+        &[("projectId", "1"), ("search", &encoded), ("size", "100")],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let expected = fake.with_data(|d| {
+        d.launches
+            .iter()
+            .filter(|l| l.project_id == 1 && !l.closed)
+            .count()
+    });
+    assert!(expected > 0);
+    assert_eq!(p["totalElements"], expected as i64);
 }
