@@ -116,8 +116,7 @@ impl Render for LaunchList {
             let stat = l
                 .statistic
                 .as_ref()
-                .map(Statistic::text)
-                .unwrap_or_default();
+                .map_or_else(|| "statistic not available".to_owned(), Statistic::text);
             s.push_str(&format!(
                 "- #{} {} [{}] {} — {} {}\n",
                 l.id,
@@ -563,16 +562,40 @@ async fn search_launches(ctx: Ctx, a: SearchLaunchesArgs) -> Result<LaunchList, 
         (a.page, a.size, 20),
     )
     .await?;
+    let page = PageInfo::of(&found.page);
+    let mut launches: Vec<LaunchSummary> = found
+        .page
+        .content
+        .into_iter()
+        .map(|l| LaunchSummary::from(&ctx, l))
+        .collect();
+    with_statistics(&ctx, &mut launches).await;
     Ok(LaunchList {
         project_id: found.project_id,
-        page: PageInfo::of(&found.page),
-        launches: found
-            .page
-            .content
-            .into_iter()
-            .map(|l| LaunchSummary::from(&ctx, l))
-            .collect(),
+        page,
+        launches,
     })
+}
+
+/// `__search` answers `LaunchDto`s, which carry no statistic: each row gets its own
+/// (a few at a time), so a row says how the launch went without another call. A row
+/// whose statistic cannot be read keeps none, and says so.
+async fn with_statistics(ctx: &Ctx, launches: &mut [LaunchSummary]) {
+    use futures::StreamExt;
+    let missing: Vec<(usize, i64)> = launches
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.statistic.is_none())
+        .map(|(i, l)| (i, l.id))
+        .collect();
+    let found: Vec<(usize, Option<Statistic>)> = futures::stream::iter(missing)
+        .map(|(i, id)| async move { (i, statistic(ctx, id).await.ok()) })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for (i, stat) in found {
+        launches[i].statistic = stat;
+    }
 }
 
 const ADD_TEST_CASES_TO_LAUNCH: Meta = Meta {

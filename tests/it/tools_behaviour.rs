@@ -571,6 +571,23 @@ async fn aql_search_validation_and_bad_queries() {
         )
         .await;
     assert_eq!(sc(&r)["page"]["total"], 2);
+    // `__search` answers LaunchDtos without a statistic: each row still has its own,
+    // the launch's real counts, and no row of the text ends in a dangling dash.
+    for row in sc(&r)["launches"].as_array().unwrap() {
+        let id = row["id"].as_i64().unwrap();
+        let results = fake.with_data(|d| {
+            d.results
+                .iter()
+                .filter(|x| x.launch_id == id && !x.hidden)
+                .count()
+        });
+        assert_eq!(row["statistic"]["total"], results as i64, "{row}");
+    }
+    assert!(
+        text(&r).lines().skip(1).all(|l| !l.contains("—  ")),
+        "{}",
+        text(&r)
+    );
     s.stop().await;
 }
 
