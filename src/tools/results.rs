@@ -43,6 +43,8 @@ pub struct ResultLine {
     pub test_case_id: Option<i64>,
     /// First line of the failure message, when the list endpoint gives it.
     pub message: Option<String>,
+    /// The launch the result belongs to, when known.
+    pub launch_id: Option<i64>,
     pub url: String,
 }
 
@@ -57,6 +59,7 @@ impl ResultLine {
             duration_ms: r.duration,
             test_case_id: r.test_case_id,
             message: None,
+            launch_id,
         }
     }
     fn from_full(ctx: &Ctx, r: TestResult) -> Self {
@@ -73,6 +76,7 @@ impl ResultLine {
                 .as_deref()
                 .and_then(|m| m.lines().next())
                 .map(|m| cut(m, 200, "get_test_result has the whole message")),
+            launch_id: r.launch_id,
         }
     }
     fn line(&self) -> String {
@@ -85,9 +89,14 @@ impl ResultLine {
         if let Some(a) = &self.assignee {
             s.push_str(&format!(" (assignee {a})"));
         }
+        if let Some(l) = self.launch_id {
+            s.push_str(&format!(" in launch #{l}"));
+        }
         if let Some(m) = &self.message {
             s.push_str(&format!(" — {m}"));
         }
+        s.push(' ');
+        s.push_str(&self.url);
         s
     }
 }
@@ -621,15 +630,33 @@ async fn search_test_results(ctx: Ctx, a: SearchArgs) -> Result<ResultList, Tool
         (a.page, a.size, 25),
     )
     .await?;
+    let page = PageInfo::of(&found.page);
+    let results = whole_rows(&ctx, found.page.content).await;
     Ok(ResultList {
         launch_id: None,
         aql: Some(found.aql),
-        page: PageInfo::of(&found.page),
-        results: found
-            .page
-            .content
-            .into_iter()
-            .map(|r| ResultLine::from_row(&ctx, None, r))
-            .collect(),
+        page,
+        results,
     })
+}
+
+/// `__search` answers rows without a launch or a message: each result is read whole
+/// (a few at a time), so its line names its launch, its failure and its link in the
+/// launch tree. A result that cannot be read keeps its row.
+async fn whole_rows(ctx: &Ctx, rows: Vec<TestResultRow>) -> Vec<ResultLine> {
+    use futures::StreamExt;
+    futures::stream::iter(rows)
+        .map(|row| async move {
+            match ctx
+                .client
+                .get::<TestResult>(&format!("/testresult/{}", row.id), &[])
+                .await
+            {
+                Ok(full) => ResultLine::from_full(ctx, full),
+                Err(_) => ResultLine::from_row(ctx, None, row),
+            }
+        })
+        .buffered(8)
+        .collect()
+        .await
 }

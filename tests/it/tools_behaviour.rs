@@ -512,6 +512,37 @@ async fn aql_search_validation_and_bad_queries() {
         .call("search_test_results", json!({"project_id": 2, "aql": aql}))
         .await;
     assert_eq!(sc(&r)["page"]["total"], expected as i64);
+    // Rows come without launch or message: each line still names its launch, its
+    // failure and its link in the launch tree, as every other tool links a result.
+    let first = &sc(&r)["results"][0];
+    let (id, launch, message) = fake.with_data(|d| {
+        let x = d
+            .results
+            .iter()
+            .find(|x| x.id == first["id"].as_i64().unwrap())
+            .unwrap();
+        (x.id, x.launch_id, x.message.clone())
+    });
+    assert_eq!(first["launch_id"], launch, "{first}");
+    assert!(
+        first["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/launch/{launch}/tree/{id}")),
+        "{first}"
+    );
+    let line = text(&r)
+        .lines()
+        .find(|l| l.starts_with(&format!("- #{id} ")))
+        .unwrap()
+        .to_owned();
+    assert!(
+        line.contains(&format!("in launch #{launch}")) && line.contains("/tree/"),
+        "{line}"
+    );
+    if let Some(m) = message {
+        assert!(line.contains(m.lines().next().unwrap()), "{line}");
+    }
     assert_eq!(
         fake.requests_to("GET", "/testresult/__search")
             .pop()
