@@ -435,20 +435,59 @@ async fn rerun_job_run(ctx: Ctx, a: JobRunIdArgs) -> Result<Done, ToolError> {
             run.stage.as_deref().unwrap_or("running")
         )));
     }
+    let job = run.job.as_ref().map(|j| j.id);
+    // A rerun may start a new job run: one already going for this launch and job (an
+    // earlier rerun) is the run to wait for, not a reason to start another.
+    if let Some(l) = run.launch_id
+        && let Some(going) = running_of(&job_runs(&ctx, l).await?, job)
+    {
+        return Err(ToolError::InvalidArgs(format!(
+            "job run #{} of launch #{l} (this job's rerun) is still {}; wait for it (wait_for_launch) before rerunning",
+            going.id,
+            going.stage.as_deref().unwrap_or("running")
+        )));
+    }
+    // Answered 202 with no body: what will run is read back, not assumed.
     let _: Option<serde_json::Value> = ctx
         .client
         .post(&format!("/jobrun/{id}/rerun"), json!({}))
         .await?;
-    Ok(Done {
-        summary: format!(
-            "Job run #{id} is scheduled again{}.",
-            run.launch_id
-                .map(|l| format!(" for launch #{l}"))
-                .unwrap_or_default()
+    let Some(l) = run.launch_id else {
+        return Ok(Done {
+            summary: format!(
+                "Allure TestOps accepted the rerun of job run #{id} (it names no launch to follow)."
+            ),
+            ids: vec![id],
+            url: None,
+        });
+    };
+    let after = job_runs(&ctx, l).await?;
+    let summary = match running_of(&after, job) {
+        Some(r) if r.id == id => format!(
+            "Job run #{id} is {} again for launch #{l}.",
+            r.stage.as_deref().unwrap_or("scheduled")
         ),
-        ids: vec![id],
-        url: run.launch_id.map(|l| ctx.link(&format!("/launch/{l}"))),
+        Some(r) => format!(
+            "Rerun of job run #{id} accepted: job run #{} ({}) runs it for launch #{l}; wait_for_launch follows it.",
+            r.id,
+            r.stage.as_deref().unwrap_or("scheduled")
+        ),
+        None => format!(
+            "Allure TestOps accepted the rerun of job run #{id} (202), but launch #{l} shows no job run going yet; call get_launch_job_runs shortly to see whether it started."
+        ),
+    };
+    Ok(Done {
+        summary,
+        ids: running_of(&after, job).map_or_else(|| vec![id], |r| vec![r.id]),
+        url: Some(ctx.link(&format!("/launch/{l}"))),
     })
+}
+
+/// The newest job run of `job` that has not finished, if any.
+fn running_of(runs: &[JobRun], job: Option<i64>) -> Option<&JobRun> {
+    runs.iter()
+        .filter(|r| !done_stage(r.stage.as_deref()) && r.job.as_ref().map(|j| j.id) == job)
+        .max_by_key(|r| r.id)
 }
 
 const WAIT_FOR_LAUNCH: Meta = Meta {

@@ -971,6 +971,23 @@ async fn rerun_job_run_reruns_a_finished_run_once_and_refuses_while_it_runs() {
     let reruns = fake.requests_to("POST", "/jobrun/*/rerun");
     assert_eq!(reruns.len(), 1);
     assert_eq!(reruns[0].api_path, format!("/jobrun/{run_id}/rerun"));
+    // The rerun answers 202 with no body; the run that will go is read back, and here it
+    // is a new job run, which the answer names.
+    let new_run = fake.with_data(|d| {
+        d.job_runs
+            .iter()
+            .filter(|j| j.launch_id == launch && j.stage != "finished")
+            .map(|j| j.id)
+            .max()
+            .unwrap()
+    });
+    assert_ne!(new_run, run_id);
+    assert_eq!(sc(&r)["ids"], json!([new_run]), "{}", text(&r));
+    assert!(
+        text(&r).contains(&format!("job run #{new_run}")),
+        "{}",
+        text(&r)
+    );
     let r = s.call("rerun_job_run", json!({"job_run_id": run_id})).await;
     assert!(is_error(&r) && text(&r).contains("still"), "{}", text(&r));
     assert_eq!(fake.requests_to("POST", "/jobrun/*/rerun").len(), 1);

@@ -671,13 +671,21 @@ async fn rerun_job_run(AxState(s): St, Path(id): Path<i64>) -> Resp {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(3000);
     let mut d = s.data();
-    match d.job_runs.iter_mut().find(|j| j.id == id) {
-        Some(j) => {
-            j.stage = "scheduled".into();
-            j.status = "unknown".into();
-            j.finish_at = Some(now_ms() + job_ms);
-            empty(202)
-        }
-        None => not_found("Job run", id, &format!("/api/jobrun/{id}/rerun")),
-    }
+    let Some(old) = d.job_runs.iter().find(|j| j.id == id).cloned() else {
+        return not_found("Job run", id, &format!("/api/jobrun/{id}/rerun"));
+    };
+    // A rerun is a new job run of the same job and launch (the old one stays as it
+    // was), answered 202 with no body: a client must read back what runs.
+    let new_id = d.job_runs.iter().map(|j| j.id).max().unwrap_or(0) + 1;
+    let now = now_ms();
+    d.job_runs.push(JobRunRec {
+        id: new_id,
+        stage: "scheduled".into(),
+        status: "unknown".into(),
+        error_message: None,
+        created_date: now,
+        finish_at: Some(now + job_ms),
+        ..old
+    });
+    empty(202)
 }
