@@ -189,10 +189,17 @@ pub struct WaitArgs {
 #[schemars(inline)]
 pub enum WaitEnd {
     Finished,
+    // Every job run ended, and at least one could not run on the CI server. (A plain
+    // comment: a doc comment would make the schema a oneOf instead of one enum.)
+    #[serde(rename = "ci_failed")]
+    CiFailed,
     Closed,
     Timeout,
     Cancelled,
 }
+
+/// The stage of a job run the CI server could not run (`JobRunStageDto`).
+const RUN_FAILURE: &str = "run_failure";
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WaitOutcome {
@@ -225,6 +232,30 @@ impl Render for WaitOutcome {
                 "Launch #{} closed after {} s.",
                 self.launch_id, self.waited_s
             ),
+            WaitEnd::CiFailed => {
+                let mut h = format!(
+                    "Launch #{}: its CI job runs ended after {} s, and some FAILED TO RUN on the CI server (their tests did not run):",
+                    self.launch_id, self.waited_s
+                );
+                for j in self
+                    .job_runs
+                    .iter()
+                    .filter(|j| j.stage.as_deref() == Some(RUN_FAILURE))
+                {
+                    h.push_str(&format!(
+                        "\n- job run #{} {}: {}{}",
+                        j.id,
+                        j.name.as_deref().unwrap_or(""),
+                        j.error.as_deref().unwrap_or("no error message"),
+                        j.ci_url
+                            .as_deref()
+                            .map(|u| format!(" {u}"))
+                            .unwrap_or_default()
+                    ));
+                }
+                h.push_str("\nFix the CI job, then rerun_job_run.");
+                h
+            }
         };
         format!("{head}\n{}\n{}", self.statistic.text(), self.url)
     }
@@ -538,7 +569,12 @@ async fn wait_for_launch(ctx: Ctx, a: WaitArgs) -> Result<WaitOutcome, ToolError
             break WaitEnd::Closed;
         }
         if !runs.is_empty() && finished == runs.len() {
-            break WaitEnd::Finished;
+            let failed_to_run = runs.iter().any(|r| r.stage.as_deref() == Some(RUN_FAILURE));
+            break if failed_to_run {
+                WaitEnd::CiFailed
+            } else {
+                WaitEnd::Finished
+            };
         }
         let elapsed = started.elapsed();
         ctx.scope
@@ -630,11 +666,12 @@ mod tests {
         assert_eq!(
             names(&[
                 WaitEnd::Finished,
+                WaitEnd::CiFailed,
                 WaitEnd::Closed,
                 WaitEnd::Timeout,
                 WaitEnd::Cancelled
             ]),
-            ["finished", "closed", "timeout", "cancelled"]
+            ["finished", "ci_failed", "closed", "timeout", "cancelled"]
         );
     }
 }

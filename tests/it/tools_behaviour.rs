@@ -1591,3 +1591,40 @@ async fn list_launches_searches_by_name_with_the_encoded_filter_the_api_reads() 
     );
     s.stop().await;
 }
+
+/// A job run the CI server could not run is not a finished launch "with no results
+/// yet": wait_for_launch says it failed to run, with the CI's error, in the text.
+#[tokio::test]
+async fn wait_for_launch_says_when_a_ci_job_run_failed_to_run() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[("MIN_POLL_INTERVAL", "1")]).await;
+    let (launch, run) = fake.with_data(|d| {
+        let launch = d.job_runs[0].launch_id;
+        if let Some(l) = d.launches.iter_mut().find(|l| l.id == launch) {
+            l.closed = false;
+        }
+        for j in d.job_runs.iter_mut().filter(|j| j.launch_id == launch) {
+            j.stage = "run_failure".into();
+            j.status = "failed".into();
+            j.error_message = Some("No executor available on agent linux-2".into());
+            j.finish_at = None;
+        }
+        (launch, d.job_runs[0].id)
+    });
+    let r = s
+        .call(
+            "wait_for_launch",
+            json!({"launch_id": launch, "timeout_s": 30, "poll_interval_s": 1}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(sc(&r)["outcome"], "ci_failed", "{}", text(&r));
+    let t = text(&r);
+    assert!(
+        t.contains("FAILED TO RUN")
+            && t.contains(&format!("job run #{run}"))
+            && t.contains("No executor available on agent linux-2"),
+        "{t}"
+    );
+    s.stop().await;
+}
