@@ -493,7 +493,8 @@ async fn rerun_job_run(ctx: Ctx, a: JobRunIdArgs) -> Result<Done, ToolError> {
         });
     };
     let after = job_runs(&ctx, l).await?;
-    let summary = match running_of(&after, job) {
+    let going = running_of(&after, job);
+    let summary = match going {
         Some(r) if r.id == id => format!(
             "Job run #{id} is {} again for launch #{l}.",
             r.stage.as_deref().unwrap_or("scheduled")
@@ -509,7 +510,7 @@ async fn rerun_job_run(ctx: Ctx, a: JobRunIdArgs) -> Result<Done, ToolError> {
     };
     Ok(Done {
         summary,
-        ids: running_of(&after, job).map_or_else(|| vec![id], |r| vec![r.id]),
+        ids: vec![going.map_or(id, |r| r.id)],
         url: Some(ctx.link(&format!("/launch/{l}"))),
     })
 }
