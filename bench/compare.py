@@ -266,8 +266,9 @@ def http_call_ok(url, headers, body):
 
 
 def wait_port(port):
+    """Waits up to a minute: lucius-mcp takes seconds to start on a slow machine."""
     import socket
-    for _ in range(200):
+    for _ in range(1200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
