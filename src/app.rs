@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::allure::{AllureClient, AllureError, ClientOptions, Page};
+use crate::allure::{AllureClient, AllureError, ClientOptions};
 use std::sync::Arc;
 
 use crate::config::{Config, SecretSources, Upstream};
@@ -197,51 +197,6 @@ async fn reload_on_hangup(client: AllureClient, tokens: Arc<TokenSet>) {
                 tracing::error!(error = %e, "reload failed; keeping the running configuration");
                 crate::systemd::ready(&format!("serving; reload failed: {e}"));
             }
-        }
-    }
-}
-
-/// `allure-mcp check`: prints what works and what does not; `Ok(false)` when something failed.
-pub async fn check(config: &Config) -> Result<bool, AppError> {
-    let Upstream::Allure(opts) = config.upstream.clone() else {
-        println!("ok   demo mode: nothing to check");
-        return Ok(true);
-    };
-    println!("ok   configuration is valid");
-    if opts.tls_insecure {
-        println!(
-            "WARN ALLURE_TLS_INSECURE is on: certificates of Allure TestOps are NOT checked; anyone on the path can read the token"
-        );
-    }
-    println!(
-        "ok   Allure TestOps at {} (API prefix {})",
-        opts.base_url, opts.api_prefix
-    );
-    let client = AllureClient::new(opts)?;
-    match client
-        .get::<Page<crate::allure::model::Project>>("/project", &[("size", "1".into())])
-        .await
-    {
-        Ok(p) => {
-            println!(
-                "ok   token accepted; {} project(s) visible",
-                p.total_elements
-            );
-            let registry = Registry::new(&config.toolsets, config.read_only);
-            println!(
-                "ok   {} tools offered{}",
-                registry.tools().len(),
-                if config.read_only {
-                    " (read-only mode)"
-                } else {
-                    ""
-                }
-            );
-            Ok(true)
-        }
-        Err(e) => {
-            println!("FAIL {}", crate::tools::ToolError::from(e));
-            Ok(false)
         }
     }
 }

@@ -10,7 +10,8 @@
 //! - `metrics`: Prometheus metrics of tool calls, upstream answers and sessions.
 //! - [`config`]: flags, environment, secret files, validation.
 //! - [`systemd`]: socket activation, the notify protocol, credential refresh for reloads.
-//! - [`app`]: wiring a configuration into a running server, and `allure-mcp check`.
+//! - [`app`]: wiring a configuration into a running server.
+//! - [`check`]: `allure-mcp check`, which verifies each link to Allure TestOps.
 //! - [`logging`]: JSON lines on stderr.
 //!
 //! The fake Allure TestOps that tests, benchmarks and `--demo` use is its own crate,
@@ -18,6 +19,7 @@
 
 pub mod allure;
 pub mod app;
+pub mod check;
 pub mod config;
 pub mod logging;
 mod metrics;

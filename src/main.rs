@@ -69,7 +69,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         if config.check {
-            return allure_mcp::app::check(&config).await;
+            return allure_mcp::check::run(&config).await;
         }
         allure_mcp::app::run(config, activated).await.map(|()| true)
     });

@@ -5,6 +5,9 @@ use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
+// A field Allure sends as `null` reads as its default, like a missing one: the
+// description allows `null` nowhere, but Jackson writes it unless told otherwise.
+use serde_aux::field_attributes::deserialize_default_from_null as null_as_default;
 
 /// A test result's status (`TestStatus` upstream, sent in lowercase). Upstream is read
 /// leniently: in any case, and a status this server does not know is `unknown` rather
@@ -65,20 +68,45 @@ impl<'de> Deserialize<'de> for TestStatus {
     }
 }
 
+/// What `GET /api/job` answers: the description declares `oneOf JobDto | PageJobDto`
+/// (two handlers share the route: by `externalId`, one job; by project, a page).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum JobsAnswer {
+    Page(Page<Job>),
+    One(Job),
+}
+
+impl JobsAnswer {
+    /// The answer as a page: a single job is a page of one.
+    pub fn into_page(self) -> Page<Job> {
+        match self {
+            JobsAnswer::Page(p) => p,
+            JobsAnswer::One(j) => Page {
+                content: vec![j],
+                total_elements: 1,
+                total_pages: 1,
+                number: 0,
+                size: 1,
+            },
+        }
+    }
+}
+
 /// A Spring Data page, as every Allure list endpoint returns it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     /// Required: an answer without it is not a page (a proxy's error page, another API).
     pub content: Vec<T>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub total_elements: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub total_pages: i64,
     /// 0-based page number.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub number: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub size: i64,
 }
 
@@ -93,7 +121,7 @@ impl<T> Page<T> {
 #[serde(rename_all = "camelCase")]
 pub struct Project {
     pub id: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     #[serde(default)]
     pub abbr: Option<String>,
@@ -124,7 +152,7 @@ pub struct ProjectStats {
 pub struct StatusCount {
     #[serde(default)]
     pub status: Option<TestStatus>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub count: i64,
 }
 
@@ -143,15 +171,6 @@ pub struct ExternalLink {
     pub url: Option<String>,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EnvVarValue {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub variable: Option<IdName>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -181,11 +200,11 @@ pub struct JobRun {
 #[serde(rename_all = "camelCase")]
 pub struct Launch {
     pub id: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     #[serde(default)]
     pub project_id: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub closed: bool,
     #[serde(default)]
     pub created_date: Option<i64>,
@@ -193,20 +212,14 @@ pub struct Launch {
     pub last_modified_date: Option<i64>,
     #[serde(default)]
     pub created_by: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub tags: Vec<IdName>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub links: Vec<ExternalLink>,
     #[serde(default)]
     pub statistic: Option<Vec<StatusCount>>,
     #[serde(default)]
-    pub environment: Option<Vec<EnvVarValue>>,
-    #[serde(default)]
     pub jobs: Option<Vec<JobRun>>,
-    #[serde(default)]
-    pub known_defects_count: Option<i64>,
-    #[serde(default)]
-    pub new_defects_count: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -220,7 +233,7 @@ pub struct LaunchProgress {
 #[serde(rename_all = "camelCase")]
 pub struct TestResult {
     pub id: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     #[serde(default)]
     pub full_name: Option<String>,
@@ -250,7 +263,7 @@ pub struct TestResult {
     pub start: Option<i64>,
     #[serde(default)]
     pub created_date: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub tags: Vec<IdName>,
 }
 
@@ -259,7 +272,7 @@ pub struct TestResult {
 #[serde(rename_all = "camelCase")]
 pub struct TestResultRow {
     pub id: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     #[serde(default)]
     pub status: Option<TestStatus>,
@@ -319,13 +332,13 @@ pub struct ExecutionStep {
     pub attachment_id: Option<i64>,
     #[serde(default)]
     pub attachment: Option<AttachmentRow>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub steps: Vec<ExecutionStep>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 pub struct Execution {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub steps: Vec<ExecutionStep>,
 }
 
@@ -334,7 +347,7 @@ pub struct Execution {
 #[serde(rename_all = "camelCase")]
 pub struct TestCase {
     pub id: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     #[serde(default)]
     pub project_id: Option<i64>,
@@ -355,7 +368,7 @@ pub struct TestCase {
     /// `testLayer` in `TestCaseDto` and `TestCaseRowDto` (API description 26.1.1).
     #[serde(default, rename = "testLayer")]
     pub layer: Option<IdName>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub tags: Vec<IdName>,
     #[serde(default)]
     pub created_date: Option<i64>,
@@ -373,7 +386,7 @@ pub struct ScenarioStep {
     pub body: Option<String>,
     #[serde(default)]
     pub expected_result_id: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub children: Vec<i64>,
 }
 
@@ -383,7 +396,7 @@ pub struct ScenarioStep {
 pub struct Scenario {
     #[serde(default)]
     pub root: Option<ScenarioStep>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub scenario_steps: std::collections::HashMap<String, ScenarioStep>,
 }
 
@@ -392,7 +405,7 @@ pub struct Scenario {
 #[serde(rename_all = "camelCase")]
 pub struct TestPlan {
     pub id: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     #[serde(default)]
     pub project_id: Option<i64>,
@@ -409,7 +422,7 @@ pub struct TestPlan {
 #[serde(rename_all = "camelCase")]
 pub struct Defect {
     pub id: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
@@ -428,10 +441,8 @@ pub struct Defect {
 #[serde(rename_all = "camelCase")]
 pub struct Job {
     pub id: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
-    #[serde(default)]
-    pub project_id: Option<i64>,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
     #[serde(default)]
@@ -501,4 +512,13 @@ mod tests {
         }
         assert_eq!(TestStatus::from_name("Passed"), None);
     }
+}
+
+/// `AqlValidateResponseDto` (`GET /api/{testresult,testcase,launch}/query/validate`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AqlValidation {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub valid: bool,
+    #[serde(default)]
+    pub count: Option<i64>,
 }

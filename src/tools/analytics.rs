@@ -205,7 +205,7 @@ async fn get_launch_trend_analytics(ctx: Ctx, a: TrendArgs) -> Result<Trend, Too
             pid,
             &[
                 ("projectId", pid.to_string()),
-                ("sort", "createdDate,desc".into()),
+                ("sort", "created_date,desc".into()),
                 ("size", n.to_string()),
             ],
         )

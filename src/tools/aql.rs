@@ -148,14 +148,6 @@ impl Render for Validation {
     }
 }
 
-#[derive(Deserialize)]
-struct AqlValidateResponse {
-    #[serde(default)]
-    valid: bool,
-    #[serde(default)]
-    count: Option<i64>,
-}
-
 pub fn tools() -> Vec<ToolDef> {
     vec![tool(VALIDATE_AQL, validate_aql)]
 }
@@ -171,7 +163,7 @@ const VALIDATE_AQL: Meta = Meta {
 async fn validate_aql(ctx: Ctx, a: ValidateArgs) -> Result<Validation, ToolError> {
     let pid = ctx.project(a.project_id)?;
     let aql = check_query(&a.aql)?;
-    let r: AqlValidateResponse = ctx
+    let r: crate::allure::model::AqlValidation = ctx
         .client
         .get(
             &format!("{}/query/validate", a.entity.api()),

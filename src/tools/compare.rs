@@ -34,6 +34,9 @@ pub struct Comparison {
     pub new_failures_total: usize,
     pub fixed_total: usize,
     pub still_failing_total: usize,
+    /// Why not every result of both launches was read (then the lists may miss tests).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Render for Comparison {
@@ -60,6 +63,9 @@ impl Render for Comparison {
                 }
             }
         }
+        for note in &self.notes {
+            s.push_str(&format!("Note: {note}.\n"));
+        }
         s
     }
 }
@@ -83,11 +89,17 @@ pub(super) async fn compare_launches(ctx: Ctx, a: CompareArgs) -> Result<Compari
     }
     let (from, to) = tokio::join!(launch(&ctx, a.from_launch_id), launch(&ctx, a.to_launch_id));
     let (from, to) = (from?, to?);
+    let deadline = tokio::time::Instant::now() + ctx.client.timeout();
     let (fr, tr) = tokio::join!(
-        all_results(&ctx, from.id, 5000),
-        all_results(&ctx, to.id, 5000)
+        all_results(&ctx, from.id, 5000, deadline),
+        all_results(&ctx, to.id, 5000, deadline)
     );
-    let (fr, tr) = (fr?.0, tr?.0);
+    let (fr, tr) = (fr?, tr?);
+    let notes: Vec<String> = [(from.id, fr.cut), (to.id, tr.cut)]
+        .into_iter()
+        .filter_map(|(id, cut)| Some(format!("launch #{id}: {}", cut?)))
+        .collect();
+    let (fr, tr) = (fr.items, tr.items);
     let (mut new_f, mut fixed, mut still) =
         changes(&fr, &tr, |id| result_url(&ctx, Some(to.id), id));
     let totals = (new_f.len(), fixed.len(), still.len());
@@ -106,6 +118,7 @@ pub(super) async fn compare_launches(ctx: Ctx, a: CompareArgs) -> Result<Compari
         new_failures_total: totals.0,
         fixed_total: totals.1,
         still_failing_total: totals.2,
+        notes,
     })
 }
 

@@ -7,8 +7,8 @@ use serde_json::json;
 use super::lookups::result_url;
 use super::render::{Example, time};
 use super::{
-    Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, created_body,
-    positive_id, tool,
+    Access, Ctx, Done, Meta, PageInfo, Render, Subject, ToolDef, ToolError, Toolset, bulk_ids,
+    created_body, positive_id, tool,
 };
 use crate::allure::Page;
 use crate::allure::model::{Defect, TestResult, TestResultRow, TestStatus};
@@ -209,7 +209,8 @@ async fn get_defect(ctx: Ctx, a: DefectIdArgs) -> Result<DefectDetails, ToolErro
         ctx.client.get::<Defect>(&dp, &[]),
         ctx.client.get::<Page<TestResultRow>>(&rp, &rq)
     );
-    let (d, rs) = (d.map_err(nf)?, rs.map_err(nf)?);
+    let d = d.map_err(nf)?;
+    let rs = ctx.explain(Subject::Defect(id), rs).await?;
     Ok(DefectDetails {
         url: defect_url(&ctx, d.project_id, d.id),
         id: d.id,
@@ -308,11 +309,12 @@ async fn link_defect_to_test_results(ctx: Ctx, a: LinkArgs) -> Result<Done, Tool
         {
             Ok(_) => linked.push(*id),
             Err(e) => {
+                let why = ctx.explain::<()>(Subject::TestResult(*id), Err(e)).await;
+                let why = why.err().map(|w| w.to_string()).unwrap_or_default();
                 return Err(ToolError::Other(format!(
-                    "Linked {} of {} results ({linked:?}) before this failed: {}. The rest are not linked; call again with them.",
+                    "Linked {} of {} results ({linked:?}) before this failed: {why}. The rest are not linked; call again with them.",
                     linked.len(),
                     ids.len(),
-                    ToolError::from(e)
                 )));
             }
         }

@@ -1,6 +1,6 @@
 //! Why a tool call failed, phrased for the model: what happened and what to do next.
 
-use crate::allure::AllureError;
+use crate::allure::{AllureClient, AllureError};
 
 /// Why a tool call failed, phrased for the model: what happened and what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -11,8 +11,90 @@ pub enum ToolError {
     NotFound { what: String, hint: String },
     #[error("{}", describe_upstream(.0))]
     Upstream(#[from] AllureError),
+    /// The entity exists, but a route below it answered 404: the instance has no such
+    /// endpoint (another version), which no other id or retry will change.
+    #[error(
+        "{what} exists, but {source}: this Allure TestOps instance has no such endpoint. allure-mcp follows the Allure TestOps 26.1.1 API; the instance may run an older or newer version. Retrying will not help; tell the operator which call failed."
+    )]
+    NoEndpoint { what: String, source: AllureError },
     #[error("{0}")]
     Other(String),
+}
+
+/// The Allure TestOps things tools name by id, and where each one is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Project(i64),
+    Launch(i64),
+    TestResult(i64),
+    TestCase(i64),
+    TestPlan(i64),
+    Defect(i64),
+    Job(i64),
+    JobRun(i64),
+}
+
+impl Subject {
+    /// The entity's own route (`GET` reads it).
+    pub fn path(self) -> String {
+        match self {
+            Subject::Project(id) => format!("/project/{id}"),
+            Subject::Launch(id) => format!("/launch/{id}"),
+            Subject::TestResult(id) => format!("/testresult/{id}"),
+            Subject::TestCase(id) => format!("/testcase/{id}"),
+            Subject::TestPlan(id) => format!("/testplan/{id}"),
+            Subject::Defect(id) => format!("/defect/{id}"),
+            Subject::Job(id) => format!("/job/{id}"),
+            Subject::JobRun(id) => format!("/jobrun/{id}"),
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Subject::Project(id) => format!("Project {id}"),
+            Subject::Launch(id) => format!("Launch {id}"),
+            Subject::TestResult(id) => format!("Test result {id}"),
+            Subject::TestCase(id) => format!("Test case {id}"),
+            Subject::TestPlan(id) => format!("Test plan {id}"),
+            Subject::Defect(id) => format!("Defect {id}"),
+            Subject::Job(id) => format!("CI job {id}"),
+            Subject::JobRun(id) => format!("Job run {id}"),
+        }
+    }
+
+    /// An error of the entity's own route: a 404 (for launches also a 403) says it is
+    /// not there; anything else is passed on as the upstream said it.
+    pub fn missing(self, err: AllureError) -> ToolError {
+        let hint = match self {
+            Subject::Project(id) => return ToolError::project_not_found(err, id),
+            Subject::Launch(id) => return ToolError::launch_not_found(err, id),
+            Subject::TestResult(id) => return ToolError::result_not_found(err, id),
+            Subject::TestCase(id) => return ToolError::case_not_found(err, id),
+            Subject::TestPlan(id) => return ToolError::plan_not_found(err, id),
+            Subject::Defect(_) => "list_defects shows a project's defects.",
+            Subject::Job(_) => "list_jobs shows the project's jobs.",
+            Subject::JobRun(_) => "get_launch_job_runs shows a launch's job runs.",
+        };
+        ToolError::not_found(err, self.label(), hint)
+    }
+}
+
+/// Why a call to a route below `entity` (`/testresult/5/mute`, `/analytic/3/…`) failed.
+/// A 404 there does not prove the entity is missing: the instance may lack that endpoint.
+/// One read of the entity's own route tells which. Other errors are passed on.
+pub async fn below(client: &AllureClient, err: AllureError, entity: Subject) -> ToolError {
+    let own = entity.path();
+    let own_route = matches!(&err, AllureError::Status { path, .. } if path.ends_with(&own));
+    if !err.is_not_found() || own_route {
+        return entity.missing(err);
+    }
+    match client.get::<serde::de::IgnoredAny>(&own, &[]).await {
+        Ok(_) => ToolError::NoEndpoint {
+            what: entity.label(),
+            source: err,
+        },
+        Err(again) => entity.missing(again),
+    }
 }
 
 impl ToolError {

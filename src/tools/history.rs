@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::render::{cut, time};
-use super::{Access, Ctx, Meta, Render, ToolError, Toolset, paging, positive_id};
+use super::{Access, Ctx, Meta, Render, Subject, ToolError, Toolset, paging, positive_id};
 use crate::allure::Page;
 use crate::allure::model::{HistoryEntry, TestStatus};
 
@@ -117,11 +117,11 @@ pub(super) async fn get_test_result_history(
         "list_test_results shows ids",
     )?;
     let q = paging(Some(0), a.size, 20)?;
-    let p: Page<HistoryEntry> = ctx
+    let answer = ctx
         .client
-        .get(&format!("/testresult/{id}/history"), &q)
-        .await
-        .map_err(|e| ToolError::result_not_found(e, id))?;
+        .get::<Page<HistoryEntry>>(&format!("/testresult/{id}/history"), &q)
+        .await;
+    let p = ctx.explain(Subject::TestResult(id), answer).await?;
     let statuses: Vec<Option<TestStatus>> = p.content.iter().map(|h| h.status).collect();
     let (pass_rate, flips, verdict) = flakiness(&statuses);
     let runs = p

@@ -13,8 +13,8 @@ use super::compare::{COMPARE_LAUNCHES, compare_launches};
 use super::lookups::{done_stage, job_runs, launch, result_url, statistic};
 use super::render::{Example, JobRunSummary, Statistic, time};
 use super::{
-    Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, positive_id,
-    tool,
+    Access, Ctx, Done, Meta, PageInfo, Render, Subject, ToolDef, ToolError, Toolset, bulk_ids,
+    positive_id, tool,
 };
 use crate::allure::Page;
 use crate::allure::model::{Launch, LaunchProgress, StatusCount, TestResultRow, TestStatus};
@@ -139,7 +139,6 @@ pub struct LaunchDetails {
     pub state: LaunchState,
     pub created: Option<String>,
     pub last_modified: Option<String>,
-    pub created_by: Option<String>,
     pub tags: Vec<String>,
     /// Links attached to the launch (build, commit…).
     pub links: Vec<String>,
@@ -161,13 +160,8 @@ impl Render for LaunchDetails {
         );
         s.push_str(&format!("{}\n", self.statistic.text()));
         if let Some(c) = &self.created {
-            s.push_str(&format!(
-                "created {c}{}\n",
-                self.created_by
-                    .as_ref()
-                    .map(|b| format!(" by {b}"))
-                    .unwrap_or_default()
-            ));
+            // Not "by whom": `LaunchDto` (this route's answer) has no `createdBy`.
+            s.push_str(&format!("created {c}\n"));
         }
         if !self.tags.is_empty() {
             s.push_str(&format!("tags: {}\n", self.tags.join(", ")));
@@ -345,7 +339,7 @@ fn name_filter(text: &str) -> String {
 
 async fn list_launches(ctx: Ctx, a: ListLaunchesArgs) -> Result<LaunchList, ToolError> {
     let (pid, mut q) = ctx.project_query(a.project_id, a.page, a.size, 20)?;
-    q.push(("sort", "createdDate,desc".into()));
+    q.push(("sort", "created_date,desc".into()));
     if let Some(s) = a.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         q.push(("search", name_filter(s)));
     }
@@ -386,7 +380,7 @@ async fn get_launch_details(ctx: Ctx, a: LaunchIdArgs) -> Result<LaunchDetails, 
         job_runs(&ctx, id),
     );
     let l = launch.map_err(nf)?;
-    let stat = stat.map_err(nf)?;
+    let stat = ctx.explain(Subject::Launch(id), stat).await?;
     let jobs = jobs?;
     Ok(LaunchDetails {
         url: ctx.link(&format!("/launch/{}", l.id)),
@@ -396,7 +390,6 @@ async fn get_launch_details(ctx: Ctx, a: LaunchIdArgs) -> Result<LaunchDetails, 
         state: LaunchState::of(l.closed),
         created: time(l.created_date),
         last_modified: time(l.last_modified_date),
-        created_by: l.created_by,
         tags: l.tags.into_iter().filter_map(|t| t.name).collect(),
         links: l.links.into_iter().filter_map(|k| k.url).collect(),
         statistic: Statistic::from_counts(&stat),
@@ -421,7 +414,8 @@ async fn get_launch_status(ctx: Ctx, a: LaunchIdArgs) -> Result<LaunchStatus, To
         statistic(&ctx, l.id)
     );
     let jobs = jobs?;
-    let ready = progress?.and_then(|p| p.ready).unwrap_or(true);
+    let progress = ctx.explain(Subject::Launch(l.id), progress).await?;
+    let ready = progress.and_then(|p| p.ready).unwrap_or(true);
     let running = !ready || jobs.iter().any(|j| !done_stage(j.stage.as_deref()));
     Ok(LaunchStatus {
         url: ctx.link(&format!("/launch/{}", l.id)),
@@ -535,9 +529,11 @@ async fn set_closed(ctx: Ctx, launch_id: i64, close: bool) -> Result<Done, ToolE
         });
     }
     // The operation declares no request body (API description 26.1.1): none is sent.
-    ctx.client
+    let answer = ctx
+        .client
         .post_empty(&format!("/launch/{}/{path}", l.id))
-        .await?;
+        .await;
+    ctx.explain(Subject::Launch(l.id), answer).await?;
     Ok(Done {
         summary: format!("Launch #{} {} is {verb}.", l.id, l.name),
         ids: vec![l.id],
@@ -660,14 +656,14 @@ async fn add_test_plan_to_launch(ctx: Ctx, a: AddPlanArgs) -> Result<Done, ToolE
         "list_test_plans shows plan ids",
     )?;
     let l = launch(&ctx, a.launch_id).await?;
-    let _: Option<serde_json::Value> = ctx
+    let answer = ctx
         .client
-        .post(
+        .post::<Option<serde_json::Value>>(
             &format!("/launch/{}/testplan/add", l.id),
             json!({"testPlanId": plan}),
         )
-        .await
-        .map_err(|e| ToolError::plan_not_found(e, plan))?;
+        .await;
+    ctx.explain(Subject::TestPlan(plan), answer).await?;
     Ok(Done {
         summary: format!("Test plan #{plan} is added to launch #{} {}.", l.id, l.name),
         ids: vec![plan],

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use serde_json::json;
 
 use super::render::Statistic;
-use super::{Ctx, ToolError, positive_id};
+use super::{Ctx, Subject, ToolError, positive_id};
 use crate::allure::model::{JobRun, Launch, StatusCount, TestResult, TestStatus};
 use crate::allure::{AllureError, Page};
 
@@ -22,19 +22,21 @@ pub(super) async fn launch(ctx: &Ctx, id: i64) -> Result<Launch, ToolError> {
 
 /// A launch's counts by status.
 pub(super) async fn statistic(ctx: &Ctx, id: i64) -> Result<Statistic, ToolError> {
-    let s: Vec<StatusCount> = ctx
+    let answer = ctx
         .client
-        .get(&format!("/launch/{id}/statistic"), &[])
-        .await?;
+        .get::<Vec<StatusCount>>(&format!("/launch/{id}/statistic"), &[])
+        .await;
+    let s = ctx.explain(Subject::Launch(id), answer).await?;
     Ok(Statistic::from_counts(&s))
 }
 
 /// The CI job runs feeding a launch.
 pub(super) async fn job_runs(ctx: &Ctx, launch_id: i64) -> Result<Vec<JobRun>, ToolError> {
-    ctx.client
+    let answer = ctx
+        .client
         .get::<Vec<JobRun>>(&format!("/launch/{launch_id}/job"), &[])
-        .await
-        .map_err(|e| ToolError::launch_not_found(e, launch_id))
+        .await;
+    ctx.explain(Subject::Launch(launch_id), answer).await
 }
 
 /// A job run's stage says it will not change any more.
@@ -42,37 +44,73 @@ pub(super) fn done_stage(stage: Option<&str>) -> bool {
     matches!(stage, Some("finished") | Some("run_failure"))
 }
 
-/// Every visible result of a launch (full DTOs, with messages), up to `max` of them.
+/// The results of a launch as far as they were read, and why reading stopped early.
+pub(super) struct LaunchResults {
+    pub(super) items: Vec<TestResult>,
+    /// Why not every result was read (`None`: all were), phrased for the model.
+    pub(super) cut: Option<String>,
+}
+
+/// Results per page when reading a whole launch.
+const RESULTS_PAGE: usize = 100;
+
+/// Every visible result of a launch (full DTOs, with messages), up to `max` of them, and
+/// only until `deadline`. Pages are read by id so none is skipped or read twice while
+/// the launch grows. Reading stops at the first empty page whatever `totalPages`
+/// says, after at most `max` / 100 pages, and at the deadline (a page cut off by it is
+/// dropped); each early stop is said in `cut`. Only a first page that fails is an error.
 pub(super) async fn all_results(
     ctx: &Ctx,
     launch_id: i64,
     max: usize,
-) -> Result<(Vec<TestResult>, bool), AllureError> {
-    let mut out = Vec::new();
-    let mut page = 0;
-    loop {
-        let p: Page<TestResult> = ctx
-            .client
-            .get(
-                "/testresult",
-                &[
-                    ("launchId", launch_id.to_string()),
-                    ("page", page.to_string()),
-                    ("size", "100".into()),
-                ],
-            )
-            .await?;
-        let more = p.has_more();
-        out.extend(p.content);
-        if out.len() >= max {
-            out.truncate(max);
-            return Ok((out, true));
-        }
+    deadline: tokio::time::Instant,
+) -> Result<LaunchResults, AllureError> {
+    let mut items = Vec::new();
+    let max_pages = max.div_ceil(RESULTS_PAGE);
+    for page in 0..max_pages {
+        let query = [
+            ("launchId", launch_id.to_string()),
+            ("page", page.to_string()),
+            ("size", RESULTS_PAGE.to_string()),
+            ("sort", "id,asc".to_owned()),
+        ];
+        let read = ctx.client.get::<Page<TestResult>>("/testresult", &query);
+        let p = match tokio::time::timeout_at(deadline, read).await {
+            Ok(answer) => answer?,
+            Err(_) if page == 0 => {
+                return Err(AllureError::Timeout {
+                    method: "GET".into(),
+                    path: "/testresult".into(),
+                    timeout: ctx.client.timeout(),
+                });
+            }
+            Err(_) => {
+                let cut = format!(
+                    "only the first {} results were read: Allure TestOps did not give the rest within REQUEST_TIMEOUT ({} s)",
+                    items.len(),
+                    ctx.client.timeout().as_secs()
+                );
+                return Ok(LaunchResults {
+                    items,
+                    cut: Some(cut),
+                });
+            }
+        };
+        let more = p.has_more() && !p.content.is_empty();
+        items.extend(p.content);
         if !more {
-            return Ok((out, false));
+            return Ok(LaunchResults { items, cut: None });
         }
-        page += 1;
     }
+    items.truncate(max);
+    let cut = format!(
+        "only the first {} results ({max_pages} pages) were read; the launch has more",
+        items.len()
+    );
+    Ok(LaunchResults {
+        items,
+        cut: Some(cut),
+    })
 }
 
 /// A status that counts as a failure (failed or broken).
@@ -104,7 +142,7 @@ pub(super) async fn previous_launch(ctx: &Ctx, l: &Launch) -> Result<Option<Laun
             "/launch",
             &[
                 ("projectId", pid.to_string()),
-                ("sort", "createdDate,desc".into()),
+                ("sort", "created_date,desc".into()),
                 ("size", "100".into()),
             ],
         )

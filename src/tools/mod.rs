@@ -25,7 +25,7 @@ mod registry;
 mod schema;
 
 pub use args::*;
-pub use errors::ToolError;
+pub use errors::{Subject, ToolError};
 pub use registry::*;
 
 use std::collections::BTreeSet;
@@ -36,7 +36,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::allure::AllureClient;
+use crate::allure::{AllureClient, AllureError};
 
 /// A group of tools, selectable with `ALLURE_TOOLSETS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -254,10 +254,21 @@ impl Ctx {
         pid: i64,
         query: &[(&str, String)],
     ) -> Result<T, ToolError> {
-        self.client
-            .get(path, query)
-            .await
-            .map_err(|e| ToolError::project_not_found(e, pid))
+        let answer = self.client.get(path, query).await;
+        self.explain(Subject::Project(pid), answer).await
+    }
+
+    /// `answer` of a call about `entity`, its error said for the model: a 404 below the
+    /// entity is told apart from the entity missing (see `errors::below`).
+    pub async fn explain<T>(
+        &self,
+        entity: Subject,
+        answer: Result<T, AllureError>,
+    ) -> Result<T, ToolError> {
+        match answer {
+            Ok(v) => Ok(v),
+            Err(e) => Err(errors::below(&self.client, e, entity).await),
+        }
     }
 
     /// A fresh context for one call, sharing the client.

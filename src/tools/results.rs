@@ -15,8 +15,8 @@ use super::steps::{
 };
 use super::triage::{TRIAGE_LAUNCH, triage_launch};
 use super::{
-    Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, bulk_ids, paging,
-    parse_statuses, positive_id, required_text, tool,
+    Access, Ctx, Done, Meta, PageInfo, Render, Subject, ToolDef, ToolError, Toolset, bulk_ids,
+    paging, parse_statuses, positive_id, required_text, tool,
 };
 use crate::allure::Page;
 use crate::allure::model::{TestResult, TestResultRow, TestStatus};
@@ -204,7 +204,7 @@ pub struct MuteArgs {
     pub test_result_id: i64,
     /// Why it is muted (shown in TestOps).
     pub reason: String,
-    /// Short name of the mute (default "Muted via MCP").
+    /// Short name of the mute, up to 255 characters (default "Muted via MCP").
     pub name: Option<String>,
 }
 
@@ -402,14 +402,25 @@ async fn assign_test_result(ctx: Ctx, a: AssignArgs) -> Result<Done, ToolError> 
         "list_test_results shows ids",
     )?;
     let user = required_text("username", &a.username, 200)?;
-    let row: Option<TestResultRow> = ctx
+    let answer = ctx
         .client
-        .post(
+        .post::<Option<TestResultRow>>(
             &format!("/testresult/{id}/assign"),
             json!({"username": user}),
         )
-        .await
-        .map_err(|e| ToolError::result_not_found(e, id))?;
+        .await;
+    let row = ctx.explain(Subject::TestResult(id), answer).await?;
+    // The answer is the row after the change: an instance may accept the call and keep
+    // the old assignee (the Go server's changelog saw it on resolved results).
+    if let Some(kept) = row
+        .as_ref()
+        .and_then(|r| r.assignee.as_deref())
+        .filter(|a| *a != user)
+    {
+        return Err(ToolError::Other(format!(
+            "Allure TestOps accepted the call, but test result #{id} is still assigned to {kept}. A resolved result may keep its assignee; get_test_result shows its state."
+        )));
+    }
     let name = row.map(|r| format!(" ({})", r.name)).unwrap_or_default();
     Ok(ack(
         format!("Test result #{id}{name} is assigned to {user}."),
@@ -437,21 +448,19 @@ async fn mute_test_result(ctx: Ctx, a: MuteArgs) -> Result<Done, ToolError> {
     )?;
     let reason = required_text("reason", &a.reason, 1000)?;
     // The API does not mark `name` required, but the database does (500 without it).
-    let name = a
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .unwrap_or("Muted via MCP")
-        .to_owned();
-    let _: Option<serde_json::Value> = ctx
+    // Its column holds 255 characters: a longer name is a 500 (the Go server's changelog).
+    let name = match a.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) => required_text("name", n, 255)?,
+        None => "Muted via MCP".to_owned(),
+    };
+    let answer = ctx
         .client
-        .post(
+        .post::<Option<serde_json::Value>>(
             &format!("/testresult/{id}/mute"),
             json!({"name": name, "reason": reason}),
         )
-        .await
-        .map_err(|e| ToolError::result_not_found(e, id))?;
+        .await;
+    ctx.explain(Subject::TestResult(id), answer).await?;
     Ok(ack(
         format!("Test result #{id} is muted: {reason}"),
         vec![id],
@@ -463,7 +472,7 @@ const BULK_ASSIGN_TEST_RESULTS: Meta = Meta {
     name: "bulk_assign_test_results",
     toolset: Toolset::Results,
     title: "Assign many test results",
-    description: "Assign up to 100 test results of one launch to a user.",
+    description: "Assign up to 100 test results of one launch to a user (several users: Allure shares the results out among them in turn).",
     access: Access::Write {
         destructive: false,
         idempotent: true,
@@ -491,13 +500,14 @@ async fn bulk_assign_test_results(ctx: Ctx, a: BulkAssignArgs) -> Result<Done, T
             json!({"selection": selection(l.id, &ids), "assignees": users}),
         )
         .await?;
+    // With several users Allure shares the results out among them in turn (the Go
+    // server's changelog): none is assigned to all of them.
+    let to = match users.as_slice() {
+        [one] => format!("assigned to {one}"),
+        many => format!("shared out in turn among {}", many.join(", ")),
+    };
     Ok(ack(
-        format!(
-            "{} test result(s) of launch #{} are assigned to {}.",
-            ids.len(),
-            l.id,
-            users.join(", ")
-        ),
+        format!("{} test result(s) of launch #{} are {to}.", ids.len(), l.id),
         ids,
         Some(ctx.link(&format!("/launch/{}", l.id))),
     ))
@@ -601,7 +611,12 @@ async fn bulk_resolve_test_results(ctx: Ctx, a: BulkResolveArgs) -> Result<Done,
     {
         body["message"] = json!(m);
     }
-    let _: Option<serde_json::Value> = ctx.client.post("/testresult/bulk/resolve", body).await?;
+    // v2: the v1 route (`/testresult/bulk/resolve`) answers success but drops the
+    // message (the Go server's changelog); both take `TestResultBulkResolveDto`.
+    let _: Option<serde_json::Value> = ctx
+        .client
+        .post("/v2/test-result/bulk/resolve", body)
+        .await?;
     Ok(ack(
         format!(
             "{} test result(s) of launch #{} are resolved as {status}.",

@@ -10,11 +10,10 @@ use serde_json::json;
 use super::lookups::{done_stage, job_runs, launch, statistic};
 use super::render::{JobRunSummary, Statistic};
 use super::{
-    Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, positive_id,
+    Access, Ctx, Done, Meta, PageInfo, Render, Subject, ToolDef, ToolError, Toolset, positive_id,
     required_text, tool,
 };
-use crate::allure::Page;
-use crate::allure::model::{Job, JobRun, Launch, TestCase};
+use crate::allure::model::{JobRun, JobsAnswer, Launch, TestCase};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct RunLaunchArgs {
@@ -301,30 +300,25 @@ async fn run_allure_launch(ctx: Ctx, a: RunLaunchArgs) -> Result<RunStarted, Too
         (Some(job), None) => {
             positive_id("job_id", job, "list_jobs shows the project's CI jobs")?;
             // The job must belong to the project named: running another project's job by a typo would be costly.
-            let jobs: Page<Job> = ctx
+            let jobs = ctx
                 .client
-                .get(
+                .get::<JobsAnswer>(
                     "/job",
                     &[("projectId", pid.to_string()), ("size", "1000".into())],
                 )
-                .await?;
+                .await?
+                .into_page();
             if !jobs.content.iter().any(|j| j.id == job) {
                 return Err(ToolError::NotFound {
                     what: format!("CI job {job} in project {pid}"),
                     hint: "list_jobs shows the project's jobs.".into(),
                 });
             }
-            let l: Launch = ctx
+            let answer = ctx
                 .client
-                .post(&format!("/job/{job}/run"), json!({"launchName": name}))
-                .await
-                .map_err(|e| {
-                    ToolError::not_found(
-                        e,
-                        format!("CI job {job}"),
-                        "list_jobs shows the project's jobs.",
-                    )
-                })?;
+                .post::<Launch>(&format!("/job/{job}/run"), json!({"launchName": name}))
+                .await;
+            let l = ctx.explain(Subject::Job(job), answer).await?;
             let runs = job_runs(&ctx, l.id).await.unwrap_or_default();
             Ok(RunStarted {
                 url: ctx.link(&format!("/launch/{}", l.id)),
@@ -345,14 +339,14 @@ async fn run_allure_launch(ctx: Ctx, a: RunLaunchArgs) -> Result<RunStarted, Too
                 plan,
                 "list_test_plans shows the project's plans",
             )?;
-            let l: Launch = ctx
+            let answer = ctx
                 .client
-                .post(
+                .post::<Launch>(
                     &format!("/testplan/{plan}/run"),
                     json!({"launchName": name}),
                 )
-                .await
-                .map_err(|e| ToolError::plan_not_found(e, plan))?;
+                .await;
+            let l = ctx.explain(Subject::TestPlan(plan), answer).await?;
             let runs = job_runs(&ctx, l.id).await.unwrap_or_default();
             Ok(RunStarted {
                 url: ctx.link(&format!("/launch/{}", l.id)),
@@ -396,7 +390,8 @@ const LIST_JOBS: Meta = Meta {
 
 async fn list_jobs(ctx: Ctx, a: ProjectPageArgs) -> Result<JobList, ToolError> {
     let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
-    let p: Page<Job> = ctx.project_get("/job", pid, &q).await?;
+    let answer: JobsAnswer = ctx.project_get("/job", pid, &q).await?;
+    let p = answer.into_page();
     Ok(JobList {
         project_id: pid,
         page: PageInfo::of(&p),
@@ -479,10 +474,11 @@ async fn rerun_job_run(ctx: Ctx, a: JobRunIdArgs) -> Result<Done, ToolError> {
         )));
     }
     // Answered 202 with no body: what will run is read back, not assumed.
-    let _: Option<serde_json::Value> = ctx
+    let answer = ctx
         .client
-        .post(&format!("/jobrun/{id}/rerun"), json!({}))
-        .await?;
+        .post::<Option<serde_json::Value>>(&format!("/jobrun/{id}/rerun"), json!({}))
+        .await;
+    ctx.explain(Subject::JobRun(id), answer).await?;
     let Some(l) = run.launch_id else {
         return Ok(Done {
             summary: format!(

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::render::cut;
-use super::{Access, Ctx, Meta, Render, ToolError, Toolset, positive_id};
+use super::{Access, Ctx, Meta, Render, Subject, ToolError, Toolset, positive_id};
 use crate::allure::Page;
 use crate::allure::model::{AttachmentRow, Execution, ExecutionStep, TestStatus};
 
@@ -132,7 +132,6 @@ pub(super) async fn get_test_result_steps(ctx: Ctx, a: ResultIdArgs) -> Result<S
         a.test_result_id,
         "list_test_results shows ids",
     )?;
-    let nf = |e| ToolError::result_not_found(e, id);
     let exec_path = format!("/testresult/{id}/execution");
     let att_q = [("testResultId", id.to_string()), ("size", "100".to_owned())];
     let (exec, atts) = tokio::join!(
@@ -141,12 +140,14 @@ pub(super) async fn get_test_result_steps(ctx: Ctx, a: ResultIdArgs) -> Result<S
             .get::<Page<AttachmentRow>>("/testresult/attachment", &att_q),
     );
     let mut steps = Vec::new();
-    flatten(exec.map_err(nf)?.unwrap_or_default().steps, 0, &mut steps);
+    let exec = ctx.explain(Subject::TestResult(id), exec).await?;
+    flatten(exec.unwrap_or_default().steps, 0, &mut steps);
     Ok(Steps {
         test_result_id: id,
         steps,
-        attachments: atts
-            .map_err(nf)?
+        attachments: ctx
+            .explain(Subject::TestResult(id), atts)
+            .await?
             .content
             .into_iter()
             .map(Attachment::from)

@@ -13,7 +13,7 @@ use super::testcase_bulk::{
     bulk_add_test_case_tags, bulk_remove_test_case_tags, bulk_set_test_case_status,
 };
 use super::{
-    Access, Ctx, Done, Meta, PageInfo, Render, ToolDef, ToolError, Toolset, created_body,
+    Access, Ctx, Done, Meta, PageInfo, Render, Subject, ToolDef, ToolError, Toolset, created_body,
     positive_id, required_text, tool,
 };
 use crate::allure::Page;
@@ -55,6 +55,8 @@ pub struct CaseLine {
     pub automated: Option<bool>,
     /// Workflow status, e.g. Draft, Active, Outdated.
     pub status: Option<String>,
+    /// From search_test_cases only: the plain list's rows (`TestCaseRowDto`) have none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     pub url: String,
 }
@@ -316,7 +318,7 @@ const LIST_TEST_CASES: Meta = Meta {
     name: "list_test_cases",
     toolset: Toolset::Testcases,
     title: "List test cases",
-    description: "List a project's test cases with status, automated/manual, tags and links. Paged; search_test_cases filters with AQL.",
+    description: "List a project's test cases with status, automated/manual and links. Paged; search_test_cases filters with AQL and also shows tags.",
     access: Access::Read,
 };
 
@@ -382,8 +384,9 @@ async fn get_test_case(ctx: Ctx, a: CaseIdArgs) -> Result<CaseDetails, ToolError
         ctx.client.get::<Option<Scenario>>(&sp, &[])
     );
     let tc = tc.map_err(|e| ToolError::case_not_found(e, id))?;
-    let steps = sc
-        .map_err(|e| ToolError::case_not_found(e, id))?
+    let steps = ctx
+        .explain(Subject::TestCase(id), sc)
+        .await?
         .map(|s| scenario_steps(&s))
         .unwrap_or_default();
     Ok(CaseDetails {

@@ -49,6 +49,9 @@ pub struct Triage {
     pub previous_launch: Option<LaunchLink>,
     /// True when the launch had more results than were read.
     pub truncated: bool,
+    /// What the triage could not do (results not read, the previous launch unread).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub url: String,
 }
 
@@ -107,6 +110,9 @@ impl Render for Triage {
                 self.groups_total - self.groups.len()
             ));
         }
+        for note in &self.notes {
+            s.push_str(&format!("\nNote: {note}.\n"));
+        }
         s.push_str(&self.url);
         s
     }
@@ -128,19 +134,40 @@ pub(super) async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, Too
             "max_groups must be 1..=50 and examples 1..=10".into(),
         ));
     }
+    // The whole call, every page of both launches included, within REQUEST_TIMEOUT.
+    let deadline = tokio::time::Instant::now() + ctx.client.timeout();
     let l = launch(&ctx, a.launch_id).await?;
-    let (results, truncated) = all_results(&ctx, l.id, 5000).await?;
+    let read = all_results(&ctx, l.id, 5000, deadline).await?;
+    let (results, truncated) = (read.items, read.cut.is_some());
+    let mut notes: Vec<String> = read.cut.into_iter().collect();
     let prev = previous_launch(&ctx, &l).await?;
+    // The previous launch only marks groups as new: failing to read it costs that mark,
+    // not the triage.
     let prev_sigs: Option<HashSet<String>> = match &prev {
-        Some(p) => Some(
-            all_results(&ctx, p.id, 5000)
-                .await?
-                .0
-                .iter()
-                .filter(|r| failing(r.status))
-                .map(|r| signature(r.message.as_deref().unwrap_or("")))
-                .collect(),
-        ),
+        Some(p) => match all_results(&ctx, p.id, 5000, deadline).await {
+            Ok(r) => {
+                if r.cut.is_some() {
+                    notes.push(format!(
+                        "the previous launch #{} was read only in part, so a group marked NEW may have failed there too",
+                        p.id
+                    ));
+                }
+                Some(
+                    r.items
+                        .iter()
+                        .filter(|r| failing(r.status))
+                        .map(|r| signature(r.message.as_deref().unwrap_or("")))
+                        .collect(),
+                )
+            }
+            Err(e) => {
+                notes.push(format!(
+                    "the previous launch #{} could not be read ({e}), so no group is marked NEW",
+                    p.id
+                ));
+                None
+            }
+        },
         None => None,
     };
     let (failures, mut groups) =
@@ -162,6 +189,7 @@ pub(super) async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, Too
             name: p.name,
         }),
         truncated,
+        notes,
     })
 }
 

@@ -144,6 +144,9 @@ pub struct InProcess {
     pub client: RunningService<RoleClient, ()>,
     /// The server's side of the session, until the client closes it.
     server: tokio::task::JoinHandle<Result<rmcp::service::QuitReason, String>>,
+    /// The validating proxy between the server and the fake, with `PRISM` set: dropped
+    /// with the session, it fails the test if it saw a violation.
+    prism: Option<crate::prism::Prism>,
 }
 
 impl InProcess {
@@ -175,13 +178,28 @@ impl InProcess {
             running.waiting().await.map_err(|e| e.to_string())
         });
         let client = ().serve(client_end).await.expect("initialize");
-        InProcess { client, server }
+        InProcess {
+            client,
+            server,
+            prism: None,
+        }
     }
 
     /// A session against `fake` with its default token, `extra` settings over those.
+    /// With `PRISM` set, through a validating proxy (see `prism.rs`).
     pub async fn against(fake: &FakeTestOps, extra: &[(&str, &str)]) -> InProcess {
-        let base = fake.base_url();
-        InProcess::start(&settings_against(&base, extra)).await
+        if crate::prism::Prism::binary().is_none() {
+            return InProcess::against_url(&fake.base_url(), extra).await;
+        }
+        let prism = crate::prism::Prism::proxy(&fake.base_url()).await;
+        let mut s = InProcess::against_url(&prism.url, extra).await;
+        s.prism = Some(prism);
+        s
+    }
+
+    /// A session against the Allure TestOps at `base` (the fake's token), directly.
+    pub async fn against_url(base: &str, extra: &[(&str, &str)]) -> InProcess {
+        InProcess::start(&settings_against(base, extra)).await
     }
 
     pub async fn call(&self, name: &str, args: Value) -> CallToolResult {
@@ -190,6 +208,7 @@ impl InProcess {
 
     /// Ends the session: the client closes its end, and the server's side ends cleanly.
     pub async fn stop(self) {
+        drop(self.prism);
         let _ = self.client.cancel().await;
         tokio::time::timeout(Duration::from_secs(20), self.server)
             .await

@@ -7,10 +7,15 @@
 mod common;
 
 mod architecture;
+mod check;
 mod client;
+mod contract;
 mod http;
+mod missing;
 mod nix;
 mod nspawn;
+mod paging;
+mod prism;
 mod progress;
 mod reliability;
 mod security;

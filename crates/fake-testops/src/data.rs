@@ -40,6 +40,8 @@ pub struct LaunchRec {
     pub external: bool,
     pub created_date: i64,
     pub last_modified_date: i64,
+    /// Only in `LaunchPreviewDto` (the list), not in `LaunchDto`.
+    #[serde(skip)]
     pub created_by: String,
     pub tags: Vec<IdName>,
     pub links: Vec<Value>,

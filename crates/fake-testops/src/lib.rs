@@ -43,6 +43,9 @@ pub struct FakeOptions {
     pub dataset: Dataset,
     /// How long a CI job run the fake starts takes to finish.
     pub job_duration: Duration,
+    /// What `GET /api/permission?projectId=` answers for a project that exists: the
+    /// rights of the token's user there (every right by default).
+    pub permissions: Vec<String>,
 }
 
 impl Default for FakeOptions {
@@ -53,6 +56,14 @@ impl Default for FakeOptions {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             dataset: Dataset::seed(),
             job_duration: Duration::from_secs(3),
+            permissions: [
+                "project:read",
+                "project:comment",
+                "project:write",
+                "project:configure",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
@@ -100,6 +111,7 @@ pub(crate) struct State {
     #[cfg(feature = "control")]
     faults: Mutex<Vec<Fault>>,
     pub(crate) job_duration: Mutex<Duration>,
+    pub(crate) permissions: Vec<String>,
     /// The wall clock for AQL functions; the seed's own "now" keeps answers stable.
     pub(crate) now_ms: i64,
 }
@@ -139,6 +151,7 @@ impl FakeTestOps {
             #[cfg(feature = "control")]
             faults: Mutex::new(Vec::new()),
             job_duration: Mutex::new(opts.job_duration),
+            permissions: opts.permissions,
             now_ms: data::SEED_NOW_MS,
         });
         let (stop, mut stopped) = watch::channel(false);

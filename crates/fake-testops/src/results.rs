@@ -36,7 +36,8 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/api/testresult/bulk/assign", post(bulk_assign))
         .route("/api/testresult/bulk/mute", post(bulk_mute))
         .route("/api/testresult/bulk/unmute", post(bulk_unmute))
-        .route("/api/testresult/bulk/resolve", post(bulk_resolve))
+        .route("/api/testresult/bulk/resolve", post(bulk_resolve_v1))
+        .route("/api/v2/test-result/bulk/resolve", post(bulk_resolve))
         .route(
             "/api/v2/launch/{id}/test-result/flat",
             get(launch_results_flat),
@@ -123,6 +124,14 @@ async fn mute(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
             &path,
         );
     }
+    // Nor does it say the column holds 255 characters (the Go server's changelog).
+    if b["name"].as_str().is_some_and(|n| n.chars().count() > 255) {
+        return error_response(
+            500,
+            "could not execute statement; value too long for type character varying(255)",
+            &path,
+        );
+    }
     r.muted = true;
     empty(202)
 }
@@ -202,6 +211,10 @@ async fn execution(AxState(s): St, Path(id): Path<i64>) -> Resp {
                 .map(|st| json!({"type": "body", "body": st["name"], "status": st["status"], "duration": st["duration"], "message": st.get("message").cloned().unwrap_or(Value::Null), "steps": []}))
                 .collect();
             for a in &r.attachments {
+                // `entity` is required in every `AttachmentRow` (it picks the oneOf
+                // branch), embedded in a step as well as in the attachment list.
+                let mut a = a.clone();
+                a["entity"] = json!("test_result");
                 steps.push(json!({"type": "attachment", "attachmentId": a["id"], "attachment": a}));
             }
             ok(json!({"steps": steps}))
@@ -345,13 +358,17 @@ fn bulk(
     empty(204)
 }
 
+/// Several assignees share the results out in turn, one result each, as real instances
+/// do (the Go server's changelog, MimoJanra/TestOpsMCP); none gets them all.
 async fn bulk_assign(AxState(s): St, body: Bytes) -> Resp {
+    let turn = std::cell::Cell::new(0usize);
     bulk(&s, &body, "/api/testresult/bulk/assign", |b, r| {
-        r.assignee = b["assignees"]
-            .as_array()
-            .and_then(|a| a.first())
+        let users = b["assignees"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        r.assignee = users
+            .get(turn.get() % users.len().max(1))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        turn.set(turn.get() + 1);
     })
 }
 
@@ -367,20 +384,27 @@ async fn bulk_unmute(AxState(s): St, body: Bytes) -> Resp {
     })
 }
 
+/// `POST /api/v2/test-result/bulk/resolve` (`resolve`): sets status and message.
 async fn bulk_resolve(AxState(s): St, body: Bytes) -> Resp {
-    let b = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    resolve_bulk(&s, &body, "/api/v2/test-result/bulk/resolve", true)
+}
+
+/// `POST /api/testresult/bulk/resolve` (`resolve_2`): as real instances do, it answers
+/// success but drops the message (the Go server's changelog, MimoJanra/TestOpsMCP).
+async fn bulk_resolve_v1(AxState(s): St, body: Bytes) -> Resp {
+    resolve_bulk(&s, &body, "/api/testresult/bulk/resolve", false)
+}
+
+fn resolve_bulk(s: &State, body: &[u8], path: &str, keep_message: bool) -> Resp {
+    let b = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
     if !b["status"].as_str().is_some_and(|s| STATUSES.contains(&s)) {
-        return error_response(
-            400,
-            "status: must not be null",
-            "/api/testresult/bulk/resolve",
-        );
+        return error_response(400, "status: must not be null", path);
     }
-    bulk(&s, &body, "/api/testresult/bulk/resolve", |b, r| {
+    bulk(s, body, path, |b, r| {
         if let Some(st) = b["status"].as_str() {
             r.status = st.into();
         }
-        if let Some(m) = b["message"].as_str() {
+        if let Some(m) = b["message"].as_str().filter(|_| keep_message) {
             r.message = Some(m.into());
         }
     })

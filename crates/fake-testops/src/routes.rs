@@ -23,6 +23,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/project", get(list_projects))
         .route("/api/project/{id}", get(get_project))
         .route("/api/project/{id}/stats", get(project_stats))
+        .route("/api/permission", get(project_permissions))
         .route("/api/launch", get(list_launches).post(create_launch))
         .route("/api/launch/{id}", get(get_launch).delete(delete_launch))
         .route("/api/launch/{id}/statistic", get(launch_statistic))
@@ -116,6 +117,23 @@ async fn project_stats(AxState(s): St, Path(id): Path<i64>) -> Resp {
     }))
 }
 
+/// `GET /api/permission?projectId=` (getPermissionsOnProject): the caller's rights in
+/// a project, as `PermissionDto` strings. `projectId` is required.
+async fn project_permissions(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
+    let q = Q::new(raw);
+    let Some(id) = q.get("projectId").and_then(|v| v.parse::<i64>().ok()) else {
+        return error_response(
+            400,
+            "Required parameter 'projectId' is not present",
+            "/api/permission",
+        );
+    };
+    if !s.data().projects.iter().any(|p| p.id == id) {
+        return not_found("Project", id, "/api/permission");
+    }
+    ok(json!(s.permissions))
+}
+
 // ---- launches ----------------------------------------------------------------
 
 fn launch_dto(l: &LaunchRec) -> Value {
@@ -143,6 +161,7 @@ fn launch_preview(d: &Dataset, l: &LaunchRec) -> Value {
         })
         .count();
     if let Value::Object(m) = &mut v {
+        m.insert("createdBy".into(), json!(l.created_by));
         m.insert("statistic".into(), Value::Array(d.statistic(l.id)));
         m.insert("jobs".into(), Value::Array(jobs));
         m.insert(
@@ -211,9 +230,10 @@ async fn list_launches(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
         .filter(|l| l.project_id == pid && filters.iter().all(|f| f.matches(l)))
         .map(|l| launch_preview(&d, l))
         .collect();
-    // Allure lists newest first unless asked otherwise.
+    // Allure lists newest first unless asked otherwise; it sorts by the snake-case names
+    // (the description's default here is `created_date,DESC`).
     items.reverse();
-    ok(page(items, &q, false))
+    ok(page(items, &q, true))
 }
 
 async fn create_launch(AxState(s): St, Json(body): Json<Value>) -> Resp {
@@ -571,7 +591,7 @@ async fn list_test_cases(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
         .test_cases
         .iter()
         .filter(|t| t.project_id == pid && !t.deleted)
-        .map(|t| json!({"id": t.id, "name": t.name, "automated": t.automated, "external": t.external, "status": t.status, "tags": t.tags, "testLayer": t.layer, "createdDate": t.created_date}))
+        .map(|t| json!({"id": t.id, "name": t.name, "automated": t.automated, "status": t.status, "testLayer": t.layer}))
         .collect();
     ok(page(items, &q, false))
 }

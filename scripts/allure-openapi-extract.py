@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+"""Cut the Allure TestOps OpenAPI description down to what allure-mcp calls.
+
+Usage: python3 scripts/allure-openapi-extract.py [--keep-oneof] [FULL_DESCRIPTION [OUTPUT]]
+
+FULL_DESCRIPTION defaults to ../shared/allure-api/openapi-26.1.1.json beside the
+repository root; OUTPUT to tests/data/allure-openapi-26.1.1.json in the repository.
+
+Writes a small, valid OpenAPI document holding only the operations in CALLS
+(matched to the description's path templates), the path-level parameters of their
+paths, and the transitive closure of the components they reference. Texts
+(description, summary, example, examples) are left out, except the description a
+Response Object must have. The output is deterministic (sorted keys, indent 1).
+
+Every call in CALLS that has no operation in the description is printed on
+stderr; that is not an error (the token exchange is known not to be described).
+
+Five departures from the source, all recorded in info.x-departures:
+- every `oneOf` becomes `anyOf`. The description's unions (step kinds, attachment
+  kinds, page-or-item answers) are discriminated only by a `discriminator` without
+  `mapping`, which a JSON Schema validator such as Prism's ignores; the alternatives
+  overlap (all their fields are optional), so a plain oneOf rejects valid answers
+  ("must match exactly one schema in oneOf", e.g. any body step, or an empty page
+  of GET /api/launch). anyOf still checks each alternative's field types, but
+  weakly: an answer that fails its own alternative may pass as another one.
+  --keep-oneof keeps oneOf (for a stricter look, not for a test suite).
+- the token exchange POST /api/uaa/oauth/token, which the description leaves out,
+  is added from TOKEN_OPERATION (marked x-not-in-source), so that `prism proxy
+  --errors` forwards it instead of answering 404 and `prism mock` can serve it.
+- each JSON response declared only as `*/*` is also declared as application/json
+  with the same schema (see add_json_media): Prism's mock cannot answer otherwise.
+- a string schema's non-string `default` (0 on `offset`, type string) becomes a
+  string ("0"): strict OpenAPI 3.1 validators reject the document otherwise.
+- GET /api/job: `externalId` is not required. The description marks it required,
+  but the operation is two Spring handlers merged into one: its summary is "Find job
+  by given project and external id" while its answer is `oneOf JobDto | PageJobDto`,
+  the page being the list of a project's jobs by `projectId` alone (the reference
+  notes: "Jobs of a project: GET /api/job?projectId="). See docs/allure-api.md.
+Standard library only.
+"""
+
+import json
+import os
+import re
+import sys
+
+# Every request the client sends: (method, path as the Rust code builds it, with
+# the "/api" prefix the client adds, where). Placeholders in braces match any
+# template variable. The raw tool (src/tools/raw.rs) sends arbitrary paths and is
+# not listed. src/tools/errors.rs `below` reads an entity's own route (GET of
+# /project/{id}, /launch/{id}, /testresult/{id}, /testcase/{id}, /testplan/{id},
+# /defect/{id}, /job/{id}, /jobrun/{id}) after a failed call.
+CALLS = [
+    ("POST", "/api/uaa/oauth/token", "src/allure/auth.rs token exchange"),
+    ("GET", "/api/analytic/{pid}/launch_duration_histogram", "src/tools/analytics.rs"),
+    ("GET", "/api/analytic/{pid}/tc_success_rate", "src/tools/analytics.rs"),
+    ("GET", "/api/defect", "src/tools/defects.rs"),
+    ("POST", "/api/defect", "src/tools/defects.rs"),
+    ("GET", "/api/defect/{id}", "src/tools/defects.rs"),
+    ("GET", "/api/defect/{id}/testresult", "src/tools/defects.rs"),
+    ("GET", "/api/job", "src/tools/runs.rs"),
+    ("POST", "/api/job/{job}/run", "src/tools/runs.rs"),
+    ("GET", "/api/job/{id}", "src/tools/errors.rs below: reads the entity's own route"),
+    ("GET", "/api/jobrun/{id}", "src/tools/runs.rs"),
+    ("POST", "/api/jobrun/{id}/rerun", "src/tools/runs.rs"),
+    ("GET", "/api/launch", "src/tools/launches.rs analytics.rs lookups.rs"),
+    ("POST", "/api/launch", "src/tools/runs.rs"),
+    ("GET", "/api/launch/__search", "src/tools/aql.rs"),
+    ("GET", "/api/launch/query/validate", "src/tools/aql.rs validate_aql"),
+    ("GET", "/api/launch/{id}", "src/tools/lookups.rs launches.rs runs.rs"),
+    ("POST", "/api/launch/{id}/close", "src/tools/launches.rs post_empty"),
+    ("GET", "/api/launch/{id}/job", "src/tools/lookups.rs"),
+    ("GET", "/api/launch/{id}/progress", "src/tools/launches.rs"),
+    ("POST", "/api/launch/{id}/reopen", "src/tools/launches.rs post_empty"),
+    ("GET", "/api/launch/{id}/statistic", "src/tools/lookups.rs launches.rs"),
+    ("POST", "/api/launch/{id}/testplan/add", "src/tools/launches.rs"),
+    ("GET", "/api/permission", "src/check.rs rights"),
+    ("GET", "/api/project", "src/tools/projects.rs app.rs prompts.rs transport/http/readiness.rs"),
+    ("GET", "/api/project/{id}", "src/tools/projects.rs check.rs"),
+    ("GET", "/api/project/{id}/stats", "src/tools/projects.rs"),
+    ("GET", "/api/testcase", "src/tools/testcases.rs"),
+    ("POST", "/api/testcase", "src/tools/testcases.rs"),
+    ("GET", "/api/testcase/__search", "src/tools/aql.rs testcase_bulk.rs"),
+    ("GET", "/api/testcase/query/validate", "src/tools/aql.rs validate_aql"),
+    ("GET", "/api/testcase/{id}", "src/tools/testcases.rs runs.rs"),
+    ("PATCH", "/api/testcase/{id}", "src/tools/testcases.rs"),
+    ("DELETE", "/api/testcase/{id}", "src/tools/testcases.rs"),
+    ("GET", "/api/testcase/{id}/step", "src/tools/testcases.rs"),
+    ("GET", "/api/testplan", "src/tools/testcases.rs"),
+    ("GET", "/api/testplan/{id}", "src/tools/testcases.rs"),
+    ("POST", "/api/testplan/{plan}/run", "src/tools/runs.rs"),
+    ("GET", "/api/testresult", "src/tools/results.rs lookups.rs"),
+    ("GET", "/api/testresult/__search", "src/tools/aql.rs results.rs launches.rs"),
+    ("GET", "/api/testresult/attachment", "src/tools/steps.rs"),
+    ("GET", "/api/testresult/attachment/{id}/content", "src/tools/steps.rs send_head"),
+    ("POST", "/api/testresult/bulk/assign", "src/tools/results.rs"),
+    ("POST", "/api/testresult/bulk/mute", "src/tools/results.rs"),
+    ("POST", "/api/v2/test-result/bulk/resolve", "src/tools/results.rs"),
+    ("POST", "/api/testresult/bulk/unmute", "src/tools/results.rs"),
+    ("GET", "/api/testresult/query/validate", "src/tools/aql.rs validate_aql"),
+    ("GET", "/api/testresult/{id}", "src/tools/results.rs defects.rs"),
+    ("POST", "/api/testresult/{id}/assign", "src/tools/results.rs"),
+    ("POST", "/api/testresult/{id}/defect/{defect}", "src/tools/defects.rs"),
+    ("GET", "/api/testresult/{id}/execution", "src/tools/steps.rs"),
+    ("GET", "/api/testresult/{id}/history", "src/tools/history.rs"),
+    ("POST", "/api/testresult/{id}/mute", "src/tools/results.rs"),
+    ("POST", "/api/v2/test-case/bulk/run/existing", "src/tools/launches.rs runs.rs"),
+    ("POST", "/api/v2/test-case/bulk/status/set", "src/tools/testcase_bulk.rs"),
+    ("POST", "/api/v2/test-case/bulk/tag/add", "src/tools/testcase_bulk.rs"),
+    ("POST", "/api/v2/test-case/bulk/tag/remove", "src/tools/testcase_bulk.rs"),
+]
+
+# The token exchange as the client does it (src/allure/auth.rs) and as the
+# reference notes describe it; the description has no such operation.
+TOKEN_PATH = "/api/uaa/oauth/token"
+TOKEN_OPERATION = {
+    "post": {
+        "operationId": "exchangeApiToken",
+        "x-not-in-source": True,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type", "token"],
+                        "properties": {
+                            "grant_type": {"type": "string", "enum": ["apitoken"]},
+                            "scope": {"type": "string"},
+                            "token": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "OK",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["access_token"],
+                            "properties": {
+                                "access_token": {"type": "string"},
+                                "token_type": {"type": "string"},
+                                "expires_in": {"type": "integer", "format": "int64", "minimum": 1},
+                                "scope": {"type": "string"},
+                                "jti": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    }
+}
+
+SOURCE_VERSION = "26.1.1"
+GENERATOR = "scripts/allure-openapi-extract.py"
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Texts left out. A Response Object keeps its (required) description.
+DROP = {"description", "summary", "example", "examples", "externalDocs"}
+# Values kept as they are (data, not description objects).
+VERBATIM = {"default", "enum", "const"}
+# Objects whose keys are names chosen by the author, not OpenAPI/JSON Schema keywords.
+NAME_MAPS = {
+    "properties", "patternProperties", "$defs", "definitions", "dependentSchemas",
+    "responses", "content", "headers", "encoding", "links", "callbacks",
+    "schemas", "parameters", "requestBodies", "securitySchemes", "pathItems",
+    "mapping", "variables", "paths", "components",
+}
+
+
+def segments_match(call, template):
+    a, b = call.strip("/").split("/"), template.strip("/").split("/")
+    if len(a) != len(b):
+        return False
+    var = re.compile(r"^\{[^/{}]+\}$")
+    return all((var.match(x) and var.match(y)) or x == y for x, y in zip(a, b))
+
+
+def strip(node, role=None):
+    """A copy of node without texts. role: 'names' for a map of names,
+    'response' for a Response Object, None for anything else."""
+    if isinstance(node, list):
+        return [strip(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for k, v in node.items():
+        if role not in ("names",) and k in DROP and not (role == "response" and k == "description"):
+            continue
+        if role != "names" and k in VERBATIM:
+            out[k] = v
+            continue
+        if role == "names":
+            child = None
+        elif k == "responses":
+            child = "responses"
+        elif k in NAME_MAPS and isinstance(v, dict):
+            child = "names"
+        else:
+            child = None
+        if child == "responses":
+            out[k] = {code: strip(r, "response") for code, r in v.items()}
+        else:
+            out[k] = strip(v, child)
+    return out
+
+
+def one_of_to_any_of(node):
+    if isinstance(node, list):
+        return [one_of_to_any_of(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    return {("anyOf" if k == "oneOf" else k): one_of_to_any_of(v) for k, v in node.items()}
+
+
+def fix_defaults(node, fixed):
+    """A string schema's non-string default (`offset` of the analytic endpoints has
+    default 0 on type string, format byte) made a string, so strict validators
+    accept the document."""
+    if isinstance(node, list):
+        for v in node:
+            fix_defaults(v, fixed)
+    elif isinstance(node, dict):
+        if node.get("type") == "string" and "default" in node and not isinstance(node["default"], str):
+            node["default"] = json.dumps(node["default"])
+            fixed.append(node)
+        for v in node.values():
+            fix_defaults(v, fixed)
+
+
+def add_json_media(paths):
+    """Beside each response's `*/*`, the same schema as application/json (for the
+    attachment content too, whose schema is {}): Prism's mock answers
+    406 to `Accept: application/json` (what the client sends) when only `*/*` is
+    declared, and 500 NO_COMPLEX_OBJECT_TEXT to `Accept: */*`. Proxy validation is
+    unchanged: an application/json answer is checked against the same schema."""
+    added = 0
+    for item in paths.values():
+        for method, op in item.items():
+            if method not in METHODS:
+                continue
+            for resp in op.get("responses", {}).values():
+                content = resp.get("content", {})
+                any_media = content.get("*/*")
+                if any_media is None or "application/json" in content:
+                    continue
+                content["application/json"] = any_media
+                added += 1
+    return added
+
+
+def relax_merged_handlers(paths):
+    """GET /api/job lists a project's jobs without `externalId` (see the module
+    text); returns how many parameters were relaxed."""
+    relaxed = 0
+    for param in paths.get("/api/job", {}).get("get", {}).get("parameters", []):
+        if param.get("name") == "externalId" and param.get("required"):
+            param["required"] = False
+            relaxed += 1
+    return relaxed
+
+
+def count_key(node, key):
+    if isinstance(node, list):
+        return sum(count_key(v, key) for v in node)
+    if isinstance(node, dict):
+        return (key in node) + sum(count_key(v, key) for v in node.values())
+    return 0
+
+
+def refs(node, found):
+    if isinstance(node, dict):
+        r = node.get("$ref")
+        if isinstance(r, str):
+            found.add(r)
+        for v in node.values():
+            refs(v, found)
+    elif isinstance(node, list):
+        for v in node:
+            refs(v, found)
+
+
+def resolve(doc, ref):
+    if not ref.startswith("#/"):
+        raise SystemExit(f"external $ref not supported: {ref}")
+    node = doc
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    args = [a for a in sys.argv[1:] if a != "--keep-oneof"]
+    keep_one_of = len(args) != len(sys.argv) - 1
+    if any(a.startswith("--") for a in args) or len(args) > 2:
+        raise SystemExit(__doc__)
+    src = args[0] if args else os.path.join(
+        root, "..", "shared", "allure-api", f"openapi-{SOURCE_VERSION}.json")
+    dst = args[1] if len(args) > 1 else os.path.join(
+        root, "tests", "data", f"allure-openapi-{SOURCE_VERSION}.json")
+    with open(src, encoding="utf-8") as f:
+        full = json.load(f)
+    if full.get("info", {}).get("version") != SOURCE_VERSION:
+        print(f"warning: {src} is version {full.get('info', {}).get('version')}, "
+              f"not {SOURCE_VERSION}", file=sys.stderr)
+
+    paths = {}
+    missing = []
+    for method, call, where in CALLS:
+        m = method.lower()
+        hits = [t for t, item in full["paths"].items()
+                if m in item and segments_match(call, t)]
+        if not hits:
+            missing.append((method, call, where))
+            continue
+        # A literal segment beats a variable one (/launch/__search vs /launch/{id}).
+        hits.sort(key=lambda t: sum(s.startswith("{") for s in t.split("/")))
+        t = hits[0]
+        item = full["paths"][t]
+        out = paths.setdefault(t, {k: v for k, v in item.items() if k not in METHODS})
+        out[m] = item[m]
+    for method, call, where in missing:
+        print(f"no operation in the description for {method} {call} ({where})"
+              + ("; added from TOKEN_OPERATION" if call == TOKEN_PATH else ""),
+              file=sys.stderr)
+
+    kept = {"paths": paths}
+    components = {}
+    todo = set()
+    refs(paths, todo)
+    seen = set()
+    while todo:
+        ref = todo.pop()
+        if ref in seen:
+            continue
+        seen.add(ref)
+        parts = ref[2:].split("/")
+        if len(parts) != 3 or parts[0] != "components":
+            raise SystemExit(f"unexpected $ref {ref}")
+        target = resolve(full, ref)
+        components.setdefault(parts[1], {})[parts[2]] = target
+        refs(target, todo)
+
+    commit = re.search(r"Commit \*\*([0-9a-f]{40})\*\*", full["info"].get("description", ""))
+    info = {
+        "title": full["info"].get("title", "Allure TestOps") + " (extract)",
+        "version": SOURCE_VERSION,
+        "description": f"Generated extract of the Allure TestOps {SOURCE_VERSION} OpenAPI "
+                       f"description: only the operations allure-mcp calls and the "
+                       f"components they reference, without texts. Do not edit; "
+                       f"run {GENERATOR}.",
+        "x-generated-by": GENERATOR,
+        "x-source-version": SOURCE_VERSION,
+    }
+    if commit:
+        info["x-source-commit"] = commit.group(1)
+    one_ofs = count_key(paths, "oneOf") + count_key(components, "oneOf")
+    info["x-departures"] = [] if keep_one_of else [
+        f"oneOf replaced by anyOf ({one_ofs} places): discriminators without mapping"]
+    info["x-departures"].append(
+        f"{TOKEN_PATH} added by hand (x-not-in-source): not in the description")
+    if "license" in full["info"]:
+        info["license"] = full["info"]["license"]
+    doc = {"openapi": full["openapi"], "info": info}
+    if "servers" in full:
+        doc["servers"] = full["servers"]
+    relax = (lambda n: n) if keep_one_of else one_of_to_any_of
+    doc["paths"] = relax(strip(kept["paths"], "names"))
+    if TOKEN_PATH in doc["paths"]:
+        raise SystemExit(f"{TOKEN_PATH} is described now: drop TOKEN_OPERATION")
+    doc["paths"][TOKEN_PATH] = TOKEN_OPERATION
+    doc["components"] = relax(strip(components, "names"))
+    added = add_json_media(doc["paths"])
+    info["x-departures"].append(
+        f"application/json declared beside */* ({added} responses): for Prism's mock")
+    if relax_merged_handlers(doc["paths"]):
+        info["x-departures"].append(
+            "GET /api/job: externalId not required (two handlers merged; answer is oneOf JobDto | PageJobDto)")
+    fixed = []
+    fix_defaults(doc["paths"], fixed)
+    fix_defaults(doc["components"], fixed)
+    if fixed:
+        info["x-departures"].append(
+            f"non-string default of a string schema made a string ({len(fixed)} places)")
+    for key in ("security", "tags"):
+        if key in full:
+            doc[key] = full[key]
+
+    # Every $ref must resolve inside the extract.
+    left = set()
+    refs(doc, left)
+    for ref in sorted(left):
+        resolve(doc, ref)
+
+    text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    with open(dst, "w", encoding="utf-8") as f:
+        f.write(text)
+    ops = sum(1 for item in doc["paths"].values() for k in item if k in METHODS)
+    print(f"wrote {dst}: {ops} operations, {len(doc['paths'])} paths, "
+          f"{sum(len(v) for v in components.values())} components, {len(text.encode())} bytes",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

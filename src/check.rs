@@ -1,0 +1,222 @@
+//! `allure-mcp check`: contacts Allure TestOps step by step and says, line by line, what
+//! was actually verified. A line is printed only after its step has run, so `ok` is
+//! never a guess; a failed step stops the steps that depend on it.
+
+use crate::allure::{AllureClient, AllureError, AuthMode, ClientOptions, Page, model::Project};
+use crate::app::AppError;
+use crate::config::{Config, Upstream};
+use crate::tools::{Registry, ToolError};
+
+/// The rights `GET /api/permission` names (`PermissionDto`).
+const READ: &str = "project:read";
+const WRITE: &str = "project:write";
+
+/// Prints the report; `Ok(false)` when any step failed (the binary then exits 1).
+pub async fn run(config: &Config) -> Result<bool, AppError> {
+    let Upstream::Allure(opts) = config.upstream.clone() else {
+        println!("ok   demo mode: the built-in fake answers; nothing to check");
+        return Ok(true);
+    };
+    let mut report = Report::default();
+    report.ok("configuration is valid");
+    if opts.tls_insecure {
+        report.warn(
+            "ALLURE_TLS_INSECURE is on: certificates of Allure TestOps are NOT checked; anyone on the path can read the token",
+        );
+    }
+    let client = AllureClient::new(opts.clone())?;
+    if contact(&mut report, &client, &opts).await
+        && api(&mut report, &client, &opts).await
+        && let Some(pid) = config.default_project
+        && project(&mut report, &client, pid).await
+    {
+        rights(&mut report, &client, pid, config.read_only).await;
+    }
+    if config.default_project.is_none() && !report.failed {
+        report.skip("default project: ALLURE_PROJECT_ID is not set, so every tool call must name its project");
+    }
+    let registry = Registry::new(&config.toolsets, config.read_only);
+    let mode = if config.read_only {
+        " (read-only mode)"
+    } else {
+        ""
+    };
+    println!("info {} tools offered{mode}", registry.tools().len());
+    Ok(!report.failed)
+}
+
+/// What the lines say; remembers whether any failed.
+#[derive(Default)]
+struct Report {
+    failed: bool,
+}
+
+impl Report {
+    fn ok(&mut self, line: &str) {
+        println!("ok   {line}");
+    }
+    fn warn(&mut self, line: &str) {
+        println!("WARN {line}");
+    }
+    fn skip(&mut self, line: &str) {
+        println!("skip {line}");
+    }
+    fn fail(&mut self, line: &str) {
+        self.failed = true;
+        println!("FAIL {line}");
+    }
+}
+
+/// How the connection was protected, as far as a finished TLS handshake proves it.
+fn transport_security(opts: &ClientOptions) -> &'static str {
+    match (opts.base_url.scheme(), opts.tls_insecure) {
+        ("https", false) => "TLS, certificate verified",
+        ("https", true) => "TLS, certificate NOT verified",
+        _ => "plain HTTP, not encrypted",
+    }
+}
+
+/// Steps 1 and 2: the host answers, and the API token is exchanged for a session. With
+/// `ALLURE_AUTH_MODE=api-token` there is no exchange; the API step then proves both.
+async fn contact(report: &mut Report, client: &AllureClient, opts: &ClientOptions) -> bool {
+    let base = opts.base_url.as_str().trim_end_matches('/');
+    if opts.auth_mode == AuthMode::ApiToken {
+        report.skip("token exchange: ALLURE_AUTH_MODE=api-token sends the API token on every call");
+        return true;
+    }
+    match client.credential().await {
+        Ok(_) => {
+            report.ok(&format!("reachable: {base} ({})", transport_security(opts)));
+            report.ok("API token exchanged for a session (POST /api/uaa/oauth/token)");
+            true
+        }
+        Err(e) if unreached(&e) => {
+            report.fail(&format!(
+                "cannot reach {base}: {e}. Check the host name and port in ALLURE_BASE_URL, DNS, proxies and firewalls{}",
+                tls_hint(opts)
+            ));
+            report.skip("token exchange, API, project and rights: Allure TestOps was not reached");
+            false
+        }
+        Err(e) => {
+            report.ok(&format!("reachable: {base} ({})", transport_security(opts)));
+            report.fail(&format!("token exchange: {}", ToolError::from(e)));
+            false
+        }
+    }
+}
+
+/// No answer at all: no connection, a broken TLS handshake, or silence until the deadline.
+fn unreached(e: &AllureError) -> bool {
+    matches!(
+        e,
+        AllureError::Transport { .. } | AllureError::Timeout { .. }
+    )
+}
+
+fn tls_hint(opts: &ClientOptions) -> &'static str {
+    if opts.base_url.scheme() == "https" {
+        "; for a certificate problem, ALLURE_CA_FILE names the CA that signed it"
+    } else {
+        ""
+    }
+}
+
+/// Step 3: an API call with the session answers, and says how many projects it sees.
+async fn api(report: &mut Report, client: &AllureClient, opts: &ClientOptions) -> bool {
+    let listed = client
+        .get::<Page<Project>>("/project", &[("size", "1".into())])
+        .await;
+    match listed {
+        Ok(p) => {
+            if opts.auth_mode == AuthMode::ApiToken {
+                let base = opts.base_url.as_str().trim_end_matches('/');
+                report.ok(&format!("reachable: {base} ({})", transport_security(opts)));
+            }
+            report.ok(&format!(
+                "API answers at {}: {} project(s) visible to this token",
+                opts.api_prefix, p.total_elements
+            ));
+            true
+        }
+        Err(e) if unreached(&e) => {
+            report.fail(&format!("API: {}", ToolError::from(e)));
+            false
+        }
+        Err(e) if e.is_not_found() => {
+            report.fail(&format!(
+                "API: {e}. The API is not at {}{}; check ALLURE_API_PREFIX (/api on current instances, /api/rs on old ones)",
+                opts.base_url.as_str().trim_end_matches('/'),
+                opts.api_prefix
+            ));
+            false
+        }
+        Err(e) => {
+            report.fail(&format!("API: {}", ToolError::from(e)));
+            false
+        }
+    }
+}
+
+/// Step 4: the default project exists and this token can read it.
+async fn project(report: &mut Report, client: &AllureClient, pid: i64) -> bool {
+    match client.get::<Project>(&format!("/project/{pid}"), &[]).await {
+        Ok(p) => {
+            report.ok(&format!(
+                "default project {pid} ({}) exists and is readable",
+                p.name
+            ));
+            true
+        }
+        Err(AllureError::Status {
+            status: 403 | 404, ..
+        }) => {
+            report.fail(&format!(
+                "ALLURE_PROJECT_ID={pid}: no such project, or this token cannot read it. `list_projects` shows the projects it can read; set ALLURE_PROJECT_ID to one of them"
+            ));
+            false
+        }
+        Err(e) => {
+            report.fail(&format!("default project {pid}: {}", ToolError::from(e)));
+            false
+        }
+    }
+}
+
+/// Step 5: the token's rights in the default project, against what the server offers.
+/// Missing write rights fail only the write tools, so they warn unless read-only.
+async fn rights(report: &mut Report, client: &AllureClient, pid: i64, read_only: bool) {
+    let answer = client
+        .get::<Vec<String>>("/permission", &[("projectId", pid.to_string())])
+        .await;
+    let granted = match answer {
+        Ok(g) => g,
+        Err(e) if e.is_not_found() => {
+            report.warn(&format!(
+                "rights: this server has no GET /permission ({e}); rights were not verified"
+            ));
+            return;
+        }
+        Err(e) => {
+            report.fail(&format!("rights in project {pid}: {}", ToolError::from(e)));
+            return;
+        }
+    };
+    let has = |right: &str| granted.iter().any(|g| g == right);
+    let listed = if granted.is_empty() {
+        "none".to_owned()
+    } else {
+        granted.join(", ")
+    };
+    if !has(READ) {
+        report.fail(&format!(
+            "rights in project {pid}: {listed}; without {READ} no tool can read it. Give the token's user read access"
+        ));
+    } else if !has(WRITE) && !read_only {
+        report.warn(&format!(
+            "rights in project {pid}: {listed}; without {WRITE} every write tool will be refused. Set ALLURE_READ_ONLY=true, or give the token's user write access"
+        ));
+    } else {
+        report.ok(&format!("rights in project {pid}: {listed}"));
+    }
+}
