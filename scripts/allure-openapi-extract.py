@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cut the Allure TestOps OpenAPI description down to what allure-mcp calls.
 
-Usage: python3 scripts/allure-openapi-extract.py [--keep-oneof] [FULL_DESCRIPTION [OUTPUT]]
+Usage: python3 scripts/allure-openapi-extract.py [--keep-oneof] [--open] [FULL_DESCRIPTION [OUTPUT]]
 
 FULL_DESCRIPTION defaults to ../shared/allure-api/openapi-26.1.1.json beside the
 repository root; OUTPUT to tests/data/allure-openapi-26.1.1.json in the repository.
@@ -15,7 +15,7 @@ Response Object must have. The output is deterministic (sorted keys, indent 1).
 Every call in CALLS that has no operation in the description is printed on
 stderr; that is not an error (the token exchange is known not to be described).
 
-Five departures from the source, all recorded in info.x-departures:
+Six departures from the source, all recorded in info.x-departures:
 - every `oneOf` becomes `anyOf`. The description's unions (step kinds, attachment
   kinds, page-or-item answers) are discriminated only by a `discriminator` without
   `mapping`, which a JSON Schema validator such as Prism's ignores; the alternatives
@@ -36,6 +36,12 @@ Five departures from the source, all recorded in info.x-departures:
   by given project and external id" while its answer is `oneOf JobDto | PageJobDto`,
   the page being the list of a project's jobs by `projectId` alone (the reference
   notes: "Jobs of a project: GET /api/job?projectId="). See docs/allure-api.md.
+- every object schema with named properties is closed (`additionalProperties:
+  false`), its `allOf` parents merged into it first: a field the description does not
+  name, in a request the client sends or in an answer the fake gives, is then a
+  violation (a misspelled field would pass an open schema). Prism's validator does not
+  support `unevaluatedProperties`, and `additionalProperties: false` beside `allOf`
+  would reject the inherited fields, hence the merge. --open leaves them open.
 Standard library only.
 """
 
@@ -253,6 +259,51 @@ def add_json_media(paths):
     return added
 
 
+def merged(doc, schema):
+    """`schema` with its `allOf` parts (and theirs) merged into one object schema."""
+    parts = schema.get("allOf")
+    if not parts:
+        return schema
+    out = {k: v for k, v in schema.items() if k != "allOf"}
+    props = {}
+    required = []
+    for part in parts:
+        part = resolve(doc, part["$ref"]) if "$ref" in part else part
+        part = merged(doc, part)
+        props.update(part.get("properties", {}))
+        required += part.get("required", [])
+    props.update(out.get("properties", {}))
+    required += out.get("required", [])
+    out["properties"] = props
+    if required:
+        out["required"] = sorted(set(required))
+    out.setdefault("type", "object")
+    return out
+
+
+def close_objects(doc):
+    """Merges `allOf` into each schema, then closes every object schema that names its
+    properties and says nothing of others. Returns how many were closed."""
+    closed = 0
+
+    def walk(node):
+        nonlocal closed
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        node = merged(doc, node)
+        node = {k: walk(v) for k, v in node.items()}
+        if "properties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+            closed += 1
+        return node
+
+    doc["components"] = walk(doc["components"])
+    doc["paths"] = walk(doc["paths"])
+    return closed
+
+
 def relax_merged_handlers(paths):
     """GET /api/job lists a project's jobs without `externalId` (see the module
     text); returns how many parameters were relaxed."""
@@ -295,8 +346,10 @@ def resolve(doc, ref):
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    args = [a for a in sys.argv[1:] if a != "--keep-oneof"]
-    keep_one_of = len(args) != len(sys.argv) - 1
+    flags = {"--keep-oneof", "--open"}
+    args = [a for a in sys.argv[1:] if a not in flags]
+    keep_one_of = "--keep-oneof" in sys.argv[1:]
+    keep_open = "--open" in sys.argv[1:]
     if any(a.startswith("--") for a in args) or len(args) > 2:
         raise SystemExit(__doc__)
     src = args[0] if args else os.path.join(
@@ -390,6 +443,11 @@ def main():
     for key in ("security", "tags"):
         if key in full:
             doc[key] = full[key]
+
+    if not keep_open:
+        closed = close_objects(doc)
+        info["x-departures"].append(
+            f"object schemas closed (additionalProperties: false, allOf merged; {closed} schemas)")
 
     # Every $ref must resolve inside the extract.
     left = set()

@@ -18,22 +18,28 @@ pub async fn run(config: &Config) -> Result<bool, AppError> {
         return Ok(true);
     };
     let mut report = Report::default();
+    // The client is built first: a CA file that is not PEM is a configuration error too.
+    let client = AllureClient::new(opts.clone())?;
     report.ok("configuration is valid");
     if opts.tls_insecure {
         report.warn(
             "ALLURE_TLS_INSECURE is on: certificates of Allure TestOps are NOT checked; anyone on the path can read the token",
         );
     }
-    let client = AllureClient::new(opts.clone())?;
-    if contact(&mut report, &client, &opts).await
-        && api(&mut report, &client, &opts).await
-        && let Some(pid) = config.default_project
-        && project(&mut report, &client, pid).await
-    {
-        rights(&mut report, &client, pid, config.read_only).await;
-    }
-    if config.default_project.is_none() && !report.failed {
-        report.skip("default project: ALLURE_PROJECT_ID is not set, so every tool call must name its project");
+    let reached =
+        contact(&mut report, &client, &opts).await && api(&mut report, &client, &opts).await;
+    match config.default_project {
+        None => report.skip(
+            "default project: ALLURE_PROJECT_ID is not set, so every tool call must name its project",
+        ),
+        Some(pid) if !reached => report.skip(&format!(
+            "default project {pid} and its rights: the API did not answer"
+        )),
+        Some(pid) => {
+            if project(&mut report, &client, pid).await {
+                rights(&mut report, &client, pid, config.read_only).await;
+            }
+        }
     }
     let registry = Registry::new(&config.toolsets, config.read_only);
     let mode = if config.read_only {
@@ -91,11 +97,7 @@ async fn contact(report: &mut Report, client: &AllureClient, opts: &ClientOption
             true
         }
         Err(e) if unreached(&e) => {
-            report.fail(&format!(
-                "cannot reach {base}: {e}. Check the host name and port in ALLURE_BASE_URL, DNS, proxies and firewalls{}",
-                tls_hint(opts)
-            ));
-            report.skip("token exchange, API, project and rights: Allure TestOps was not reached");
+            unreachable(report, opts, &e);
             false
         }
         Err(e) => {
@@ -104,6 +106,16 @@ async fn contact(report: &mut Report, client: &AllureClient, opts: &ClientOption
             false
         }
     }
+}
+
+/// The line for a host that did not answer, with what to check.
+fn unreachable(report: &mut Report, opts: &ClientOptions, e: &AllureError) {
+    let base = opts.base_url.as_str().trim_end_matches('/');
+    report.fail(&format!(
+        "cannot reach {base}: {e}. Check the host name and port in ALLURE_BASE_URL, DNS, proxies and firewalls{}",
+        tls_hint(opts)
+    ));
+    report.skip("token exchange and API: Allure TestOps was not reached");
 }
 
 /// No answer at all: no connection, a broken TLS handshake, or silence until the deadline.
@@ -140,7 +152,7 @@ async fn api(report: &mut Report, client: &AllureClient, opts: &ClientOptions) -
             true
         }
         Err(e) if unreached(&e) => {
-            report.fail(&format!("API: {}", ToolError::from(e)));
+            unreachable(report, opts, &e);
             false
         }
         Err(e) if e.is_not_found() => {

@@ -111,9 +111,16 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// Whether a page after this one exists.
-    pub fn has_more(&self) -> bool {
+    /// Whether the server says a page after this one exists (`number`, `totalPages`).
+    pub fn claims_more(&self) -> bool {
         self.number + 1 < self.total_pages
+    }
+
+    /// Whether asking for the next page makes sense: the server says there is one, this
+    /// page is a real (non-negative) page, and it is not empty. An empty page ends a read
+    /// whatever `totalPages` says, so a wrong count cannot make a reader loop.
+    pub fn has_more(&self) -> bool {
+        self.number >= 0 && self.claims_more() && !self.content.is_empty()
     }
 }
 

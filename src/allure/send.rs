@@ -401,7 +401,12 @@ pub(super) fn describe_transport_error(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
-        "could not connect (is ALLURE_BASE_URL right and the instance up?)".into()
+        // The chain says why: refused, no such host, or a TLS handshake that failed (an
+        // untrusted certificate is a connect error too, and must not read as "down").
+        let why = std::error::Error::source(e)
+            .map(|s| format!(": {}", crate::error_chain(s)))
+            .unwrap_or_default();
+        format!("could not connect{why} (is ALLURE_BASE_URL right and the instance up?)")
     } else {
         // reqwest's own text is generic ("error sending request"): the whole chain says why.
         // Its own line names the URL; the sources below it do not.

@@ -87,12 +87,16 @@ pub(super) async fn compare_launches(ctx: Ctx, a: CompareArgs) -> Result<Compari
             "from_launch_id and to_launch_id are the same launch".into(),
         ));
     }
+    // Every page of both launches within REQUEST_TIMEOUT of the call's start; the
+    // statistics are read meanwhile.
+    let deadline = tokio::time::Instant::now() + ctx.client.timeout();
     let (from, to) = tokio::join!(launch(&ctx, a.from_launch_id), launch(&ctx, a.to_launch_id));
     let (from, to) = (from?, to?);
-    let deadline = tokio::time::Instant::now() + ctx.client.timeout();
-    let (fr, tr) = tokio::join!(
+    let (fr, tr, fs, ts) = tokio::join!(
         all_results(&ctx, from.id, 5000, deadline),
-        all_results(&ctx, to.id, 5000, deadline)
+        all_results(&ctx, to.id, 5000, deadline),
+        statistic(&ctx, from.id),
+        statistic(&ctx, to.id)
     );
     let (fr, tr) = (fr?, tr?);
     let notes: Vec<String> = [(from.id, fr.cut), (to.id, tr.cut)]
@@ -106,7 +110,6 @@ pub(super) async fn compare_launches(ctx: Ctx, a: CompareArgs) -> Result<Compari
     for v in [&mut new_f, &mut fixed, &mut still] {
         v.truncate(COMPARE_LIST);
     }
-    let (fs, ts) = tokio::join!(statistic(&ctx, from.id), statistic(&ctx, to.id));
     Ok(Comparison {
         from_launch_id: from.id,
         to_launch_id: to.id,

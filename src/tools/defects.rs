@@ -246,11 +246,8 @@ const CREATE_DEFECT: Meta = Meta {
 async fn create_defect(ctx: Ctx, a: CreateArgs) -> Result<Done, ToolError> {
     let pid = ctx.project(a.project_id)?;
     let body = created_body(pid, &a.name, a.description.as_deref())?;
-    let d: Defect = ctx
-        .client
-        .post("/defect", body)
-        .await
-        .map_err(|e| ToolError::project_not_found(e, pid))?;
+    let answer = ctx.client.post::<Defect>("/defect", body).await;
+    let d = ctx.explain(Subject::Project(pid), answer).await?;
     Ok(Done {
         summary: format!("Created defect #{} {}.", d.id, d.name),
         ids: vec![d.id],

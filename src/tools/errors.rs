@@ -80,20 +80,29 @@ impl Subject {
 }
 
 /// Why a call to a route below `entity` (`/testresult/5/mute`, `/analytic/3/…`) failed.
-/// A 404 there does not prove the entity is missing: the instance may lack that endpoint.
-/// One read of the entity's own route tells which. Other errors are passed on.
+/// A 404 there does not prove the entity is missing: the instance may lack that endpoint;
+/// nor does a 403 prove missing rights: Allure answers 403 for an unknown launch. One
+/// read of the entity's own route tells which. Other errors are passed on as they are.
 pub async fn below(client: &AllureClient, err: AllureError, entity: Subject) -> ToolError {
     let own = entity.path();
-    let own_route = matches!(&err, AllureError::Status { path, .. } if path.ends_with(&own));
-    if !err.is_not_found() || own_route {
+    let own_route = matches!(&err, AllureError::Status { path, .. } if *path == own);
+    if own_route {
         return entity.missing(err);
     }
+    if !matches!(err.status(), Some(403 | 404)) {
+        return ToolError::Upstream(err);
+    }
     match client.get::<serde::de::IgnoredAny>(&own, &[]).await {
-        Ok(_) => ToolError::NoEndpoint {
+        // It is there: the route below it is what is missing, or what is refused.
+        Ok(_) if err.is_not_found() => ToolError::NoEndpoint {
             what: entity.label(),
             source: err,
         },
-        Err(again) => entity.missing(again),
+        Ok(_) => ToolError::Upstream(err),
+        // Its own route says it is not there (or, for a launch, not readable).
+        Err(again) if matches!(again.status(), Some(403 | 404)) => entity.missing(again),
+        // The second read failed for its own reasons: the first answer stands.
+        Err(_) => ToolError::Upstream(err),
     }
 }
 
@@ -207,7 +216,7 @@ fn describe_upstream(e: &AllureError) -> String {
             "Allure TestOps answered in a shape this server does not understand ({e}). The instance may run an unsupported version; retrying will not help."
         ),
         AllureError::Auth(_) => format!(
-            "Could not authenticate to Allure TestOps: {e}. Retrying will not help until the token is fixed."
+            "Could not authenticate to Allure TestOps: {e}. The operator must fix what this names; retrying will not help."
         ),
         AllureError::Setup(_) => format!(
             "The server cannot reach Allure TestOps as configured: {e}. The operator must fix the configuration."

@@ -56,9 +56,10 @@ const RESULTS_PAGE: usize = 100;
 
 /// Every visible result of a launch (full DTOs, with messages), up to `max` of them, and
 /// only until `deadline`. Pages are read by id so none is skipped or read twice while
-/// the launch grows. Reading stops at the first empty page whatever `totalPages`
-/// says, after at most `max` / 100 pages, and at the deadline (a page cut off by it is
-/// dropped); each early stop is said in `cut`. Only a first page that fails is an error.
+/// the launch grows. Reading stops after `max` results or `max` / 100 pages, at the first
+/// empty page whatever `totalPages` says, at the deadline (a page it cuts off is dropped),
+/// and at a page that fails; each early stop is said in `cut`. Only a first page that
+/// fails is an error: without it there is nothing to report.
 pub(super) async fn all_results(
     ctx: &Ctx,
     launch_id: i64,
@@ -75,36 +76,59 @@ pub(super) async fn all_results(
             ("sort", "id,asc".to_owned()),
         ];
         let read = ctx.client.get::<Page<TestResult>>("/testresult", &query);
-        let p = match tokio::time::timeout_at(deadline, read).await {
-            Ok(answer) => answer?,
-            Err(_) if page == 0 => {
-                return Err(AllureError::Timeout {
-                    method: "GET".into(),
-                    path: "/testresult".into(),
-                    timeout: ctx.client.timeout(),
-                });
-            }
-            Err(_) => {
-                let cut = format!(
-                    "only the first {} results were read: Allure TestOps did not give the rest within REQUEST_TIMEOUT ({} s)",
-                    items.len(),
-                    ctx.client.timeout().as_secs()
-                );
+        let answer = match tokio::time::timeout_at(deadline, read).await {
+            Ok(answer) => answer,
+            Err(_) => Err(AllureError::Timeout {
+                method: "GET".into(),
+                path: "/testresult".into(),
+                timeout: ctx.client.timeout(),
+            }),
+        };
+        let p = match answer {
+            Ok(p) => p,
+            Err(e) if page == 0 => return Err(e),
+            Err(e) => {
+                let cut = match e {
+                    AllureError::Timeout { .. } => format!(
+                        "only the first {} results were read: Allure TestOps did not give the rest within REQUEST_TIMEOUT ({} s)",
+                        items.len(),
+                        ctx.client.timeout().as_secs()
+                    ),
+                    other => format!(
+                        "only the first {} results were read: page {page} failed ({other})",
+                        items.len()
+                    ),
+                };
                 return Ok(LaunchResults {
                     items,
                     cut: Some(cut),
                 });
             }
         };
-        let more = p.has_more() && !p.content.is_empty();
+        let claimed_more = p.claims_more();
+        let empty = p.content.is_empty();
         items.extend(p.content);
-        if !more {
+        if items.len() >= max {
+            break;
+        }
+        if empty && claimed_more {
+            let cut = format!(
+                "only the first {} results were read: Allure TestOps answered page {page} empty while it counts {} pages",
+                items.len(),
+                p.total_pages
+            );
+            return Ok(LaunchResults {
+                items,
+                cut: Some(cut),
+            });
+        }
+        if !claimed_more || empty {
             return Ok(LaunchResults { items, cut: None });
         }
     }
     items.truncate(max);
     let cut = format!(
-        "only the first {} results ({max_pages} pages) were read; the launch has more",
+        "only the first {} results ({max_pages} pages at most) were read; the launch has more",
         items.len()
     );
     Ok(LaunchResults {

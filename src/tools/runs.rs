@@ -359,11 +359,11 @@ async fn run_allure_launch(ctx: Ctx, a: RunLaunchArgs) -> Result<RunStarted, Too
             })
         }
         (None, None) => {
-            let l: Launch = ctx
+            let answer = ctx
                 .client
-                .post("/launch", json!({"name": name, "projectId": pid}))
-                .await
-                .map_err(|e| ToolError::project_not_found(e, pid))?;
+                .post::<Launch>("/launch", json!({"name": name, "projectId": pid}))
+                .await;
+            let l = ctx.explain(Subject::Project(pid), answer).await?;
             Ok(RunStarted {
                 url: ctx.link(&format!("/launch/{}", l.id)),
                 summary: format!(

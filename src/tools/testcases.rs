@@ -425,11 +425,8 @@ const CREATE_TEST_CASE: Meta = Meta {
 async fn create_test_case(ctx: Ctx, a: CreateArgs) -> Result<Done, ToolError> {
     let pid = ctx.project(a.project_id)?;
     let body = created_body(pid, &a.name, a.description.as_deref())?;
-    let tc: TestCase = ctx
-        .client
-        .post("/testcase", body)
-        .await
-        .map_err(|e| ToolError::project_not_found(e, pid))?;
+    let answer = ctx.client.post::<TestCase>("/testcase", body).await;
+    let tc = ctx.explain(Subject::Project(pid), answer).await?;
     Ok(Done {
         summary: format!("Created test case #{} {}.", tc.id, tc.name),
         ids: vec![tc.id],

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::lookups::{all_results, failing, launch, previous_launch, result_url};
 use super::render::{Example, cut};
 use super::{Access, Ctx, Meta, Render, ToolError, Toolset};
-use crate::allure::model::{TestResult, TestStatus};
+use crate::allure::model::{Launch, TestResult, TestStatus};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct TriageArgs {
@@ -140,36 +140,7 @@ pub(super) async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, Too
     let read = all_results(&ctx, l.id, 5000, deadline).await?;
     let (results, truncated) = (read.items, read.cut.is_some());
     let mut notes: Vec<String> = read.cut.into_iter().collect();
-    let prev = previous_launch(&ctx, &l).await?;
-    // The previous launch only marks groups as new: failing to read it costs that mark,
-    // not the triage.
-    let prev_sigs: Option<HashSet<String>> = match &prev {
-        Some(p) => match all_results(&ctx, p.id, 5000, deadline).await {
-            Ok(r) => {
-                if r.cut.is_some() {
-                    notes.push(format!(
-                        "the previous launch #{} was read only in part, so a group marked NEW may have failed there too",
-                        p.id
-                    ));
-                }
-                Some(
-                    r.items
-                        .iter()
-                        .filter(|r| failing(r.status))
-                        .map(|r| signature(r.message.as_deref().unwrap_or("")))
-                        .collect(),
-                )
-            }
-            Err(e) => {
-                notes.push(format!(
-                    "the previous launch #{} could not be read ({e}), so no group is marked NEW",
-                    p.id
-                ));
-                None
-            }
-        },
-        None => None,
-    };
+    let (prev, prev_sigs) = previous_signatures(&ctx, &l, deadline, &mut notes).await;
     let (failures, mut groups) =
         group_failures(&results, prev_sigs.as_ref(), examples as usize, |id| {
             result_url(&ctx, Some(l.id), id)
@@ -191,6 +162,58 @@ pub(super) async fn triage_launch(ctx: Ctx, a: TriageArgs) -> Result<Triage, Too
         truncated,
         notes,
     })
+}
+
+/// The launch before `l` and the signatures of its failures, within `deadline`. It only
+/// marks groups as new: failing to find or read it costs that mark, said in `notes`, not
+/// the triage.
+async fn previous_signatures(
+    ctx: &Ctx,
+    l: &Launch,
+    deadline: tokio::time::Instant,
+    notes: &mut Vec<String>,
+) -> (Option<Launch>, Option<HashSet<String>>) {
+    let found = tokio::time::timeout_at(deadline, previous_launch(ctx, l)).await;
+    let prev = match found {
+        Ok(Ok(Some(p))) => p,
+        Ok(Ok(None)) => return (None, None),
+        Ok(Err(e)) => {
+            notes.push(format!(
+                "the previous launch could not be looked up ({e}), so no group is marked NEW"
+            ));
+            return (None, None);
+        }
+        Err(_) => {
+            notes.push(
+                "REQUEST_TIMEOUT was used up before the previous launch was found, so no group is marked NEW".into(),
+            );
+            return (None, None);
+        }
+    };
+    match all_results(ctx, prev.id, 5000, deadline).await {
+        Ok(r) => {
+            if r.cut.is_some() {
+                notes.push(format!(
+                    "the previous launch #{} was read only in part, so a group marked NEW may have failed there too",
+                    prev.id
+                ));
+            }
+            let sigs = r
+                .items
+                .iter()
+                .filter(|r| failing(r.status))
+                .map(|r| signature(r.message.as_deref().unwrap_or("")))
+                .collect();
+            (Some(prev), Some(sigs))
+        }
+        Err(e) => {
+            notes.push(format!(
+                "the previous launch #{} could not be read ({e}), so no group is marked NEW",
+                prev.id
+            ));
+            (Some(prev), None)
+        }
+    }
 }
 
 /// The failing results grouped by signature, biggest group first (ties by signature),

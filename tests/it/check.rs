@@ -160,3 +160,88 @@ async fn rights_are_weighed_against_what_the_server_offers() {
     assert!(!ok, "{out}");
     assert!(out.contains("FAIL rights in project 2: none"), "{out}");
 }
+
+#[tokio::test]
+async fn a_failed_tls_handshake_is_reported_with_its_cause() {
+    // https to a plain-HTTP server: the handshake itself fails (no CA store needed).
+    let fake = FakeTestOps::start().await.unwrap();
+    let base = fake.base_url().replace("http://", "https://");
+    let (ok, out, _) = check(&[
+        ("ALLURE_BASE_URL", &base),
+        ("ALLURE_TOKEN", DEMO_TOKEN),
+        ("ALLURE_TLS_INSECURE", "true"),
+    ])
+    .await;
+    assert!(!ok, "{out}");
+    assert!(!out.contains("ok   reachable"), "{out}");
+    let fails = lines_starting(&out, "FAIL");
+    assert_eq!(fails.len(), 1, "{out}");
+    assert!(
+        fails[0].contains(&format!("cannot reach {base}"))
+            && fails[0].contains("InvalidContentType")
+            && fails[0].contains("ALLURE_CA_FILE"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn a_base_url_without_the_token_route_is_not_blamed_on_the_token() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let base = format!("{}/testops", fake.base_url());
+    let (ok, out, _) = check(&[("ALLURE_BASE_URL", &base), ("ALLURE_TOKEN", DEMO_TOKEN)]).await;
+    assert!(!ok, "{out}");
+    let fails = lines_starting(&out, "FAIL");
+    assert_eq!(fails.len(), 1, "{out}");
+    assert!(
+        fails[0].contains("answered 404") && fails[0].contains("check ALLURE_BASE_URL"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("token is wrong") && !out.contains("token is fixed"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn api_token_mode_names_the_unreachable_url_and_skips_what_depends_on_it() {
+    let (_held, port) = refused_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (ok, out, _) = check(&[
+        ("ALLURE_BASE_URL", &base),
+        ("ALLURE_TOKEN", DEMO_TOKEN),
+        ("ALLURE_AUTH_MODE", "api-token"),
+        ("ALLURE_PROJECT_ID", "1"),
+    ])
+    .await;
+    assert!(!ok, "{out}");
+    let fails = lines_starting(&out, "FAIL");
+    assert_eq!(fails.len(), 1, "{out}");
+    assert!(fails[0].contains(&format!("cannot reach {base}")), "{out}");
+    assert!(
+        out.contains("skip default project 1 and its rights"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_without_the_rights_route_warns_that_rights_were_not_verified() {
+    let fake = FakeTestOps::start().await.unwrap();
+    fake.inject(fake_testops::Fault::on(
+        "/permission",
+        fake_testops::FaultKind::Status {
+            status: 404,
+            retry_after: None,
+        },
+    ));
+    let (ok, out, _) = check(&[
+        ("ALLURE_BASE_URL", &fake.base_url()),
+        ("ALLURE_TOKEN", DEMO_TOKEN),
+        ("ALLURE_PROJECT_ID", "1"),
+    ])
+    .await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("WARN rights: this server has no GET /permission"),
+        "{out}"
+    );
+}

@@ -120,3 +120,36 @@ async fn launch_and_project_sub_routes_name_the_endpoint_not_the_id() {
     let t = text(&r);
     assert!(is_error(&r) && t.contains("Project 4242 not found"), "{t}");
 }
+
+#[tokio::test]
+async fn a_403_below_a_launch_is_refused_rights_when_it_exists_and_missing_when_not() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
+    let open = fake.with_data(|d| d.launches.iter().find(|l| !l.closed).unwrap().id);
+
+    // The launch is there and readable; closing it is refused: a matter of rights.
+    fake.inject(Fault::on(
+        "/launch/*/close",
+        FaultKind::Status {
+            status: 403,
+            retry_after: None,
+        },
+    ));
+    let r = s.call("close_launch", json!({"launch_id": open})).await;
+    let t = text(&r);
+    assert!(
+        is_error(&r) && t.contains("refused access") && !t.contains("not found"),
+        "{t}"
+    );
+    fake.clear_faults();
+
+    // An unknown launch: Allure answers 403 on its routes too, and the tool says so.
+    let r = s
+        .call("get_launch_job_runs", json!({"launch_id": 987654321}))
+        .await;
+    let t = text(&r);
+    assert!(
+        is_error(&r) && t.contains("Launch 987654321 not found, or not readable"),
+        "{t}"
+    );
+}

@@ -42,6 +42,12 @@ async fn an_empty_page_ends_the_read_whatever_total_pages_says() {
     // One page of this launch, one of the launch before it: no more.
     let reads = fake.requests_to("GET", "/testresult").len();
     assert!(reads <= 2, "{reads} pages read");
+    // And the count that did not add up is said, not swallowed.
+    let t = text(&r);
+    assert!(
+        t.contains("answered page 0 empty while it counts 1000000 pages"),
+        "{t}"
+    );
     s.stop().await;
 }
 

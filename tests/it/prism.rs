@@ -18,17 +18,22 @@ use serde_json::{Value, json};
 use crate::common::{InProcess, eventually, is_error, text};
 
 /// The description extract Prism validates against.
+/// `PRISM_SPEC` overrides it, to try a variant (`--keep-oneof`, say) by hand.
 fn spec() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/allure-openapi-26.1.1.json")
+    std::env::var_os("PRISM_SPEC").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/allure-openapi-26.1.1.json"),
+        PathBuf::from,
+    )
 }
 
 /// A running Prism; stopped when dropped. Dropping one that logged a violation fails the
-/// test, unless [`Prism::take_violations`] claimed them.
+/// test, unless [`Prism::take_violations`] took it.
 pub struct Prism {
     child: tokio::process::Child,
     pub url: String,
     log: tempfile::NamedTempFile,
-    claimed: bool,
+    /// How many violations `take_violations` has handed out.
+    taken: usize,
 }
 
 impl Prism {
@@ -55,7 +60,7 @@ impl Prism {
             child,
             url: String::new(),
             log,
-            claimed: false,
+            taken: 0,
         };
         let marker = "Prism is listening on ";
         let log_path = prism.log.path().to_owned();
@@ -97,41 +102,62 @@ impl Prism {
     }
 
     /// Every violation logged so far: errors of the request or the answer against the
-    /// description, and requests to a route the description does not have. Answers with
-    /// an undeclared status (the error paths the tests provoke) are not violations.
-    /// Each comes with the request Prism logged last before it.
+    /// description, requests to a route the description does not have, and success
+    /// answers with a status the description does not declare (an error status the tests
+    /// provoke on purpose is not one). Each comes with the request it was logged for.
     pub fn violations(&self) -> Vec<String> {
         let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
-        let mut last_request = "";
+        let mut request = String::new();
+        let mut status = 0u16;
         let mut found = Vec::new();
         for line in log.lines() {
-            if line.contains("[CLI]") && line.contains("info") && line.contains("http://") {
-                last_request = line.split("info").nth(1).unwrap_or("").trim();
-            } else if line.contains("error     Violation")
+            // `[HTTP SERVER] get /api/launch/5 ℹ  info      Request received`
+            if let Some(rest) = line.split("[HTTP SERVER]").nth(1) {
+                request = rest.split('ℹ').next().unwrap_or("").trim().to_owned();
+                status = 0;
+                continue;
+            }
+            // `The upstream call to /api/launch/5 has returned 200`
+            if let Some(code) = line.split("has returned ").nth(1) {
+                status = code.trim().parse().unwrap_or(0);
+                continue;
+            }
+            let violation = line.contains("error     Violation")
                 || line.contains("Selected route not found")
                 || line.contains("Request terminated with error")
-            {
+                || line.contains("NO_PATH_MATCHED")
+                || (line.contains("Unable to match the returned status code")
+                    && (200..300).contains(&status));
+            if violation {
                 let what = line.split("Violation:").nth(1).unwrap_or(line).trim();
-                found.push(format!("{what} (after {last_request})"));
+                let answered = if status == 0 {
+                    String::new()
+                } else {
+                    format!(", answered {status}")
+                };
+                found.push(format!("{what} ({request}{answered})"));
             }
         }
         found
     }
 
-    /// The violations, which this Prism then no longer fails the test for.
+    /// The violations logged since the last call, which this Prism then no longer fails
+    /// the test for.
     pub fn take_violations(&mut self) -> Vec<String> {
-        self.claimed = true;
-        self.violations()
+        let all = self.violations();
+        let new = all[self.taken.min(all.len())..].to_vec();
+        self.taken = all.len();
+        new
     }
 }
 
 impl Drop for Prism {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
-        if self.claimed || std::thread::panicking() {
+        if std::thread::panicking() {
             return;
         }
-        let v = self.violations();
+        let v = self.take_violations();
         assert!(
             v.is_empty(),
             "Prism found {} violation(s) of the API description:\n{}",
@@ -177,6 +203,36 @@ async fn the_proxy_catches_a_wrong_answer_and_a_wrong_request() {
     assert!(
         found.iter().any(|v| v.contains("closed")),
         "Prism missed a wrong answer: {found:?}"
+    );
+
+    // A request that breaks the description: a query value of the wrong type.
+    let bad = reqwest::get(format!("{}/api/testresult?launchId=abc", prism.url))
+        .await
+        .unwrap();
+    let _ = bad.bytes().await;
+    let found = prism.take_violations();
+    assert!(
+        found.iter().any(|v| v.to_lowercase().contains("launchid")),
+        "Prism missed a wrong request: {found:?}"
+    );
+
+    // A success status the operation does not declare (close declares 204).
+    let open = fake.with_data(|d| d.launches.iter().find(|l| !l.closed).unwrap().id);
+    fake.inject(Fault::on(
+        "/launch/*/close",
+        FaultKind::Body {
+            status: 200,
+            body: "{}".into(),
+        },
+    ));
+    let _ = s.call("close_launch", json!({"launch_id": open})).await;
+    fake.clear_faults();
+    let found = prism.take_violations();
+    assert!(
+        found
+            .iter()
+            .any(|v| v.contains("Unable to match the returned status code")),
+        "Prism missed an undeclared success status: {found:?}"
     );
 
     // A request to a route the description lacks.
@@ -294,7 +350,10 @@ async fn every_read_tool_copes_with_any_answer_the_description_allows() {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
         // The mock answers from the description, so what the server sent must fit it.
         let sent = mock.take_violations();
-        let requests: Vec<_> = sent.iter().filter(|v| v.contains("request")).collect();
+        let requests: Vec<_> = sent
+            .iter()
+            .filter(|v| v.to_lowercase().contains("request") || v.contains("NO_PATH_MATCHED"))
+            .collect();
         assert!(
             requests.is_empty(),
             "requests outside the description: {requests:?}"

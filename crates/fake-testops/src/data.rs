@@ -136,10 +136,15 @@ pub struct TestCaseRec {
 #[serde(rename_all = "camelCase")]
 pub struct JobRec {
     pub id: i64,
+    /// Not part of `JobDto`.
+    #[serde(skip)]
     pub project_id: i64,
     pub name: String,
+    /// An `IntegrationTypeDto` value (lowercase: `jenkins`, `github`, …).
     #[serde(rename = "type")]
     pub kind: String,
+    /// Not part of `JobDto`.
+    #[serde(skip)]
     pub external_id: String,
     pub url: String,
     pub parameters: Vec<Value>,
@@ -185,6 +190,8 @@ pub struct DefectRec {
     pub description: Option<String>,
     pub closed: bool,
     pub created_date: i64,
+    /// Not part of `DefectDto` or `DefectOverviewDto`.
+    #[serde(skip)]
     pub created_by: String,
     #[serde(skip)]
     pub test_result_ids: Vec<i64>,
@@ -352,7 +359,7 @@ impl Dataset {
             }
             // CI jobs.
             let mut jobs = Vec::new();
-            for (j, (jname, kind)) in [("nightly-regression", "JENKINS"), ("pr-smoke", "GITHUB")]
+            for (j, (jname, kind)) in [("nightly-regression", "jenkins"), ("pr-smoke", "github")]
                 .iter()
                 .enumerate()
             {
@@ -370,7 +377,8 @@ impl Dataset {
                         jname
                     ),
                     parameters: vec![
-                        json!({"name": "BRANCH", "value": if j == 0 { "main" } else { "feature" }}),
+                        // `JobParameterDto`: the parameter's id and its value.
+                        json!({"id": j + 1, "value": if j == 0 { "main" } else { "feature" }}),
                     ],
                 });
             }

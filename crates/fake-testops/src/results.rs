@@ -208,7 +208,7 @@ async fn execution(AxState(s): St, Path(id): Path<i64>) -> Resp {
             let mut steps: Vec<Value> = r
                 .steps
                 .iter()
-                .map(|st| json!({"type": "body", "body": st["name"], "status": st["status"], "duration": st["duration"], "message": st.get("message").cloned().unwrap_or(Value::Null), "steps": []}))
+                .map(|st| json!({"type": "body", "body": st["name"], "status": st["status"], "duration": st["duration"], "message": st.get("message").cloned().unwrap_or(Value::Null)}))
                 .collect();
             for a in &r.attachments {
                 // `entity` is required in every `AttachmentRow` (it picks the oneOf

@@ -161,6 +161,8 @@ fn launch_preview(d: &Dataset, l: &LaunchRec) -> Value {
         })
         .count();
     if let Value::Object(m) = &mut v {
+        // `LaunchPreviewDto` has no `autoclose`, and has these that `LaunchDto` has not.
+        m.remove("autoclose");
         m.insert("createdBy".into(), json!(l.created_by));
         m.insert("statistic".into(), Value::Array(d.statistic(l.id)));
         m.insert("jobs".into(), Value::Array(jobs));
@@ -557,22 +559,25 @@ async fn list_results(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
         .results
         .iter()
         .filter(|r| r.launch_id == lid && !r.hidden)
-        .map(to_value)
+        .map(result_dto)
         .collect();
     ok(page(items, &q, false))
+}
+
+/// A result as `TestResultDto`: its steps and attachments have routes of their own.
+fn result_dto(r: &super::data::ResultRec) -> Value {
+    let mut v = to_value(r);
+    if let Value::Object(m) = &mut v {
+        m.remove("steps");
+        m.remove("attachments");
+    }
+    v
 }
 
 async fn get_result(AxState(s): St, Path(id): Path<i64>) -> Resp {
     let d = s.data();
     match d.results.iter().find(|r| r.id == id) {
-        Some(r) => {
-            let mut v = to_value(r);
-            if let Value::Object(m) = &mut v {
-                m.remove("steps");
-                m.remove("attachments");
-            }
-            ok(v)
-        }
+        Some(r) => ok(result_dto(r)),
         None => not_found("Test result", id, &format!("/api/testresult/{id}")),
     }
 }
