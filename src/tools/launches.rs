@@ -575,17 +575,26 @@ async fn search_launches(ctx: Ctx, a: SearchLaunchesArgs) -> Result<LaunchList, 
 
 /// `__search` answers `LaunchDto`s, which carry no statistic: each row gets its own
 /// (a few at a time), so a row says how the launch went without another call. A row
-/// whose statistic cannot be read keeps none, and says so.
+/// whose statistic cannot be read within REQUEST_TIMEOUT keeps none, and says so.
 async fn with_statistics(ctx: &Ctx, launches: &mut [LaunchSummary]) {
     use futures::StreamExt;
+    let deadline = tokio::time::Instant::now() + ctx.client.timeout();
     let missing: Vec<(usize, i64)> = launches
         .iter()
         .enumerate()
         .filter(|(_, l)| l.statistic.is_none())
         .map(|(i, l)| (i, l.id))
         .collect();
+    let one = |id: i64| async move {
+        let path = format!("/launch/{id}/statistic");
+        let read = ctx.client.get::<Vec<StatusCount>>(&path, &[]);
+        match tokio::time::timeout_at(deadline, read).await {
+            Ok(Ok(counts)) => Some(Statistic::from_counts(&counts)),
+            _ => None,
+        }
+    };
     let found: Vec<(usize, Option<Statistic>)> = futures::stream::iter(missing)
-        .map(|(i, id)| async move { (i, statistic(ctx, id).await.ok()) })
+        .map(|(i, id)| async move { (i, one(id).await) })
         .buffer_unordered(8)
         .collect()
         .await;
