@@ -66,12 +66,12 @@ in
           };
           RATE_LIMIT_PER_SECOND = mkOption {
             type = types.ints.positive;
-            default = 10;
-            description = "Requests per second per token (per address before authentication).";
+            default = 100;
+            description = "Requests per second per token (per address before authentication): a flood guard.";
           };
           RATE_LIMIT_BURST = mkOption {
             type = types.ints.positive;
-            default = 20;
+            default = 500;
             description = "Burst above the rate.";
           };
           ALLURE_READ_ONLY = mkOption {

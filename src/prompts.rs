@@ -6,7 +6,7 @@ use rmcp::model::{
 };
 
 use crate::allure::Page;
-use crate::allure::model::Project;
+use crate::allure::model::{Launch, Project};
 use crate::tools::Ctx;
 use crate::tools::aql::GUIDE;
 
@@ -99,6 +99,32 @@ pub fn resources() -> Vec<Resource> {
 pub fn read(uri: &str) -> Option<ResourceContents> {
     (uri == AQL_GUIDE_URI)
         .then(|| ResourceContents::text(GUIDE, AQL_GUIDE_URI).with_mime_type("text/markdown"))
+}
+
+/// The ids of a project's 50 most recent launches that start with what the user typed,
+/// newest first. The project is the one the completion context names, else the default
+/// (ALLURE_PROJECT_ID); without either there is no project to look in, so no suggestion.
+pub async fn complete_launch(ctx: &Ctx, typed: &str, project: Option<&str>) -> Vec<String> {
+    let Some(pid) = project
+        .and_then(|p| p.trim().parse::<i64>().ok())
+        .or(ctx.default_project)
+    else {
+        return vec![];
+    };
+    let query = [
+        ("projectId", pid.to_string()),
+        ("size", "50".into()),
+        ("sort", "created_date,desc".into()),
+    ];
+    let Ok(page) = ctx.client.get::<Page<Launch>>("/launch", &query).await else {
+        return vec![];
+    };
+    let t = typed.trim();
+    page.content
+        .into_iter()
+        .map(|l| l.id.to_string())
+        .filter(|id| id.starts_with(t))
+        .collect()
 }
 
 /// Project ids whose id or name starts with (or name contains) what the user typed.

@@ -134,6 +134,14 @@ impl ServerHandler for AllureMcp {
             Reference::Prompt(_) if request.argument.name == "project_id" => {
                 crate::prompts::complete_project(&self.ctx, &request.argument.value).await
             }
+            Reference::Prompt(_) if request.argument.name == "launch_id" => {
+                let project = request
+                    .context
+                    .as_ref()
+                    .and_then(|c| c.get_argument("project_id"))
+                    .map(String::as_str);
+                crate::prompts::complete_launch(&self.ctx, &request.argument.value, project).await
+            }
             _ => vec![],
         };
         let info = CompletionInfo::new(values).map_err(|e| McpError::internal_error(e, None))?;
@@ -174,10 +182,12 @@ impl ServerHandler for AllureMcp {
             progress,
             audit: audit_of(&context),
         });
-        Ok(self
-            .registry
+        // A tool this server does not offer is a protocol error (-32602), as the
+        // specification lists it; a failure of a tool it offers is a tool result.
+        self.registry
             .call(ctx, &request.name, request.arguments)
             .await
-            .into())
+            .map(Into::into)
+            .map_err(|e| McpError::invalid_params(e.0, None))
     }
 }

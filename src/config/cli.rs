@@ -132,12 +132,13 @@ pub struct Cli {
     #[arg(long, env = "ALLOWED_HOSTS", value_name = "HOSTS")]
     pub allowed_hosts: Option<String>,
 
-    /// Requests per second allowed per identity (per IP before auth)
-    #[arg(long, env = "RATE_LIMIT_PER_SECOND", default_value = "10", value_parser = number(1u32, 1_000_000))]
+    /// Requests per second allowed per identity (per IP before auth): a flood guard, set
+    /// far above what a working client sends (SECURITY.md says why)
+    #[arg(long, env = "RATE_LIMIT_PER_SECOND", default_value = "100", value_parser = number(1u32, 1_000_000))]
     pub rate_limit_per_second: u32,
 
     /// Burst allowed above the rate
-    #[arg(long, env = "RATE_LIMIT_BURST", default_value = "20", value_parser = number(1u32, 1_000_000))]
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value = "500", value_parser = number(1u32, 1_000_000))]
     pub rate_limit_burst: u32,
 
     /// Client networks allowed, CIDR comma list (default: all)

@@ -78,9 +78,40 @@ pub fn origin_allowed(origin: Option<&str>, allowed: &[String], any: bool) -> bo
     }
 }
 
+/// Whether `origin` is the server's own: a page served by this server, calling it. Its
+/// scheme is http(s) and its `host[:port]` is exactly the request's `Host`, which the
+/// Host check has already accepted (so a rebinding name, refused as Host, cannot pass
+/// as its own origin).
+pub fn same_origin(origin: &str, host: Option<&str>) -> bool {
+    let Some(host) = host.map(|h| h.trim().to_ascii_lowercase()) else {
+        return false;
+    };
+    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    ["http://", "https://"]
+        .iter()
+        .filter_map(|scheme| origin.strip_prefix(scheme))
+        .any(|authority| !host.is_empty() && authority == host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_servers_own_origin_is_same_origin() {
+        let host = Some("127.0.0.1:8000");
+        assert!(same_origin("http://127.0.0.1:8000", host));
+        assert!(same_origin("http://127.0.0.1:8000/", host));
+        assert!(same_origin("http://[::1]:8000", Some("[::1]:8000")));
+        assert!(same_origin("http://localhost:8000", Some("LOCALHOST:8000")));
+        // Another port, host or scheme is another origin.
+        assert!(!same_origin("http://127.0.0.1:9000", host));
+        assert!(!same_origin("http://localhost:8000", host));
+        assert!(!same_origin("file://127.0.0.1:8000", host));
+        assert!(!same_origin("null", host));
+        assert!(!same_origin("http://127.0.0.1:8000", None));
+        assert!(!same_origin("http://", Some("")));
+    }
 
     fn nets(s: &[&str]) -> Vec<IpNet> {
         s.iter().map(|n| n.parse().unwrap()).collect()

@@ -219,9 +219,16 @@ impl Registry {
         self.tools.iter().find(|t| t.name == name)
     }
 
-    /// Calls a tool and turns every failure into an `isError` result the model can read.
-    /// Every call leaves one audit line (and metrics) whatever its outcome.
-    pub async fn call(&self, ctx: Ctx, name: &str, args: Option<JsonObject>) -> CallToolResult {
+    /// Calls a tool and turns every failure of the call into an `isError` result the model
+    /// can read and correct. A tool this server does not offer is not such a failure but
+    /// a protocol error (the specification's -32602), returned as [`NotOffered`]. Every
+    /// call leaves one audit line (and metrics) whatever its outcome.
+    pub async fn call(
+        &self,
+        ctx: Ctx,
+        name: &str,
+        args: Option<JsonObject>,
+    ) -> Result<CallToolResult, NotOffered> {
         let args = args.unwrap_or_default();
         // Only ids go to the audit line: other argument values may be anything, secrets included.
         let id_of = |k: &str| args.get(k).and_then(Value::as_i64);
@@ -253,7 +260,7 @@ impl Registry {
                     format!("Unknown tool '{name}'. Call tools/list to see the available tools.")
                 }
             };
-            return CallToolResult::error(vec![Content::text(why)]);
+            return Err(NotOffered(why));
         };
         let metrics = ctx.metrics.clone();
         let _running = metrics.start_call();
@@ -272,7 +279,7 @@ impl Registry {
         };
         metrics.record_call(tool.name, result.is_ok(), elapsed.as_secs_f64());
         // Whatever came from upstream may echo a credential: nothing leaves with one.
-        match result {
+        Ok(match result {
             Ok(mut out) => {
                 log(outcome, None, elapsed_ms);
                 let text = client.redact(&out.text).into_owned();
@@ -290,9 +297,15 @@ impl Registry {
                 let text = client.redact(&e.to_string()).into_owned();
                 CallToolResult::error(vec![Content::text(text)])
             }
-        }
+        })
     }
 }
+
+/// A `tools/call` of a tool this server does not offer (unknown, or hidden by read-only
+/// mode or the toolsets), with the reason: a protocol error, not a tool's failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotOffered(pub String);
 
 #[cfg(test)]
 mod tests {

@@ -128,11 +128,26 @@ async fn call_tool(
     name: &str,
     args: Value,
 ) -> CallToolResult {
+    try_call_tool(client, name, args)
+        .await
+        .expect("tools/call answered")
+}
+
+/// `tools/call`, with a JSON-RPC error answer as `Err` (its code and message).
+pub async fn try_call_tool(
+    client: &RunningService<RoleClient, ()>,
+    name: &str,
+    args: Value,
+) -> Result<CallToolResult, (i32, String)> {
     let mut p = CallToolRequestParams::new(name.to_owned());
     if let Value::Object(m) = args {
         p = p.with_arguments(m);
     }
-    client.call_tool(p).await.expect("tools/call answered")
+    match client.call_tool(p).await {
+        Ok(r) => Ok(r),
+        Err(rmcp::ServiceError::McpError(e)) => Err((e.code.0, e.message.into_owned())),
+        Err(other) => panic!("tools/call failed: {other}"),
+    }
 }
 
 /// The MCP server in this process, driven by rmcp's client over an in-memory pipe: built

@@ -401,6 +401,31 @@ async fn cors_origin_and_host() {
     // No CORS configured: no browser origin gets in.
     let s = server(&fake, &[]).await;
     assert!(preflight_no_cors(&s).await);
+    // Except the server's own: its Origin is the Host it already accepts.
+    let own = s.base.trim_end_matches('/').to_owned();
+    let host = own.trim_start_matches("http://").to_owned();
+    let r = http()
+        .post(s.url("/mcp"))
+        .bearer_auth(TOKEN)
+        .header("origin", &own)
+        .header("host", &host)
+        .header("accept", "application/json, text/event-stream")
+        .json(&init_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "own origin {own} refused");
+    // Same host, another port: another origin, still refused.
+    let r = http()
+        .post(s.url("/mcp"))
+        .bearer_auth(TOKEN)
+        .header("origin", "http://127.0.0.1:1")
+        .header("host", &host)
+        .json(&init_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
     s.stop().await;
 }
 
@@ -464,6 +489,101 @@ async fn requests_past_the_burst_get_429_with_retry_after_and_each_identity_has_
     );
     // Another identity has its own budget.
     assert_eq!(get_metrics(&s, OTHER, None).await.status(), 200);
+    s.stop().await;
+}
+
+/// With the default limits, 30 clients starting sessions back to back (what the official
+/// conformance suite does: about 300 requests in a few seconds) are never refused, and a
+/// flood from one token still meets 429.
+#[tokio::test]
+async fn default_limits_let_ordinary_bursts_through_and_stop_a_flood() {
+    let fake = FakeTestOps::start().await.unwrap();
+    // Not `server()`, which moves the limits out of the way: the defaults are the point.
+    let tokens = format!("alice:{TOKEN}");
+    let base = fake.base_url();
+    let s = HttpServer::start(
+        &[
+            ("ALLURE_BASE_URL", base.as_str()),
+            ("ALLURE_TOKEN", DEMO_TOKEN),
+            ("MCP_AUTH_TOKENS", tokens.as_str()),
+        ],
+        &[],
+    )
+    .await;
+    let mut codes = Vec::new();
+    for _ in 0..30 {
+        let init = post_mcp(&s, Some(TOKEN), None, &init_body()).await;
+        codes.push(init.status().as_u16());
+        let sid = init
+            .headers()
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let _ = init.bytes().await;
+        let sid = sid.as_deref();
+        let initialized = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+        codes.push(
+            post_mcp(&s, Some(TOKEN), sid, &initialized)
+                .await
+                .status()
+                .as_u16(),
+        );
+        for (id, method) in [
+            (2, "tools/list"),
+            (3, "prompts/list"),
+            (4, "resources/list"),
+            (5, "ping"),
+        ] {
+            let r = post_mcp(
+                &s,
+                Some(TOKEN),
+                sid,
+                &json!({"jsonrpc":"2.0","id":id,"method":method}),
+            )
+            .await;
+            codes.push(r.status().as_u16());
+            let _ = r.bytes().await;
+        }
+        let mut del = http().delete(s.url("/mcp")).bearer_auth(TOKEN);
+        if let Some(sid) = sid {
+            del = del.header("mcp-session-id", sid);
+        }
+        codes.push(del.send().await.unwrap().status().as_u16());
+    }
+    assert!(codes.len() >= 200, "{} requests", codes.len());
+    assert!(
+        !codes.contains(&429),
+        "an ordinary burst was refused: {codes:?}"
+    );
+
+    // A flood from one token: what gets through stays within the burst plus the rate for
+    // the time the flood took, however fast or slow this machine is.
+    use futures::StreamExt;
+    let started = std::time::Instant::now();
+    let client = reqwest::Client::new();
+    let url = s.url("/metrics");
+    let statuses: Vec<u16> = futures::stream::iter(0..3000)
+        .map(|_| {
+            let req = client.get(&url).bearer_auth(TOKEN);
+            async move { req.send().await.unwrap().status().as_u16() }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let took = started.elapsed().as_secs_f64();
+    let served = statuses.iter().filter(|c| **c == 200).count() as f64;
+    let bound = 500.0 + 100.0 * (took + 1.0);
+    assert!(
+        served <= bound,
+        "{served} of 3,000 served in {took:.1} s: more than the burst and the rate allow ({bound:.0})"
+    );
+    assert!(
+        served < 3000.0,
+        "3,000 requests in {took:.1} s were all served"
+    );
+    assert!(
+        statuses.iter().all(|c| *c == 200 || *c == 429),
+        "{statuses:?}"
+    );
     s.stop().await;
 }
 

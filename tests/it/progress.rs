@@ -126,7 +126,10 @@ async fn wait_for_launch_stops_at_once_when_cancelled() {
         started.elapsed() < Duration::from_secs(10),
         "cancellation ends the wait at once"
     );
-    assert_eq!(r.structured_content.unwrap()["outcome"], "cancelled");
+    assert_eq!(
+        r.unwrap().structured_content.unwrap()["outcome"],
+        "cancelled"
+    );
 }
 
 #[tokio::test]
@@ -136,7 +139,10 @@ async fn wait_for_launch_ends_at_its_timeout_and_says_how_to_go_on() {
         .as_object()
         .unwrap()
         .clone();
-    let r = registry.call(ctx, "wait_for_launch", Some(args)).await;
+    let r = registry
+        .call(ctx, "wait_for_launch", Some(args))
+        .await
+        .unwrap();
     let v = r.structured_content.unwrap();
     assert_eq!(v["outcome"], "timeout");
     assert!(

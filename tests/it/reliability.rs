@@ -628,7 +628,8 @@ async fn any_arguments_to_any_tool_are_answered_without_a_panic() {
                 registry.call(ctx.clone(), name, Some(args.clone())),
             )
             .await
-            .unwrap_or_else(|_| panic!("{name} {args:?} hung"));
+            .unwrap_or_else(|_| panic!("{name} {args:?} hung"))
+            .unwrap_or_else(|e| panic!("{name} is offered: {e}"));
             assert!(!r.content.is_empty(), "{name} {args:?}");
             n += 1;
         }

@@ -611,6 +611,7 @@ async fn long_waits_are_bounded_per_identity_and_in_poll_rate() {
             .await
     };
     let (first, second) = tokio::join!(first, second);
+    let (first, second) = (first.unwrap(), second.unwrap());
     assert!(is_error(&second), "a second wait of the same identity ran");
     assert!(
         text(&second).contains("waits are already running"),
@@ -633,7 +634,8 @@ async fn long_waits_are_bounded_per_identity_and_in_poll_rate() {
                     .clone(),
             ),
         )
-        .await;
+        .await
+        .unwrap();
     assert!(!is_error(&again), "{}", text(&again));
 }
 

@@ -183,12 +183,17 @@ async fn bad_arguments_are_tool_errors_and_send_nothing() {
         ),
         ("list_launches", json!({}), "project_id is required"),
         ("find_project", json!({"query": "  "}), "must not be empty"),
-        ("no_such_tool", json!({}), "Unknown tool"),
     ] {
         let r = s.call(tool, args.clone()).await;
         assert!(is_error(&r), "{tool} {args}");
         assert!(text(&r).contains(needle), "{tool} {args}: {}", text(&r));
     }
+    // A tool the server does not offer is a protocol error (-32602), not a tool result.
+    let (code, message) = common::try_call_tool(&s.client, "no_such_tool", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(code, -32602, "{message}");
+    assert!(message.contains("Unknown tool 'no_such_tool'"), "{message}");
     assert_eq!(fake.requests().len(), before, "no request reached Allure");
     s.stop().await;
 }

@@ -1453,16 +1453,17 @@ async fn the_test_success_rate_average_is_the_mean_of_its_points() {
 async fn raw_tool_is_off_by_default_and_read_only_when_asked() {
     let fake = FakeTestOps::start().await.unwrap();
     let s = InProcess::against(&fake, &[]).await;
-    let r = s
-        .call(
-            "allure_api_request",
-            json!({"method": "GET", "path": "/project"}),
-        )
-        .await;
+    // Not offered: a protocol error (-32602) that names the setting that would offer it.
+    let (code, message) = common::try_call_tool(
+        &s.client,
+        "allure_api_request",
+        json!({"method": "GET", "path": "/project"}),
+    )
+    .await
+    .unwrap_err();
     assert!(
-        is_error(&r) && text(&r).contains("toolset 'raw' is not enabled"),
-        "{}",
-        text(&r)
+        code == -32602 && message.contains("toolset 'raw' is not enabled"),
+        "{code} {message}"
     );
     s.stop().await;
 
@@ -1531,11 +1532,14 @@ async fn read_only_mode_hides_and_refuses_every_write() {
         "bulk_set_test_case_status",
     ] {
         assert!(!tools.iter().any(|t| t.name == name), "{name} listed");
-        let r = s.call(name, json!({"launch_id": 1, "test_result_id": 1, "test_case_id": 1, "project_id": 1, "launch_name": "x", "reason": "x", "test_case_ids": [1], "status_id": -1, "workflow_id": -1})).await;
+        // Not offered here: a protocol error (-32602) that says why.
+        let args = json!({"launch_id": 1, "test_result_id": 1, "test_case_id": 1, "project_id": 1, "launch_name": "x", "reason": "x", "test_case_ids": [1], "status_id": -1, "workflow_id": -1});
+        let (code, message) = common::try_call_tool(&s.client, name, args)
+            .await
+            .unwrap_err();
         assert!(
-            is_error(&r) && text(&r).contains("read-only mode"),
-            "{name}: {}",
-            text(&r)
+            code == -32602 && message.contains("read-only mode"),
+            "{name}: {code} {message}"
         );
     }
     assert!(writes(&fake).is_empty());
@@ -1617,6 +1621,42 @@ async fn project_id_completion_offers_the_projects_that_match_what_was_typed() {
         .await
         .unwrap();
     assert_eq!(values.len(), 4);
+    s.stop().await;
+
+    // Launch ids: the recent launches of the default project, newest first, by prefix.
+    let s = InProcess::against(&fake, &[("ALLURE_PROJECT_ID", "1")]).await;
+    let mut newest_first: Vec<(i64, i64)> = fake.with_data(|d| {
+        d.launches
+            .iter()
+            .filter(|l| l.project_id == 1)
+            .map(|l| (l.created_date, l.id))
+            .collect()
+    });
+    newest_first.sort_by(|a, b| b.cmp(a));
+    let values = s
+        .client
+        .complete_prompt_simple("triage_launch", "launch_id", "")
+        .await
+        .unwrap();
+    let expected: Vec<String> = newest_first.iter().map(|(_, id)| id.to_string()).collect();
+    assert_eq!(values, expected);
+    let one = expected[0].clone();
+    let values = s
+        .client
+        .complete_prompt_simple("triage_launch", "launch_id", &one)
+        .await
+        .unwrap();
+    assert_eq!(values, vec![one]);
+    s.stop().await;
+
+    // No project to look in: no suggestion rather than a guess.
+    let s = InProcess::against(&fake, &[]).await;
+    let values = s
+        .client
+        .complete_prompt_simple("triage_launch", "launch_id", "")
+        .await
+        .unwrap();
+    assert!(values.is_empty(), "{values:?}");
     s.stop().await;
 }
 

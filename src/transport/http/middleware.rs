@@ -73,7 +73,9 @@ pub(super) async fn guard(
         .headers()
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok());
-    if !net::origin_allowed(origin, &st.cfg.cors_origins, st.cfg.any_origin) {
+    // A page of this very server (Origin = the Host just accepted) is not cross-origin.
+    let own = origin.is_some_and(|o| net::same_origin(o, host));
+    if !own && !net::origin_allowed(origin, &st.cfg.cors_origins, st.cfg.any_origin) {
         tracing::warn!(client_ip = %ip, origin = origin.unwrap_or(""), "refused: Origin not allowed");
         return json_error(
             StatusCode::FORBIDDEN,
