@@ -954,3 +954,110 @@ async fn a_call_past_max_concurrent_requests_is_503_busy_while_another_runs() {
     assert_eq!(slow.await.unwrap(), 200);
     s.stop().await;
 }
+
+/// The events of an SSE body: each as its lines, without comments (keep-alives).
+fn sse_events(text: &str) -> Vec<Vec<String>> {
+    text.split("\n\n")
+        .map(|e| {
+            e.lines()
+                .filter(|l| !l.is_empty() && !l.starts_with(':'))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|e| !e.is_empty())
+        .collect()
+}
+
+/// A priming event: an event id and a retry hint, and no data.
+fn is_priming(event: &[String]) -> bool {
+    event.iter().any(|l| l.starts_with("retry:"))
+        && !event.iter().any(|l| {
+            l.strip_prefix("data:")
+                .is_some_and(|d| !d.trim().is_empty())
+        })
+}
+
+/// The standalone GET stream of a session, read until its first keep-alive comment (the
+/// server's proof that it has nothing more to say for now).
+async fn standalone_stream_head(s: &HttpServer, sid: &str, version: &str) -> String {
+    use futures::StreamExt;
+    let resp = http()
+        .get(s.url("/mcp"))
+        .bearer_auth(TOKEN)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", sid)
+        .header("mcp-protocol-version", version)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "GET /mcp");
+    let mut body = resp.bytes_stream();
+    let mut text = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(chunk) = body.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if text.lines().any(|l| l.starts_with(':')) {
+                return;
+            }
+        }
+    });
+    read.await
+        .expect("a keep-alive comment on the standalone stream");
+    text
+}
+
+#[tokio::test]
+async fn sse_priming_events_go_only_to_sessions_at_2025_11_25_or_later() {
+    let fake = FakeTestOps::start().await.unwrap();
+    // A short idle timeout makes keep-alive comments frequent (half of it).
+    let s = server(&fake, &[("HTTP_IDLE_TIMEOUT", "1")]).await;
+    for (version, primed) in [
+        ("2024-11-05", false),
+        ("2025-03-26", false),
+        ("2025-06-18", false),
+        ("2025-11-25", true),
+    ] {
+        let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":version,"capabilities":{},"clientInfo":{"name":"old-or-new","version":"1"}}});
+        let r = post_mcp(&s, Some(TOKEN), None, &init).await;
+        let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+        let text = r.text().await.unwrap();
+        let answer = sse_events(&text);
+        assert!(
+            text.contains(&format!("\"protocolVersion\":\"{version}\"")),
+            "{version} negotiated: {text}"
+        );
+        assert!(
+            !answer.iter().any(|e| is_priming(e)),
+            "the initialize answer is never primed: {text}"
+        );
+        let mut streams = Vec::new();
+        for (id, method) in [(2, "ping"), (3, "tools/list")] {
+            let resp = http()
+                .post(s.url("/mcp"))
+                .bearer_auth(TOKEN)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-session-id", &sid)
+                .header("mcp-protocol-version", version)
+                .json(&json!({"jsonrpc":"2.0","id":id,"method":method}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{version} {method}");
+            streams.push(resp.text().await.unwrap());
+        }
+        streams.push(standalone_stream_head(&s, &sid, version).await);
+        for text in &streams {
+            let events = sse_events(text);
+            let priming = events.iter().filter(|e| is_priming(e)).count();
+            assert_eq!(
+                priming,
+                usize::from(primed),
+                "{version}: {priming} priming event(s) in {text:?}"
+            );
+            if primed {
+                assert!(is_priming(&events[0]), "priming comes first: {text:?}");
+            }
+        }
+    }
+    s.stop().await;
+}

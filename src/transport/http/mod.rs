@@ -8,6 +8,7 @@ mod endpoints;
 mod middleware;
 mod readiness;
 mod router;
+mod sessions;
 mod state;
 
 pub use readiness::Probe;
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +32,7 @@ use crate::metrics::Metrics;
 use crate::security::auth::TokenSet;
 use crate::server::AllureMcp;
 use readiness::Readiness;
+use sessions::Sessions;
 use state::AppState;
 
 /// Errors of the HTTP transport.
@@ -65,7 +67,7 @@ pub struct Services {
 }
 
 /// rmcp's Streamable HTTP service, as mounted at `/mcp`.
-type Streamable = StreamableHttpService<AllureMcp, LocalSessionManager>;
+type Streamable = StreamableHttpService<AllureMcp, Sessions>;
 
 /// What a stop must end, besides the connections.
 struct Running {
@@ -168,17 +170,22 @@ fn streamable(
     cfg: &HttpConfig,
     shutdown: CancellationToken,
     keep_alive: Duration,
-) -> (Streamable, Arc<LocalSessionManager>) {
-    let mut session_manager = LocalSessionManager::default();
-    session_manager.session_config.keep_alive = Some(cfg.session_idle_timeout);
-    let sessions = Arc::new(session_manager);
+) -> (Streamable, Arc<Sessions>) {
+    let mut local = LocalSessionManager::default();
+    local.session_config.keep_alive = Some(cfg.session_idle_timeout);
+    // Priming is decided per session by `Sessions`, which leaves rmcp's priming of
+    // request streams on and turns its server-wide priming (below) off.
+    let retry = SessionConfig::DEFAULT_SSE_RETRY;
+    local.session_config.sse_retry = Some(retry);
+    let sessions = Arc::new(Sessions::new(local, retry));
     let mut rmcp_cfg = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(!cfg.stateless)
         .with_json_response(cfg.stateless)
         .with_cancellation_token(shutdown)
         .with_max_request_body_bytes(cfg.max_body_bytes)
         // Host and Origin are checked by `guard`, the same way for every route.
-        .disable_allowed_hosts();
+        .disable_allowed_hosts()
+        .with_sse_retry(None);
     rmcp_cfg.sse_keep_alive = Some(keep_alive);
     let service =
         StreamableHttpService::new(move || Ok(server.clone()), sessions.clone(), rmcp_cfg);

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use tokio_util::task::TaskTracker;
 
 use super::readiness::Readiness;
@@ -29,7 +28,7 @@ pub(super) struct AppState {
     pub tokens: Arc<TokenSet>,
     pub metrics: Metrics,
     pub sse: Arc<SseSessions>,
-    pub mcp_sessions: Arc<LocalSessionManager>,
+    pub mcp_sessions: Arc<super::sessions::Sessions>,
     /// Which identity opened each Streamable HTTP session.
     pub owners: Owners,
     /// Held while a session may be created: the cap check and the creation are one step.
@@ -51,7 +50,7 @@ impl AppState {
     /// Open sessions of both transports, for the MAX_SESSIONS cap and the gauges.
     pub async fn sessions(&self) -> (usize, usize) {
         (
-            self.mcp_sessions.sessions.read().await.len(),
+            self.mcp_sessions.local.sessions.read().await.len(),
             self.sse.len(),
         )
     }
@@ -107,6 +106,7 @@ impl AppState {
             let listed_at = tokio::time::Instant::now();
             let live: std::collections::HashSet<String> = self
                 .mcp_sessions
+                .local
                 .sessions
                 .read()
                 .await
