@@ -11,11 +11,12 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use rmcp::model::ProgressNotificationParam;
 
 use crate::security::{CallSlot, ClientIp, Identity};
-use crate::tools::{AuditInfo, CallScope, Ctx, ProgressSink, Registry};
+use crate::tools::{AuditInfo, CallScope, Ctx, LogSink, ProgressSink, Registry, Severity};
 
 /// What the model reads once, at `initialize`.
 pub const INSTRUCTIONS: &str = "Allure TestOps tools: projects, launches (test runs), test results, test cases and CI jobs. \
@@ -24,16 +25,36 @@ list_launches for recent runs and get_launch_details for one launch's statistic.
 give them to the user. For \"why did this launch fail\", call triage_launch. The search_* tools take AQL: read the resource \
 allure://aql-guide first. Write tools (run, mute, assign, close, delete) change TestOps for everyone: confirm with the user first.";
 
-/// One MCP server instance. Cheap to clone: every session gets a clone.
+/// One MCP server instance. Cheap to clone; every session gets its own by
+/// [`AllureMcp::for_session`].
 #[derive(Clone, Debug)]
 pub struct AllureMcp {
     registry: Registry,
     ctx: Ctx,
+    /// The least severe event this session wants told (`logging/setLevel`), as a rank of
+    /// [`log_rank`]. Until the client says, warnings and worse: what it should not miss,
+    /// and nothing that turns a plain JSON answer into a stream.
+    log_level: Arc<AtomicU8>,
 }
+
+/// `warning` in [`log_rank`]'s order.
+const DEFAULT_LOG_RANK: u8 = 3;
 
 impl AllureMcp {
     pub fn new(registry: Registry, ctx: Ctx) -> Self {
-        AllureMcp { registry, ctx }
+        AllureMcp {
+            registry,
+            ctx,
+            log_level: Arc::new(AtomicU8::new(DEFAULT_LOG_RANK)),
+        }
+    }
+
+    /// The instance for a new session: shares everything but the session's own settings.
+    pub fn for_session(&self) -> Self {
+        AllureMcp {
+            log_level: Arc::new(AtomicU8::new(DEFAULT_LOG_RANK)),
+            ..self.clone()
+        }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -59,6 +80,7 @@ fn audit_of(context: &RequestContext<RoleServer>) -> AuditInfo {
 }
 
 impl ServerHandler for AllureMcp {
+    #[expect(deprecated, reason = "logging serves the 2025 protocol revisions")]
     fn get_info(&self) -> ServerConfig {
         let mut implementation = Implementation::new("allure-mcp", env!("CARGO_PKG_VERSION"));
         implementation.title = Some("Allure TestOps".into());
@@ -68,6 +90,7 @@ impl ServerHandler for AllureMcp {
                 .enable_prompts()
                 .enable_resources()
                 .enable_completions()
+                .enable_logging()
                 .build(),
         )
         .with_server_info(implementation)
@@ -148,6 +171,20 @@ impl ServerHandler for AllureMcp {
         Ok(CompleteResult::new(info))
     }
 
+    // Logging is deprecated from protocol 2026-07-28 on (SEP-2577), and rmcp marks its
+    // types so; clients of the 2025 revisions use it, and its notifications are how they
+    // hear of retries, cut answers and a slow upstream.
+    #[expect(deprecated, reason = "logging serves the 2025 protocol revisions")]
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.log_level
+            .store(log_rank(request.level), Ordering::Relaxed);
+        Ok(())
+    }
+
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.registry.get(name).map(|t| t.to_mcp())
     }
@@ -177,17 +214,103 @@ impl ServerHandler for AllureMcp {
             .extensions
             .get::<http::request::Parts>()
             .and_then(|p| p.extensions.get::<CallSlot>().cloned());
+        let (log, told) = session_log(context.peer.clone(), self.log_level.clone());
         let ctx = self.ctx.for_call(CallScope {
             cancel: context.ct.clone(),
             progress,
+            log: Some(log),
             audit: audit_of(&context),
         });
+        let result = self
+            .registry
+            .call(ctx, &request.name, request.arguments)
+            .await;
+        // Every event of the call reaches the client before its answer.
+        told.flush().await;
         // A tool this server does not offer is a protocol error (-32602), as the
         // specification lists it; a failure of a tool it offers is a tool result.
-        self.registry
-            .call(ctx, &request.name, request.arguments)
-            .await
+        result
             .map(Into::into)
             .map_err(|e| McpError::invalid_params(e.0, None))
     }
+}
+
+/// The order of MCP's logging levels, least severe first.
+#[expect(deprecated, reason = "logging serves the 2025 protocol revisions")]
+fn log_rank(level: rmcp::model::LoggingLevel) -> u8 {
+    use rmcp::model::LoggingLevel as L;
+    match level {
+        L::Debug => 0,
+        L::Info => 1,
+        L::Notice => 2,
+        L::Warning => 3,
+        L::Error => 4,
+        L::Critical => 5,
+        L::Alert => 6,
+        L::Emergency => 7,
+    }
+}
+
+#[expect(deprecated, reason = "logging serves the 2025 protocol revisions")]
+fn mcp_level(severity: Severity) -> rmcp::model::LoggingLevel {
+    use rmcp::model::LoggingLevel as L;
+    match severity {
+        Severity::Debug => L::Debug,
+        Severity::Info => L::Info,
+        Severity::Notice => L::Notice,
+        Severity::Warning => L::Warning,
+        Severity::Error => L::Error,
+    }
+}
+
+/// What a call tells its client, in order: a [`LogSink`] that queues (the Allure client
+/// calls it synchronously), and the task that sends the queue as `notifications/message`.
+enum Told {
+    Event(Severity, String),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+struct Teller(tokio::sync::mpsc::UnboundedSender<Told>);
+
+impl Teller {
+    /// Waits until everything queued so far has been sent.
+    async fn flush(self) {
+        let (done, sent) = tokio::sync::oneshot::channel();
+        if self.0.send(Told::Flush(done)).is_ok() {
+            let _ = sent.await;
+        }
+    }
+}
+
+/// The session's level is read when an event happens, so a `logging/setLevel` during a
+/// long call applies to the rest of it.
+#[expect(deprecated, reason = "logging serves the 2025 protocol revisions")]
+fn session_log(peer: rmcp::Peer<RoleServer>, level: Arc<AtomicU8>) -> (LogSink, Teller) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Told>();
+    tokio::spawn(async move {
+        while let Some(told) = rx.recv().await {
+            match told {
+                Told::Event(severity, message) => {
+                    let level = mcp_level(severity);
+                    let param = rmcp::model::LoggingMessageNotificationParam::new(
+                        level,
+                        serde_json::Value::String(message),
+                    )
+                    .with_logger("allure-mcp");
+                    // A client that went away cannot be told; the call goes on regardless.
+                    let _ = peer.notify_logging_message(param).await;
+                }
+                Told::Flush(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+    });
+    let queue = tx.clone();
+    let sink: LogSink = Arc::new(move |severity, message| {
+        if log_rank(mcp_level(severity)) >= level.load(Ordering::Relaxed) {
+            let _ = queue.send(Told::Event(severity, message));
+        }
+    });
+    (sink, Teller(tx))
 }

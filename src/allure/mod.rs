@@ -25,6 +25,7 @@ use url::Url;
 pub use auth::AuthMode;
 pub use error::AllureError;
 pub use model::Page;
+
 pub use retry::RetryPolicy;
 
 /// Everything needed to reach one Allure TestOps instance.
@@ -114,6 +115,44 @@ impl Answer {
 #[derive(Clone, Debug)]
 pub struct AllureClient {
     inner: Arc<Inner>,
+    /// Told what this clone's calls went through (one tool call's clone tells its client).
+    events: Option<EventSink>,
+}
+
+/// Something a call went through on its way to an answer, worth telling whoever made it.
+/// Never carries a credential or a query string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpstreamEvent {
+    /// A transient failure (`why`), and another attempt after `delay`.
+    Retry {
+        method: String,
+        path: String,
+        why: String,
+        attempt: u32,
+        delay: Duration,
+    },
+    /// A 401 with a session token: it was exchanged afresh and the call repeated.
+    Reauthenticated { method: String, path: String },
+    /// One answer took [`SLOW_ANSWER`] or longer.
+    Slow {
+        method: String,
+        path: String,
+        took: Duration,
+    },
+}
+
+/// An answer this slow is worth telling the caller about: Allure TestOps is struggling,
+/// and what the tool does next will be slow too.
+pub const SLOW_ANSWER: Duration = Duration::from_secs(5);
+
+/// Where a clone's [`UpstreamEvent`]s go.
+#[derive(Clone)]
+pub struct EventSink(pub Arc<dyn Fn(UpstreamEvent) + Send + Sync>);
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventSink")
+    }
 }
 
 struct Inner {
@@ -191,7 +230,22 @@ impl AllureClient {
                 last_answer_ms: AtomicU64::new(0),
                 observer: std::sync::OnceLock::new(),
             }),
+            events: None,
         })
+    }
+
+    /// A clone whose calls tell `sink` about their retries and re-authentications.
+    pub fn with_events(&self, sink: EventSink) -> AllureClient {
+        AllureClient {
+            inner: self.inner.clone(),
+            events: Some(sink),
+        }
+    }
+
+    fn tell(&self, event: impl FnOnce() -> UpstreamEvent) {
+        if let Some(sink) = &self.events {
+            (sink.0)(event());
+        }
     }
 
     /// `text` with every secret this client holds (the API token, the current JWT)

@@ -10,7 +10,7 @@ use url::Url;
 
 use super::error::{self, AllureError};
 use super::retry::RetryPolicy;
-use super::{AllureClient, Answer, Body, auth, unix_ms};
+use super::{AllureClient, Answer, Body, UpstreamEvent, auth, unix_ms};
 
 impl AllureClient {
     /// Sends one API call (`path` is below the API prefix, e.g. `/launch/1`) within the
@@ -82,6 +82,7 @@ impl AllureClient {
         loop {
             attempt += 1;
             let credential = self.credential().await?;
+            let attempt_started = Instant::now();
             let answered = match self.attempt(method, &url, query, body, &credential).await {
                 Ok(response) => response,
                 Err(e) => {
@@ -93,9 +94,12 @@ impl AllureClient {
                         target: "allure_mcp::allure",
                         %method, path, attempt, error = %describe_transport_error(&e), "upstream call failed"
                     );
+                    let why = || describe_transport_error(&e);
                     if idempotent
                         && retryable
-                        && self.back_off(attempt, &mut waited, None, started).await
+                        && self
+                            .back_off((method, path, why), attempt, &mut waited, None, started)
+                            .await
                     {
                         continue;
                     }
@@ -112,6 +116,14 @@ impl AllureClient {
                 Read::Head(ERROR_BODY_KEEP)
             };
             let result = self.read_body(method, path, answered, read).await;
+            let took = attempt_started.elapsed();
+            if took >= super::SLOW_ANSWER {
+                self.tell(|| UpstreamEvent::Slow {
+                    method: method.to_string(),
+                    path: path.to_owned(),
+                    took,
+                });
+            }
             tracing::debug!(
                 target: "allure_mcp::allure",
                 %method, path, status, attempt,
@@ -125,6 +137,10 @@ impl AllureClient {
                 // The JWT may have been revoked or expired early: one fresh exchange, one retry.
                 self.inner.auth.invalidate(jwt);
                 reauthenticated = true;
+                self.tell(|| UpstreamEvent::Reauthenticated {
+                    method: method.to_string(),
+                    path: path.to_owned(),
+                });
                 attempt -= 1;
                 continue;
             }
@@ -133,9 +149,12 @@ impl AllureClient {
                 Err(e) => {
                     // An answer that broke off may come whole next time; one too large won't.
                     let broke_off = matches!(e, AllureError::Transport { .. });
+                    let why = || "the answer broke off".to_owned();
                     if idempotent
                         && broke_off
-                        && self.back_off(attempt, &mut waited, None, started).await
+                        && self
+                            .back_off((method, path, why), attempt, &mut waited, None, started)
+                            .await
                     {
                         continue;
                     }
@@ -146,9 +165,12 @@ impl AllureClient {
                 return Ok(answer);
             }
             let hint = retry_after.map(Duration::from_secs);
+            let why = || format!("HTTP {status}");
             if idempotent
                 && RetryPolicy::is_retryable_status(status)
-                && self.back_off(attempt, &mut waited, hint, started).await
+                && self
+                    .back_off((method, path, why), attempt, &mut waited, hint, started)
+                    .await
             {
                 continue;
             }
@@ -304,8 +326,11 @@ impl AllureClient {
     /// Waits before another attempt, if the policy allows one and the wait ends before
     /// the call's deadline: a retry the deadline would cut off is not started, so the
     /// caller reports what upstream said (a 429, a 503), not a timeout it did not cause.
+    /// `call` (method, path, why it failed) is for the [`UpstreamEvent::Retry`] told
+    /// before the wait.
     async fn back_off(
         &self,
+        (method, path, why): (&Method, &str, impl FnOnce() -> String),
         attempt: u32,
         waited: &mut Duration,
         hint: Option<Duration>,
@@ -314,6 +339,13 @@ impl AllureClient {
         let left = self.inner.timeout.saturating_sub(started.elapsed());
         match self.inner.retry.next_delay(attempt, *waited, hint) {
             Some(delay) if delay < left => {
+                self.tell(|| UpstreamEvent::Retry {
+                    method: method.to_string(),
+                    path: path.to_owned(),
+                    why: why(),
+                    attempt,
+                    delay,
+                });
                 tokio::time::sleep(delay).await;
                 *waited += delay;
                 true

@@ -60,7 +60,22 @@ const RESULTS_PAGE: usize = 100;
 /// empty page whatever `totalPages` says, at the deadline (a page it cuts off is dropped),
 /// and at a page that fails; each early stop is said in `cut`. Only a first page that
 /// fails is an error: without it there is nothing to report.
+/// A cut is also told to the client as it happens (`Info`), for clients that show logs.
 pub(super) async fn all_results(
+    ctx: &Ctx,
+    launch_id: i64,
+    max: usize,
+    deadline: tokio::time::Instant,
+) -> Result<LaunchResults, AllureError> {
+    let read = read_results(ctx, launch_id, max, deadline).await?;
+    if let Some(cut) = &read.cut {
+        ctx.scope
+            .note(super::Severity::Info, format!("launch #{launch_id}: {cut}"));
+    }
+    Ok(read)
+}
+
+async fn read_results(
     ctx: &Ctx,
     launch_id: i64,
     max: usize,

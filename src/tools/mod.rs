@@ -115,6 +115,21 @@ impl Toolset {
 pub type ProgressSink =
     Arc<dyn Fn(f64, Option<f64>, String) -> BoxFuture<'static, ()> + Send + Sync>;
 
+/// How much a call's event matters to the client (MCP logging levels, the five we use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+}
+
+/// Tells the client what a call went through: upstream retries, cut answers, slow calls
+/// (MCP `notifications/message`). Synchronous, so the Allure client can use it too; the
+/// transport keeps the order and delivers everything before the call's answer.
+pub type LogSink = Arc<dyn Fn(Severity, String) + Send + Sync>;
+
 /// Who made a call, for the audit line (HTTP transports fill it; stdio has none).
 #[derive(Clone, Debug, Default)]
 pub struct AuditInfo {
@@ -130,6 +145,8 @@ pub struct CallScope {
     pub cancel: tokio_util::sync::CancellationToken,
     /// Present when the client asked for progress (sent a progress token).
     pub progress: Option<ProgressSink>,
+    /// Present when the client can be told about events (any MCP session).
+    pub log: Option<LogSink>,
     pub audit: AuditInfo,
 }
 
@@ -137,6 +154,7 @@ impl std::fmt::Debug for CallScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallScope")
             .field("progress", &self.progress.is_some())
+            .field("log", &self.log.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -145,6 +163,13 @@ impl CallScope {
     pub async fn progress(&self, done: f64, total: Option<f64>, message: String) {
         if let Some(p) = &self.progress {
             p(done, total, message).await;
+        }
+    }
+
+    /// Tells the client about an event of this call, if it can be told.
+    pub fn note(&self, severity: Severity, message: impl Into<String>) {
+        if let Some(log) = &self.log {
+            log(severity, message.into());
         }
     }
 }
@@ -272,9 +297,22 @@ impl Ctx {
     }
 
     /// A fresh context for one call, sharing the client.
+    /// This server's context for one call: its scope, and a client whose retries and
+    /// re-authentications are told to the caller.
     pub fn for_call(&self, scope: CallScope) -> Ctx {
+        let client = match scope.log.clone() {
+            Some(log) => {
+                self.client
+                    .with_events(crate::allure::EventSink(Arc::new(move |event| {
+                        let (severity, message) = describe_upstream(&event);
+                        log(severity, message);
+                    })))
+            }
+            None => self.client.clone(),
+        };
         Ctx {
             scope,
+            client,
             ..self.clone()
         }
     }
@@ -282,6 +320,40 @@ impl Ctx {
     /// A deep link into the TestOps UI.
     pub fn link(&self, path: &str) -> String {
         format!("{}{}", self.client.ui_base(), path)
+    }
+}
+
+/// What the client is told about something a call went through upstream.
+fn describe_upstream(event: &crate::allure::UpstreamEvent) -> (Severity, String) {
+    use crate::allure::UpstreamEvent;
+    match event {
+        UpstreamEvent::Retry {
+            method,
+            path,
+            why,
+            attempt,
+            delay,
+        } => (
+            Severity::Warning,
+            format!(
+                "Allure TestOps: {method} {path} failed ({why}); retry {attempt} in {:.1} s",
+                delay.as_secs_f64()
+            ),
+        ),
+        UpstreamEvent::Reauthenticated { method, path } => (
+            Severity::Notice,
+            format!(
+                "Allure TestOps refused the session token on {method} {path} (401); \
+                 exchanged the API token for a new session and repeated the call"
+            ),
+        ),
+        UpstreamEvent::Slow { method, path, took } => (
+            Severity::Notice,
+            format!(
+                "Allure TestOps took {:.1} s to answer {method} {path}; it may be under load",
+                took.as_secs_f64()
+            ),
+        ),
     }
 }
 

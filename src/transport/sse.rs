@@ -166,7 +166,7 @@ impl SseSessions {
         self.metrics.set_sessions("sse", self.len());
         tracing::info!(session = %id, identity = %owner.0, "legacy SSE session opened");
 
-        let server = self.server.clone();
+        let server = self.server.for_session();
         let ct = cancel.clone();
         let sessions = self.clone();
         let sid = id.clone();

@@ -11,6 +11,7 @@ mod check;
 mod client;
 mod contract;
 mod http;
+mod logging;
 mod missing;
 mod nix;
 mod nspawn;

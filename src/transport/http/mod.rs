@@ -188,7 +188,7 @@ fn streamable(
         .with_sse_retry(None);
     rmcp_cfg.sse_keep_alive = Some(keep_alive);
     let service =
-        StreamableHttpService::new(move || Ok(server.clone()), sessions.clone(), rmcp_cfg);
+        StreamableHttpService::new(move || Ok(server.for_session()), sessions.clone(), rmcp_cfg);
     (service, sessions)
 }
 
