@@ -111,10 +111,11 @@ impl Render for DefectDetails {
         }
         for r in &self.results {
             s.push_str(&format!(
-                "- #{} [{}] {}\n",
+                "- #{} [{}] {} {}\n",
                 r.id,
                 r.status.map_or("?", TestStatus::as_str),
-                r.name
+                r.name,
+                r.url
             ));
         }
         s.push_str(&self.url);

@@ -88,7 +88,8 @@ impl Render for History {
         );
         for r in &self.runs {
             s.push_str(&format!(
-                "- {} [{}] launch {} {}\n",
+                "- result #{} {} [{}] launch {} {}\n",
+                r.test_result_id,
                 r.date.as_deref().unwrap_or(""),
                 r.status.map_or("?", TestStatus::as_str),
                 r.launch_id.map(|l| l.to_string()).unwrap_or_default(),

@@ -166,19 +166,7 @@ impl Render for LaunchDetails {
         if !self.tags.is_empty() {
             s.push_str(&format!("tags: {}\n", self.tags.join(", ")));
         }
-        for j in &self.job_runs {
-            s.push_str(&format!(
-                "job run #{} {}: {} / {}{}\n",
-                j.id,
-                j.name.as_deref().unwrap_or(""),
-                j.stage.as_deref().unwrap_or("?"),
-                j.status.as_deref().unwrap_or("?"),
-                j.ci_url
-                    .as_ref()
-                    .map(|u| format!(" {u}"))
-                    .unwrap_or_default()
-            ));
-        }
+        s.push_str(&job_run_lines(&self.job_runs));
         s.push_str(&self.url);
         s
     }
@@ -219,14 +207,20 @@ pub struct LaunchStatus {
 impl Render for LaunchStatus {
     fn text(&self) -> String {
         format!(
-            "Launch #{} {}: {}\n{}\n{}",
+            "Launch #{} {}: {}\n{}\n{}{}",
             self.launch_id,
             self.name,
             self.status,
             self.statistic.text(),
+            job_run_lines(&self.job_runs),
             self.url
         )
     }
+}
+
+/// One line per job run, each ending in a newline.
+pub(super) fn job_run_lines(runs: &[JobRunSummary]) -> String {
+    runs.iter().map(|j| format!("{}\n", j.line())).collect()
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -268,6 +262,7 @@ impl Render for LaunchReport {
                 ));
             }
         }
+        s.push_str(&job_run_lines(&self.job_runs));
         s.push_str(&self.url);
         s
     }

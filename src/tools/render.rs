@@ -77,6 +77,16 @@ pub struct Example {
     pub url: String,
 }
 
+/// `Links: <url with {id}>`: one line for a list whose rows' links differ only in their
+/// id, instead of a link on every row. `rows` are (id, link); `None` when a link does not
+/// follow the pattern of the first (then each row must show its own).
+pub fn link_pattern<'a>(mut rows: impl Iterator<Item = (i64, &'a str)>) -> Option<String> {
+    let (id, first) = rows.next()?;
+    let pattern = format!("{}{{id}}", first.strip_suffix(&id.to_string())?);
+    rows.all(|(id, url)| pattern.replace("{id}", &id.to_string()) == url)
+        .then(|| format!("Links: {pattern}\n"))
+}
+
 /// A CI job run that feeds a launch.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct JobRunSummary {
@@ -90,6 +100,32 @@ pub struct JobRunSummary {
     /// Link to the run on the CI server.
     pub ci_url: Option<String>,
     pub error: Option<String>,
+}
+
+impl JobRunSummary {
+    /// `job run #id name (job #j): stage / status ci-link error: …`, every id and link a
+    /// model needs to rerun it or send the user to CI.
+    pub fn line(&self) -> String {
+        let mut s = format!("job run #{}", self.id);
+        if let Some(n) = &self.name {
+            s.push_str(&format!(" {n}"));
+        }
+        if let Some(j) = self.job_id {
+            s.push_str(&format!(" (job #{j})"));
+        }
+        s.push_str(&format!(
+            ": {} / {}",
+            self.stage.as_deref().unwrap_or("?"),
+            self.status.as_deref().unwrap_or("?")
+        ));
+        if let Some(u) = &self.ci_url {
+            s.push_str(&format!(" {u}"));
+        }
+        if let Some(e) = &self.error {
+            s.push_str(&format!(" error: {e}"));
+        }
+        s
+    }
 }
 
 impl From<JobRun> for JobRunSummary {

@@ -89,6 +89,9 @@ impl ResultLine {
         if let Some(a) = &self.assignee {
             s.push_str(&format!(" (assignee {a})"));
         }
+        if let Some(c) = self.test_case_id {
+            s.push_str(&format!(" case #{c}"));
+        }
         if let Some(l) = self.launch_id {
             s.push_str(&format!(" in launch #{l}"));
         }
@@ -178,6 +181,9 @@ impl Render for ResultDetails {
         }
         if let Some(a) = &self.assignee {
             s.push_str(&format!("assignee: {a}\n"));
+        }
+        if let Some(c) = self.test_case_id {
+            s.push_str(&format!("test case #{c}\n"));
         }
         if let Some(m) = &self.message {
             s.push_str(&format!("message: {m}\n"));

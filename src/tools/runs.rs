@@ -144,21 +144,7 @@ impl Render for JobRuns {
             if self.running { " (still running)" } else { "" }
         );
         for j in &self.job_runs {
-            s.push_str(&format!(
-                "- #{} {}: {} / {}{}{}\n",
-                j.id,
-                j.name.as_deref().unwrap_or(""),
-                j.stage.as_deref().unwrap_or("?"),
-                j.status.as_deref().unwrap_or("?"),
-                j.ci_url
-                    .as_ref()
-                    .map(|u| format!(" {u}"))
-                    .unwrap_or_default(),
-                j.error
-                    .as_ref()
-                    .map(|e| format!(" error: {e}"))
-                    .unwrap_or_default()
-            ));
+            s.push_str(&format!("- {}\n", j.line()));
         }
         s
     }
@@ -231,32 +217,18 @@ impl Render for WaitOutcome {
                 "Launch #{} closed after {} s.",
                 self.launch_id, self.waited_s
             ),
-            WaitEnd::CiFailed => {
-                let mut h = format!(
-                    "Launch #{}: its CI job runs ended after {} s, and some FAILED TO RUN on the CI server (their tests did not run):",
-                    self.launch_id, self.waited_s
-                );
-                for j in self
-                    .job_runs
-                    .iter()
-                    .filter(|j| j.stage.as_deref() == Some(RUN_FAILURE))
-                {
-                    h.push_str(&format!(
-                        "\n- job run #{} {}: {}{}",
-                        j.id,
-                        j.name.as_deref().unwrap_or(""),
-                        j.error.as_deref().unwrap_or("no error message"),
-                        j.ci_url
-                            .as_deref()
-                            .map(|u| format!(" {u}"))
-                            .unwrap_or_default()
-                    ));
-                }
-                h.push_str("\nFix the CI job, then rerun_job_run.");
-                h
-            }
+            WaitEnd::CiFailed => format!(
+                "Launch #{}: its CI job runs ended after {} s, and some FAILED TO RUN on the CI server \
+                 (stage {RUN_FAILURE}: their tests did not run). Fix the CI job, then rerun_job_run.",
+                self.launch_id, self.waited_s
+            ),
         };
-        format!("{head}\n{}\n{}", self.statistic.text(), self.url)
+        format!(
+            "{head}\n{}\n{}{}",
+            self.statistic.text(),
+            super::launches::job_run_lines(&self.job_runs),
+            self.url
+        )
     }
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::aql::{self, Entity};
-use super::render::{cut, time};
+use super::render::{cut, link_pattern, time};
 use super::testcase_bulk::{
     BULK_ADD_TEST_CASE_TAGS, BULK_REMOVE_TEST_CASE_TAGS, BULK_SET_TEST_CASE_STATUS,
     bulk_add_test_case_tags, bulk_remove_test_case_tags, bulk_set_test_case_status,
@@ -108,6 +108,11 @@ impl Render for CaseList {
                 }
             ));
         }
+        let rows = || self.test_cases.iter().map(|t| (t.id, t.url.as_str()));
+        match link_pattern(rows()) {
+            Some(line) => s.push_str(&line),
+            None => rows().for_each(|(id, url)| s.push_str(&format!("#{id}: {url}\n"))),
+        }
         s
     }
 }
@@ -152,6 +157,14 @@ impl Render for CaseDetails {
             self.name,
             self.status.as_deref().unwrap_or("?")
         );
+        // The ids update_test_case takes (status_id) and the workflow they belong to.
+        if let Some(id) = self.status_id {
+            s.push_str(&format!("status id {id}"));
+            if let Some(w) = self.workflow_id {
+                s.push_str(&format!(" (workflow {w})"));
+            }
+            s.push('\n');
+        }
         for (label, v) in [
             ("description", &self.description),
             ("precondition", &self.precondition),
@@ -260,6 +273,11 @@ impl Render for PlanList {
                 p.name,
                 p.test_cases.unwrap_or(0)
             ));
+        }
+        let rows = || self.test_plans.iter().map(|p| (p.id, p.url.as_str()));
+        match link_pattern(rows()) {
+            Some(line) => s.push_str(&line),
+            None => rows().for_each(|(id, url)| s.push_str(&format!("#{id}: {url}\n"))),
         }
         s
     }

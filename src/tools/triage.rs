@@ -70,7 +70,10 @@ impl Render for Triage {
             self.launch_id, self.launch_name, self.failures, self.groups_total
         );
         if let Some(p) = &self.previous_launch {
-            s.push_str(&format!(", compared with launch #{} {}", p.id, p.name));
+            s.push_str(&format!(
+                ", compared with launch #{} {} {}",
+                p.id, p.name, p.url
+            ));
         }
         s.push('\n');
         for g in &self.groups {

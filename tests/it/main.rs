@@ -22,6 +22,7 @@ mod reliability;
 mod security;
 mod settings;
 mod stdio;
+mod text;
 mod systemd;
 mod tools;
 mod tools_behaviour;

@@ -250,7 +250,7 @@ async fn the_proxy_catches_a_wrong_answer_and_a_wrong_request() {
 
 /// Tool arguments for a read tool, from its input schema: ids 1, the other required
 /// fields with values valid for the tool.
-fn arguments(tool: &rmcp::model::Tool) -> Value {
+pub fn arguments(tool: &rmcp::model::Tool) -> Value {
     let schema = tool.input_schema.as_ref();
     let required: Vec<&str> = schema
         .get("required")
