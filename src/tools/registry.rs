@@ -284,6 +284,7 @@ impl Registry {
                 log(outcome, None, elapsed_ms);
                 let text = client.redact(&out.text).into_owned();
                 client.redact_value(&mut out.structured);
+                super::schema::drop_nulls(&mut out.structured);
                 let mut r = CallToolResult::success(vec![Content::text(text)]);
                 r.structured_content = Some(out.structured);
                 r

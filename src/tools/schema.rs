@@ -8,11 +8,13 @@ use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
 /// Schemas travel in every `tools/list`, so they carry no bytes that change nothing for
-/// the client: no `$schema` URI, no titles, no integer formats. Optional inputs are
-/// plain types (absence, not `null`, is how they are left out), and "minimum: 0" of
-/// unsigned ones goes (descriptions state the real ranges). Output schemas are read by
-/// machines only: they lose descriptions and `required` (every answer carries every
-/// field anyway; the types are still checked). Input descriptions stay.
+/// the client: no `$schema` URI, no titles, no integer formats. Optional inputs and
+/// outputs are plain types: absence, not `null`, is how a value is left out (answers lose
+/// their null fields in [`drop_nulls`]), so no schema needs a type list or a null
+/// alternative. "minimum: 0" of unsigned inputs goes (descriptions state the real
+/// ranges). Output schemas are read by machines only: they lose descriptions and
+/// `required` (a field may be absent; the types are still checked). Input descriptions
+/// stay.
 ///
 /// The schema is generated here rather than by rmcp's `schema_for_*` helpers: those keep
 /// every schema they make in thread-local caches for the life of the thread, and
@@ -37,21 +39,20 @@ pub(super) fn schema_of<T: JsonSchema>(settings: SchemaSettings, output: bool) -
                 {
                     m.remove("format");
                 }
-                if !output && let Some(Value::Array(types)) = m.get("type") {
-                    let kept: Vec<Value> = types
-                        .iter()
-                        .filter(|t| t.as_str() != Some("null"))
-                        .cloned()
-                        .collect();
-                    if kept.len() == 1 {
-                        m.insert("type".into(), kept[0].clone());
-                    }
+                if !output {
+                    not_null(m);
                 }
                 for (k, child) in m.iter_mut() {
                     if k == "properties" || k == "$defs" {
                         // Keys here are names, not keywords: only their values are schemas.
                         if let Value::Object(props) = child {
-                            props.values_mut().for_each(|p| strip(p, output));
+                            for p in props.values_mut() {
+                                // An absent field, never a null one: see `drop_nulls`.
+                                if let (true, Value::Object(pm)) = (k == "properties", &mut *p) {
+                                    not_null(pm);
+                                }
+                                strip(p, output);
+                            }
                         }
                     } else {
                         strip(child, output);
@@ -60,6 +61,33 @@ pub(super) fn schema_of<T: JsonSchema>(settings: SchemaSettings, output: bool) -
             }
             Value::Array(a) => a.iter_mut().for_each(|x| strip(x, output)),
             _ => {}
+        }
+    }
+    /// `type: [T, "null"]` → `type: T`, and `anyOf: [X, {type: null}]` → X: the form every
+    /// client reads, where JSON Schema's type lists are less portable (OpenAPI 3.0 and
+    /// Gemini's function declarations have neither).
+    fn not_null(m: &mut JsonObject) {
+        if let Some(Value::Array(types)) = m.get("type") {
+            let kept: Vec<Value> = types
+                .iter()
+                .filter(|t| t.as_str() != Some("null"))
+                .cloned()
+                .collect();
+            if kept.len() == 1 {
+                m.insert("type".into(), kept[0].clone());
+            }
+        }
+        if let Some(Value::Array(any)) = m.get("anyOf") {
+            let kept: Vec<Value> = any
+                .iter()
+                .filter(|x| x.get("type").and_then(Value::as_str) != Some("null"))
+                .cloned()
+                .collect();
+            if let [Value::Object(only)] = kept.as_slice() {
+                let only = only.clone();
+                m.remove("anyOf");
+                m.extend(only);
+            }
         }
     }
     let mut v = settings
@@ -72,5 +100,19 @@ pub(super) fn schema_of<T: JsonSchema>(settings: SchemaSettings, output: bool) -
         // Only a unit-like type gives a boolean root; the invariants test holds every
         // tool's root to `type: object`, so this never reaches a client.
         _ => Arc::new(JsonObject::new()),
+    }
+}
+
+/// Removes every object field whose value is `null`, at any depth: an answer leaves out
+/// what it does not know, as its schema (see [`schema_of`]) says. Array items stay where
+/// they are, so positions keep their meaning.
+pub(super) fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
     }
 }

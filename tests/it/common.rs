@@ -122,15 +122,55 @@ fn settings_against<'a>(base: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a
     settings
 }
 
-/// `tools/call` of `name` with `args` (a JSON object), answered.
+/// `tools/call` of `name` with `args` (a JSON object), answered; its structured content,
+/// if any, checked against the tool's output schema (every behaviour test checks it so).
 async fn call_tool(
     client: &RunningService<RoleClient, ()>,
     name: &str,
     args: Value,
 ) -> CallToolResult {
-    try_call_tool(client, name, args)
+    let r = try_call_tool(client, name, args)
         .await
-        .expect("tools/call answered")
+        .expect("tools/call answered");
+    if let Some(content) = &r.structured_content {
+        let schema = output_schema(client, name).await;
+        let errors = fits(&schema, content);
+        assert!(
+            errors.is_empty(),
+            "{name}'s answer breaks its output schema: {errors:?}\n{content}"
+        );
+    }
+    r
+}
+
+/// Where `value` breaks `schema` (JSON Schema 2020-12), if anywhere.
+pub fn fits(schema: &Value, value: &Value) -> Vec<String> {
+    let validator = jsonschema::validator_for(schema).expect("a valid output schema");
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{}: {e}", e.instance_path))
+        .collect()
+}
+
+/// A tool's output schema. Every server built from this code has the same schemas, so
+/// they are asked for once per test binary.
+async fn output_schema(client: &RunningService<RoleClient, ()>, name: &str) -> Value {
+    static SCHEMAS: std::sync::Mutex<Option<std::collections::HashMap<String, Value>>> =
+        std::sync::Mutex::new(None);
+    if let Some(s) = SCHEMAS.lock().unwrap().as_ref().and_then(|m| m.get(name)) {
+        return s.clone();
+    }
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let mut cache = SCHEMAS.lock().unwrap();
+    let map = cache.get_or_insert_with(Default::default);
+    for t in tools {
+        if let Some(schema) = &t.output_schema {
+            map.insert(t.name.to_string(), Value::Object((**schema).clone()));
+        }
+    }
+    map.get(name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} answered structured content without an output schema"))
 }
 
 /// `tools/call`, with a JSON-RPC error answer as `Err` (its code and message).

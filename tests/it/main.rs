@@ -22,7 +22,7 @@ mod reliability;
 mod security;
 mod settings;
 mod stdio;
-mod text;
 mod systemd;
+mod text;
 mod tools;
 mod tools_behaviour;

@@ -127,6 +127,11 @@ async fn a_client_that_reads_only_text_gets_every_id_and_link() {
         }
     }
     assert!(checked >= 25, "only {checked} read tools answered");
+    // Every answer above was also checked against its output schema (`common::call_tool`);
+    // that check finds a null where the schema has none.
+    let get_project = tools.iter().find(|t| t.name == "get_project").unwrap();
+    let schema = Value::Object((**get_project.output_schema.as_ref().unwrap()).clone());
+    assert!(!crate::common::fits(&schema, &json!({"id": 1, "name": null})).is_empty());
     assert!(
         missing.is_empty(),
         "{} ids or links only in structured content:\n{}",

@@ -162,6 +162,51 @@ fn tools_list_fits_the_size_budget() {
     assert!(bytes < 60_000, "tools/list is {bytes} bytes");
 }
 
+/// Places where a schema uses a form that clients which translate schemas (to OpenAPI
+/// 3.0, to Gemini's declarations) cannot read: a list of types, or a `null` type.
+fn unportable(v: &Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            match m.get("type") {
+                Some(Value::Array(_)) => out.push(format!("{at}: a list of types")),
+                Some(Value::String(t)) if t == "null" => out.push(format!("{at}: type null")),
+                _ => {}
+            }
+            for (k, x) in m {
+                unportable(x, &format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                unportable(x, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn schemas_use_the_most_portable_form() {
+    let mut found = Vec::new();
+    for t in Registry::new(&Toolset::ALL, false).list() {
+        let input = Value::Object((*t.input_schema).clone());
+        unportable(&input, &format!("{} input", t.name), &mut found);
+        if let Some(o) = &t.output_schema {
+            let output = Value::Object((**o).clone());
+            unportable(&output, &format!("{} output", t.name), &mut found);
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+    // And the check itself finds them.
+    let mut probe = Vec::new();
+    unportable(
+        &serde_json::json!({"properties": {"a": {"type": ["string", "null"]}, "b": {"anyOf": [{"type": "null"}]}}}),
+        "probe",
+        &mut probe,
+    );
+    assert_eq!(probe.len(), 2, "{probe:?}");
+}
+
 /// The README's tool table, generated from the registry.
 fn tool_table() -> String {
     let mut s = String::from("| Tool | Toolset | Read-only | What it does |\n|---|---|---|---|\n");
