@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use rmcp::model::ProgressNotificationParam;
 
 use crate::security::{CallSlot, ClientIp, Identity};
-use crate::tools::{AuditInfo, CallScope, Ctx, LogSink, ProgressSink, Registry, Severity};
+use crate::tools::{
+    AuditInfo, CallScope, Ctx, LogSink, ProgressSink, Registry, RemoteCancel, Severity,
+};
 
 /// What the model reads once, at `initialize`.
 pub const INSTRUCTIONS: &str = "Allure TestOps tools: projects, launches (test runs), test results, test cases and CI jobs. \
@@ -216,7 +218,7 @@ impl ServerHandler for AllureMcp {
             .and_then(|p| p.extensions.get::<CallSlot>().cloned());
         let (log, told) = session_log(context.peer.clone(), self.log_level.clone());
         let ctx = self.ctx.for_call(CallScope {
-            cancel: context.ct.clone(),
+            cancel: cancellation(&context),
             progress,
             log: Some(log),
             audit: audit_of(&context),
@@ -233,6 +235,28 @@ impl ServerHandler for AllureMcp {
             .map(Into::into)
             .map_err(|e| McpError::invalid_params(e.0, None))
     }
+}
+
+/// What cancels a call: its request's own cancellation (a cancelled request, a closed
+/// connection, the server stopping), and on a stateless server also a cancellation that
+/// came in another request ([`RemoteCancel`]). The linking task ends with either.
+fn cancellation(context: &RequestContext<RoleServer>) -> tokio_util::sync::CancellationToken {
+    let remote = context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<RemoteCancel>().cloned());
+    let Some(RemoteCancel(remote)) = remote else {
+        return context.ct.clone();
+    };
+    let both = context.ct.child_token();
+    let linked = both.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = remote.cancelled() => linked.cancel(),
+            _ = linked.cancelled() => {}
+        }
+    });
+    both
 }
 
 /// The order of MCP's logging levels, least severe first.

@@ -138,6 +138,12 @@ pub struct AuditInfo {
     pub session: Option<String>,
 }
 
+/// A cancellation that reaches a call from outside its own request: on a stateless HTTP
+/// server, a `notifications/cancelled` sent in another POST. The transport puts it in
+/// the request; the call is cancelled by it as by its own request's cancellation.
+#[derive(Clone, Debug)]
+pub struct RemoteCancel(pub tokio_util::sync::CancellationToken);
+
 /// Per-call plumbing from the transport: cancellation, progress, and who is calling.
 #[derive(Clone, Default)]
 pub struct CallScope {

@@ -155,8 +155,7 @@ pub fn fits(schema: &Value, value: &Value) -> Vec<String> {
 /// A tool's output schema. Every server built from this code has the same schemas, so
 /// they are asked for once per test binary.
 async fn output_schema(client: &RunningService<RoleClient, ()>, name: &str) -> Value {
-    static SCHEMAS: Mutex<Option<std::collections::HashMap<String, Value>>> =
-        Mutex::new(None);
+    static SCHEMAS: Mutex<Option<std::collections::HashMap<String, Value>>> = Mutex::new(None);
     if let Some(s) = SCHEMAS.lock().unwrap().as_ref().and_then(|m| m.get(name)) {
         return s.clone();
     }

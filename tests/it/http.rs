@@ -1061,3 +1061,57 @@ async fn sse_priming_events_go_only_to_sessions_at_2025_11_25_or_later() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_stateless_server_cancels_the_call_a_cancellation_names_for_its_identity() {
+    let fake = common::fake_with_long_jobs().await;
+    let launch = common::running_launch(&fake);
+    let s = server(&fake, &[("MCP_STATELESS", "true")]).await;
+    let post = |token: &'static str, body: Value| {
+        http()
+            .post(s.url("/mcp"))
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .json(&body)
+            .send()
+    };
+    fake.clear_requests();
+    let wait = post(
+        TOKEN,
+        json!({"jsonrpc":"2.0","id":41,"method":"tools/call","params":{"name":"wait_for_launch","arguments":{"launch_id":launch,"timeout_s":300}}}),
+    );
+    let waiting = tokio::spawn(async move { rpc(wait.await.unwrap()).await });
+    // The call is running once it has asked upstream about the launch.
+    eventually(
+        Duration::from_secs(20),
+        "the wait asks upstream",
+        async || {
+            !fake
+                .requests_to("GET", &format!("/launch/{launch}"))
+                .is_empty()
+        },
+    )
+    .await;
+    let cancel = |token| {
+        post(
+            token,
+            json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":41,"reason":"user"}}),
+        )
+    };
+    // Another identity's cancellation of the same id is accepted and reaches nothing…
+    assert_eq!(cancel(OTHER).await.unwrap().status(), 202);
+    assert!(!waiting.is_finished());
+    // …the caller's own ends the call, long before its 300 s.
+    assert_eq!(cancel(TOKEN).await.unwrap().status(), 202);
+    let answer = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("the cancelled call answers at once")
+        .unwrap();
+    assert_eq!(answer["id"], 41);
+    assert_eq!(
+        answer["result"]["structuredContent"]["outcome"], "cancelled",
+        "{answer}"
+    );
+    s.stop().await;
+}

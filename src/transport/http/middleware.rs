@@ -265,11 +265,11 @@ fn is_initialize(req: &Request) -> bool {
 
 /// The body of a buffered request, for the middleware to look at (a cheap clone).
 #[derive(Clone)]
-struct BufferedBody(Bytes);
+pub(super) struct BufferedBody(pub(super) Bytes);
 
 /// The request with its body read in full within `limit`: a chunked body over the limit
 /// is a 413 like one whose Content-Length says so (rmcp would answer 500).
-async fn buffered(req: Request, limit: usize) -> Result<Request, Response> {
+pub(super) async fn buffered(req: Request, limit: usize) -> Result<Request, Response> {
     let (parts, body) = req.into_parts();
     match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => {
@@ -301,7 +301,7 @@ async fn buffered(req: Request, limit: usize) -> Result<Request, Response> {
 
 /// A response whose body keeps `guard` alive until the body is done (or dropped): what
 /// must last as long as an answer (a concurrency slot, a shutdown count) lasts that long.
-fn guarded<G: Send + Unpin + 'static>(resp: Response, guard: G) -> Response {
+pub(super) fn guarded<G: Send + Unpin + 'static>(resp: Response, guard: G) -> Response {
     let (parts, body) = resp.into_parts();
     Response::from_parts(
         parts,

@@ -4,6 +4,7 @@
 //! bearer tokens, CORS, Origin and Host checks, rate limits, an IP allow-list, body
 //! size, time and concurrency limits, a session cap, and a graceful stop.
 
+mod cancel;
 mod endpoints;
 mod middleware;
 mod readiness;
@@ -139,6 +140,7 @@ fn start(
         metrics: services.metrics,
         sse,
         mcp_sessions,
+        calls: Arc::default(),
         owners: Arc::new(Mutex::new(HashMap::new())),
         creating: Arc::new(tokio::sync::Mutex::new(())),
         readiness: Arc::new(Readiness::new(services.upstream)),

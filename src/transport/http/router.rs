@@ -13,6 +13,7 @@ use tower_governor::governor::GovernorConfigBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
+use super::cancel::stateless_cancellation;
 use super::endpoints::{healthz, metrics_handler, readyz, sse_open, sse_post};
 use super::middleware::{CallerKey, guard, require_identity, session_owners};
 use super::state::AppState;
@@ -28,14 +29,18 @@ pub(super) fn router(
     streamable: Streamable,
 ) -> Result<(Router, impl Fn() + Send + 'static), HttpError> {
     let cfg = state.cfg.clone();
-    let mcp_route =
-        Router::new()
-            .route_service("/mcp", streamable)
-            .layer(middleware::from_fn_with_state(
-                state.clone(),
-                session_owners,
-            ));
-    // Outermost last: guard → rate limit → identity → (on /mcp) session owners.
+    let mcp_route = Router::new()
+        .route_service("/mcp", streamable)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            stateless_cancellation,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session_owners,
+        ));
+    // Outermost last: guard → rate limit → identity → (on /mcp) session owners →
+    // stateless cancellation.
     let identified = Router::new()
         .merge(mcp_route)
         .route("/sse", get(sse_open))

@@ -29,6 +29,8 @@ pub(super) struct AppState {
     pub metrics: Metrics,
     pub sse: Arc<SseSessions>,
     pub mcp_sessions: Arc<super::sessions::Sessions>,
+    /// Stateless calls in flight, for `notifications/cancelled`.
+    pub calls: Arc<super::cancel::InFlight>,
     /// Which identity opened each Streamable HTTP session.
     pub owners: Owners,
     /// Held while a session may be created: the cap check and the creation are one step.

@@ -1,0 +1,193 @@
+//! `notifications/cancelled` on a stateless server (`MCP_STATELESS=true`). With sessions,
+//! rmcp routes a cancellation to the session running the call; without, every POST is a
+//! world of its own and the notification would reach nothing. So this remembers the
+//! calls in flight by (identity, JSON-RPC id) and cancels the one a cancellation names,
+//! for the identity that sent it only.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::middleware::{BufferedBody, buffered, guarded};
+use super::state::AppState;
+use crate::security::Identity;
+use crate::tools::RemoteCancel;
+
+/// A call's key: who sent it, and its JSON-RPC id as sent (`5` and `"5"` differ).
+type Key = (Arc<str>, String);
+
+/// The stateless calls in flight. Two calls of one identity may share an id (two
+/// clients with one token); a cancellation of that id cancels both, which is the most
+/// a server without sessions can tell apart.
+#[derive(Debug, Default)]
+pub(super) struct InFlight {
+    calls: Mutex<HashMap<Key, Vec<(u64, CancellationToken)>>>,
+    /// Tells calls with one key apart, so an answer forgets only its own call.
+    next: AtomicU64,
+}
+
+type Calls = HashMap<Key, Vec<(u64, CancellationToken)>>;
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Calls> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn register(self: &Arc<Self>, key: Key) -> Registered {
+        let (n, token) = (
+            self.next.fetch_add(1, Ordering::Relaxed),
+            CancellationToken::new(),
+        );
+        self.lock()
+            .entry(key.clone())
+            .or_default()
+            .push((n, token.clone()));
+        Registered {
+            calls: self.clone(),
+            key,
+            n,
+            token,
+        }
+    }
+
+    fn cancel(&self, key: &Key) -> usize {
+        let calls = self.lock().remove(key).unwrap_or_default();
+        calls.iter().for_each(|(_, t)| t.cancel());
+        calls.len()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+}
+
+/// Forgets a call when its answer is done, and ends whatever still waited on its token.
+struct Registered {
+    calls: Arc<InFlight>,
+    key: Key,
+    n: u64,
+    token: CancellationToken,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut map = self.calls.lock();
+        if let Some(tokens) = map.get_mut(&self.key) {
+            tokens.retain(|(n, _)| *n != self.n);
+            if tokens.is_empty() {
+                map.remove(&self.key);
+            }
+        }
+        drop(map);
+        // The call is over; this only ends the task that linked the token to it.
+        self.token.cancel();
+    }
+}
+
+/// What a POST to a stateless `/mcp` carries, as far as cancellation goes.
+enum Message {
+    /// A request with this id.
+    Request(String),
+    /// `notifications/cancelled` naming this request id.
+    Cancelled(String),
+    Other,
+}
+
+fn classify(body: &[u8]) -> Message {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return Message::Other;
+    };
+    match (v.get("method").and_then(Value::as_str), v.get("id")) {
+        (Some("notifications/cancelled"), None) => v
+            .get("params")
+            .and_then(|p| p.get("requestId"))
+            .map_or(Message::Other, |id| Message::Cancelled(id.to_string())),
+        (Some(_), Some(id)) if !id.is_null() => Message::Request(id.to_string()),
+        _ => Message::Other,
+    }
+}
+
+pub(super) async fn stateless_cancellation(
+    State(st): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !st.cfg.stateless || req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(who) = req.extensions().get::<Identity>().map(|i| i.0.clone()) else {
+        return next.run(req).await;
+    };
+    let mut req = match req.extensions().get::<BufferedBody>() {
+        Some(_) => req,
+        None => match buffered(req, st.cfg.max_body_bytes).await {
+            Ok(req) => req,
+            Err(refusal) => return refusal,
+        },
+    };
+    let message = match req.extensions().get::<BufferedBody>() {
+        Some(BufferedBody(bytes)) => classify(bytes),
+        None => Message::Other,
+    };
+    match message {
+        Message::Cancelled(id) => {
+            let cancelled = st.calls.cancel(&(who, id.clone()));
+            tracing::debug!(request_id = %id, cancelled, "stateless cancellation");
+            next.run(req).await
+        }
+        Message::Request(id) => {
+            let registered = st.calls.register((who, id));
+            req.extensions_mut()
+                .insert(RemoteCancel(registered.token.clone()));
+            guarded(next.run(req).await, registered)
+        }
+        Message::Other => next.run(req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_cancellations_are_told_apart_by_their_ids() {
+        let req = br#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{}}"#;
+        assert!(matches!(classify(req), Message::Request(id) if id == "5"));
+        let req = br#"{"jsonrpc":"2.0","id":"5","method":"tools/call"}"#;
+        assert!(matches!(classify(req), Message::Request(id) if id == "\"5\""));
+        let cancel =
+            br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":5}}"#;
+        assert!(matches!(classify(cancel), Message::Cancelled(id) if id == "5"));
+        for other in [
+            &br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#[..],
+            br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#,
+            br#"{"jsonrpc":"2.0","id":null,"method":"x"}"#,
+            b"not json",
+        ] {
+            assert!(matches!(classify(other), Message::Other));
+        }
+    }
+
+    #[test]
+    fn a_cancellation_reaches_only_the_calls_of_its_identity_and_the_entry_goes_with_the_answer() {
+        let calls = Arc::new(InFlight::default());
+        let key = |who: &str| (Arc::<str>::from(who), "7".to_owned());
+        let (alice, bob) = (calls.register(key("alice")), calls.register(key("bob")));
+        let alice_again = calls.register(key("alice"));
+        drop(alice_again);
+        assert_eq!(calls.len(), 2, "an answer forgets only its own call");
+        assert_eq!(calls.cancel(&key("alice")), 1);
+        assert!(alice.token.is_cancelled());
+        assert!(!bob.token.is_cancelled());
+        drop((alice, bob));
+        assert_eq!(calls.len(), 0);
+    }
+}
