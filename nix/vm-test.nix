@@ -1,6 +1,7 @@
 # `nix flake check` on Linux: a NixOS VM with the module, the fake TestOps as upstream,
-# and the checks the nspawn test makes on Debian: socket activation on first connect,
-# the LoadCredential token reaching upstream, readiness, journald fields, read-only mode.
+# and the checks the nspawn test makes on Debian: socket activation on first connect, an
+# MCP session (nix/tests/mcp-smoke.sh), the LoadCredential token reaching upstream,
+# readiness, journald fields, read-only mode.
 { pkgs, module, package, fake }:
 pkgs.testers.runNixOSTest {
   name = "allure-mcp";
@@ -29,16 +30,12 @@ pkgs.testers.runNixOSTest {
     machine.wait_for_unit("fake-testops.service")
     machine.succeed("systemctl is-active allure-mcp.socket")
     machine.fail("systemctl is-active allure-mcp.service")
-    init = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"vm","version":"1"}}}'
-    headers = "-H 'authorization: Bearer vm-mcp-token' -H 'content-type: application/json' -H 'accept: application/json, text/event-stream'"
-    machine.succeed(f"curl -sf {headers} -d '{init}' http://127.0.0.1:3000/mcp")
+    # The session a client opens, step by step (the same script runs in `cargo test`, nix::).
+    # Its first request starts the service through the socket.
+    out = machine.succeed("sh ${./tests/mcp-smoke.sh} http://127.0.0.1:3000 vm-mcp-token read-only")
+    assert "tools/call get_project: Web Shop" in out, out
     machine.wait_for_unit("allure-mcp.service")
     assert "notify" in machine.succeed("systemctl show -p Type allure-mcp.service")
-    call = '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_project","arguments":{"project_id":1}}}'
-    out = machine.succeed(f"curl -sf {headers} -H 'mcp-protocol-version: 2025-06-18' -d '{call}' http://127.0.0.1:3000/mcp")
-    assert "Web Shop" in out, out
-    tools = machine.succeed(f"curl -sf {headers} -H 'mcp-protocol-version: 2025-06-18' -d '{{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}}' http://127.0.0.1:3000/mcp")
-    assert "close_launch" not in tools, "read-only mode hides writes"
     machine.succeed("journalctl -u allure-mcp.service -o json | jq -e 'select(.TOOL == \"get_project\" and .IDENTITY == \"vm\")'")
   '';
 }

@@ -49,6 +49,7 @@ serve() { # serve NAME: starts the server (HTTP, DEFAULT settings) on a free loo
     sleep 0.1
   done
   echo "the server for $1 did not start: $out/$1.server.log" >&2
+  return 1
 }
 
 passed=0 failed=0

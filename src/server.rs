@@ -227,7 +227,9 @@ impl ServerHandler for AllureMcp {
             .registry
             .call(ctx, &request.name, request.arguments)
             .await;
-        // Every event of the call reaches the client before its answer.
+        // Every event of the call is handed to rmcp before its answer: over stdio, legacy
+        // SSE and stateless HTTP that puts it first on the wire; with Streamable HTTP
+        // sessions rmcp sends it on the session's standalone stream instead.
         told.flush().await;
         // A tool this server does not offer is a protocol error (-32602), as the
         // specification lists it; a failure of a tool it offers is a tool result.

@@ -1,9 +1,9 @@
 // Drives allure-mcp with the MCP Inspector CLI (an outside client) over one transport:
 // tools/list, tools/call list_projects (and list_launches with a --tool-arg), resources/list,
-// parsing the JSON the CLI prints. Exits non-zero on a failed check. Run by scripts/clients.sh
+// parsing the JSON the CLI prints. Exits non-zero on a failed check or an error the CLI logs. Run by scripts/clients.sh
 // from a copy beside the installed node_modules.
 // Usage: node inspector_check.mjs stdio BINARY | http URL/mcp | sse URL/sse
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
 const [kind, target] = process.argv.slice(2);
@@ -13,9 +13,13 @@ const server = kind === "stdio" ? [target, "--demo"] : [target, "--transport", k
 function inspect(...args) {
   // cwd: inspector-cli 1.0.3 looks for "../package.json" relative to the working directory
   // but imports it relative to its own file, so it only starts from inside its build folder.
-  const out = execFileSync(process.execPath, [join(build, "cli.js"), "--cli", ...server, ...args],
+  const r = spawnSync(process.execPath, [join(build, "cli.js"), "--cli", ...server, ...args],
     { cwd: build, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
-  return JSON.parse(out);
+  if (r.status !== 0) throw new Error(`the CLI exited ${r.status}: ${r.stderr}`);
+  // Like the SDK clients: an error the CLI logs fails the run, even with a good answer.
+  const errors = r.stderr.split("\n").filter((l) => /error/i.test(l));
+  check(errors.length === 0, `the CLI logged no error: ${errors.join(" | ")}`);
+  return JSON.parse(r.stdout);
 }
 
 function check(ok, what) {
@@ -36,7 +40,6 @@ try {
   check(resources.includes("allure://aql-guide"), "allure://aql-guide is listed");
   console.log(`ok: ${tools.length} tools, list_projects + list_launches(project ${id}), ${resources.length} resources`);
 } catch (e) {
-  if (e.stderr) console.error(e.stderr);
   console.log(`FAIL: ${(e.message ?? String(e)).split("\n")[0]}`);
   process.exit(1);
 }

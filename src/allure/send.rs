@@ -342,7 +342,7 @@ impl AllureClient {
                 self.tell(|| UpstreamEvent::Retry {
                     method: method.to_string(),
                     path: path.to_owned(),
-                    why: why(),
+                    why: self.redact(&why()).into_owned(),
                     attempt,
                     delay,
                 });

@@ -33,6 +33,10 @@ pub struct RawAnswer {
 }
 
 impl Render for RawAnswer {
+    fn keeps_nulls() -> bool {
+        true
+    }
+
     fn text(&self) -> String {
         let body = match &self.body {
             serde_json::Value::String(s) => s.clone(),

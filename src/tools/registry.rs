@@ -18,6 +18,13 @@ use super::{Ctx, ToolError, Toolset, all_tools};
 /// A tool's answer, renderable for text-only clients.
 pub trait Render {
     fn text(&self) -> String;
+
+    /// Whether the structured answer keeps its `null` fields. Ours leave out what they do
+    /// not know (`schema::drop_nulls`); an answer that passes upstream's JSON on as it came
+    /// keeps them.
+    fn keeps_nulls() -> bool {
+        false
+    }
 }
 
 /// What a handler returns: structured content and its text rendering.
@@ -97,11 +104,15 @@ where
                 ToolError::InvalidArgs(format!("{e}; check the tool's input schema and call again"))
             })?;
             let out = handler(ctx, args).await?;
+            let mut structured = serde_json::to_value(&out).map_err(|e| {
+                ToolError::Other(format!("internal error rendering the answer: {e}"))
+            })?;
+            if !O::keeps_nulls() {
+                super::schema::drop_nulls(&mut structured);
+            }
             Ok(Output {
                 text: out.text(),
-                structured: serde_json::to_value(&out).map_err(|e| {
-                    ToolError::Other(format!("internal error rendering the answer: {e}"))
-                })?,
+                structured,
             })
         })
     });
@@ -284,7 +295,6 @@ impl Registry {
                 log(outcome, None, elapsed_ms);
                 let text = client.redact(&out.text).into_owned();
                 client.redact_value(&mut out.structured);
-                super::schema::drop_nulls(&mut out.structured);
                 let mut r = CallToolResult::success(vec![Content::text(text)]);
                 r.structured_content = Some(out.structured);
                 r

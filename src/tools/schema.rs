@@ -63,7 +63,8 @@ pub(super) fn schema_of<T: JsonSchema>(settings: SchemaSettings, output: bool) -
             _ => {}
         }
     }
-    /// `type: [T, "null"]` → `type: T`, and `anyOf: [X, {type: null}]` → X: the form every
+    /// `type: [T, "null"]` → `type: T`, `anyOf: [X, {type: null}]` → X, and no `null` in an
+    /// `enum`: the form every
     /// client reads, where JSON Schema's type lists are less portable (OpenAPI 3.0 and
     /// Gemini's function declarations have neither).
     fn not_null(m: &mut JsonObject) {
@@ -76,6 +77,9 @@ pub(super) fn schema_of<T: JsonSchema>(settings: SchemaSettings, output: bool) -
             if kept.len() == 1 {
                 m.insert("type".into(), kept[0].clone());
             }
+        }
+        if let Some(Value::Array(values)) = m.get_mut("enum") {
+            values.retain(|v| !v.is_null());
         }
         if let Some(Value::Array(any)) = m.get("anyOf") {
             let kept: Vec<Value> = any

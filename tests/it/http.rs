@@ -1066,7 +1066,12 @@ async fn sse_priming_events_go_only_to_sessions_at_2025_11_25_or_later() {
 async fn a_stateless_server_cancels_the_call_a_cancellation_names_for_its_identity() {
     let fake = common::fake_with_long_jobs().await;
     let launch = common::running_launch(&fake);
-    let s = server(&fake, &[("MCP_STATELESS", "true")]).await;
+    // One slot, which the wait takes: a cancellation must get through all the same.
+    let s = server(
+        &fake,
+        &[("MCP_STATELESS", "true"), ("MAX_CONCURRENT_REQUESTS", "1")],
+    )
+    .await;
     let post = |token: &'static str, body: Value| {
         http()
             .post(s.url("/mcp"))
@@ -1099,8 +1104,14 @@ async fn a_stateless_server_cancels_the_call_a_cancellation_names_for_its_identi
             json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":41,"reason":"user"}}),
         )
     };
-    // Another identity's cancellation of the same id is accepted and reaches nothing…
+    // Another identity's cancellation of the same id is accepted and reaches nothing: the
+    // wait goes on asking upstream…
     assert_eq!(cancel(OTHER).await.unwrap().status(), 202);
+    let asked = fake.requests_to("GET", &format!("/launch/{launch}")).len();
+    eventually(Duration::from_secs(30), "the wait asks again", async || {
+        fake.requests_to("GET", &format!("/launch/{launch}")).len() > asked
+    })
+    .await;
     assert!(!waiting.is_finished());
     // …the caller's own ends the call, long before its 300 s.
     assert_eq!(cancel(TOKEN).await.unwrap().status(), 202);

@@ -206,10 +206,20 @@ async fn each_session_hears_of_what_its_calls_went_through_at_its_own_level() {
         "{told}"
     );
 
-    // Never a credential: not the API token, not ours.
+    // Never a credential, in what the clients were told or in the logs: not the API
+    // token, not ours, not a session token the fake issued.
+    let mut told_all = String::new();
+    for stream in [&mut a_told, &mut b_told] {
+        while let Ok(m) = stream.try_recv() {
+            told_all.push_str(&m.to_string());
+        }
+    }
     let logs = s.logs();
-    for secret in [DEMO_TOKEN, TOKEN] {
+    let jwt = fake.issue_jwt();
+    let jwt_head = jwt.split('.').next().unwrap();
+    for secret in [DEMO_TOKEN, TOKEN, jwt_head] {
         assert!(!logs.contains(secret), "a secret in the server's logs");
+        assert!(!told_all.contains(secret), "a secret told to a client");
     }
     s.stop().await;
 }

@@ -232,3 +232,147 @@ fn the_flake_exposes_the_module() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "\"lambda\"");
 }
+
+/// The NixOS VM test's MCP session (`nix/tests/mcp-smoke.sh`), run here as the VM test
+/// runs it, against the binary with the VM's settings (read-only, a named token); and the
+/// same script refused with a wrong token, so it can fail.
+#[tokio::test]
+#[ignore = "needs curl: cargo test --test it -- --ignored nix::the_vm_test (.ci/run does)"]
+async fn the_vm_tests_mcp_session_works_against_the_binary() {
+    require("curl");
+    let fake = fake_testops::FakeTestOps::start().await.unwrap();
+    let server = crate::common::HttpServer::against(
+        &fake,
+        "vm:vm-mcp-token",
+        &[("ALLURE_READ_ONLY", "true")],
+    )
+    .await;
+    // Async: the fake answers from this test's runtime, which a blocking wait would stop.
+    let smoke = async |token: &str| {
+        tokio::process::Command::new("sh")
+            .arg(root().join("nix/tests/mcp-smoke.sh"))
+            .args([&server.url(""), token, "read-only"])
+            .output()
+            .await
+            .unwrap()
+    };
+    let out = smoke("vm-mcp-token").await;
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}\nserver: {}",
+        String::from_utf8_lossy(&out.stderr),
+        server.logs()
+    );
+    for step in [
+        "initialize: session opened",
+        "notifications/initialized: accepted",
+        "tools/call get_project: Web Shop",
+        "tools/list: read-only (no close_launch)",
+        "DELETE: session closed",
+    ] {
+        assert!(said.contains(step), "{step}: {said}");
+    }
+    let wrong = smoke("not-the-token").await;
+    assert!(
+        !wrong.status.success(),
+        "a refused session fails the script"
+    );
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("initialize: HTTP 401"));
+    server.stop().await;
+}
+
+/// `checks.module-eval` as the Nix build sandbox runs it: `nix/tests/verify-units.sh` as an
+/// unprivileged user, over read-only copies of the package's units (as in the store),
+/// with no /etc/systemd and systemd's own units only where named (Debian's stand in for
+/// nixpkgs' `$out/example/systemd/system`). The drop-ins are the module's rendering when
+/// NIXPKGS_LIB is set, else a small one of the same shape.
+#[test]
+#[ignore = "needs root and systemd-analyze: cargo test --test it -- --ignored nix::the_module_check (.ci/run does)"]
+fn the_module_check_passes_as_the_nix_sandbox_runs_it() {
+    use std::os::unix::fs::{PermissionsExt, chown};
+    crate::common::require_root();
+    require("systemd-analyze");
+    require("setpriv");
+    let nobody = 65534;
+    let build = tempfile::tempdir().unwrap();
+    chown(build.path(), Some(nobody), Some(nobody)).unwrap();
+    // A "store": the package as nix/package.nix installs it, read-only.
+    let store = build.path().join("store");
+    let units = store.join("lib/systemd/system");
+    std::fs::create_dir_all(&units).unwrap();
+    std::fs::create_dir_all(store.join("bin")).unwrap();
+    let exe = store.join("bin/allure-mcp");
+    std::fs::copy(BIN, &exe).unwrap();
+    for unit in ["allure-mcp.service", "allure-mcp.socket"] {
+        let text = std::fs::read_to_string(root().join("systemd").join(unit))
+            .unwrap()
+            .replace("/usr/bin/allure-mcp", exe.to_str().unwrap());
+        std::fs::write(units.join(unit), text).unwrap();
+    }
+    let (service, socket) = match std::env::var_os("NIXPKGS_LIB") {
+        Some(_) => {
+            let v = evaluate(&nixpkgs_lib());
+            let fake_exe = "/nix/store/00000000000000000000000000000000-allure-mcp/bin/allure-mcp";
+            let own = |k: &str| v["good"][k].as_str().unwrap().replace(fake_exe, exe.to_str().unwrap());
+            (own("service"), own("socket"))
+        }
+        None => (
+            "[Service]\nEnvironment=\"ALLURE_READ_ONLY=true\"\nLoadCredential=\nLoadCredential=allure-token:/run/secrets/allure-token\n".to_owned(),
+            "[Socket]\nListenStream=\nListenStream=127.0.0.1:3000\n".to_owned(),
+        ),
+    };
+    std::fs::write(store.join("service.conf"), service).unwrap();
+    std::fs::write(store.join("socket.conf"), socket).unwrap();
+    let mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    for f in [
+        "service.conf",
+        "socket.conf",
+        "lib/systemd/system/allure-mcp.service",
+        "lib/systemd/system/allure-mcp.socket",
+    ] {
+        mode(&store.join(f), 0o444);
+    }
+    mode(&exe, 0o555);
+    for d in ["lib/systemd/system", "lib/systemd", "lib", "bin", ""] {
+        mode(&store.join(d), 0o555);
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg("sh")
+        .arg(root().join("nix/tests/verify-units.sh"))
+        .arg(&units)
+        .arg("/lib/systemd/system")
+        .arg(store.join("service.conf"))
+        .arg(store.join("socket.conf"))
+        .current_dir(build.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", "/homeless-shelter")
+        .env("TMPDIR", build.path())
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("Overall exposure level for allure-mcp.service"),
+        "{said}"
+    );
+    // Both drop-ins were read where NixOS puts them.
+    for dropin in [
+        "allure-mcp.service.d/overrides.conf",
+        "allure-mcp.socket.d/overrides.conf",
+    ] {
+        let copy = std::fs::read_dir(build.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join("units").join(dropin))
+            .find(|p| p.exists());
+        assert!(copy.is_some(), "{dropin} was not installed");
+    }
+}

@@ -434,6 +434,48 @@ async fn the_units_under_real_systemd() {
         200,
         "serving again after the restart"
     );
+
+    // A configuration error (exit 2) is not restarted: the unit fails once, for good.
+    write(
+        c.root.path(),
+        "etc/systemd/system/allure-mcp.service.d/broken.conf",
+        "[Service]\nEnvironmentFile=/etc/allure-mcp/broken.env\n",
+        0o644,
+    );
+    // A later EnvironmentFile= wins over the earlier one. (In /etc: the container's /run
+    // is its own.)
+    write(
+        c.root.path(),
+        "etc/allure-mcp/broken.env",
+        "ALLURE_BASE_URL=not-a-url\n",
+        0o644,
+    );
+    assert!(c.exec(&["systemctl", "daemon-reload"]).status.success());
+    let _ = c.exec(&["systemctl", "restart", "allure-mcp.service"]);
+    let mut state = String::new();
+    wait_for("the failed state", Duration::from_secs(30), || {
+        let now = c.out(&[
+            "systemctl",
+            "show",
+            "allure-mcp.service",
+            "-p",
+            "ActiveState,Result,NRestarts,ExecMainStatus",
+        ]);
+        if now != state {
+            eprintln!("{now}");
+            state = now;
+        }
+        state.contains("ActiveState=failed")
+    })
+    .await;
+    eprintln!("{state}");
+    assert_eq!(c.prop("allure-mcp.service", "ExecMainStatus"), "2");
+    assert_eq!(c.prop("allure-mcp.service", "Result"), "exit-code");
+    assert_eq!(
+        c.prop("allure-mcp.service", "NRestarts"),
+        "0",
+        "a configuration error is not restarted"
+    );
     let _ = c.exec(&["systemctl", "poweroff"]);
     eprintln!("real systemd test took {:?}", started.elapsed());
 }

@@ -172,6 +172,11 @@ fn unportable(v: &Value, at: &str, out: &mut Vec<String>) {
                 Some(Value::String(t)) if t == "null" => out.push(format!("{at}: type null")),
                 _ => {}
             }
+            if let Some(Value::Array(values)) = m.get("enum")
+                && values.iter().any(Value::is_null)
+            {
+                out.push(format!("{at}: null in an enum"));
+            }
             for (k, x) in m {
                 unportable(x, &format!("{at}/{k}"), out);
             }
@@ -200,11 +205,11 @@ fn schemas_use_the_most_portable_form() {
     // And the check itself finds them.
     let mut probe = Vec::new();
     unportable(
-        &serde_json::json!({"properties": {"a": {"type": ["string", "null"]}, "b": {"anyOf": [{"type": "null"}]}}}),
+        &serde_json::json!({"properties": {"a": {"type": ["string", "null"]}, "b": {"anyOf": [{"type": "null"}]}, "c": {"enum": ["x", null]}}}),
         "probe",
         &mut probe,
     );
-    assert_eq!(probe.len(), 2, "{probe:?}");
+    assert_eq!(probe.len(), 3, "{probe:?}");
 }
 
 /// The README's tool table, generated from the registry.

@@ -1,8 +1,8 @@
 //! `notifications/cancelled` on a stateless server (`MCP_STATELESS=true`). With sessions,
 //! rmcp routes a cancellation to the session running the call; without, every POST is a
 //! world of its own and the notification would reach nothing. So this remembers the
-//! calls in flight by (identity, JSON-RPC id) and cancels the one a cancellation names,
-//! for the identity that sent it only.
+//! calls in flight by (identity, client address, JSON-RPC id) and cancels the one a
+//! cancellation names, for the identity and address that sent it only.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,15 +17,16 @@ use tokio_util::sync::CancellationToken;
 
 use super::middleware::{BufferedBody, buffered, guarded};
 use super::state::AppState;
-use crate::security::Identity;
+use crate::security::{ClientIp, Identity};
 use crate::tools::RemoteCancel;
 
-/// A call's key: who sent it, and its JSON-RPC id as sent (`5` and `"5"` differ).
-type Key = (Arc<str>, String);
+/// A call's key: who sent it (identity and address), and its JSON-RPC id as sent (`5` and
+/// `"5"` differ).
+type Key = (Arc<str>, String, String);
 
-/// The stateless calls in flight. Two calls of one identity may share an id (two
-/// clients with one token); a cancellation of that id cancels both, which is the most
-/// a server without sessions can tell apart.
+/// The stateless calls in flight. Two clients with one identity from one address may
+/// use the same id at once; a cancellation of that id cancels both, which is the most a
+/// server without sessions can tell apart.
 #[derive(Debug, Default)]
 pub(super) struct InFlight {
     calls: Mutex<HashMap<Key, Vec<(u64, CancellationToken)>>>,
@@ -101,6 +102,19 @@ enum Message {
     Other,
 }
 
+/// Whether a POST's body is a JSON-RPC request (or a batch with one), which may start a
+/// call; notifications and responses start none.
+pub(super) fn carries_request(body: &[u8]) -> bool {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(batch)) => batch
+            .iter()
+            .any(|m| m.get("method").is_some() && m.get("id").is_some()),
+        Ok(m) => m.get("method").is_some() && m.get("id").is_some(),
+        // Unreadable: rmcp refuses it, and it is counted like any request until then.
+        Err(_) => true,
+    }
+}
+
 fn classify(body: &[u8]) -> Message {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return Message::Other;
@@ -126,6 +140,11 @@ pub(super) async fn stateless_cancellation(
     let Some(who) = req.extensions().get::<Identity>().map(|i| i.0.clone()) else {
         return next.run(req).await;
     };
+    let from = req
+        .extensions()
+        .get::<ClientIp>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
     let mut req = match req.extensions().get::<BufferedBody>() {
         Some(_) => req,
         None => match buffered(req, st.cfg.max_body_bytes).await {
@@ -139,12 +158,12 @@ pub(super) async fn stateless_cancellation(
     };
     match message {
         Message::Cancelled(id) => {
-            let cancelled = st.calls.cancel(&(who, id.clone()));
+            let cancelled = st.calls.cancel(&(who, from, id.clone()));
             tracing::debug!(request_id = %id, cancelled, "stateless cancellation");
             next.run(req).await
         }
         Message::Request(id) => {
-            let registered = st.calls.register((who, id));
+            let registered = st.calls.register((who, from, id));
             req.extensions_mut()
                 .insert(RemoteCancel(registered.token.clone()));
             guarded(next.run(req).await, registered)
@@ -179,7 +198,13 @@ mod tests {
     #[test]
     fn a_cancellation_reaches_only_the_calls_of_its_identity_and_the_entry_goes_with_the_answer() {
         let calls = Arc::new(InFlight::default());
-        let key = |who: &str| (Arc::<str>::from(who), "7".to_owned());
+        let key = |who: &str| {
+            (
+                Arc::<str>::from(who),
+                "127.0.0.1".to_owned(),
+                "7".to_owned(),
+            )
+        };
         let (alice, bob) = (calls.register(key("alice")), calls.register(key("bob")));
         let alice_again = calls.register(key("alice"));
         drop(alice_again);

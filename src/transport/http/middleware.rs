@@ -124,6 +124,25 @@ pub(super) async fn require_identity(
         return next.run(req).await;
     }
     if req.extensions().get::<Identity>().is_some() {
+        let on_mcp = req.method() == Method::POST && req.uri().path() == "/mcp";
+        let req = if on_mcp {
+            match buffered(req, st.cfg.max_body_bytes).await {
+                Ok(req) => req,
+                Err(refusal) => return refusal,
+            }
+        } else {
+            req
+        };
+        // A notification (a cancellation above all) starts no call: it must get through
+        // when every slot is taken, which is when a client most wants to cancel.
+        if on_mcp
+            && req
+                .extensions()
+                .get::<BufferedBody>()
+                .is_some_and(|b| !super::cancel::carries_request(&b.0))
+        {
+            return next.run(req).await;
+        }
         let Ok(permit) = st.busy.clone().try_acquire_owned() else {
             return json_error(
                 StatusCode::SERVICE_UNAVAILABLE,

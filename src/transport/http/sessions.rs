@@ -7,7 +7,9 @@
 //! 1.10: "Unexpected end of JSON input"; Python SDK 1.9: "Error parsing SSE message" and
 //! a traceback), so they get none, as the official TypeScript server does. rmcp decides
 //! priming for the whole server; this wrapper decides it per session, from the version
-//! the `initialize` answer negotiated.
+//! the `initialize` answer negotiated. The `initialize` answer itself is not primed for
+//! anyone (rmcp's priming of it is server-wide): it is one message, sent at once, before
+//! the client knows the session it could resume.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -56,15 +58,14 @@ impl Sessions {
             .contains(id)
     }
 
-    /// Records the negotiated revision, and forgets sessions that ended since (rmcp ends
-    /// idle ones on its own), so the set never outgrows the live sessions for long.
-    async fn remember(&self, id: &SessionId, answer: &ServerJsonRpcMessage) {
-        let primed = negotiated(answer).is_some_and(|v| v >= FIRST_PRIMED);
-        let live: HashSet<SessionId> = self.local.sessions.read().await.keys().cloned().collect();
-        let mut set = self.primed.lock().unwrap_or_else(|e| e.into_inner());
-        set.retain(|s| live.contains(s));
-        if primed {
-            set.insert(id.clone());
+    /// Records the negotiated revision. The entry goes in `close_session`, which rmcp
+    /// calls for every session that ends (a DELETE, idle expiry, the worker's end).
+    fn remember(&self, id: &SessionId, answer: &ServerJsonRpcMessage) {
+        if negotiated(answer).is_some_and(|v| v >= FIRST_PRIMED) {
+            self.primed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.clone());
         }
     }
 
@@ -105,7 +106,7 @@ impl SessionManager for Sessions {
         message: ClientJsonRpcMessage,
     ) -> Result<ServerJsonRpcMessage, Self::Error> {
         let answer = self.local.initialize_session(id, message).await?;
-        self.remember(id, &answer).await;
+        self.remember(id, &answer);
         Ok(answer)
     }
 
