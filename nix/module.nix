@@ -1,19 +1,37 @@
 # services.allure-mcp: the package's own systemd units (hardening written once, in
 # systemd/), adjusted by drop-ins: addresses, settings, where the secrets come from.
-{ config, lib, ... }:
+{ config, lib, utils, ... }:
 let
   cfg = config.services.allure-mcp;
   inherit (lib) mkOption mkEnableOption mkIf types;
 
-  # "127.0.0.1:3000", "[::1]:3000", "localhost:3000", or a bare port (all addresses).
-  isLoopback = addr:
-    lib.hasPrefix "127." addr || lib.hasPrefix "[::1]" addr || lib.hasPrefix "localhost:" addr;
+  # What systemd's ListenStream= takes and the binary can serve: an IPv4 or bracketed IPv6
+  # address with a port. (Host names are not resolved by systemd; a unix socket is not a
+  # TCP listener the server accepts.)
+  listenAddress = types.strMatching "([0-9]{1,3}(\\.[0-9]{1,3}){3}|\\[[0-9a-fA-F:.]+]):[0-9]{1,5}";
+  hostOf = addr: lib.removePrefix "[" (lib.removeSuffix "]" (lib.concatStringsSep ":" (lib.init (lib.splitString ":" addr))));
   portOf = addr: lib.toInt (lib.last (lib.splitString ":" addr));
+  isLoopback = addr: lib.hasPrefix "127." addr || lib.hasPrefix "[::1]:" addr;
+  isWildcard = addr: lib.hasPrefix "0.0.0.0:" addr || lib.hasPrefix "[::]:" addr;
   inStore = path: path != null && lib.hasPrefix builtins.storeDir (toString path);
+  exposed = !(lib.all isLoopback cfg.listen);
+
+  # The Host values the server accepts (its DNS-rebinding guard), when listening beyond
+  # loopback: the names clients use, the addresses listened on, and loopback's.
+  allowedHosts =
+    if cfg.settings.ALLOWED_HOSTS != null || !exposed then cfg.settings.ALLOWED_HOSTS
+    else
+      lib.concatStringsSep "," (lib.unique (cfg.hostNames
+        ++ map hostOf (lib.filter (a: !isWildcard a) cfg.listen)
+        ++ [ "localhost" "127.0.0.1" "::1" ]));
+
+  # Secrets have *File options; in settings they would land in the world-readable unit.
+  secretSettings = lib.filter (k: (cfg.settings.${k} or null) != null)
+    [ "ALLURE_TOKEN" "MCP_AUTH_TOKEN" "MCP_AUTH_TOKENS" ];
 
   # Settings become Environment= lines; null means "not set".
   environment = lib.mapAttrs (_: v: if lib.isBool v then lib.boolToString v else toString v)
-    (lib.filterAttrs (_: v: v != null) cfg.settings);
+    (lib.filterAttrs (_: v: v != null) (cfg.settings // { ALLOWED_HOSTS = allowedHosts; }));
 
   credentials =
     [ "allure-token:${cfg.allureTokenFile}" ]
@@ -90,10 +108,25 @@ in
     };
 
     listen = mkOption {
-      type = types.listOf types.str;
+      type = types.listOf listenAddress;
       default = [ "127.0.0.1:3000" ];
       example = [ "0.0.0.0:3000" ];
-      description = "Addresses of the socket (ListenStream=). Beyond loopback, {option}`authTokensFile` is required.";
+      description = ''
+        Addresses of the socket (ListenStream=): `IPv4:port` or `[IPv6]:port`. Beyond
+        loopback, {option}`authTokensFile` is required, and on all addresses (`0.0.0.0`,
+        `[::]`) also {option}`hostNames`.
+      '';
+    };
+
+    hostNames = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "mcp.example.com" ];
+      description = ''
+        Names (or addresses) clients reach the server by, when it listens beyond loopback:
+        they become `ALLOWED_HOSTS`, with the addresses of {option}`listen` and loopback's.
+        Any other `Host` is refused (403), which guards against DNS rebinding.
+      '';
     };
 
     allureTokenFile = mkOption {
@@ -143,6 +176,18 @@ in
         message = "services.allure-mcp.authTokensFile is in the Nix store, which every user can read; point it at a runtime secret.";
       }
       {
+        assertion = secretSettings == [ ];
+        message = "services.allure-mcp.settings has ${lib.concatStringsSep ", " secretSettings}: settings are written into the unit, which every user can read; use services.allure-mcp.allureTokenFile and services.allure-mcp.authTokensFile instead.";
+      }
+      {
+        assertion = lib.all (a: let p = portOf a; in p >= 1 && p <= 65535) cfg.listen;
+        message = "services.allure-mcp.listen has a port outside 1-65535.";
+      }
+      {
+        assertion = !(lib.any isWildcard cfg.listen) || cfg.hostNames != [ ] || cfg.settings.ALLOWED_HOSTS != null;
+        message = "services.allure-mcp.listen is on all addresses, and the server refuses every Host it does not know (403): set services.allure-mcp.hostNames to the names clients use, e.g. [ \"mcp.example.com\" ].";
+      }
+      {
         assertion = lib.all isLoopback cfg.listen || cfg.authTokensFile != null || lib.elem "--allow-unauthenticated" cfg.extraArgs;
         message = "services.allure-mcp.listen exposes the server beyond loopback without services.allure-mcp.authTokensFile; set it, or add \"--allow-unauthenticated\" to extraArgs if a proxy in front authenticates.";
       }
@@ -161,12 +206,14 @@ in
       overrideStrategy = "asDropin";
       inherit environment;
       serviceConfig = {
-        ExecStart = [ "" (lib.escapeShellArgs ([ exe "--http" ] ++ cfg.extraArgs)) ];
-        # Not shell-quoted: systemd substitutes $MAINPID itself.
+        ExecStart = [ "" (utils.escapeSystemdExecArgs ([ exe "--http" ] ++ cfg.extraArgs)) ];
+        # $MAINPID left for systemd to substitute. `--from /var/empty`: only the credentials
+        # named here are copied, never whatever lies in the default /etc/allure-mcp.
         ExecReload = [
           ""
-          ("+${exe} refresh-credentials --pid $MAINPID --runtime-dir /run/allure-mcp "
-            + lib.concatMapStringsSep " " (c: "--credential ${builtins.replaceStrings [ ":" ] [ "=" ] c}") credentials)
+          ("+${utils.escapeSystemdExecArgs [ exe "refresh-credentials" ]} --pid $MAINPID "
+            + utils.escapeSystemdExecArgs ([ "--from" "/var/empty" "--runtime-dir" "/run/allure-mcp" ]
+            ++ lib.concatMap (c: [ "--credential" (builtins.replaceStrings [ ":" ] [ "=" ] c) ]) credentials))
         ];
         LoadCredential = [ "" ] ++ credentials;
         EnvironmentFile = [ "" ] ++ lib.optional (cfg.environmentFile != null) "-${cfg.environmentFile}";

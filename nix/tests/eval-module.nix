@@ -22,13 +22,18 @@ let
       settings = base.settings // { ALLURE_READ_ONLY = true; RATE_LIMIT_PER_SECOND = 50; };
       environmentFile = "/etc/allure-mcp/extra.env";
     };
-    exposedWithTokens = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "0.0.0.0:3000" ]; openFirewall = true; };
+    exposedWithTokens = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "0.0.0.0:3000" ]; hostNames = [ "mcp.example.com" ]; openFirewall = true; };
+    lanAddresses = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "192.168.1.5:3000" "[fd00::5]:3001" ]; };
     noUrl = base // { settings = { }; };
     tokenInStore = base // { allureTokenFile = "/nix/store/abc-allure-token"; };
     authInStore = base // { authTokensFile = "/nix/store/abc-mcp-tokens"; };
-    exposed = base // { listen = [ "0.0.0.0:3000" ]; };
-    exposedBehindProxy = base // { listen = [ "0.0.0.0:3000" ]; extraArgs = [ "--allow-unauthenticated" ]; };
+    exposed = base // { listen = [ "0.0.0.0:3000" ]; hostNames = [ "mcp.example.com" ]; };
+    wildcardWithoutNames = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "[::]:3000" ]; };
+    secretInSettings = base // { settings = base.settings // { ALLURE_TOKEN = "abc"; }; };
+    exposedBehindProxy = base // { listen = [ "0.0.0.0:3000" ]; hostNames = [ "mcp.example.com" ]; extraArgs = [ "--allow-unauthenticated" "--log-level=debug %h" ]; };
   };
+  # `listen` values systemd or the server cannot use are refused by the option's type.
+  refusedListen = [ "localhost:3000" "/run/allure-mcp.sock" "3000" "0.0.0.0" "[::1]3000" ];
   eval = c: (lib.evalModules { modules = [ ./stub-nixos.nix ../module.nix { services.allure-mcp = c; } ]; }).config;
   line = key: value: "${key}=${toString value}\n";
   lines = key: value: if lib.isList value then lib.concatMapStrings (line key) value else line key value;
@@ -48,4 +53,7 @@ let
       packages = map (p: p.outPath) conf.systemd.packages;
     };
 in
-lib.mapAttrs (_: c: render (eval c)) cases
+lib.mapAttrs (_: c: render (eval c)) cases // {
+  refused = map (l: !(builtins.tryEval (builtins.deepSeq (eval (base // { listen = [ l ]; })).systemd.sockets.allure-mcp.listenStreams true)).success) refusedListen;
+  accepted = map (l: (builtins.tryEval (builtins.deepSeq (eval (base // { listen = [ l ]; })).systemd.sockets.allure-mcp.listenStreams true)).success) [ "10.0.0.1:80" "[::1]:3000" "[fd00::5]:3001" ];
+}

@@ -6,6 +6,11 @@ let
   list = mkOption { type = types.listOf types.str; default = [ ]; };
 in
 {
+  # nixpkgs' nixos/lib/utils.nix, the one function the module takes from it, as written
+  # there (systemd's quoting: JSON strings, `%` and `$` doubled).
+  config._module.args.utils.escapeSystemdExecArgs = lib.concatMapStringsSep " "
+    (arg: builtins.replaceStrings [ "%" "$" ] [ "%%" "$$" ] (builtins.toJSON (toString arg)));
+
   options = {
     assertions = mkOption { type = types.listOf types.unspecified; default = [ ]; };
     systemd.packages = mkOption { type = types.listOf types.unspecified; default = [ ]; };

@@ -93,7 +93,7 @@ fn the_module_evaluates_and_its_assertions_fire() {
     require("nix-instantiate");
     let lib = nixpkgs_lib();
     let v = evaluate(&lib);
-    for ok in ["good", "exposedWithTokens", "exposedBehindProxy"] {
+    for ok in ["good", "exposedWithTokens", "exposedBehindProxy", "lanAddresses"] {
         assert_eq!(
             v[ok]["failed"],
             Value::Array(vec![]),
@@ -110,6 +110,34 @@ fn the_module_evaluates_and_its_assertions_fire() {
     fails("tokenInStore", "allureTokenFile is in the Nix store");
     fails("authInStore", "authTokensFile is in the Nix store");
     fails("exposed", "beyond loopback without");
+    fails("wildcardWithoutNames", "set services.allure-mcp.hostNames");
+    fails("secretInSettings", "settings has ALLURE_TOKEN");
+    // What systemd or the server cannot use is refused by the option's type; the forms
+    // they can are taken.
+    assert_eq!(v["refused"], serde_json::json!([true, true, true, true, true]));
+    assert_eq!(v["accepted"], serde_json::json!([true, true, true]));
+    // Beyond loopback, the Host values clients use are accepted: named ones, and the
+    // addresses listened on.
+    let env_line = |case: &str| v[case]["service"].as_str().unwrap().to_owned();
+    assert!(
+        env_line("exposedWithTokens")
+            .contains("Environment=\"ALLOWED_HOSTS=mcp.example.com,localhost,127.0.0.1,::1\""),
+        "{}",
+        env_line("exposedWithTokens")
+    );
+    assert!(
+        env_line("lanAddresses")
+            .contains("ALLOWED_HOSTS=192.168.1.5,fd00::5,localhost,127.0.0.1,::1"),
+        "{}",
+        env_line("lanAddresses")
+    );
+    assert!(!env_line("good").contains("ALLOWED_HOSTS"), "loopback keeps the default");
+    // systemd's quoting, not the shell's: `%` doubled, every argument in double quotes.
+    assert!(
+        env_line("exposedBehindProxy").contains("\"--allow-unauthenticated\" \"--log-level=debug %%h\""),
+        "{}",
+        env_line("exposedBehindProxy")
+    );
     assert_eq!(
         v["exposedWithTokens"]["firewall"],
         serde_json::json!([3000])
@@ -129,6 +157,11 @@ fn the_module_evaluates_and_its_assertions_fire() {
     assert!(
         service.contains("--pid $MAINPID"),
         "systemd substitutes MAINPID: {service}"
+    );
+    // Only the credentials the module names are refreshed, not /etc/allure-mcp's.
+    assert!(
+        service.contains("\"--from\" \"/var/empty\""),
+        "{service}"
     );
     assert!(
         !service.contains("/run/secrets/allure-token\n") || !service.contains("ALLURE_TOKEN="),
