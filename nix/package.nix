@@ -15,8 +15,10 @@ let
       (root + "/tests")
       (root + "/benches")
       (root + "/systemd")
+      (root + "/nix/module.nix") # read by tests/it/settings.rs
       (root + "/README.md")
       (root + "/SECURITY.md")
+      (root + "/LICENSE")
     ];
   };
   common = {
@@ -39,7 +41,7 @@ let
       install -Dm644 systemd/allure-mcp.service $out/lib/systemd/system/allure-mcp.service
       substituteInPlace $out/lib/systemd/system/allure-mcp.service \
         --replace-fail /usr/bin/allure-mcp $out/bin/allure-mcp
-      install -Dm644 -t $out/share/doc/allure-mcp README.md SECURITY.md
+      install -Dm644 -t $out/share/doc/allure-mcp README.md SECURITY.md LICENSE
     '';
     meta = {
       description = "MCP server for Allure TestOps";

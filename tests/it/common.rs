@@ -408,11 +408,7 @@ impl HttpServer {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let pid = self.child.id().expect("running");
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status();
+        signal(self.child.id().expect("running"), "TERM");
     }
 
     /// SIGTERM, then the exit status and everything it logged.
@@ -560,6 +556,21 @@ pub fn require(tool: &str) {
         found,
         "{tool} is required by this test (.ci/run installs it)"
     );
+}
+
+/// Sends signal `name` (TERM, HUP, STOP, CONT) to `pid`, by the system call: the Nix
+/// build sandbox has no `kill` command to run.
+pub fn signal(pid: u32, name: &str) {
+    use rustix::process::{Pid, Signal, kill_process};
+    let sig = match name {
+        "TERM" => Signal::TERM,
+        "HUP" => Signal::HUP,
+        "STOP" => Signal::STOP,
+        "CONT" => Signal::CONT,
+        other => panic!("no signal {other} here"),
+    };
+    let pid = Pid::from_raw(pid as i32).expect("a process id");
+    kill_process(pid, sig).unwrap_or_else(|e| panic!("SIG{name} to {pid:?}: {e}"));
 }
 
 /// Fails the test unless it runs as root (for tests that are `#[ignore]`d for that).

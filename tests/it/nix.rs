@@ -93,7 +93,12 @@ fn the_module_evaluates_and_its_assertions_fire() {
     require("nix-instantiate");
     let lib = nixpkgs_lib();
     let v = evaluate(&lib);
-    for ok in ["good", "exposedWithTokens", "exposedBehindProxy", "lanAddresses"] {
+    for ok in [
+        "good",
+        "exposedWithTokens",
+        "exposedBehindProxy",
+        "lanAddresses",
+    ] {
         assert_eq!(
             v[ok]["failed"],
             Value::Array(vec![]),
@@ -114,7 +119,10 @@ fn the_module_evaluates_and_its_assertions_fire() {
     fails("secretInSettings", "settings has ALLURE_TOKEN");
     // What systemd or the server cannot use is refused by the option's type; the forms
     // they can are taken.
-    assert_eq!(v["refused"], serde_json::json!([true, true, true, true, true]));
+    assert_eq!(
+        v["refused"],
+        serde_json::json!([true, true, true, true, true])
+    );
     assert_eq!(v["accepted"], serde_json::json!([true, true, true]));
     // Beyond loopback, the Host values clients use are accepted: named ones, and the
     // addresses listened on.
@@ -131,10 +139,14 @@ fn the_module_evaluates_and_its_assertions_fire() {
         "{}",
         env_line("lanAddresses")
     );
-    assert!(!env_line("good").contains("ALLOWED_HOSTS"), "loopback keeps the default");
+    assert!(
+        !env_line("good").contains("ALLOWED_HOSTS"),
+        "loopback keeps the default"
+    );
     // systemd's quoting, not the shell's: `%` doubled, every argument in double quotes.
     assert!(
-        env_line("exposedBehindProxy").contains("\"--allow-unauthenticated\" \"--log-level=debug %%h\""),
+        env_line("exposedBehindProxy")
+            .contains("\"--allow-unauthenticated\" \"--log-level=debug %%h\""),
         "{}",
         env_line("exposedBehindProxy")
     );
@@ -159,10 +171,7 @@ fn the_module_evaluates_and_its_assertions_fire() {
         "systemd substitutes MAINPID: {service}"
     );
     // Only the credentials the module names are refreshed, not /etc/allure-mcp's.
-    assert!(
-        service.contains("\"--from\" \"/var/empty\""),
-        "{service}"
-    );
+    assert!(service.contains("\"--from\" \"/var/empty\""), "{service}");
     assert!(
         !service.contains("/run/secrets/allure-token\n") || !service.contains("ALLURE_TOKEN="),
         "no secret in the environment"

@@ -171,13 +171,7 @@ impl NotifySocket {
 }
 
 fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig}");
+    common::signal(pid, sig);
 }
 
 /// Waits until the kernel reports `pid` stopped (state `T` in /proc/PID/stat).
