@@ -45,9 +45,11 @@
           vm = import ./nix/vm-test.nix { inherit pkgs; module = self.nixosModules.default; package = self.packages.${system}.default; fake = (build pkgs).fake; };
         });
 
+      # The package built with the system's own nixpkgs when its overlay is applied
+      # (overlays.default), else the flake's.
       nixosModules.default = { pkgs, ... }: {
         imports = [ ./nix/module.nix ];
-        services.allure-mcp.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+        services.allure-mcp.package = lib.mkDefault (pkgs.allure-mcp or self.packages.${pkgs.stdenv.hostPlatform.system}.default);
       };
 
       overlays.default = final: _prev: { allure-mcp = (build final).package; };

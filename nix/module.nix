@@ -1,6 +1,6 @@
 # services.allure-mcp: the package's own systemd units (hardening written once, in
 # systemd/), adjusted by drop-ins: addresses, settings, where the secrets come from.
-{ config, lib, utils, ... }:
+{ config, lib, pkgs, utils, ... }:
 let
   cfg = config.services.allure-mcp;
   inherit (lib) mkOption mkEnableOption mkIf types;
@@ -42,10 +42,10 @@ in
   options.services.allure-mcp = {
     enable = mkEnableOption "allure-mcp, the MCP server for Allure TestOps (socket-activated, over HTTP)";
 
-    package = mkOption {
-      type = types.package;
-      description = "The allure-mcp package; its units are used, with drop-ins from this module.";
-    };
+    # `pkgs.allure-mcp` comes from the flake's overlays.default (built with your nixpkgs);
+    # the flake's nixosModules.default falls back to its own package. Its units are used,
+    # with drop-ins from this module.
+    package = lib.mkPackageOption pkgs "allure-mcp" { };
 
     settings = mkOption {
       description = ''

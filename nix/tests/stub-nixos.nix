@@ -8,6 +8,8 @@ in
 {
   # nixpkgs' nixos/lib/utils.nix, the one function the module takes from it, as written
   # there (systemd's quoting: JSON strings, `%` and `$` doubled).
+  # No packages: every case names its own.
+  config._module.args.pkgs = { };
   config._module.args.utils.escapeSystemdExecArgs = lib.concatMapStringsSep " "
     (arg: builtins.replaceStrings [ "%" "$" ] [ "%%" "$$" ] (builtins.toJSON (toString arg)));
 
