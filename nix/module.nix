@@ -17,9 +17,10 @@ let
   exposed = !(lib.all isLoopback cfg.listen);
 
   # The Host values the server accepts (its DNS-rebinding guard), when listening beyond
-  # loopback: the names clients use, the addresses listened on, and loopback's.
+  # loopback or given names (a proxy on the same host passes the public name on): the
+  # names clients use, the addresses listened on, and loopback's.
   allowedHosts =
-    if cfg.settings.ALLOWED_HOSTS != null || !exposed then cfg.settings.ALLOWED_HOSTS
+    if cfg.settings.ALLOWED_HOSTS != null || !(exposed || cfg.hostNames != [ ]) then cfg.settings.ALLOWED_HOSTS
     else
       lib.concatStringsSep "," (lib.unique (cfg.hostNames
         ++ map hostOf (lib.filter (a: !isWildcard a) cfg.listen)
@@ -123,9 +124,10 @@ in
       default = [ ];
       example = [ "mcp.example.com" ];
       description = ''
-        Names (or addresses) clients reach the server by, when it listens beyond loopback:
-        they become `ALLOWED_HOSTS`, with the addresses of {option}`listen` and loopback's.
-        Any other `Host` is refused (403), which guards against DNS rebinding.
+        Names (or addresses) clients reach the server by: beyond loopback, or through a
+        proxy on this host that passes the public name on. They become `ALLOWED_HOSTS`,
+        with the addresses of {option}`listen` and loopback's. Any other `Host` is refused
+        (403), which guards against DNS rebinding.
       '';
     };
 

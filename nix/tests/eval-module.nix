@@ -1,7 +1,8 @@
 # Evaluates services.allure-mcp for a few configurations and renders its socket and
 # service drop-ins as systemd reads them. Used by tests/it/nix.rs:
 #   nix-instantiate --eval --strict --json nix/tests/eval-module.nix --arg lib 'import <nixpkgs.lib>/lib'
-{ lib }:
+# The `nspawn` case is what tests/it/nspawn.rs boots, at its fake's URL and its port.
+{ lib, baseUrl ? "http://127.0.0.1:8080", port ? "3000" }:
 let
   package = {
     type = "derivation";
@@ -21,6 +22,13 @@ let
       listen = [ "127.0.0.1:3000" "[::1]:3000" ];
       settings = base.settings // { ALLURE_READ_ONLY = true; RATE_LIMIT_PER_SECOND = 50; };
       environmentFile = "/etc/allure-mcp/extra.env";
+    };
+    nspawn = base // {
+      settings = { ALLURE_BASE_URL = baseUrl; LOG_LEVEL = "info"; RATE_LIMIT_PER_SECOND = 1000; RATE_LIMIT_BURST = 1000; };
+      listen = [ "127.0.0.1:${port}" ];
+      hostNames = [ "mcp.example.com" ];
+      allureTokenFile = "/etc/allure-mcp/allure-token";
+      authTokensFile = "/etc/allure-mcp/mcp-auth-tokens";
     };
     exposedWithTokens = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "0.0.0.0:3000" ]; hostNames = [ "mcp.example.com" ]; openFirewall = true; };
     lanAddresses = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "192.168.1.5:3000" "[fd00::5]:3001" ]; };

@@ -2,8 +2,10 @@
 //! (root filesystem made once with mmdebstrap and cached), with the binary, the units,
 //! a token credential, and the fake TestOps on the host's loopback. Checks socket activation on first
 //! connection, the dynamic uid, LoadCredential reaching upstream, Type=notify,
-//! journald's structured fields, token rotation by `systemctl reload`, and a frozen
-//! process killed by the watchdog and restarted.
+//! journald's structured fields, token rotation by `systemctl reload`, a frozen process
+//! killed by the watchdog and restarted, and a configuration error not restarted. With
+//! NIXPKGS_LIB set, the units are the ones the NixOS module makes (its drop-ins as NixOS
+//! installs them), and a request by the module's host name is served.
 
 use crate::common::{require, require_root};
 
@@ -132,6 +134,41 @@ async fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) 
     }
 }
 
+/// The module's drop-ins for this test's fake and port (`nspawn` in
+/// nix/tests/eval-module.nix), with the binary where the container has it; `None` without
+/// NIXPKGS_LIB, and then the test boots the package's units with its own drop-ins.
+fn module_dropins(base_url: &str, port: u16) -> Option<(String, String)> {
+    let lib = std::env::var("NIXPKGS_LIB").ok()?;
+    let out = run_ok(
+        Command::new("nix-instantiate")
+            .args(["--eval", "--strict", "--json"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("nix/tests/eval-module.nix"))
+            .args(["--arg", "lib", &format!("import {lib}/lib")])
+            .args([
+                "--argstr",
+                "baseUrl",
+                base_url,
+                "--argstr",
+                "port",
+                &port.to_string(),
+            ]),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["nspawn"]["failed"],
+        json!([]),
+        "the module refused the test's configuration"
+    );
+    let exe = "/nix/store/00000000000000000000000000000000-allure-mcp/bin/allure-mcp";
+    let text = |k: &str| {
+        v["nspawn"][k]
+            .as_str()
+            .unwrap()
+            .replace(exe, "/usr/bin/allure-mcp")
+    };
+    Some((text("service"), text("socket")))
+}
+
 #[tokio::test]
 #[ignore = "needs root, systemd-nspawn, mmdebstrap and network access to Debian's mirror: cargo test --test it -- --ignored nspawn:: (.ci/run does)"]
 async fn the_units_under_real_systemd() {
@@ -180,12 +217,30 @@ async fn the_units_under_real_systemd() {
     for u in ["allure-mcp.service", "allure-mcp.socket"] {
         std::fs::copy(units.join(u), r.join("etc/systemd/system").join(u)).unwrap();
     }
-    write(
-        r,
-        "etc/systemd/system/allure-mcp.socket.d/test.conf",
-        &format!("[Socket]\nListenStream=\nListenStream=127.0.0.1:{port}\n"),
-        0o644,
-    );
+    // With nixpkgs' lib at hand, the units as the NixOS module makes them: its settings as
+    // the `overrides.conf` drop-ins NixOS writes for a unit a package provides.
+    let module = module_dropins(&fake.base_url(), port);
+    if let Some((service, socket)) = &module {
+        write(
+            r,
+            "etc/systemd/system/allure-mcp.service.d/overrides.conf",
+            service,
+            0o644,
+        );
+        write(
+            r,
+            "etc/systemd/system/allure-mcp.socket.d/overrides.conf",
+            socket,
+            0o644,
+        );
+    } else {
+        write(
+            r,
+            "etc/systemd/system/allure-mcp.socket.d/test.conf",
+            &format!("[Socket]\nListenStream=\nListenStream=127.0.0.1:{port}\n"),
+            0o644,
+        );
+    }
     write(
         r,
         "etc/systemd/system/allure-mcp.service.d/test.conf",
@@ -304,6 +359,23 @@ async fn the_units_under_real_systemd() {
         .parse()
         .unwrap();
     assert!((61184..=65519).contains(&uid), "a dynamic uid, got {uid}");
+
+    // The module's units: a request with the host name it was given (as a proxy on the
+    // host would pass it on) is served; any other name is refused.
+    if module.is_some() {
+        for (host, status) in [("mcp.example.com", 200), ("evil.example.com", 403)] {
+            let resp = http()
+                .post(format!("{base}/mcp"))
+                .header("host", format!("{host}:{port}"))
+                .bearer_auth(tok1)
+                .header("accept", "application/json, text/event-stream")
+                .json(&json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"proxy","version":"1"}}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), status, "Host: {host}");
+        }
+    }
 
     // A tool call through the Allure token that arrived by LoadCredential (the fake
     // accepts no other token).
@@ -438,11 +510,12 @@ async fn the_units_under_real_systemd() {
     // A configuration error (exit 2) is not restarted: the unit fails once, for good.
     write(
         c.root.path(),
-        "etc/systemd/system/allure-mcp.service.d/broken.conf",
+        "etc/systemd/system/allure-mcp.service.d/zz-broken.conf",
         "[Service]\nEnvironmentFile=/etc/allure-mcp/broken.env\n",
         0o644,
     );
-    // A later EnvironmentFile= wins over the earlier one. (In /etc: the container's /run
+    // A later EnvironmentFile= wins over the earlier one (the drop-in sorts last, after
+    // the module's `overrides.conf`, which resets the list). (In /etc: the container's /run
     // is its own.)
     write(
         c.root.path(),
