@@ -2,8 +2,10 @@
   description = "allure-mcp: an MCP server for Allure TestOps (stdio, Streamable HTTP, legacy SSE)";
 
   inputs = {
-    # nixos-25.11 carries Rust 1.91; the crate needs 1.88.
-    nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+    # The current stable release (nixos-25.11 left support on 2026-06-30); its Rust is
+    # newer than the 1.88 the crate needs. The locked revision is the one that
+    # home-manager (release-26.05), emacs-overlay and nixvim lock too.
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
     crane.url = "github:ipetkov/crane";
     advisory-db = {
       url = "github:rustsec/advisory-db";

@@ -291,18 +291,23 @@ fn mcp_level(severity: Severity) -> rmcp::model::LoggingLevel {
 
 /// What a call tells its client, in order: a [`LogSink`] that queues (the Allure client
 /// calls it synchronously), and the task that sends the queue as `notifications/message`.
+/// Most calls tell nothing, so the queue and its task are made at the first event.
 enum Told {
     Event(Severity, String),
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
-struct Teller(tokio::sync::mpsc::UnboundedSender<Told>);
+type Queue = Arc<std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Told>>>>;
+
+struct Teller(Queue);
 
 impl Teller {
-    /// Waits until everything queued so far has been sent.
+    /// Waits until everything queued so far has been sent (at once when nothing was).
     async fn flush(self) {
+        let queue = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(queue) = queue else { return };
         let (done, sent) = tokio::sync::oneshot::channel();
-        if self.0.send(Told::Flush(done)).is_ok() {
+        if queue.send(Told::Flush(done)).is_ok() {
             let _ = sent.await;
         }
     }
@@ -310,16 +315,30 @@ impl Teller {
 
 /// The session's level is read when an event happens, so a `logging/setLevel` during a
 /// long call applies to the rest of it.
-#[expect(deprecated, reason = "logging serves the 2025 protocol revisions")]
 fn session_log(peer: rmcp::Peer<RoleServer>, level: Arc<AtomicU8>) -> (LogSink, Teller) {
+    let queue: Queue = Arc::default();
+    let sink_queue = queue.clone();
+    let sink: LogSink = Arc::new(move |severity, message| {
+        if log_rank(mcp_level(severity)) < level.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut q = sink_queue.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = q.get_or_insert_with(|| tell_in_order(peer.clone()));
+        let _ = tx.send(Told::Event(severity, message));
+    });
+    (sink, Teller(queue))
+}
+
+/// The task that sends one call's events, in the order they were queued.
+#[expect(deprecated, reason = "logging serves the 2025 protocol revisions")]
+fn tell_in_order(peer: rmcp::Peer<RoleServer>) -> tokio::sync::mpsc::UnboundedSender<Told> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Told>();
     tokio::spawn(async move {
         while let Some(told) = rx.recv().await {
             match told {
                 Told::Event(severity, message) => {
-                    let level = mcp_level(severity);
                     let param = rmcp::model::LoggingMessageNotificationParam::new(
-                        level,
+                        mcp_level(severity),
                         serde_json::Value::String(message),
                     )
                     .with_logger("allure-mcp");
@@ -332,11 +351,5 @@ fn session_log(peer: rmcp::Peer<RoleServer>, level: Arc<AtomicU8>) -> (LogSink, 
             }
         }
     });
-    let queue = tx.clone();
-    let sink: LogSink = Arc::new(move |severity, message| {
-        if log_rank(mcp_level(severity)) >= level.load(Ordering::Relaxed) {
-            let _ = queue.send(Told::Event(severity, message));
-        }
-    });
-    (sink, Teller(tx))
+    tx
 }

@@ -1,6 +1,6 @@
 # `nix flake check`: the module in a real NixOS evaluation; the units as NixOS installs
 # them (the package's, with the module's settings as their `overrides.conf` drop-ins)
-# pass `systemd-analyze verify` and score at most 1.2 in `systemd-analyze security`.
+# pass `systemd-analyze verify` and score at most 1.1 in `systemd-analyze security`.
 # nix/tests/verify-units.sh does the checking; tests/it/nix.rs runs it the way this
 # sandbox does (unprivileged, read-only inputs, no /etc/systemd).
 { pkgs, module, package }:
@@ -16,7 +16,7 @@ let
     };
     boot.loader.grub.enable = false;
     fileSystems."/".device = "/dev/null";
-    system.stateVersion = "25.11";
+    system.stateVersion = "26.05";
   };
   # What the module declares for each unit; NixOS installs it as the drop-in
   # `<unit>.d/overrides.conf` because the package provides the unit itself.
