@@ -8,7 +8,8 @@ let
   # What systemd's ListenStream= takes and the binary can serve: an IPv4 or bracketed IPv6
   # address with a port. (Host names are not resolved by systemd; a unix socket is not a
   # TCP listener the server accepts.)
-  listenAddress = types.strMatching "([0-9]{1,3}(\\.[0-9]{1,3}){3}|\\[[0-9a-fA-F:.]+]):[0-9]{1,5}";
+  octet = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+  listenAddress = types.strMatching "(${octet}(\\.${octet}){3}|\\[[0-9a-fA-F:.]+]):[0-9]{1,5}";
   hostOf = addr: lib.removePrefix "[" (lib.removeSuffix "]" (lib.concatStringsSep ":" (lib.init (lib.splitString ":" addr))));
   portOf = addr: lib.toInt (lib.last (lib.splitString ":" addr));
   isLoopback = addr: lib.hasPrefix "127." addr || lib.hasPrefix "[::1]:" addr;
@@ -34,9 +35,10 @@ let
   environment = lib.mapAttrs (_: v: if lib.isBool v then lib.boolToString v else toString v)
     (lib.filterAttrs (_: v: v != null) (cfg.settings // { ALLOWED_HOSTS = allowedHosts; }));
 
+  # (name, path): LoadCredential= takes `name:path`, refresh-credentials `name=path`.
   credentials =
-    [ "allure-token:${cfg.allureTokenFile}" ]
-    ++ lib.optional (cfg.authTokensFile != null) "mcp-auth-tokens:${cfg.authTokensFile}";
+    [{ name = "allure-token"; path = cfg.allureTokenFile; }]
+    ++ lib.optional (cfg.authTokensFile != null) { name = "mcp-auth-tokens"; path = cfg.authTokensFile; };
   exe = lib.getExe cfg.package;
 in
 {
@@ -109,11 +111,13 @@ in
     };
 
     listen = mkOption {
+      # A list for the package's shape (ListenStream= lines); the server serves one socket,
+      # so exactly one address is accepted (an assertion says so).
       type = types.listOf listenAddress;
       default = [ "127.0.0.1:3000" ];
       example = [ "0.0.0.0:3000" ];
       description = ''
-        Addresses of the socket (ListenStream=): `IPv4:port` or `[IPv6]:port`. Beyond
+        The address of the socket (ListenStream=), one: `IPv4:port` or `[IPv6]:port`. Beyond
         loopback, {option}`authTokensFile` is required, and on all addresses (`0.0.0.0`,
         `[::]`) also {option}`hostNames`.
       '';
@@ -178,6 +182,15 @@ in
         message = "services.allure-mcp.authTokensFile is in the Nix store, which every user can read; point it at a runtime secret.";
       }
       {
+        # The server serves the one socket systemd hands it (fd name `http`).
+        assertion = lib.length cfg.listen == 1;
+        message = "services.allure-mcp.listen must name exactly one address: the server serves one socket (use 0.0.0.0:PORT or [::]:PORT for all addresses).";
+      }
+      {
+        assertion = cfg.settings.ALLOWED_HOSTS == null || cfg.hostNames == [ ];
+        message = "services.allure-mcp: set either hostNames or settings.ALLOWED_HOSTS, not both (hostNames becomes ALLOWED_HOSTS).";
+      }
+      {
         assertion = secretSettings == [ ];
         message = "services.allure-mcp.settings has ${lib.concatStringsSep ", " secretSettings}: settings are written into the unit, which every user can read; use services.allure-mcp.allureTokenFile and services.allure-mcp.authTokensFile instead.";
       }
@@ -215,13 +228,16 @@ in
           ""
           ("+${utils.escapeSystemdExecArgs [ exe "refresh-credentials" ]} --pid $MAINPID "
             + utils.escapeSystemdExecArgs ([ "--from" "/var/empty" "--runtime-dir" "/run/allure-mcp" ]
-            ++ lib.concatMap (c: [ "--credential" (builtins.replaceStrings [ ":" ] [ "=" ] c) ]) credentials))
+            ++ lib.concatMap (c: [ "--credential" "${c.name}=${c.path}" ]) credentials))
         ];
-        LoadCredential = [ "" ] ++ credentials;
-        EnvironmentFile = [ "" ] ++ lib.optional (cfg.environmentFile != null) "-${cfg.environmentFile}";
+        LoadCredential = [ "" ] ++ map (c: "${c.name}:${c.path}") credentials;
+        # Not optional (no `-`): a file the configuration names must be there.
+        EnvironmentFile = [ "" ] ++ lib.optional (cfg.environmentFile != null) cfg.environmentFile;
       };
     };
 
-    networking.firewall.allowedTCPPorts = mkIf cfg.openFirewall (map portOf cfg.listen);
+    # Only the ports of addresses beyond loopback.
+    networking.firewall.allowedTCPPorts = mkIf cfg.openFirewall
+      (lib.unique (map portOf (lib.filter (a: !isLoopback a) cfg.listen)));
   };
 }

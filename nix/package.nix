@@ -9,6 +9,7 @@ let
     fileset = lib.fileset.unions [
       (root + "/Cargo.toml")
       (root + "/Cargo.lock")
+      (root + "/clippy.toml") # lets tests unwrap (checks.clippy)
       (root + "/flake.lock") # read by tests/it/nix.rs
       (root + "/src")
       (root + "/crates")

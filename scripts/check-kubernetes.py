@@ -1,6 +1,7 @@
 """Checks deploy/kubernetes/ offline: every manifest against Kubernetes' own schemas
 (kubernetes-validate, strict: no unknown fields), then what this server needs of them:
-a non-root, read-only container with no privileges, probes on /healthz and /readyz,
+a non-root, read-only container with no privileges, secret files it can read, a
+NetworkPolicy in front of it, probes on /healthz and /readyz,
 stateless mode when there is more than one replica, secrets only as files, environment
 names the server knows (from `allure-mcp --help`), ALLOWED_HOSTS naming the Ingress host,
 and a Service and an Ingress that reach the pods.
@@ -34,7 +35,7 @@ docs = {}
 for f in files:
     for d in yaml.safe_load_all(open(f)):
         docs[d["kind"]] = d
-for kind in ["Deployment", "Service", "Ingress", "Secret"]:
+for kind in ["Deployment", "Service", "Ingress", "Secret", "NetworkPolicy"]:
     need(kind in docs, f"no {kind}")
 
 help_text = subprocess.run([sys.argv[1], "--help"], capture_output=True, text=True).stdout
@@ -63,6 +64,17 @@ for name in ["ALLURE_TOKEN_FILE", "MCP_AUTH_TOKENS_FILE"]:
     path = env.get(name, "")
     need(any(path.startswith(m + "/") and mounts[m].get("readOnly") for m in mounts), f"{name} is not on a read-only mount")
 need(env.get("BIND") == "0.0.0.0", "BIND must be 0.0.0.0 in a pod")
+# The Secret's files are root's: the server's user reads them only through fsGroup.
+for v in pod.get("volumes", []):
+    if "secret" in v:
+        mode = v["secret"].get("defaultMode", 0o644)
+        readable = mode & 0o004 or (mode & 0o040 and psc.get("fsGroup") == psc.get("runAsUser"))
+        need(readable, f"volume {v['name']}: mode {mode:o} and fsGroup {psc.get('fsGroup')} leave the files unreadable to the server")
+policy = docs["NetworkPolicy"]
+pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+need(all(pod_labels.get(k) == v for k, v in policy["spec"]["podSelector"]["matchLabels"].items()),
+     "the NetworkPolicy selects no pod")
+need("Ingress" in policy["spec"].get("policyTypes", []), "the NetworkPolicy does not limit who reaches the pods")
 
 labels = dep["spec"]["template"]["metadata"]["labels"]
 svc = docs["Service"]

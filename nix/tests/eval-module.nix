@@ -19,7 +19,7 @@ let
   cases = {
     good = base // {
       authTokensFile = "/run/secrets/mcp-tokens";
-      listen = [ "127.0.0.1:3000" "[::1]:3000" ];
+      listen = [ "127.0.0.1:3000" ];
       settings = base.settings // { ALLURE_READ_ONLY = true; RATE_LIMIT_PER_SECOND = 50; };
       environmentFile = "/etc/allure-mcp/extra.env";
     };
@@ -31,7 +31,10 @@ let
       authTokensFile = "/etc/allure-mcp/mcp-auth-tokens";
     };
     exposedWithTokens = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "0.0.0.0:3000" ]; hostNames = [ "mcp.example.com" ]; openFirewall = true; };
-    lanAddresses = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "192.168.1.5:3000" "[fd00::5]:3001" ]; };
+    lanAddresses = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "[fd00::5]:3001" ]; openFirewall = true; };
+    loopbackFirewall = base // { openFirewall = true; };
+    twoAddresses = base // { listen = [ "127.0.0.1:3000" "[::1]:3000" ]; };
+    hostsTwice = base // { hostNames = [ "a.example.com" ]; settings = base.settings // { ALLOWED_HOSTS = "b.example.com"; }; };
     noUrl = base // { settings = { }; };
     tokenInStore = base // { allureTokenFile = "/nix/store/abc-allure-token"; };
     authInStore = base // { authTokensFile = "/nix/store/abc-mcp-tokens"; };
@@ -41,7 +44,7 @@ let
     exposedBehindProxy = base // { listen = [ "0.0.0.0:3000" ]; hostNames = [ "mcp.example.com" ]; extraArgs = [ "--allow-unauthenticated" "--log-level=debug %h" ]; };
   };
   # `listen` values systemd or the server cannot use are refused by the option's type.
-  refusedListen = [ "localhost:3000" "/run/allure-mcp.sock" "3000" "0.0.0.0" "[::1]3000" ];
+  refusedListen = [ "localhost:3000" "/run/allure-mcp.sock" "3000" "0.0.0.0" "[::1]3000" "300.1.1.1:80" ];
   eval = c: (lib.evalModules { modules = [ ./stub-nixos.nix ../module.nix { services.allure-mcp = c; } ]; }).config;
   line = key: value: "${key}=${toString value}\n";
   lines = key: value: if lib.isList value then lib.concatMapStrings (line key) value else line key value;

@@ -21,7 +21,11 @@ let
   # What the module declares for each unit; NixOS installs it as the drop-in
   # `<unit>.d/overrides.conf` because the package provides the unit itself.
   unit = name: "${nixos.config.systemd.units.${name}.unit}/${name}";
+  # NixOS enforces assertions only when the whole system is built; this check reads
+  # single units, so it enforces them itself.
+  failed = map (a: a.message) (pkgs.lib.filter (a: !a.assertion) nixos.config.assertions);
 in
+assert pkgs.lib.assertMsg (failed == [ ]) (pkgs.lib.concatStringsSep "\n" failed);
 pkgs.runCommand "allure-mcp-module-check" { nativeBuildInputs = [ pkgs.systemd ]; } ''
   sh ${./verify-units.sh} ${package}/lib/systemd/system ${pkgs.systemd}/example/systemd/system \
     ${unit "allure-mcp.service"} ${unit "allure-mcp.socket"}

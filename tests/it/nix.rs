@@ -121,11 +121,16 @@ fn the_module_evaluates_and_its_assertions_fire() {
     fails("exposed", "beyond loopback without");
     fails("wildcardWithoutNames", "set services.allure-mcp.hostNames");
     fails("secretInSettings", "settings has ALLURE_TOKEN");
+    fails("twoAddresses", "must name exactly one address");
+    fails("hostsTwice", "either hostNames or settings.ALLOWED_HOSTS");
+    // The firewall opens only what listens beyond loopback.
+    assert_eq!(v["loopbackFirewall"]["firewall"], serde_json::json!([]));
+    assert_eq!(v["lanAddresses"]["firewall"], serde_json::json!([3001]));
     // What systemd or the server cannot use is refused by the option's type; the forms
     // they can are taken.
     assert_eq!(
         v["refused"],
-        serde_json::json!([true, true, true, true, true])
+        serde_json::json!([true, true, true, true, true, true])
     );
     assert_eq!(v["accepted"], serde_json::json!([true, true, true]));
     // Beyond loopback, the Host values clients use are accepted: named ones, and the
@@ -139,7 +144,7 @@ fn the_module_evaluates_and_its_assertions_fire() {
     );
     assert!(
         env_line("lanAddresses")
-            .contains("ALLOWED_HOSTS=192.168.1.5,fd00::5,localhost,127.0.0.1,::1"),
+            .contains("ALLOWED_HOSTS=fd00::5,localhost,127.0.0.1,::1"),
         "{}",
         env_line("lanAddresses")
     );
