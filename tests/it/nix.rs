@@ -143,8 +143,7 @@ fn the_module_evaluates_and_its_assertions_fire() {
         env_line("exposedWithTokens")
     );
     assert!(
-        env_line("lanAddresses")
-            .contains("ALLOWED_HOSTS=fd00::5,localhost,127.0.0.1,::1"),
+        env_line("lanAddresses").contains("ALLOWED_HOSTS=fd00::5,localhost,127.0.0.1,::1"),
         "{}",
         env_line("lanAddresses")
     );
