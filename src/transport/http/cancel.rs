@@ -12,10 +12,10 @@ use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::middleware::{BufferedBody, buffered, guarded};
+use super::envelope::Envelope;
+use super::middleware::guarded;
 use super::state::AppState;
 use crate::security::{ClientIp, Identity};
 use crate::tools::RemoteCancel;
@@ -93,42 +93,6 @@ impl Drop for Registered {
     }
 }
 
-/// What a POST to a stateless `/mcp` carries, as far as cancellation goes.
-enum Message {
-    /// A request with this id.
-    Request(String),
-    /// `notifications/cancelled` naming this request id.
-    Cancelled(String),
-    Other,
-}
-
-/// Whether a POST's body is a JSON-RPC request (or a batch with one), which may start a
-/// call; notifications and responses start none.
-pub(super) fn carries_request(body: &[u8]) -> bool {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(batch)) => batch
-            .iter()
-            .any(|m| m.get("method").is_some() && m.get("id").is_some()),
-        Ok(m) => m.get("method").is_some() && m.get("id").is_some(),
-        // Unreadable: rmcp refuses it, and it is counted like any request until then.
-        Err(_) => true,
-    }
-}
-
-fn classify(body: &[u8]) -> Message {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return Message::Other;
-    };
-    match (v.get("method").and_then(Value::as_str), v.get("id")) {
-        (Some("notifications/cancelled"), None) => v
-            .get("params")
-            .and_then(|p| p.get("requestId"))
-            .map_or(Message::Other, |id| Message::Cancelled(id.to_string())),
-        (Some(_), Some(id)) if !id.is_null() => Message::Request(id.to_string()),
-        _ => Message::Other,
-    }
-}
-
 pub(super) async fn stateless_cancellation(
     State(st): State<AppState>,
     req: Request,
@@ -145,55 +109,32 @@ pub(super) async fn stateless_cancellation(
         .get::<ClientIp>()
         .map(|c| c.0.to_string())
         .unwrap_or_default();
-    let mut req = match req.extensions().get::<BufferedBody>() {
-        Some(_) => req,
-        None => match buffered(req, st.cfg.max_body_bytes).await {
-            Ok(req) => req,
-            Err(refusal) => return refusal,
-        },
-    };
-    let message = match req.extensions().get::<BufferedBody>() {
-        Some(BufferedBody(bytes)) => classify(bytes),
-        None => Message::Other,
-    };
-    match message {
-        Message::Cancelled(id) => {
+    // Read by `require_identity`, which buffers every POST to /mcp.
+    let envelope = req
+        .extensions()
+        .get::<Envelope>()
+        .cloned()
+        .unwrap_or_default();
+    let mut req = req;
+    match (envelope.cancels, envelope.id) {
+        (Some(id), _) => {
             let cancelled = st.calls.cancel(&(who, from, id.clone()));
             tracing::debug!(request_id = %id, cancelled, "stateless cancellation");
             next.run(req).await
         }
-        Message::Request(id) => {
+        (None, Some(id)) => {
             let registered = st.calls.register((who, from, id));
             req.extensions_mut()
                 .insert(RemoteCancel(registered.token.clone()));
             guarded(next.run(req).await, registered)
         }
-        Message::Other => next.run(req).await,
+        (None, None) => next.run(req).await,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn requests_and_cancellations_are_told_apart_by_their_ids() {
-        let req = br#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{}}"#;
-        assert!(matches!(classify(req), Message::Request(id) if id == "5"));
-        let req = br#"{"jsonrpc":"2.0","id":"5","method":"tools/call"}"#;
-        assert!(matches!(classify(req), Message::Request(id) if id == "\"5\""));
-        let cancel =
-            br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":5}}"#;
-        assert!(matches!(classify(cancel), Message::Cancelled(id) if id == "5"));
-        for other in [
-            &br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#[..],
-            br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#,
-            br#"{"jsonrpc":"2.0","id":null,"method":"x"}"#,
-            b"not json",
-        ] {
-            assert!(matches!(classify(other), Message::Other));
-        }
-    }
 
     #[test]
     fn a_cancellation_reaches_only_the_calls_of_its_identity_and_the_entry_goes_with_the_answer() {

@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tower_governor::key_extractor::KeyExtractor;
 
+use super::envelope::Envelope;
 use super::state::AppState;
 use crate::security::auth::AuthFailure;
 use crate::security::{CallSlot, Caller, ClientIp, Identity, net};
@@ -138,8 +139,8 @@ pub(super) async fn require_identity(
         if on_mcp
             && req
                 .extensions()
-                .get::<BufferedBody>()
-                .is_some_and(|b| !super::cancel::carries_request(&b.0))
+                .get::<Envelope>()
+                .is_some_and(|e| !e.request)
         {
             return next.run(req).await;
         }
@@ -206,19 +207,6 @@ pub(super) async fn session_owners(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let method = req.method().clone();
-    // Read the body here only where it matters: a chunked body (whose size nothing has
-    // checked yet), or a session-less POST that may be an `initialize`. A body with a
-    // Content-Length was already held to MAX_BODY_BYTES by the body-limit layer.
-    let chunked = !req.headers().contains_key(header::CONTENT_LENGTH);
-    let may_open = sid.is_none() && !st.cfg.stateless;
-    let req = if method == Method::POST && (chunked || may_open) {
-        match buffered(req, st.cfg.max_body_bytes).await {
-            Ok(req) => req,
-            Err(refusal) => return refusal,
-        }
-    } else {
-        req
-    };
     let mut creating = None;
     if let Some(sid) = sid.as_ref().filter(|_| !st.cfg.stateless) {
         let owner = st.owner_of(sid);
@@ -266,34 +254,25 @@ pub(super) async fn session_owners(
     }
 }
 
-/// Whether a (buffered) POST carries an `initialize`, the only message that opens a
-/// session. Other session-less POSTs (2026-07-28 stateless calls) neither count against
-/// MAX_SESSIONS nor wait for the creation lock, which they could hold for a whole call.
+/// Whether a POST carries an `initialize`, the only message that opens a session. Other
+/// session-less POSTs (2026-07-28 stateless calls) neither count against MAX_SESSIONS nor
+/// wait for the creation lock, which they could hold for a whole call.
 fn is_initialize(req: &Request) -> bool {
-    let Some(BufferedBody(bytes)) = req.extensions().get::<BufferedBody>() else {
-        return false;
-    };
-    let opens =
-        |m: &serde_json::Value| m.get("method").and_then(|v| v.as_str()) == Some("initialize");
-    match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(serde_json::Value::Array(batch)) => batch.iter().any(opens),
-        Ok(message) => opens(&message),
-        Err(_) => false,
-    }
+    req.extensions()
+        .get::<Envelope>()
+        .is_some_and(|e| e.initialize)
 }
 
-/// The body of a buffered request, for the middleware to look at (a cheap clone).
-#[derive(Clone)]
-pub(super) struct BufferedBody(pub(super) Bytes);
-
-/// The request with its body read in full within `limit`: a chunked body over the limit
-/// is a 413 like one whose Content-Length says so (rmcp would answer 500).
-pub(super) async fn buffered(req: Request, limit: usize) -> Result<Request, Response> {
+/// The request with its body read in full within `limit` (a chunked body over the limit
+/// is a 413 like one whose Content-Length says so; rmcp would answer 500), and its
+/// message read once for the layers after this one ([`Envelope`]).
+async fn buffered(req: Request, limit: usize) -> Result<Request, Response> {
     let (parts, body) = req.into_parts();
     match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => {
-            let mut req = Request::from_parts(parts, Body::from(bytes.clone()));
-            req.extensions_mut().insert(BufferedBody(bytes));
+            let envelope = Envelope::read(&bytes);
+            let mut req = Request::from_parts(parts, Body::from(bytes));
+            req.extensions_mut().insert(envelope);
             Ok(req)
         }
         Err(e) => {

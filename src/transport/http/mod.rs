@@ -6,6 +6,7 @@
 
 mod cancel;
 mod endpoints;
+mod envelope;
 mod middleware;
 mod readiness;
 mod router;
