@@ -63,7 +63,7 @@ pub async fn build(config: &Config) -> Result<Built, AppError> {
     let metrics = crate::metrics::Metrics::new();
     let observed = metrics.clone();
     client.observe_statuses(move |status| observed.record_upstream(status));
-    let registry = Registry::new(&config.toolsets, config.read_only);
+    let registry = Registry::dynamic(&config.toolsets, &config.initial_toolsets, config.read_only);
     let ctx = Ctx {
         client,
         default_project: config.default_project,

@@ -41,13 +41,17 @@ pub async fn run(config: &Config) -> Result<bool, AppError> {
             }
         }
     }
-    let registry = Registry::new(&config.toolsets, config.read_only);
+    let registry = Registry::dynamic(&config.toolsets, &config.initial_toolsets, config.read_only);
     let mode = if config.read_only {
         " (read-only mode)"
     } else {
         ""
     };
-    println!("info {} tools offered{mode}", registry.tools().len());
+    println!(
+        "info {} tools offered{mode}, {} listed when a session starts",
+        registry.tools().len(),
+        registry.list().len()
+    );
     Ok(!report.failed)
 }
 

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use rmcp::model::ProgressNotificationParam;
 
 use crate::security::{CallSlot, ClientIp, Identity};
+use crate::tools::toolsets::SessionToolsets;
 use crate::tools::{
     AuditInfo, CallScope, Ctx, LogSink, ProgressSink, Registry, RemoteCancel, Severity,
 };
@@ -37,6 +38,8 @@ pub struct AllureMcp {
     /// [`log_rank`]. Until the client says, warnings and worse: what it should not miss,
     /// and nothing that turns a plain JSON answer into a stream.
     log_level: Arc<AtomicU8>,
+    /// The toolsets this session lists (all allowed ones unless toolsets are dynamic).
+    toolsets: SessionToolsets,
 }
 
 /// `warning` in [`log_rank`]'s order.
@@ -45,6 +48,7 @@ const DEFAULT_LOG_RANK: u8 = 3;
 impl AllureMcp {
     pub fn new(registry: Registry, ctx: Ctx) -> Self {
         AllureMcp {
+            toolsets: registry.session(),
             registry,
             ctx,
             log_level: Arc::new(AtomicU8::new(DEFAULT_LOG_RANK)),
@@ -55,8 +59,15 @@ impl AllureMcp {
     pub fn for_session(&self) -> Self {
         AllureMcp {
             log_level: Arc::new(AtomicU8::new(DEFAULT_LOG_RANK)),
+            toolsets: self.registry.session(),
             ..self.clone()
         }
+    }
+
+    /// The instance for a server that cannot tell a client its tool list changed (the
+    /// stateless HTTP transport): every allowed tool listed, no discovery tools.
+    pub fn with_fixed_toolsets(&self) -> Self {
+        AllureMcp::new(self.registry.fixed(), self.ctx.clone())
     }
 
     pub fn registry(&self) -> &Registry {
@@ -86,17 +97,21 @@ impl ServerHandler for AllureMcp {
     fn get_info(&self) -> ServerConfig {
         let mut implementation = Implementation::new("allure-mcp", env!("CARGO_PKG_VERSION"));
         implementation.title = Some("Allure TestOps".into());
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_prompts()
-                .enable_resources()
-                .enable_completions()
-                .enable_logging()
-                .build(),
-        )
-        .with_server_info(implementation)
-        .with_instructions(INSTRUCTIONS)
+        let mut capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .enable_completions()
+            .enable_logging()
+            .build();
+        if self.registry.is_dynamic()
+            && let Some(tools) = capabilities.tools.as_mut()
+        {
+            tools.list_changed = Some(true);
+        }
+        ServerConfig::new(capabilities)
+            .with_server_info(implementation)
+            .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_tools(
@@ -104,7 +119,9 @@ impl ServerHandler for AllureMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.registry.list()))
+        Ok(ListToolsResult::with_all_items(
+            self.registry.list_for(&self.toolsets),
+        ))
     }
 
     async fn list_prompts(
@@ -222,11 +239,18 @@ impl ServerHandler for AllureMcp {
             progress,
             log: Some(log),
             audit: audit_of(&context),
+            toolsets: Some(self.toolsets.clone()),
         });
+        let generation = self.toolsets.generation();
         let result = self
             .registry
             .call(ctx, &request.name, request.arguments)
             .await;
+        if self.toolsets.generation() != generation {
+            // Before the answer, so a client that refreshes on it sees the new tools
+            // by the time the model reads that they are there.
+            let _ = context.peer.notify_tool_list_changed().await;
+        }
         // Every event of the call is handed to rmcp before its answer: over stdio, legacy
         // SSE and stateless HTTP that puts it first on the wire; with Streamable HTTP
         // sessions rmcp sends it on the session's standalone stream instead.

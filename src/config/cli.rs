@@ -99,9 +99,15 @@ pub struct Cli {
     #[arg(long, env = "ALLURE_TLS_INSECURE", default_value = "false", value_name = "BOOL", action = ArgAction::Set, value_parser = boolean)]
     pub tls_insecure: bool,
 
-    /// Toolsets to offer, comma-separated, or `all` (default: all but raw)
+    /// Toolsets to offer, comma-separated, or `all`; all of them listed from the start
+    /// (default: all but raw, sessions starting with projects, launches, results, triage)
     #[arg(long, env = "ALLURE_TOOLSETS", value_name = "LIST", value_parser = toolsets)]
     pub toolsets: Option<Toolsets>,
+
+    /// Without ALLURE_TOOLSETS: start sessions with the daily toolsets and let the model
+    /// turn on the rest (enable_toolset); false lists every tool from the start
+    #[arg(long, env = "ALLURE_DYNAMIC_TOOLSETS", default_value = "true", value_name = "BOOL", action = ArgAction::Set, value_parser = boolean)]
+    pub dynamic_toolsets: bool,
 
     /// Offer only tools that change nothing
     #[arg(long, env = "ALLURE_READ_ONLY", default_value = "false", value_name = "BOOL", action = ArgAction::Set, value_parser = boolean)]

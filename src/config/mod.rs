@@ -65,7 +65,11 @@ pub struct Config {
     pub log_level: LogLevel,
     pub log_format: LogFormat,
     pub default_project: Option<i64>,
+    /// The toolsets a client may use.
     pub toolsets: Vec<Toolset>,
+    /// The toolsets a session lists when it starts; the rest of `toolsets` is turned on
+    /// by `enable_toolset` (or by calling one of its tools).
+    pub initial_toolsets: Vec<Toolset>,
     pub read_only: bool,
     pub http: bool,
     pub http_config: HttpConfig,
@@ -101,7 +105,14 @@ impl Config {
                 .toolsets
                 .clone()
                 .map(|t| t.0)
-                .unwrap_or_else(Toolset::defaults),
+                .unwrap_or_else(Toolset::discoverable),
+            // An explicit ALLURE_TOOLSETS is the list; without it a session starts with the
+            // daily path unless dynamic toolsets are off.
+            initial_toolsets: match &cli.toolsets {
+                Some(t) => t.0.clone(),
+                None if cli.dynamic_toolsets => Toolset::defaults(),
+                None => Toolset::discoverable(),
+            },
             read_only: cli.read_only,
             http: cli.http,
             http_config: http::http_config(cli, mcp_auth_token, &cors, sources)?,

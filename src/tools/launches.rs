@@ -600,7 +600,7 @@ async fn with_statistics(ctx: &Ctx, launches: &mut [LaunchSummary]) {
 
 const ADD_TEST_CASES_TO_LAUNCH: Meta = Meta {
     name: "add_test_cases_to_launch",
-    toolset: Toolset::Launches,
+    toolset: Toolset::Runs,
     title: "Add test cases to a launch",
     description: "Add up to 100 test cases to an existing launch for execution, optionally assigned to users.",
     access: Access::Write {
@@ -644,7 +644,7 @@ async fn add_test_cases_to_launch(ctx: Ctx, a: AddCasesArgs) -> Result<Done, Too
 
 const ADD_TEST_PLAN_TO_LAUNCH: Meta = Meta {
     name: "add_test_plan_to_launch",
-    toolset: Toolset::Launches,
+    toolset: Toolset::Runs,
     title: "Add a test plan to a launch",
     description: "Add all test cases of a test plan to an existing launch for execution.",
     access: Access::Write {

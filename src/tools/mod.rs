@@ -16,6 +16,7 @@ pub mod runs;
 pub mod steps;
 pub mod testcase_bulk;
 pub mod testcases;
+pub mod toolsets;
 pub mod triage;
 
 mod args;
@@ -38,27 +39,36 @@ use serde::de::DeserializeOwned;
 
 use crate::allure::{AllureClient, AllureError};
 
-/// A group of tools, selectable with `ALLURE_TOOLSETS`.
+/// A group of tools, selectable with `ALLURE_TOOLSETS` and, with dynamic toolsets, turned
+/// on by a model through `enable_toolset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Toolset {
     Projects,
     Launches,
-    Runs,
     Results,
+    Triage,
+    Runs,
     Testcases,
+    Plans,
     Defects,
     Analytics,
     /// The generic API escape hatch: off unless asked for.
     Raw,
+    /// `list_toolsets` and `enable_toolset`: present whenever there is something to turn
+    /// on, never selectable itself.
+    Discovery,
 }
 
 impl Toolset {
-    pub const ALL: [Toolset; 8] = [
+    /// Every selectable toolset (`Discovery` is not one).
+    pub const ALL: [Toolset; 10] = [
         Toolset::Projects,
         Toolset::Launches,
-        Toolset::Runs,
         Toolset::Results,
+        Toolset::Triage,
+        Toolset::Runs,
         Toolset::Testcases,
+        Toolset::Plans,
         Toolset::Defects,
         Toolset::Analytics,
         Toolset::Raw,
@@ -68,12 +78,40 @@ impl Toolset {
         match self {
             Toolset::Projects => "projects",
             Toolset::Launches => "launches",
-            Toolset::Runs => "runs",
             Toolset::Results => "results",
+            Toolset::Triage => "triage",
+            Toolset::Runs => "runs",
             Toolset::Testcases => "testcases",
+            Toolset::Plans => "plans",
             Toolset::Defects => "defects",
             Toolset::Analytics => "analytics",
             Toolset::Raw => "raw",
+            Toolset::Discovery => "discovery",
+        }
+    }
+
+    /// What the toolset is for, as `list_toolsets` tells a model.
+    pub fn description(self) -> &'static str {
+        match self {
+            Toolset::Projects => "find projects, who the token is, users",
+            Toolset::Launches => {
+                "find and read launches (test runs), compare, close or reopen them"
+            }
+            Toolset::Results => {
+                "read test results, failures, steps, history, attachments; triage a launch; flaky tests"
+            }
+            Toolset::Triage => "act on results: mute, unmute, assign, resolve (one or many)",
+            Toolset::Runs => {
+                "CI jobs: start launches, rerun failed tests, wait for a launch to finish"
+            }
+            Toolset::Testcases => {
+                "read, create, update, delete and bulk-edit test cases and their scenarios"
+            }
+            Toolset::Plans => "test plans: list, read",
+            Toolset::Defects => "defects: list, read, file, link to results",
+            Toolset::Analytics => "project statistics, pass-rate trend, durations, success rates",
+            Toolset::Raw => "any Allure TestOps API call (GET only in read-only mode)",
+            Toolset::Discovery => "list and enable toolsets",
         }
     }
 
@@ -81,15 +119,27 @@ impl Toolset {
         Self::ALL.iter().map(|t| t.name()).collect()
     }
 
-    /// The default selection: everything but `raw`.
+    /// What a session starts with when toolsets are dynamic: the daily read-and-triage
+    /// path. The rest is a call to `enable_toolset` away.
     pub fn defaults() -> Vec<Toolset> {
+        vec![
+            Toolset::Projects,
+            Toolset::Launches,
+            Toolset::Results,
+            Toolset::Triage,
+        ]
+    }
+
+    /// Everything but `raw`: what a model may turn on when `ALLURE_TOOLSETS` is not set.
+    pub fn discoverable() -> Vec<Toolset> {
         Self::ALL
             .into_iter()
             .filter(|t| *t != Toolset::Raw)
             .collect()
     }
 
-    /// Parses `ALLURE_TOOLSETS`: a comma list, `all`, or empty for the defaults.
+    /// Parses `ALLURE_TOOLSETS`: a comma list, `all`, or empty (or `default`) for the
+    /// defaults.
     pub fn parse_list(raw: Option<&str>) -> Result<Vec<Toolset>, String> {
         let raw = raw.unwrap_or("").trim();
         if raw.is_empty() || raw.eq_ignore_ascii_case("default") {
@@ -154,6 +204,8 @@ pub struct CallScope {
     /// Present when the client can be told about events (any MCP session).
     pub log: Option<LogSink>,
     pub audit: AuditInfo,
+    /// The session's toolsets, when a model may turn more on (see [`toolsets`]).
+    pub toolsets: Option<toolsets::SessionToolsets>,
 }
 
 impl std::fmt::Debug for CallScope {
@@ -395,6 +447,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(analytics::tools());
     tools.extend(aql::tools());
     tools.extend(raw::tools());
+    tools.extend(toolsets::tools());
     tools
 }
 

@@ -1,6 +1,7 @@
 //! The registry: each tool's definition (toolset, annotations, schemas, handler), and
 //! the one place where tools are filtered by toolset and read-only mode and called.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::schema::schema_of;
+use super::toolsets::{Catalogue, SessionToolsets};
 use super::{Ctx, ToolError, Toolset, all_tools};
 
 /// A tool's answer, renderable for text-only clients.
@@ -166,12 +168,18 @@ impl ToolDef {
     }
 }
 
-/// The tools offered to clients: selected toolsets, and only read-only ones in read-only mode.
+/// The tools offered to clients: the toolsets the operator allows, and only read-only
+/// tools in read-only mode. With dynamic toolsets a session lists only those it has
+/// turned on ([`SessionToolsets`]), and may call any tool it is allowed.
 #[derive(Clone, Debug)]
 pub struct Registry {
+    /// Every tool a client may call, the discovery tools included when dynamic.
     tools: Arc<Vec<ToolDef>>,
     /// Tools that exist but are filtered out, to explain a call to one.
     hidden: Arc<Vec<(&'static str, Hidden)>>,
+    /// What a session lists when it starts.
+    initial: Arc<BTreeSet<Toolset>>,
+    catalogue: Arc<Catalogue>,
 }
 
 /// Why a tool that exists is not offered.
@@ -181,6 +189,8 @@ pub enum Hidden {
     ReadOnly,
     /// Its toolset is not enabled.
     Toolset(Toolset),
+    /// A discovery tool, on a server whose tool list is fixed.
+    Fixed,
 }
 
 impl Hidden {
@@ -194,36 +204,119 @@ impl Hidden {
                 "Tool '{name}' is not available: its toolset '{}' is not enabled (ALLURE_TOOLSETS).",
                 set.name()
             ),
+            Hidden::Fixed => format!(
+                "Tool '{name}' is not available: this server lists every tool it offers from the start (ALLURE_TOOLSETS, ALLURE_DYNAMIC_TOOLSETS=false, or stateless HTTP)."
+            ),
         }
     }
 }
 
 impl Registry {
-    /// The single place where toolsets and read-only mode filter: read-only wins.
+    /// Fixed toolsets: every allowed tool is listed from the start.
     pub fn new(toolsets: &[Toolset], read_only: bool) -> Registry {
+        Registry::dynamic(toolsets, toolsets, read_only)
+    }
+
+    /// The single place where toolsets and read-only mode filter: read-only wins.
+    /// `allowed` may be called and turned on; `initial` is listed from the start. When
+    /// `allowed` holds more than `initial`, the discovery tools are added.
+    pub fn dynamic(allowed: &[Toolset], initial: &[Toolset], read_only: bool) -> Registry {
         let mut tools = Vec::new();
         let mut hidden = Vec::new();
+        let mut discovery = Vec::new();
         for t in all_tools() {
-            if read_only && !t.read_only && !t.guards_read_only {
+            if t.toolset == Toolset::Discovery {
+                discovery.push(t);
+            } else if read_only && !t.read_only && !t.guards_read_only {
                 hidden.push((t.name, Hidden::ReadOnly));
-            } else if !toolsets.contains(&t.toolset) {
+            } else if !allowed.contains(&t.toolset) {
                 hidden.push((t.name, Hidden::Toolset(t.toolset)));
             } else {
                 tools.push(t);
             }
         }
+        let initial: BTreeSet<Toolset> = initial
+            .iter()
+            .copied()
+            .filter(|s| allowed.contains(s))
+            .collect();
+        let mut catalogue: Vec<(Toolset, Vec<&'static str>)> = Vec::new();
+        for t in &tools {
+            match catalogue.iter_mut().find(|(s, _)| *s == t.toolset) {
+                Some((_, names)) => names.push(t.name),
+                None => catalogue.push((t.toolset, vec![t.name])),
+            }
+        }
+        catalogue.sort_by_key(|(s, _)| *s);
+        if catalogue.iter().any(|(s, _)| !initial.contains(s)) {
+            tools.extend(discovery);
+        } else {
+            hidden.extend(discovery.iter().map(|t| (t.name, Hidden::Fixed)));
+        }
         Registry {
             tools: Arc::new(tools),
             hidden: Arc::new(hidden),
+            initial: Arc::new(initial),
+            catalogue: Arc::new(Catalogue(catalogue)),
         }
     }
 
+    /// The same tools with every allowed toolset listed and no discovery: for a server
+    /// that cannot tell a client its tool list changed (stateless HTTP).
+    pub fn fixed(&self) -> Registry {
+        let allowed: Vec<Toolset> = self.catalogue.0.iter().map(|(s, _)| *s).collect();
+        Registry {
+            tools: Arc::new(
+                self.tools
+                    .iter()
+                    .filter(|t| t.toolset != Toolset::Discovery)
+                    .cloned()
+                    .collect(),
+            ),
+            hidden: Arc::new(
+                self.hidden
+                    .iter()
+                    .copied()
+                    .chain(
+                        self.tools
+                            .iter()
+                            .filter(|t| t.toolset == Toolset::Discovery)
+                            .map(|t| (t.name, Hidden::Fixed)),
+                    )
+                    .collect(),
+            ),
+            initial: Arc::new(allowed.into_iter().collect()),
+            catalogue: self.catalogue.clone(),
+        }
+    }
+
+    /// Whether sessions start with part of the allowed tools and may turn on the rest.
+    pub fn is_dynamic(&self) -> bool {
+        self.tools.iter().any(|t| t.toolset == Toolset::Discovery)
+    }
+
+    /// A new session's toolsets.
+    pub fn session(&self) -> SessionToolsets {
+        SessionToolsets::new(&self.initial, self.catalogue.clone())
+    }
+
+    /// Every tool a client may call (listed or not yet).
     pub fn tools(&self) -> &[ToolDef] {
         &self.tools
     }
 
+    /// What a new session lists.
     pub fn list(&self) -> Vec<Tool> {
-        self.tools.iter().map(ToolDef::to_mcp).collect()
+        self.list_for(&self.session())
+    }
+
+    /// What a session lists: the discovery tools and its enabled toolsets.
+    pub fn list_for(&self, session: &SessionToolsets) -> Vec<Tool> {
+        self.tools
+            .iter()
+            .filter(|t| session.is_enabled(t.toolset))
+            .map(ToolDef::to_mcp)
+            .collect()
     }
 
     pub fn get(&self, name: &str) -> Option<&ToolDef> {
@@ -273,6 +366,13 @@ impl Registry {
             };
             return Err(NotOffered(why));
         };
+        // A model may call an allowed tool it has not turned on (a name from a prompt or
+        // from the Go server's docs): the call works, and its toolset is listed from now on.
+        if let Some(session) = &ctx.scope.toolsets
+            && !session.is_enabled(tool.toolset)
+        {
+            session.enable(&[tool.toolset]);
+        }
         let metrics = ctx.metrics.clone();
         let _running = metrics.start_call();
         let started = std::time::Instant::now();

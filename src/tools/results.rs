@@ -392,7 +392,7 @@ async fn get_test_result(ctx: Ctx, a: GetResultArgs) -> Result<ResultDetails, To
 
 const ASSIGN_TEST_RESULT: Meta = Meta {
     name: "assign_test_result",
-    toolset: Toolset::Results,
+    toolset: Toolset::Triage,
     title: "Assign a test result",
     description: "Assign a test result to a TestOps user, e.g. to own the investigation of a failure.",
     access: Access::Write {
@@ -437,7 +437,7 @@ async fn assign_test_result(ctx: Ctx, a: AssignArgs) -> Result<Done, ToolError> 
 
 const MUTE_TEST_RESULT: Meta = Meta {
     name: "mute_test_result",
-    toolset: Toolset::Results,
+    toolset: Toolset::Triage,
     title: "Mute a test result",
     description: "Mute a test result so its failure no longer fails the launch, with a reason. TestOps needs a mute name; \"Muted via MCP\" is used when none is given.",
     access: Access::Write {
@@ -476,7 +476,7 @@ async fn mute_test_result(ctx: Ctx, a: MuteArgs) -> Result<Done, ToolError> {
 
 const BULK_ASSIGN_TEST_RESULTS: Meta = Meta {
     name: "bulk_assign_test_results",
-    toolset: Toolset::Results,
+    toolset: Toolset::Triage,
     title: "Assign many test results",
     description: "Assign up to 100 test results of one launch to a user (several users: Allure shares the results out among them in turn).",
     access: Access::Write {
@@ -521,7 +521,7 @@ async fn bulk_assign_test_results(ctx: Ctx, a: BulkAssignArgs) -> Result<Done, T
 
 const BULK_MUTE_TEST_RESULTS: Meta = Meta {
     name: "bulk_mute_test_results",
-    toolset: Toolset::Results,
+    toolset: Toolset::Triage,
     title: "Mute many test results",
     description: "Mute up to 100 test results of one launch, with a reason.",
     access: Access::Write {
@@ -554,7 +554,7 @@ async fn bulk_mute_test_results(ctx: Ctx, a: BulkMuteArgs) -> Result<Done, ToolE
 
 const BULK_UNMUTE_TEST_RESULTS: Meta = Meta {
     name: "bulk_unmute_test_results",
-    toolset: Toolset::Results,
+    toolset: Toolset::Triage,
     title: "Unmute many test results",
     description: "Unmute up to 100 test results of one launch.",
     access: Access::Write {
@@ -586,7 +586,7 @@ async fn bulk_unmute_test_results(ctx: Ctx, a: BulkArgs) -> Result<Done, ToolErr
 
 const BULK_RESOLVE_TEST_RESULTS: Meta = Meta {
     name: "bulk_resolve_test_results",
-    toolset: Toolset::Results,
+    toolset: Toolset::Triage,
     title: "Resolve many test results",
     description: "Set the status of up to 100 test results of one launch by hand (default passed), e.g. after a manual re-check, with an optional note.",
     access: Access::Write {

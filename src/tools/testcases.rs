@@ -532,7 +532,7 @@ async fn delete_test_case(ctx: Ctx, a: CaseIdArgs) -> Result<Done, ToolError> {
 
 const LIST_TEST_PLANS: Meta = Meta {
     name: "list_test_plans",
-    toolset: Toolset::Testcases,
+    toolset: Toolset::Plans,
     title: "List test plans",
     description: "List a project's test plans with their number of test cases; run_allure_launch(test_plan_id=…) runs one.",
     access: Access::Read,
@@ -550,7 +550,7 @@ async fn list_test_plans(ctx: Ctx, a: ListArgs) -> Result<PlanList, ToolError> {
 
 const GET_TEST_PLAN: Meta = Meta {
     name: "get_test_plan",
-    toolset: Toolset::Testcases,
+    toolset: Toolset::Plans,
     title: "Get a test plan",
     description: "One test plan: name, number of test cases, creation date and link.",
     access: Access::Read,

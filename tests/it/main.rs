@@ -26,3 +26,4 @@ mod systemd;
 mod text;
 mod tools;
 mod tools_behaviour;
+mod toolsets;

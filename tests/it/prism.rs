@@ -305,7 +305,11 @@ async fn every_read_tool_copes_with_any_answer_the_description_allows() {
         let mut mock = Prism::mock(seed).await;
         let s = InProcess::against_url(
             &mock.url,
-            &[("REQUEST_TIMEOUT", &timeout), ("ALLURE_PROJECT_ID", "1")],
+            &[
+                ("REQUEST_TIMEOUT", &timeout),
+                ("ALLURE_PROJECT_ID", "1"),
+                ("ALLURE_DYNAMIC_TOOLSETS", "false"),
+            ],
         )
         .await;
         let tools = s.client.list_all_tools().await.unwrap();

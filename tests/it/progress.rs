@@ -93,7 +93,7 @@ async fn wait_for_launch_sends_progress_notifications() {
 /// run that lasts ten minutes: the registry, a context, and that launch.
 async fn a_launch_that_keeps_running() -> (FakeTestOps, Registry, allure_mcp::tools::Ctx, i64) {
     let fake = common::fake_with_long_jobs().await;
-    let registry = Registry::new(&Toolset::defaults(), false);
+    let registry = Registry::new(&Toolset::discoverable(), false);
     let ctx = common::ctx(common::client(&fake), Default::default());
     let launch = common::running_launch(&fake);
     (fake, registry, ctx, launch)

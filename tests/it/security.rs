@@ -580,7 +580,7 @@ async fn max_concurrent_requests_counts_calls_until_their_answer_is_complete() {
 #[tokio::test]
 async fn long_waits_are_bounded_per_identity_and_in_poll_rate() {
     let fake = common::fake_with_long_jobs().await;
-    let registry = Registry::new(&Toolset::defaults(), false);
+    let registry = Registry::new(&Toolset::discoverable(), false);
     let ctx = common::ctx(
         common::client(&fake),
         CallLimits::new(Duration::from_secs(3), 1),

@@ -91,7 +91,14 @@ fn real_ids(fake: &FakeTestOps) -> serde_json::Map<String, Value> {
 #[tokio::test]
 async fn a_client_that_reads_only_text_gets_every_id_and_link() {
     let fake = FakeTestOps::start().await.unwrap();
-    let s = InProcess::against(&fake, &[("ALLURE_PROJECT_ID", "1")]).await;
+    let s = InProcess::against(
+        &fake,
+        &[
+            ("ALLURE_PROJECT_ID", "1"),
+            ("ALLURE_DYNAMIC_TOOLSETS", "false"),
+        ],
+    )
+    .await;
     let ids = real_ids(&fake);
     let tools = s.client.list_all_tools().await.unwrap();
     let mut missing = Vec::new();

@@ -190,6 +190,13 @@ fn streamable(
         .disable_allowed_hosts()
         .with_sse_retry(None);
     rmcp_cfg.sse_keep_alive = Some(keep_alive);
+    // A stateless server has no session to keep a toolset turned on in, nor a stream to
+    // send `list_changed` on: it lists every allowed tool.
+    let server = if cfg.stateless {
+        server.with_fixed_toolsets()
+    } else {
+        server
+    };
     let service =
         StreamableHttpService::new(move || Ok(server.for_session()), sessions.clone(), rmcp_cfg);
     (service, sessions)
