@@ -246,6 +246,7 @@ pub fn tools() -> Vec<ToolDef> {
         tool(LIST_JOBS, list_jobs),
         tool(GET_LAUNCH_JOB_RUNS, get_launch_job_runs),
         tool(RERUN_JOB_RUN, rerun_job_run),
+        tool(RERUN_FAILED_TESTS, rerun_failed_tests),
         tool(WAIT_FOR_LAUNCH, wait_for_launch),
         tool(RUN_TEST_CASE, run_test_case),
     ]
@@ -483,6 +484,184 @@ async fn rerun_job_run(ctx: Ctx, a: JobRunIdArgs) -> Result<Done, ToolError> {
     })
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RerunFailedArgs {
+    /// Launch whose failed and broken tests to rerun (list_launches shows ids).
+    pub launch_id: i64,
+    /// Narrows the selection with AQL over the launch's results, e.g. `message ~= "timeout"` (see allure://aql-guide).
+    pub aql: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RerunStarted {
+    pub launch_id: i64,
+    /// How many results the selection matched.
+    pub selected: i64,
+    /// The AQL each job run reruns.
+    pub aql: String,
+    /// The job runs now rerunning them; follow with wait_for_launch.
+    pub job_runs: Vec<JobRunSummary>,
+    pub url: String,
+}
+
+impl Render for RerunStarted {
+    fn text(&self) -> String {
+        if self.job_runs.is_empty() {
+            return format!(
+                "No result of launch #{} matches {}: nothing was rerun. {}",
+                self.launch_id, self.aql, self.url
+            );
+        }
+        let mut s = format!(
+            "Rerunning {} result(s) of launch #{} ({}) {}\n",
+            self.selected, self.launch_id, self.aql, self.url
+        );
+        for j in &self.job_runs {
+            s.push_str(&j.line());
+            s.push('\n');
+        }
+        s.push_str(&format!(
+            "Next: wait_for_launch(launch_id={}).",
+            self.launch_id
+        ));
+        s
+    }
+}
+
+const RERUN_FAILED_TESTS: Meta = Meta {
+    name: "rerun_failed_tests",
+    toolset: Toolset::Runs,
+    title: "Rerun a launch's failed tests",
+    description: "Rerun only the failed and broken tests of a launch (optionally narrowed by AQL) through its CI jobs, in the same launch. Answers the job runs started; then wait_for_launch.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: false,
+    },
+};
+
+/// What a rerun selects by default: what did not pass for a reason a rerun may change.
+const FAILED: &str = r#"status in ["failed", "broken"]"#;
+
+async fn rerun_failed_tests(ctx: Ctx, a: RerunFailedArgs) -> Result<RerunStarted, ToolError> {
+    let l = launch(&ctx, a.launch_id).await?;
+    let id = l.id;
+    let project = match l.project_id {
+        Some(p) => p,
+        None => ctx.project(None)?,
+    };
+    let aql = match a.aql.as_deref().map(super::aql::check_query).transpose()? {
+        Some(extra) => format!("{FAILED} and ({extra})"),
+        None => FAILED.to_owned(),
+    };
+    let runs = job_runs(&ctx, id).await?;
+    if runs.is_empty() {
+        return Err(ToolError::InvalidArgs(format!(
+            "launch #{id} has no CI job runs (its results were uploaded, not run by a job), so there is nothing to rerun them with; start a new run with run_allure_launch"
+        )));
+    }
+    if let Some(going) = runs.iter().find(|r| !done_stage(r.stage.as_deref())) {
+        return Err(ToolError::InvalidArgs(format!(
+            "job run #{} of launch #{id} is still {}; wait for it (wait_for_launch) before rerunning",
+            going.id,
+            going.stage.as_deref().unwrap_or("running")
+        )));
+    }
+    let count: crate::allure::model::AqlValidation = ctx
+        .client
+        .get(
+            "/testresult/query/validate",
+            &[
+                ("projectId", project.to_string()),
+                ("rql", format!("launch = {id} and {aql}")),
+            ],
+        )
+        .await
+        .map_err(super::aql::aql_error)?;
+    if !count.valid {
+        return Err(ToolError::InvalidArgs(format!(
+            "the AQL `{aql}` is not valid; read the resource allure://aql-guide, or check it with validate_aql"
+        )));
+    }
+    let selected = count.count.unwrap_or(0);
+    let url = ctx.link(&format!("/launch/{id}"));
+    if selected == 0 {
+        return Ok(RerunStarted {
+            launch_id: id,
+            selected,
+            aql,
+            job_runs: vec![],
+            url,
+        });
+    }
+    // The newest run of each job: the one whose results the launch shows.
+    let mut newest: Vec<&JobRun> = Vec::new();
+    for r in &runs {
+        let job = r.job.as_ref().map(|j| j.id);
+        match newest
+            .iter_mut()
+            .find(|n| n.job.as_ref().map(|j| j.id) == job)
+        {
+            Some(n) if n.id < r.id => *n = r,
+            Some(_) => {}
+            None => newest.push(r),
+        }
+    }
+    for r in &newest {
+        // Answered 202 with no body: what runs is read back below.
+        let answer = ctx
+            .client
+            .post::<Option<serde_json::Value>>(
+                &format!("/jobrun/{}/rerun", r.id),
+                json!({ "rql": aql }),
+            )
+            .await;
+        ctx.explain(Subject::JobRun(r.id), answer).await?;
+    }
+    let after = job_runs(&ctx, id).await?;
+    Ok(RerunStarted {
+        launch_id: id,
+        selected,
+        aql,
+        job_runs: after
+            .into_iter()
+            .filter(|r| !done_stage(r.stage.as_deref()))
+            .map(JobRunSummary::from)
+            .collect(),
+        url,
+    })
+}
+
+/// What a wait reports while it waits: where each job run is, and what the launch holds
+/// so far. `2/3 job runs finished (1 in_progress); 120 results so far, 7 failed or broken; 45 s`.
+fn progress_line(runs: &[JobRun], stat: Option<&Statistic>, elapsed: Duration) -> String {
+    let finished = runs
+        .iter()
+        .filter(|r| done_stage(r.stage.as_deref()))
+        .count();
+    let mut stages: Vec<(&str, usize)> = Vec::new();
+    for r in runs.iter().filter(|r| !done_stage(r.stage.as_deref())) {
+        let stage = r.stage.as_deref().unwrap_or("unknown");
+        match stages.iter_mut().find(|(s, _)| *s == stage) {
+            Some((_, n)) => *n += 1,
+            None => stages.push((stage, 1)),
+        }
+    }
+    let mut line = format!("{finished}/{} job runs finished", runs.len());
+    if !stages.is_empty() {
+        let going: Vec<String> = stages.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        line.push_str(&format!(" ({})", going.join(", ")));
+    }
+    if let Some(st) = stat {
+        line.push_str(&format!(
+            "; {} results so far, {} failed or broken",
+            st.total,
+            st.failed + st.broken
+        ));
+    }
+    line.push_str(&format!("; {} s", elapsed.as_secs()));
+    line
+}
+
 /// The newest job run of `job` that has not finished, if any.
 fn running_of(runs: &[JobRun], job: Option<i64>) -> Option<&JobRun> {
     runs.iter()
@@ -527,16 +706,18 @@ async fn wait_for_launch(ctx: Ctx, a: WaitArgs) -> Result<WaitOutcome, ToolError
     let outcome = loop {
         checks += 1;
         let lp = format!("/launch/{}", l.id);
-        let (launch_now, runs) =
-            tokio::join!(ctx.client.get::<Launch>(&lp, &[]), job_runs(&ctx, l.id));
+        let (launch_now, runs, stat) = tokio::join!(
+            ctx.client.get::<Launch>(&lp, &[]),
+            job_runs(&ctx, l.id),
+            statistic(&ctx, l.id)
+        );
         let (launch_now, runs) = (launch_now?, runs?);
         let finished = runs
             .iter()
             .filter(|r| done_stage(r.stage.as_deref()))
             .count();
-        if launch_now.closed {
-            break WaitEnd::Closed;
-        }
+        // A job run still going is waited for even in a closed launch: a rerun of
+        // failed tests runs in the launch it reruns, which may have been closed.
         if !runs.is_empty() && finished == runs.len() {
             let failed_to_run = runs.iter().any(|r| r.stage.as_deref() == Some(RUN_FAILURE));
             break if failed_to_run {
@@ -545,16 +726,15 @@ async fn wait_for_launch(ctx: Ctx, a: WaitArgs) -> Result<WaitOutcome, ToolError
                 WaitEnd::Finished
             };
         }
+        if launch_now.closed && finished == runs.len() {
+            break WaitEnd::Closed;
+        }
         let elapsed = started.elapsed();
         ctx.scope
             .progress(
                 checks as f64,
                 None,
-                format!(
-                    "{finished}/{} job runs finished after {} s",
-                    runs.len(),
-                    elapsed.as_secs()
-                ),
+                progress_line(&runs, stat.ok().as_ref(), elapsed),
             )
             .await;
         if elapsed >= deadline {

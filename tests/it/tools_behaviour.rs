@@ -1730,3 +1730,125 @@ async fn wait_for_launch_says_when_a_ci_job_run_failed_to_run() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn rerun_failed_tests_reruns_only_what_failed_and_wait_for_launch_follows_it() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[("MIN_POLL_INTERVAL", "1")]).await;
+    // A launch whose CI run has finished, with failures among its results.
+    let (launch, failed_cases, passed_results) = fake.with_data(|d| {
+        let launch = d
+            .job_runs
+            .iter()
+            .filter(|j| j.stage == "finished")
+            .map(|j| j.launch_id)
+            .find(|l| {
+                d.results.iter().any(|r| {
+                    r.launch_id == *l
+                        && !r.hidden
+                        && matches!(r.status.as_str(), "failed" | "broken")
+                })
+            })
+            .unwrap();
+        let visible = || {
+            d.results
+                .iter()
+                .filter(move |r| r.launch_id == launch && !r.hidden)
+        };
+        let mut failed: Vec<i64> = visible()
+            .filter(|r| matches!(r.status.as_str(), "failed" | "broken"))
+            .map(|r| r.test_case_id)
+            .collect();
+        let selected = failed.len();
+        // CI reruns automated tests only.
+        failed.retain(|c| d.test_cases.iter().any(|t| t.id == *c && t.automated));
+        failed.sort();
+        let kept: Vec<i64> = visible()
+            .filter(|r| !matches!(r.status.as_str(), "failed" | "broken"))
+            .map(|r| r.id)
+            .collect();
+        (launch, (selected, failed), kept)
+    });
+    let (selected, failed_cases) = failed_cases;
+    assert!(!passed_results.is_empty());
+
+    // A selection that matches nothing reruns nothing.
+    let r = s
+        .call(
+            "rerun_failed_tests",
+            json!({"launch_id": launch, "aql": "name ~= \"no such test anywhere\""}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(sc(&r)["selected"], 0);
+    assert!(text(&r).contains("nothing was rerun"), "{}", text(&r));
+    // A bad query is the caller's to fix, and nothing runs either.
+    let r = s
+        .call(
+            "rerun_failed_tests",
+            json!({"launch_id": launch, "aql": "status = = 1"}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("aql-guide"),
+        "{}",
+        text(&r)
+    );
+    assert!(fake.requests_to("POST", "/jobrun/*/rerun").is_empty());
+
+    let r = s
+        .call("rerun_failed_tests", json!({"launch_id": launch}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(sc(&r)["selected"], selected);
+    let started = sc(&r)["job_runs"].as_array().unwrap().clone();
+    assert!(!started.is_empty(), "{}", text(&r));
+    assert!(text(&r).contains("wait_for_launch"), "{}", text(&r));
+    let reruns = fake.requests_to("POST", "/jobrun/*/rerun");
+    assert!(!reruns.is_empty());
+    for q in &reruns {
+        let body: Value = serde_json::from_str(&q.body).unwrap();
+        assert_eq!(body, json!({"rql": "status in [\"failed\", \"broken\"]"}));
+    }
+    // While it runs, a second rerun is refused.
+    let r = s
+        .call("rerun_failed_tests", json!({"launch_id": launch}))
+        .await;
+    assert!(is_error(&r) && text(&r).contains("still"), "{}", text(&r));
+
+    let r = s
+        .call(
+            "wait_for_launch",
+            json!({"launch_id": launch, "timeout_s": 60, "poll_interval_s": 1}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(sc(&r)["outcome"], "finished", "{}", text(&r));
+    // What did not fail stays; the failed tests, and only they, have new results.
+    fake.with_data(|d| {
+        let old_failed = d.results.iter().filter(|r| {
+            r.launch_id == launch
+                && r.id < started[0]["id"].as_i64().unwrap()
+                && matches!(r.status.as_str(), "failed" | "broken")
+        });
+        for r in old_failed {
+            assert!(r.hidden, "the failed result {} is still shown", r.id);
+        }
+        let visible: Vec<_> = d
+            .results
+            .iter()
+            .filter(|r| r.launch_id == launch && !r.hidden)
+            .collect();
+        for id in &passed_results {
+            assert!(visible.iter().any(|r| r.id == *id), "result {id} was rerun");
+        }
+        let mut rerun: Vec<i64> = visible
+            .iter()
+            .filter(|r| !passed_results.contains(&r.id))
+            .map(|r| r.test_case_id)
+            .collect();
+        rerun.sort();
+        assert_eq!(rerun, failed_cases);
+    });
+    s.stop().await;
+}

@@ -167,6 +167,9 @@ pub struct JobRunRec {
     /// When a run the fake started will finish (epoch ms); seeded runs have none.
     #[serde(skip)]
     pub finish_at: Option<i64>,
+    /// The test cases a rerun with `rql` runs again; `None`: all of the project's.
+    #[serde(skip)]
+    pub only: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -436,6 +439,7 @@ impl Dataset {
                     },
                     error_message: None,
                     finish_at: None,
+                    only: None,
                 });
                 // A smoke launch runs a third of the cases; a nightly runs all.
                 for (n, tc_id) in tcs.iter().enumerate() {

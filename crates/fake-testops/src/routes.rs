@@ -675,6 +675,7 @@ async fn run_job(AxState(s): St, Path(id): Path<i64>, Json(body): Json<Value>) -
         },
         error_message: None,
         finish_at: Some(now_ms() + job_ms),
+        only: None,
     });
     let mut r = ok(v);
     *r.status_mut() = axum::http::StatusCode::ACCEPTED;
@@ -689,15 +690,41 @@ async fn get_job_run(AxState(s): St, Path(id): Path<i64>) -> Resp {
     }
 }
 
-async fn rerun_job_run(AxState(s): St, Path(id): Path<i64>) -> Resp {
+async fn rerun_job_run(AxState(s): St, Path(id): Path<i64>, Json(body): Json<Value>) -> Resp {
     let job_ms = s
         .job_duration
         .lock()
         .map(|d| d.as_millis() as i64)
         .unwrap_or(3000);
+    let path = format!("/api/jobrun/{id}/rerun");
     let mut d = s.data();
     let Some(old) = d.job_runs.iter().find(|j| j.id == id).cloned() else {
-        return not_found("Job run", id, &format!("/api/jobrun/{id}/rerun"));
+        return not_found("Job run", id, &path);
+    };
+    // JobRerunRequestDto's `rql` selects which of the run's results run again (by
+    // their test cases); without it, all of them do.
+    let only = match body.get("rql").and_then(Value::as_str) {
+        Some(rql) => {
+            let expr = match aql::parse(rql, s.now_ms) {
+                Ok(e) => e,
+                Err(e) => return error_response(400, &format!("Invalid query: {e}"), &path),
+            };
+            let mut cases = Vec::new();
+            for r in d
+                .results
+                .iter()
+                .filter(|r| r.launch_id == old.launch_id && !r.hidden)
+            {
+                let v = to_value(r);
+                match aql::eval(&expr, &aql_lookup(&v, RESULT_FIELDS)) {
+                    Ok(true) => cases.push(r.test_case_id),
+                    Ok(false) => {}
+                    Err(e) => return error_response(400, &format!("Invalid query: {e}"), &path),
+                }
+            }
+            Some(cases)
+        }
+        None => None,
     };
     // A rerun is a new job run of the same job and launch (the old one stays as it
     // was), answered 202 with no body: a client must read back what runs.
@@ -710,6 +737,7 @@ async fn rerun_job_run(AxState(s): St, Path(id): Path<i64>) -> Resp {
         error_message: None,
         created_date: now,
         finish_at: Some(now + job_ms),
+        only,
         ..old
     });
     empty(202)

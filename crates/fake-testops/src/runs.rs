@@ -14,13 +14,13 @@ pub(crate) fn advance(d: &mut Dataset, now: i64, job_duration_ms: i64) {
         if now >= finish_at {
             if run.stage != "finished" {
                 run.stage = "finished".into();
-                finished.push((run.id, run.launch_id));
+                finished.push((run.id, run.launch_id, run.only.clone()));
             }
         } else if run.stage == "scheduled" && now >= finish_at - job_duration_ms * 2 / 3 {
             run.stage = "in_progress".into();
         }
     }
-    for (run_id, launch_id) in finished {
+    for (run_id, launch_id, only) in finished {
         let Some(project_id) = d
             .launches
             .iter()
@@ -29,16 +29,20 @@ pub(crate) fn advance(d: &mut Dataset, now: i64, job_duration_ms: i64) {
         else {
             continue;
         };
-        // A rerun replaces what the launch had: the old results become hidden retries.
-        for r in d.results.iter_mut().filter(|r| r.launch_id == launch_id) {
-            r.hidden = true;
-        }
         let cases: Vec<i64> = d
             .test_cases
             .iter()
             .filter(|t| t.project_id == project_id && t.automated && !t.deleted)
+            .filter(|t| only.as_ref().is_none_or(|o| o.contains(&t.id)))
             .map(|t| t.id)
             .collect();
+        // A rerun replaces what the launch had of the tests it ran: their old results
+        // become hidden retries.
+        for r in d.results.iter_mut().filter(|r| {
+            r.launch_id == launch_id && only.as_ref().is_none_or(|o| o.contains(&r.test_case_id))
+        }) {
+            r.hidden = true;
+        }
         d.add_results(launch_id, &cases, None, now);
         let failed = d.results.iter().any(|r| {
             r.launch_id == launch_id && !r.hidden && (r.status == "failed" || r.status == "broken")
