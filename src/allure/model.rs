@@ -443,6 +443,51 @@ pub struct Defect {
     pub created_date: Option<i64>,
 }
 
+/// `UserAccount` (`GET /api/account/me`): the token's own user.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    #[serde(default)]
+    pub id: Option<i64>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub username: String,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Instance-wide roles, e.g. `ROLE_ADMIN`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub authorities: Vec<String>,
+}
+
+/// `UserSuggestDto` (`GET /api/user/suggest`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    #[serde(default)]
+    pub id: Option<i64>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub username: String,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+}
+
+/// A person's name as the UI shows it, when the account has one.
+pub fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
+    let name = [first, last]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!name.is_empty()).then_some(name)
+}
+
 /// `JobDto`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]

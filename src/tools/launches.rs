@@ -624,7 +624,11 @@ async fn add_test_cases_to_launch(ctx: Ctx, a: AddCasesArgs) -> Result<Done, Too
     };
     let mut body = json!({"launchId": l.id, "selection": {"projectId": pid, "testCasesInclude": ids, "inverted": false}});
     if let Some(users) = a.assignees.filter(|u| !u.is_empty()) {
-        body["assignees"] = json!(users);
+        let mut checked = Vec::with_capacity(users.len());
+        for u in &users {
+            checked.push(super::people::existing_user(&ctx, u.trim()).await?);
+        }
+        body["assignees"] = json!(checked);
     }
     let _: Option<serde_json::Value> = ctx
         .client

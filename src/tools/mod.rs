@@ -8,6 +8,7 @@ pub mod compare;
 pub mod defects;
 pub mod history;
 pub mod launches;
+pub mod people;
 pub mod projects;
 pub mod raw;
 pub mod render;
@@ -439,6 +440,7 @@ impl Render for Done {
 pub fn all_tools() -> Vec<ToolDef> {
     let mut tools = Vec::new();
     tools.extend(projects::tools());
+    tools.extend(people::tools());
     tools.extend(launches::tools());
     tools.extend(runs::tools());
     tools.extend(results::tools());

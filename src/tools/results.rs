@@ -408,6 +408,7 @@ async fn assign_test_result(ctx: Ctx, a: AssignArgs) -> Result<Done, ToolError> 
         "list_test_results shows ids",
     )?;
     let user = required_text("username", &a.username, 200)?;
+    let user = super::people::existing_user(&ctx, &user).await?;
     let answer = ctx
         .client
         .post::<Option<TestResultRow>>(
@@ -498,6 +499,11 @@ async fn bulk_assign_test_results(ctx: Ctx, a: BulkAssignArgs) -> Result<Done, T
             "assignees is empty; name at least one user".into(),
         ));
     }
+    let mut checked = Vec::with_capacity(users.len());
+    for u in &users {
+        checked.push(super::people::existing_user(&ctx, u).await?);
+    }
+    let users = checked;
     let l = launch(&ctx, a.launch_id).await?;
     let _: Option<serde_json::Value> = ctx
         .client

@@ -56,7 +56,8 @@ fn contract() -> Vec<Entry> {
                 "PageJobDto",
                 "PageTestCaseRowDto",
                 "PageTestCaseDto",
-                "PageTestPlanDto"
+                "PageTestPlanDto",
+                "PageUserSuggestDto"
             ]
         ),
         entry!(Project, ["ProjectDto"]),
@@ -104,6 +105,8 @@ fn contract() -> Vec<Entry> {
         entry!(TestPlan, ["TestPlanDto"]),
         entry!(Defect, ["DefectOverviewDto", "DefectCountRowDto"]),
         entry!(Job, ["JobDto"]),
+        entry!(Account, ["UserAccount"]),
+        entry!(User, ["UserSuggestDto"]),
         entry!(AnalyticPoint, ["AnalyticDto"]),
         entry!(DurationBucket, ["AnalyticLaunchDurationHistogramDto"]),
         entry!(AqlValidation, ["AqlValidateResponseDto"]),

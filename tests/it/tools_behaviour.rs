@@ -1852,3 +1852,85 @@ async fn rerun_failed_tests_reruns_only_what_failed_and_wait_for_launch_follows_
     });
     s.stop().await;
 }
+
+#[tokio::test]
+async fn whoami_and_find_users_name_people_and_an_unknown_assignee_is_refused() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[("ALLURE_PROJECT_ID", "1")]).await;
+    let r = s.call("whoami", json!({})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(sc(&r)["username"], "api-token-user");
+    assert_eq!(sc(&r)["name"], "Quinn Bot");
+    assert_eq!(sc(&r)["project_id"], 1);
+    assert!(
+        sc(&r)["rights"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("project:write"))
+    );
+    assert!(
+        text(&r).contains("username \"api-token-user\""),
+        "{}",
+        text(&r)
+    );
+    // No query parameter but the project's: the description's csrfToken is not one.
+    let me = fake.requests_to("GET", "/account/me").pop().unwrap();
+    assert!(me.query_pairs().is_empty(), "{:?}", me.query_pairs());
+
+    let r = s.call("find_users", json!({"query": "smi"})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(sc(&r)["users"][0]["username"], "alice");
+    assert!(text(&r).contains("alice (Alice Smith)"), "{}", text(&r));
+    let r = s.call("find_users", json!({"query": "  "})).await;
+    assert!(is_error(&r));
+
+    // An assignee that does not exist is refused with the closest users, and nothing is
+    // assigned; an existing one in another case is assigned as TestOps spells it.
+    let (launch, result) = fake.with_data(|d| {
+        let r = d
+            .results
+            .iter()
+            .find(|r| !r.hidden && r.project_id == 1)
+            .unwrap();
+        (r.launch_id, r.id)
+    });
+    let r = s
+        .call(
+            "assign_test_result",
+            json!({"test_result_id": result, "username": "alic"}),
+        )
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert!(
+        text(&r).contains("Closest: alice (Alice Smith)"),
+        "{}",
+        text(&r)
+    );
+    assert!(fake.requests_to("POST", "/testresult/*/assign").is_empty());
+    let r = s
+        .call(
+            "bulk_assign_test_results",
+            json!({"launch_id": launch, "test_result_ids": [result], "assignees": ["bob", "nobody-at-all"]}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("find_users"),
+        "{}",
+        text(&r)
+    );
+    assert!(
+        fake.requests_to("POST", "/testresult/bulk/assign")
+            .is_empty()
+    );
+    let r = s
+        .call(
+            "assign_test_result",
+            json!({"test_result_id": result, "username": "Alice"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let sent: Value =
+        serde_json::from_str(&fake.requests_to("POST", "/testresult/*/assign")[0].body).unwrap();
+    assert_eq!(sent, json!({"username": "alice"}));
+    s.stop().await;
+}

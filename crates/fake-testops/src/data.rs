@@ -223,7 +223,17 @@ pub struct Dataset {
     pub test_plans: Vec<TestPlanRec>,
     pub defects: Vec<DefectRec>,
     pub mutes: Vec<MuteRec>,
+    pub users: Vec<UserRec>,
     pub next_id: i64,
+}
+
+/// A TestOps user (`UserSuggestDto`).
+#[derive(Debug, Clone)]
+pub struct UserRec {
+    pub id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
 }
 
 impl Dataset {
@@ -295,6 +305,24 @@ impl Dataset {
             });
         }
         let people = ["alice", "bob", "carol", "dmitry"];
+        for (n, (username, first, last)) in [
+            ("admin", "Ada", "Admin"),
+            ("alice", "Alice", "Smith"),
+            ("api-token-user", "Quinn", "Bot"),
+            ("bob", "Bob", "Jones"),
+            ("carol", "Carol", "White"),
+            ("dmitry", "Dmitry", "Ivanov"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            d.users.push(UserRec {
+                id: n as i64 + 1,
+                username: username.into(),
+                first_name: first.into(),
+                last_name: last.into(),
+            });
+        }
         for p in 1..=4i64 {
             let abbr = d.projects[(p - 1) as usize].abbr.clone();
             // Test cases with steps.

@@ -10,6 +10,7 @@ pub mod data;
 mod defects;
 mod faults;
 mod http;
+mod people;
 mod results;
 mod routes;
 mod runs;

@@ -42,6 +42,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .merge(super::results::routes())
         .merge(super::testcases::routes())
         .merge(super::defects::routes())
+        .merge(super::people::routes())
         .merge(aql_routes())
         .fallback(|req: axum::extract::Request| async move {
             error_response(404, "No static resource", req.uri().path())

@@ -1,0 +1,62 @@
+//! The fake's people: the token's own account and the user suggest.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{RawQuery, State as AxState};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use super::State;
+use super::http::{Q, Resp, ok, page};
+
+type St = AxState<Arc<State>>;
+
+/// The token's user, as everything the fake creates says (`createdBy`).
+pub const TOKEN_USER: &str = "api-token-user";
+
+pub(crate) fn routes() -> Router<Arc<State>> {
+    Router::new()
+        .route("/api/account/me", get(me))
+        .route("/api/user/suggest", get(suggest))
+}
+
+/// `GET /api/account/me` (whoAmI) as `UserAccount`. The description's `csrfToken` query
+/// parameter is Spring's CSRF argument, which a bearer-token call does not send.
+async fn me(AxState(s): St) -> Resp {
+    let d = s.data();
+    let Some(u) = d.users.iter().find(|u| u.username == TOKEN_USER) else {
+        return ok(json!({"username": TOKEN_USER}));
+    };
+    ok(json!({
+        "id": u.id, "username": u.username, "firstName": u.first_name, "lastName": u.last_name,
+        "email": format!("{}@example.com", u.username), "enabled": true, "approved": true,
+        "emailVerified": true, "authorities": ["ROLE_USER"], "userRef": format!("user-{}", u.id),
+    }))
+}
+
+/// `GET /api/user/suggest?query=` as `PageUserSuggestDto`: users whose username or name
+/// contains the query, case-insensitive; sorted by username.
+async fn suggest(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
+    let q = Q::new(raw);
+    let query = q.get("query").unwrap_or("").to_lowercase();
+    let d = s.data();
+    let mut users: Vec<_> = d
+        .users
+        .iter()
+        .filter(|u| {
+            [&u.username, &u.first_name, &u.last_name]
+                .iter()
+                .any(|f| f.to_lowercase().contains(&query))
+                || format!("{} {}", u.first_name, u.last_name)
+                    .to_lowercase()
+                    .contains(&query)
+        })
+        .collect();
+    users.sort_by(|a, b| a.username.cmp(&b.username));
+    let items: Vec<Value> = users
+        .into_iter()
+        .map(|u| json!({"id": u.id, "username": u.username, "firstName": u.first_name, "lastName": u.last_name}))
+        .collect();
+    ok(page(items, &q, false))
+}
