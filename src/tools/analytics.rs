@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::render::{Statistic, time};
 use super::{Access, Ctx, Meta, Render, ToolDef, ToolError, Toolset, tool};
-use crate::allure::Page;
-use crate::allure::model::{AnalyticPoint, DurationBucket, Launch};
+use crate::allure::model::{AnalyticPoint, DurationBucket};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct TrendArgs {
@@ -16,6 +15,8 @@ pub struct TrendArgs {
     pub project_id: Option<i64>,
     /// How many recent launches to include, 2-100 (default 20).
     pub launches: Option<u32>,
+    #[serde(flatten)]
+    pub filter: super::selection::LaunchFilter,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -32,6 +33,8 @@ pub struct TrendPoint {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Trend {
     pub project_id: i64,
+    /// The filter the launches were chosen by, if any.
+    pub filter: Option<String>,
     /// Oldest first.
     pub points: Vec<TrendPoint>,
     /// Average pass rate of the older half and of the newer half of the launches.
@@ -66,8 +69,12 @@ impl fmt::Display for Direction {
 
 impl Render for Trend {
     fn text(&self) -> String {
+        let of = match &self.filter {
+            Some(f) => format!(" ({f})"),
+            None => String::new(),
+        };
         let mut s = format!(
-            "Pass-rate trend of project {} over {} launches: {} ({} → {})\n",
+            "Pass-rate trend of project {} over {} launches{of}: {} ({} → {})\n",
             self.project_id,
             self.points.len(),
             self.direction,
@@ -99,9 +106,51 @@ fn mean(v: &[f64]) -> Option<f64> {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct ProjectArgs {
+pub struct ScopedArgs {
     /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
     pub project_id: Option<i64>,
+    /// Only the newest this many launches (1-100) the filters keep. Default: all launches when no filter is given, else 100.
+    pub launches: Option<u32>,
+    #[serde(flatten)]
+    pub filter: super::selection::LaunchFilter,
+}
+
+/// Which launches an analytics call covers, as the `launchRql` the analytic endpoints
+/// take: `id in [...]` of the launches chosen, or nothing for the whole project.
+struct Scope {
+    query: Vec<(&'static str, String)>,
+    /// What was chosen, for the answer: `newest 10 launches (job #7)`.
+    said: Option<String>,
+    /// A filter was given and no launch passed it.
+    empty: bool,
+}
+
+async fn scope(ctx: &Ctx, pid: i64, a: &ScopedArgs) -> Result<Scope, ToolError> {
+    let filtered = a.filter.describe();
+    if a.launches.is_none() && filtered.is_none() {
+        return Ok(Scope {
+            query: vec![],
+            said: None,
+            empty: false,
+        });
+    }
+    let n = a.launches.unwrap_or(100);
+    if !(1..=100).contains(&n) {
+        return Err(ToolError::InvalidArgs(format!(
+            "launches must be 1..=100, got {n}"
+        )));
+    }
+    let chosen = super::selection::launches(ctx, pid, &a.filter, n as usize).await?;
+    let ids: Vec<String> = chosen.iter().map(|l| l.id.to_string()).collect();
+    let said = match filtered {
+        Some(f) => format!("newest {} launches matching {f}", ids.len()),
+        None => format!("newest {} launches", ids.len()),
+    };
+    Ok(Scope {
+        empty: ids.is_empty(),
+        query: vec![("launchRql", format!("id in [{}]", ids.join(", ")))],
+        said: Some(said),
+    })
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -118,14 +167,17 @@ pub struct Bucket {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Durations {
     pub project_id: i64,
+    /// The launches covered, when not all of the project's.
+    pub scope: Option<String>,
     pub buckets: Vec<Bucket>,
 }
 
 impl Render for Durations {
     fn text(&self) -> String {
         let mut s = format!(
-            "Launch durations of project {} (launches per duration range; passed = no failed or broken test):\n",
-            self.project_id
+            "Launch durations of project {}{} (launches per duration range; passed = no failed or broken test):\n",
+            self.project_id,
+            of(&self.scope)
         );
         for b in &self.buckets {
             s.push_str(&format!(
@@ -145,9 +197,19 @@ pub struct RatePoint {
     pub results: Option<i64>,
 }
 
+/// ` (newest 10 launches)`, or nothing for a whole project.
+fn of(scope: &Option<String>) -> String {
+    scope
+        .as_ref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default()
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SuccessRate {
     pub project_id: i64,
+    /// The launches covered, when not all of the project's.
+    pub scope: Option<String>,
     pub points: Vec<RatePoint>,
     pub average: Option<f64>,
 }
@@ -155,8 +217,9 @@ pub struct SuccessRate {
 impl Render for SuccessRate {
     fn text(&self) -> String {
         let mut s = format!(
-            "Test success rate of project {}: average {}\n",
+            "Test success rate of project {}{}: average {}\n",
             self.project_id,
+            of(&self.scope),
             self.average
                 .map(|a| format!("{a:.1}%"))
                 .unwrap_or_else(|| "n/a".into())
@@ -187,7 +250,7 @@ const GET_LAUNCH_TREND_ANALYTICS: Meta = Meta {
     name: "get_launch_trend_analytics",
     toolset: Toolset::Analytics,
     title: "Pass-rate trend",
-    description: "Pass rate of a project's recent launches, oldest first, and whether it is improving or declining.",
+    description: "Pass rate of a project's recent launches (optionally of one CI job, name, tag or last N days), oldest first, and whether it is improving or declining.",
     access: Access::Read,
 };
 
@@ -199,19 +262,8 @@ async fn get_launch_trend_analytics(ctx: Ctx, a: TrendArgs) -> Result<Trend, Too
             "launches must be 2..=100, got {n}"
         )));
     }
-    let p: Page<Launch> = ctx
-        .project_get(
-            "/launch",
-            pid,
-            &[
-                ("projectId", pid.to_string()),
-                ("sort", "created_date,desc".into()),
-                ("size", n.to_string()),
-            ],
-        )
-        .await?;
-    let mut points: Vec<TrendPoint> = p
-        .content
+    let chosen = super::selection::launches(&ctx, pid, &a.filter, n as usize).await?;
+    let mut points: Vec<TrendPoint> = chosen
         .into_iter()
         .map(|l| {
             let s = Statistic::from_counts(l.statistic.as_deref().unwrap_or(&[]));
@@ -238,6 +290,7 @@ async fn get_launch_trend_analytics(ctx: Ctx, a: TrendArgs) -> Result<Trend, Too
     };
     Ok(Trend {
         project_id: pid,
+        filter: a.filter.describe(),
         points,
         older_pass_rate: o,
         newer_pass_rate: nw,
@@ -249,22 +302,29 @@ const GET_LAUNCH_DURATION_ANALYTICS: Meta = Meta {
     name: "get_launch_duration_analytics",
     toolset: Toolset::Analytics,
     title: "Launch duration histogram",
-    description: "How long a project's launches take: a histogram of launch durations with pass/fail counts per range.",
+    description: "How long a project's launches take: a histogram of launch durations with pass/fail counts per range; optionally of one CI job, name, tag, last N launches or days.",
     access: Access::Read,
 };
 
-async fn get_launch_duration_analytics(ctx: Ctx, a: ProjectArgs) -> Result<Durations, ToolError> {
+async fn get_launch_duration_analytics(ctx: Ctx, a: ScopedArgs) -> Result<Durations, ToolError> {
     let pid = ctx.project(a.project_id)?;
-    let b: Vec<DurationBucket> = ctx
-        .project_get(
+    let scope = scope(&ctx, pid, &a).await?;
+    let mut q = scope.query;
+    q.push(("buckets", "6".into()));
+    let b: Vec<DurationBucket> = if scope.empty {
+        vec![]
+    } else {
+        ctx.project_get(
             &format!("/analytic/{pid}/launch_duration_histogram"),
             pid,
-            &[("buckets", "6".into())],
+            &q,
         )
-        .await?;
+        .await?
+    };
     let min = |ms: Option<i64>| (ms.unwrap_or(0) as f64 / 6000.0).round() / 10.0;
     Ok(Durations {
         project_id: pid,
+        scope: scope.said,
         buckets: b
             .into_iter()
             .map(|x| {
@@ -290,15 +350,23 @@ const GET_TEST_SUCCESS_RATE: Meta = Meta {
     name: "get_test_success_rate",
     toolset: Toolset::Analytics,
     title: "Test success rate",
-    description: "Share of passed test results in a project per day, with the average.",
+    description: "Share of passed test results per day, with the average: a whole project's, or of one CI job, name, tag, last N launches or days. For one launch's pass rate use get_launch_details.",
     access: Access::Read,
 };
 
-async fn get_test_success_rate(ctx: Ctx, a: ProjectArgs) -> Result<SuccessRate, ToolError> {
+async fn get_test_success_rate(ctx: Ctx, a: ScopedArgs) -> Result<SuccessRate, ToolError> {
     let pid = ctx.project(a.project_id)?;
-    let pts: Vec<AnalyticPoint> = ctx
-        .project_get(&format!("/analytic/{pid}/tc_success_rate"), pid, &[])
-        .await?;
+    let scope = scope(&ctx, pid, &a).await?;
+    let pts: Vec<AnalyticPoint> = if scope.empty {
+        vec![]
+    } else {
+        ctx.project_get(
+            &format!("/analytic/{pid}/tc_success_rate"),
+            pid,
+            &scope.query,
+        )
+        .await?
+    };
     let points: Vec<RatePoint> = pts
         .into_iter()
         .map(|p| RatePoint {
@@ -315,6 +383,7 @@ async fn get_test_success_rate(ctx: Ctx, a: ProjectArgs) -> Result<SuccessRate, 
     );
     Ok(SuccessRate {
         project_id: pid,
+        scope: scope.said,
         points,
         average,
     })

@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod aql;
 pub mod compare;
 pub mod defects;
+pub mod flaky;
 pub mod history;
 pub mod launches;
 pub mod people;
@@ -25,6 +26,7 @@ mod errors;
 mod lookups;
 mod registry;
 mod schema;
+mod selection;
 
 pub use args::*;
 pub use errors::{Subject, ToolError};
@@ -444,6 +446,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(launches::tools());
     tools.extend(runs::tools());
     tools.extend(results::tools());
+    tools.extend(flaky::tools());
     tools.extend(testcases::tools());
     tools.extend(defects::tools());
     tools.extend(analytics::tools());

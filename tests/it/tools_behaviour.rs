@@ -1934,3 +1934,148 @@ async fn whoami_and_find_users_name_people_and_an_unknown_assignee_is_refused() 
     assert_eq!(sent, json!({"username": "alice"}));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn find_flaky_tests_separates_flaky_from_regressed_over_a_jobs_launches() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[("ALLURE_PROJECT_ID", "1")]).await;
+    // The nightly job's launches (each runs every automated case), oldest first, and three
+    // of their tests given a history: one alternating, one that passed and then fails,
+    // one failing throughout. Every other test passes.
+    let (job, launches, [flaky, regressed, broken]) = fake.with_data(|d| {
+        let job = d
+            .jobs
+            .iter()
+            .find(|j| j.project_id == 1 && j.name == "nightly-regression")
+            .unwrap()
+            .id;
+        let mut launches: Vec<i64> = d
+            .launches
+            .iter()
+            .filter(|l| l.project_id == 1 && l.job_id == Some(job))
+            .map(|l| l.id)
+            .collect();
+        launches.sort();
+        let cases: Vec<i64> = d
+            .test_cases
+            .iter()
+            .filter(|t| t.project_id == 1 && t.automated)
+            .map(|t| t.id)
+            .take(3)
+            .collect();
+        for (i, l) in launches.iter().enumerate() {
+            for r in d
+                .results
+                .iter_mut()
+                .filter(|r| r.launch_id == *l && !r.hidden)
+            {
+                r.status = if r.test_case_id == cases[0] {
+                    if i % 2 == 0 { "passed" } else { "failed" }
+                } else if r.test_case_id == cases[1] {
+                    if i < 5 { "passed" } else { "broken" }
+                } else if r.test_case_id == cases[2] {
+                    "failed"
+                } else {
+                    "passed"
+                }
+                .into();
+                r.flaky = false;
+            }
+        }
+        (job, launches, [cases[0], cases[1], cases[2]])
+    });
+    assert!(launches.len() >= 8, "{launches:?}");
+    let r = s
+        .call("find_flaky_tests", json!({"job_id": job, "launches": 8}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let v = sc(&r);
+    assert_eq!(
+        v["launch_ids"],
+        json!(launches[launches.len() - 8..]),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(v["flaky_total"], 1, "{}", text(&r));
+    assert_eq!(v["flaky"][0]["test_case_id"], flaky);
+    assert_eq!(v["flaky"][0]["flips"], 7);
+    assert_eq!(v["regressed_total"], 1, "{}", text(&r));
+    assert_eq!(v["regressed"][0]["test_case_id"], regressed);
+    assert_eq!(v["regressed"][0]["since_launch_id"], launches[5]);
+    assert_eq!(v["always_failing"], 1);
+    let t = text(&r);
+    assert!(!t.contains(&format!("test case #{broken}")), "{t}");
+    assert!(t.contains(&format!("/project/1/test-cases/{flaky}")), "{t}");
+    assert!(
+        t.contains(&format!("failing since launch #{}", launches[5])),
+        "{t}"
+    );
+
+    // The same launches by name pattern; none in the last day; a bad window is refused.
+    let r = s
+        .call(
+            "find_flaky_tests",
+            json!({"launch_name": "NIGHTLY", "launches": 8}),
+        )
+        .await;
+    assert_eq!(sc(&r)["launch_ids"], v["launch_ids"], "{}", text(&r));
+    let r = s.call("find_flaky_tests", json!({"days": 1})).await;
+    assert!(
+        is_error(&r) && text(&r).contains("widen the filter"),
+        "{}",
+        text(&r)
+    );
+    let r = s.call("find_flaky_tests", json!({"launches": 2})).await;
+    assert!(is_error(&r) && text(&r).contains("3..=30"), "{}", text(&r));
+
+    // The analytics take the same filters: the trend reads the job's launches, and the
+    // analytic endpoints get exactly the chosen launches as `launchRql`.
+    let r = s
+        .call(
+            "get_launch_trend_analytics",
+            json!({"job_id": job, "launches": 5}),
+        )
+        .await;
+    let points: Vec<i64> = sc(&r)["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["launch_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(points, launches[launches.len() - 5..], "{}", text(&r));
+    assert!(text(&r).contains(&format!("job #{job}")), "{}", text(&r));
+    let pr: Vec<i64> = fake.with_data(|d| {
+        let mut v: Vec<i64> = d
+            .launches
+            .iter()
+            .filter(|l| l.project_id == 1 && l.tags.iter().any(|t| t.name == "pr"))
+            .map(|l| l.id)
+            .collect();
+        v.sort_by(|a, b| b.cmp(a));
+        v
+    });
+    for (tool, route) in [
+        ("get_test_success_rate", "/analytic/1/tc_success_rate"),
+        (
+            "get_launch_duration_analytics",
+            "/analytic/1/launch_duration_histogram",
+        ),
+    ] {
+        fake.clear_requests();
+        let r = s.call(tool, json!({"tag": "PR"})).await;
+        assert!(!is_error(&r), "{}", text(&r));
+        assert!(
+            text(&r).contains("launches matching tag PR"),
+            "{}",
+            text(&r)
+        );
+        let q = fake.requests_to("GET", route).pop().unwrap();
+        let ids: Vec<String> = pr.iter().map(i64::to_string).collect();
+        assert_eq!(
+            q.query_param("launchRql"),
+            Some(format!("id in [{}]", ids.join(", "))),
+            "{tool}"
+        );
+    }
+    s.stop().await;
+}

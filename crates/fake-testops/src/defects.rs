@@ -104,17 +104,23 @@ async fn results(AxState(s): St, Path(id): Path<i64>, RawQuery(raw): RawQuery) -
 }
 
 /// `AnalyticDto` per day: average success rate and counts of the project's results.
-async fn success_rate(AxState(s): St, Path(id): Path<i64>) -> Resp {
+async fn success_rate(AxState(s): St, Path(id): Path<i64>, RawQuery(raw): RawQuery) -> Resp {
+    let q = Q::new(raw);
+    let path = format!("/api/analytic/{id}/tc_success_rate");
     let d = s.data();
     if !d.projects.iter().any(|p| p.id == id) {
-        return not_found(
-            "Project",
-            id,
-            &format!("/api/analytic/{id}/tc_success_rate"),
-        );
+        return not_found("Project", id, &path);
     }
+    let launches = match super::routes::analytic_launches(&s, &d, id, &q, &path) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     let mut days: std::collections::BTreeMap<String, (i64, i64, i64)> = Default::default();
-    for r in d.results.iter().filter(|r| r.project_id == id && !r.hidden) {
+    for r in d
+        .results
+        .iter()
+        .filter(|r| r.project_id == id && !r.hidden && launches.contains(&r.launch_id))
+    {
         let day = chrono::DateTime::from_timestamp_millis(r.created_date)
             .map(|t| t.format("%Y-%m-%d").to_string())
             .unwrap_or_default();
@@ -138,16 +144,21 @@ async fn duration_histogram(AxState(s): St, Path(id): Path<i64>, RawQuery(raw): 
         .and_then(|b| b.parse::<i64>().ok())
         .unwrap_or(5)
         .clamp(1, 50);
+    let path = format!("/api/analytic/{id}/launch_duration_histogram");
     let d = s.data();
     if !d.projects.iter().any(|p| p.id == id) {
-        return not_found(
-            "Project",
-            id,
-            &format!("/api/analytic/{id}/launch_duration_histogram"),
-        );
+        return not_found("Project", id, &path);
     }
+    let chosen = match super::routes::analytic_launches(&s, &d, id, &q, &path) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     let mut launches = Vec::new();
-    for l in d.launches.iter().filter(|l| l.project_id == id) {
+    for l in d
+        .launches
+        .iter()
+        .filter(|l| l.project_id == id && chosen.contains(&l.id))
+    {
         let rs: Vec<_> = d
             .results
             .iter()

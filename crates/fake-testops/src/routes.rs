@@ -413,6 +413,42 @@ const CASE_FIELDS: &[(&str, &str)] = &[
     ("layer", "layer.name"),
     ("fullName", "fullName"),
 ];
+/// The launches of a project an analytics call's `launchRql`, `from` and `to` keep
+/// (`None`: no `launchRql`, all of them as far as the dates go); `Err` is the 400.
+pub(crate) fn analytic_launches(
+    s: &State,
+    d: &Dataset,
+    pid: i64,
+    q: &Q,
+    path: &str,
+) -> Result<Vec<i64>, Resp> {
+    let from = q.get("from").and_then(|v| v.parse::<i64>().ok());
+    let to = q.get("to").and_then(|v| v.parse::<i64>().ok());
+    let expr = match q.get("launchRql").filter(|r| !r.trim().is_empty()) {
+        Some(rql) => Some(
+            aql::parse(rql, s.now_ms)
+                .map_err(|e| error_response(400, &format!("Invalid query: {e}"), path))?,
+        ),
+        None => None,
+    };
+    let mut kept = Vec::new();
+    for l in d.launches.iter().filter(|l| l.project_id == pid) {
+        if from.is_some_and(|f| l.created_date < f) || to.is_some_and(|t| l.created_date > t) {
+            continue;
+        }
+        if let Some(e) = &expr {
+            let v = launch_dto(l);
+            match aql::eval(e, &aql_lookup(&v, LAUNCH_FIELDS)) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => return Err(error_response(400, &format!("Invalid query: {e}"), path)),
+            }
+        }
+        kept.push(l.id);
+    }
+    Ok(kept)
+}
+
 const LAUNCH_FIELDS: &[(&str, &str)] = &[
     ("id", "id"),
     ("name", "name"),
