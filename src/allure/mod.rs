@@ -317,6 +317,19 @@ impl AllureClient {
         answer.json(&Method::POST, path)
     }
 
+    /// `POST` a JSON body with query parameters and decode the answer.
+    pub async fn post_query<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: Value,
+    ) -> Result<T, AllureError> {
+        let answer = self
+            .send(Method::POST, path, query, Some(Body::Json(body)))
+            .await?;
+        answer.json(&Method::POST, path)
+    }
+
     /// `PATCH` a JSON body and decode the answer.
     pub async fn patch<T: DeserializeOwned>(
         &self,

@@ -393,6 +393,10 @@ pub struct ScenarioStep {
     pub body: Option<String>,
     #[serde(default)]
     pub expected_result_id: Option<i64>,
+    /// The expected result inline, where an instance sends it so; usually it is the
+    /// children of the container `expected_result_id` names.
+    #[serde(default)]
+    pub expected_result: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub children: Vec<i64>,
 }
@@ -405,6 +409,16 @@ pub struct Scenario {
     pub root: Option<ScenarioStep>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub scenario_steps: std::collections::HashMap<String, ScenarioStep>,
+}
+
+/// `ScenarioStepCreatedResponseDto`: the new step's id and the scenario after it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepCreated {
+    #[serde(default)]
+    pub created_step_id: Option<i64>,
+    #[serde(default)]
+    pub scenario: Option<Scenario>,
 }
 
 /// `TestPlanDto`.

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::aql::{self, Entity};
 use super::render::{cut, link_pattern, time};
+use super::scenario::{self, StepInput};
 use super::testcase_bulk::{
     BULK_ADD_TEST_CASE_TAGS, BULK_REMOVE_TEST_CASE_TAGS, BULK_SET_TEST_CASE_STATUS,
     bulk_add_test_case_tags, bulk_remove_test_case_tags, bulk_set_test_case_status,
@@ -125,7 +126,8 @@ pub struct CaseIdArgs {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CaseStep {
-    pub number: usize,
+    /// `2` or, for a sub-step, `2.1`.
+    pub number: String,
     pub action: String,
     pub expected: Option<String>,
 }
@@ -192,31 +194,15 @@ impl Render for CaseDetails {
 
 /// The steps of a normalised scenario, in order, depth-first.
 fn scenario_steps(sc: &Scenario) -> Vec<CaseStep> {
-    let mut out = Vec::new();
-    let mut stack: Vec<i64> = sc
-        .root
-        .as_ref()
-        .map(|r| r.children.iter().rev().copied().collect())
-        .unwrap_or_default();
-    while let Some(id) = stack.pop() {
-        if out.len() >= 200 {
-            break;
-        }
-        let Some(st) = sc.scenario_steps.get(&id.to_string()) else {
-            continue;
-        };
-        let expected = st
-            .expected_result_id
-            .and_then(|e| sc.scenario_steps.get(&e.to_string()))
-            .and_then(|e| e.body.clone());
-        out.push(CaseStep {
-            number: out.len() + 1,
-            action: cut(st.body.as_deref().unwrap_or(""), 500, "the step is long"),
-            expected,
-        });
-        stack.extend(st.children.iter().rev());
-    }
-    out
+    let tree = scenario::nested(sc);
+    scenario::flattened(&tree)
+        .into_iter()
+        .map(|(number, st)| CaseStep {
+            number,
+            action: st.action.clone(),
+            expected: st.expected.clone(),
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -227,6 +213,14 @@ pub struct CreateArgs {
     pub name: String,
     /// What the test checks (markdown).
     pub description: Option<String>,
+    /// What must hold before the steps.
+    pub precondition: Option<String>,
+    /// The expected result of the whole test.
+    pub expected_result: Option<String>,
+    /// Tags, e.g. ["smoke", "checkout"].
+    pub tags: Option<Vec<String>>,
+    /// The steps, in order, each with an optional expected result and sub-steps.
+    pub steps: Option<Vec<StepInput>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -241,6 +235,32 @@ pub struct UpdateArgs {
     pub automated: Option<bool>,
     /// New workflow status id (get_test_case shows the current one; built-in statuses have negative ids).
     pub status_id: Option<i64>,
+    /// New precondition; an empty string clears it.
+    pub precondition: Option<String>,
+    /// New expected result of the whole test; an empty string clears it.
+    pub expected_result: Option<String>,
+    /// Replaces all tags.
+    pub tags: Option<Vec<String>>,
+    /// Replaces all steps (an empty list removes them).
+    pub manual_scenario: Option<Vec<StepInput>>,
+}
+
+/// `[{name}]` (`TestTagDto`) from tag names: trimmed, empty ones and repeats left out.
+fn tag_body(tags: &[String]) -> Result<serde_json::Value, ToolError> {
+    let mut names: Vec<&str> = Vec::new();
+    for t in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        if t.len() > 255 {
+            return Err(ToolError::InvalidArgs(format!(
+                "tag '{t}' is over 255 characters"
+            )));
+        }
+        if !names.contains(&t) {
+            names.push(t);
+        }
+    }
+    Ok(json!(
+        names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()
+    ))
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -433,7 +453,7 @@ const CREATE_TEST_CASE: Meta = Meta {
     name: "create_test_case",
     toolset: Toolset::Testcases,
     title: "Create a test case",
-    description: "Create a (manual, draft) test case in a project with a name and optional description.",
+    description: "Create a (manual, draft) test case: name, and optionally description, precondition, expected result, tags and steps (nested, with expected results).",
     access: Access::Write {
         destructive: false,
         idempotent: false,
@@ -442,11 +462,31 @@ const CREATE_TEST_CASE: Meta = Meta {
 
 async fn create_test_case(ctx: Ctx, a: CreateArgs) -> Result<Done, ToolError> {
     let pid = ctx.project(a.project_id)?;
-    let body = created_body(pid, &a.name, a.description.as_deref())?;
+    let mut body = created_body(pid, &a.name, a.description.as_deref())?;
+    for (key, value) in [
+        ("precondition", &a.precondition),
+        ("expectedResult", &a.expected_result),
+    ] {
+        if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            body[key] = json!(v);
+        }
+    }
+    if let Some(tags) = &a.tags {
+        body["tags"] = tag_body(tags)?;
+    }
+    let steps = a.steps.unwrap_or_default();
+    let total = scenario::check_steps(&steps)?;
     let answer = ctx.client.post::<TestCase>("/testcase", body).await;
     let tc = ctx.explain(Subject::Project(pid), answer).await?;
+    // The steps are written one by one after the case exists (see scenario.rs).
+    scenario::replace_steps(&ctx, tc.id, &steps, total, false).await?;
+    let with = if total > 0 {
+        format!(" with {total} step(s)")
+    } else {
+        String::new()
+    };
     Ok(Done {
-        summary: format!("Created test case #{} {}.", tc.id, tc.name),
+        summary: format!("Created test case #{} {}{with}.", tc.id, tc.name),
         ids: vec![tc.id],
         url: Some(case_url(&ctx, Some(pid), tc.id)),
     })
@@ -456,7 +496,7 @@ const UPDATE_TEST_CASE: Meta = Meta {
     name: "update_test_case",
     toolset: Toolset::Testcases,
     title: "Update a test case",
-    description: "Change a test case's name, description, automated flag or workflow status. Only the fields given change.",
+    description: "Change a test case's name, description, precondition, expected result, tags (replaced), automated flag, workflow status, or all its steps (manual_scenario). Only the fields given change.",
     access: Access::Write {
         destructive: false,
         idempotent: true,
@@ -483,17 +523,38 @@ async fn update_test_case(ctx: Ctx, a: UpdateArgs) -> Result<Done, ToolError> {
         }
         body.insert("statusId".into(), json!(sid));
     }
-    if body.is_empty() {
+    for (key, value) in [
+        ("precondition", &a.precondition),
+        ("expectedResult", &a.expected_result),
+    ] {
+        if let Some(v) = value {
+            body.insert(key.into(), json!(v.trim()));
+        }
+    }
+    if let Some(tags) = &a.tags {
+        body.insert("tags".into(), tag_body(tags)?);
+    }
+    let steps = a.manual_scenario.as_deref();
+    let total = steps.map(scenario::check_steps).transpose()?;
+    if body.is_empty() && steps.is_none() {
         return Err(ToolError::InvalidArgs(
-            "nothing to change: give name, description, automated or status_id".into(),
+            "nothing to change: give name, description, automated, status_id, precondition, expected_result, tags or manual_scenario".into(),
         ));
     }
-    let fields = body.keys().cloned().collect::<Vec<_>>().join(", ");
-    let tc: TestCase = ctx
-        .client
-        .patch(&format!("/testcase/{id}"), serde_json::Value::Object(body))
-        .await
-        .map_err(|e| ToolError::case_not_found(e, id))?;
+    let mut fields = body.keys().cloned().collect::<Vec<_>>();
+    let tc: TestCase = if body.is_empty() {
+        ctx.client.get(&format!("/testcase/{id}"), &[]).await
+    } else {
+        ctx.client
+            .patch(&format!("/testcase/{id}"), serde_json::Value::Object(body))
+            .await
+    }
+    .map_err(|e| ToolError::case_not_found(e, id))?;
+    if let (Some(steps), Some(total)) = (steps, total) {
+        scenario::replace_steps(&ctx, id, steps, total, true).await?;
+        fields.push(format!("{total} step(s)"));
+    }
+    let fields = fields.join(", ");
     Ok(Done {
         summary: format!("Updated test case #{} {} ({fields}).", tc.id, tc.name),
         ids: vec![tc.id],

@@ -102,6 +102,7 @@ fn contract() -> Vec<Entry> {
         entry!(TestCase, ["TestCaseDto", "TestCaseRowDto"]),
         entry!(ScenarioStep, ["NormalizedScenarioStepDto"]),
         entry!(Scenario, ["NormalizedScenarioDto"]),
+        entry!(StepCreated, ["ScenarioStepCreatedResponseDto"]),
         entry!(TestPlan, ["TestPlanDto"]),
         entry!(Defect, ["DefectOverviewDto", "DefectCountRowDto"]),
         entry!(Job, ["JobDto"]),

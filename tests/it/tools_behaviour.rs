@@ -483,15 +483,15 @@ async fn bulk_result_operations_select_exactly_the_named_results() {
         body(&fake.requests_to("POST", "/testresult/bulk/assign")[0])["assignees"],
         json!(["carol"])
     );
-    // Two users: shared out in turn, and said so (not "assigned to carol, dave").
+    // Two users: shared out in turn, and said so (not "assigned to carol, dmitry").
     let r = s
         .call(
             "bulk_assign_test_results",
-            json!({"launch_id": launch, "test_result_ids": ids, "assignees": ["carol", "dave"]}),
+            json!({"launch_id": launch, "test_result_ids": ids, "assignees": ["carol", "dmitry"]}),
         )
         .await;
     assert!(
-        text(&r).contains("shared out in turn among carol, dave"),
+        text(&r).contains("shared out in turn among carol, dmitry"),
         "{}",
         text(&r)
     );
@@ -2077,5 +2077,128 @@ async fn find_flaky_tests_separates_flaky_from_regressed_over_a_jobs_launches() 
             "{tool}"
         );
     }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_test_case_is_created_with_nested_steps_and_expected_results_and_read_back() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[("ALLURE_PROJECT_ID", "1")]).await;
+    let steps = json!([
+        {"action": "Open the cart", "expected": "The cart lists 2 items"},
+        {"action": "Pay", "steps": [
+            {"action": "Enter the card", "expected": "The card is accepted"},
+            {"action": "Confirm"}
+        ]},
+        {"action": "Open the orders", "expected": "The order is there"}
+    ]);
+    let r = s
+        .call(
+            "create_test_case",
+            json!({"name": "Checkout pays", "precondition": "A signed-in customer",
+                   "tags": ["smoke", " checkout ", "smoke"], "steps": steps}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert!(text(&r).contains("with 5 step(s)"), "{}", text(&r));
+    let id = sc(&r)["ids"][0].as_i64().unwrap();
+    // Stored as TestOps stores it: an expected result is the child of a container.
+    let (outline, tags, pre) = fake.with_data(|d| {
+        let tc = d.test_cases.iter().find(|t| t.id == id).unwrap();
+        let tags: Vec<String> = tc.tags.iter().map(|t| t.name.clone()).collect();
+        (tc.scenario.outline(), tags, tc.precondition.clone())
+    });
+    assert_eq!(
+        outline,
+        vec![
+            (
+                "Open the cart".to_owned(),
+                Some("The cart lists 2 items".to_owned())
+            ),
+            ("Pay".to_owned(), None),
+            (
+                "Open the orders".to_owned(),
+                Some("The order is there".to_owned())
+            ),
+        ]
+    );
+    assert_eq!(tags, ["smoke", "checkout"]);
+    assert_eq!(pre.as_deref(), Some("A signed-in customer"));
+    // Each step was created with the flag its expected result needs, in order.
+    let creates = fake.requests_to("POST", "/testcase/step");
+    assert_eq!(creates.len(), 8, "5 steps and 3 expected results");
+    assert_eq!(
+        creates[0].query_param("withExpectedResult").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        creates[2].query_param("withExpectedResult").as_deref(),
+        Some("false")
+    );
+
+    let r = s
+        .call("get_test_case_scenario", json!({"test_case_id": id}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let v = sc(&r);
+    assert_eq!(v["steps"][0]["expected"], "The cart lists 2 items");
+    assert_eq!(v["steps"][1]["steps"][0]["action"], "Enter the card");
+    assert_eq!(
+        v["steps"][1]["steps"][0]["expected"],
+        "The card is accepted"
+    );
+    assert!(v["steps"][1].get("expected").is_none(), "{v}");
+    let t = text(&r);
+    assert!(t.contains("2.1. Enter the card [step "), "{t}");
+    assert!(
+        !t.contains("Expected Result"),
+        "the container's placeholder is not an expected result: {t}"
+    );
+    let r = s.call("get_test_case", json!({"test_case_id": id})).await;
+    assert_eq!(sc(&r)["steps"][2]["number"], "2.1");
+    assert_eq!(sc(&r)["steps"][4]["expected"], "The order is there");
+
+    // manual_scenario replaces every step; tags and precondition change with it.
+    let r = s
+        .call(
+            "update_test_case",
+            json!({"test_case_id": id, "precondition": "", "tags": ["regression"],
+                   "manual_scenario": [{"action": "Only step", "expected": "Done"}]}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let outline = fake.with_data(|d| {
+        d.test_cases
+            .iter()
+            .find(|t| t.id == id)
+            .unwrap()
+            .scenario
+            .outline()
+    });
+    assert_eq!(
+        outline,
+        vec![("Only step".to_owned(), Some("Done".to_owned()))]
+    );
+    assert_eq!(
+        fake.requests_to("DELETE", &format!("/testcase/{id}/scenario"))
+            .len(),
+        1
+    );
+
+    // Bad steps are refused before anything is written.
+    let before = fake.requests().len();
+    for bad in [
+        json!([{"action": " "}]),
+        json!([{"action": "x", "expected": "e".repeat(10_001)}]),
+    ] {
+        let r = s
+            .call(
+                "update_test_case",
+                json!({"test_case_id": id, "manual_scenario": bad}),
+            )
+            .await;
+        assert!(is_error(&r), "{}", text(&r));
+    }
+    assert_eq!(fake.requests().len(), before);
     s.stop().await;
 }

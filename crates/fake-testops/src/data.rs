@@ -127,9 +127,11 @@ pub struct TestCaseRec {
     pub created_date: i64,
     pub last_modified_date: i64,
     pub created_by: String,
+    pub precondition: Option<String>,
+    pub expected_result: Option<String>,
     /// The scenario (steps), served by `GET /api/testcase/{id}/step`.
     #[serde(skip)]
-    pub steps: Vec<Value>,
+    pub scenario: super::scenario::ScenarioRec,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -330,8 +332,13 @@ impl Dataset {
             for n in 0..40usize {
                 let (area, title) = CASES[n % CASES.len()];
                 let id = d.next_id();
-                let steps = (1..=3)
-                    .map(|i| json!({"name": format!("Step {i}: {}", STEP_TEXT[(n + i) % STEP_TEXT.len()]), "expectedResult": if i == 3 { Some("Result is shown") } else { None }}))
+                let steps: Vec<(String, Option<&str>)> = (1..=3)
+                    .map(|i| {
+                        (
+                            format!("Step {i}: {}", STEP_TEXT[(n + i) % STEP_TEXT.len()]),
+                            (i == 3).then_some("Result is shown"),
+                        )
+                    })
                     .collect();
                 tcs.push(id);
                 d.test_cases.push(TestCaseRec {
@@ -385,7 +392,9 @@ impl Dataset {
                     created_date: SEED_NOW_MS - 200 * 24 * HOUR + n as i64 * HOUR,
                     last_modified_date: SEED_NOW_MS - 20 * 24 * HOUR + n as i64 * HOUR,
                     created_by: people[n % people.len()].into(),
-                    steps,
+                    precondition: (n % 4 == 0).then(|| "A signed-in customer".to_owned()),
+                    expected_result: None,
+                    scenario: super::scenario::ScenarioRec::seeded(id, &steps),
                 });
             }
             // CI jobs.

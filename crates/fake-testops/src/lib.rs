@@ -10,10 +10,12 @@ pub mod data;
 mod defects;
 mod faults;
 mod http;
+mod jobs;
 mod people;
 mod results;
 mod routes;
 mod runs;
+pub mod scenario;
 mod testcases;
 
 use std::collections::HashMap;

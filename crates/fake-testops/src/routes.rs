@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::aql::{self, AqlError};
-use super::data::{Dataset, IdName, JobRunRec, LaunchRec};
+use super::data::{Dataset, LaunchRec};
 use super::http::{Q, Resp, empty, not_found, now_ms, ok, page, to_value, unknown_launch};
 use super::{State, error_response};
 
@@ -35,14 +35,11 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/testresult/{id}", get(get_result))
         .route("/api/testcase", get(list_test_cases))
         .route("/api/testcase/{id}", get(get_test_case))
-        .route("/api/job", get(list_jobs))
-        .route("/api/job/{id}/run", post(run_job))
-        .route("/api/jobrun/{id}", get(get_job_run))
-        .route("/api/jobrun/{id}/rerun", post(rerun_job_run))
         .merge(super::results::routes())
         .merge(super::testcases::routes())
         .merge(super::defects::routes())
         .merge(super::people::routes())
+        .merge(super::jobs::routes())
         .merge(aql_routes())
         .fallback(|req: axum::extract::Request| async move {
             error_response(404, "No static resource", req.uri().path())
@@ -137,7 +134,7 @@ async fn project_permissions(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
 
 // ---- launches ----------------------------------------------------------------
 
-fn launch_dto(l: &LaunchRec) -> Value {
+pub(crate) fn launch_dto(l: &LaunchRec) -> Value {
     to_value(l)
 }
 
@@ -361,7 +358,7 @@ fn no_body(body: &[u8], path: &str) -> Option<Resp> {
 // ---- AQL search ----------------------------------------------------------------
 
 /// Values of an AQL attribute in an entity's JSON; unknown attributes are errors.
-fn aql_lookup<'a>(
+pub(crate) fn aql_lookup<'a>(
     v: &'a Value,
     fields: &'a [(&'a str, &'a str)],
 ) -> impl Fn(&str) -> Result<Vec<Value>, AqlError> + 'a {
@@ -385,7 +382,7 @@ fn aql_lookup<'a>(
     }
 }
 
-const RESULT_FIELDS: &[(&str, &str)] = &[
+pub(crate) const RESULT_FIELDS: &[(&str, &str)] = &[
     ("id", "id"),
     ("name", "name"),
     ("status", "status"),
@@ -644,138 +641,4 @@ async fn get_test_case(AxState(s): St, Path(id): Path<i64>) -> Resp {
         Some(t) => ok(to_value(t)),
         None => not_found("Test case", id, &format!("/api/testcase/{id}")),
     }
-}
-
-// ---- jobs ----------------------------------------------------------------
-
-async fn list_jobs(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
-    let q = Q::new(raw);
-    let pid = match q.required_i64("projectId", "/api/job") {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let d = s.data();
-    let items = d
-        .jobs
-        .iter()
-        .filter(|j| j.project_id == pid)
-        .map(to_value)
-        .collect();
-    ok(page(items, &q, false))
-}
-
-async fn run_job(AxState(s): St, Path(id): Path<i64>, Json(body): Json<Value>) -> Resp {
-    let path = format!("/api/job/{id}/run");
-    let name = body
-        .get("launchName")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .trim()
-        .to_owned();
-    if name.is_empty() {
-        return error_response(400, "launchName: must not be blank", &path);
-    }
-    let job_ms = s
-        .job_duration
-        .lock()
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(3000);
-    let mut d = s.data();
-    let Some(job) = d.jobs.iter().find(|j| j.id == id).cloned() else {
-        return not_found("Job", id, &path);
-    };
-    let lid = d.next_id();
-    let launch = LaunchRec::new(
-        lid,
-        job.project_id,
-        name.clone(),
-        Some(job.id),
-        false,
-        now_ms(),
-    );
-    let v = launch_dto(&launch);
-    d.launches.push(launch);
-    let rid = d.next_id();
-    d.job_runs.push(JobRunRec {
-        id: rid,
-        launch_id: lid,
-        name: format!("{} #{}", job.name, rid),
-        stage: "scheduled".into(),
-        status: "unknown".into(),
-        url: format!("{}{}", job.url, rid),
-        external_id: rid.to_string(),
-        created_date: now_ms(),
-        created_by: "api-token-user".into(),
-        job: IdName {
-            id: job.id,
-            name: job.name.clone(),
-        },
-        error_message: None,
-        finish_at: Some(now_ms() + job_ms),
-        only: None,
-    });
-    let mut r = ok(v);
-    *r.status_mut() = axum::http::StatusCode::ACCEPTED;
-    r
-}
-
-async fn get_job_run(AxState(s): St, Path(id): Path<i64>) -> Resp {
-    let d = s.data();
-    match d.job_runs.iter().find(|j| j.id == id) {
-        Some(j) => ok(to_value(j)),
-        None => not_found("Job run", id, &format!("/api/jobrun/{id}")),
-    }
-}
-
-async fn rerun_job_run(AxState(s): St, Path(id): Path<i64>, Json(body): Json<Value>) -> Resp {
-    let job_ms = s
-        .job_duration
-        .lock()
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(3000);
-    let path = format!("/api/jobrun/{id}/rerun");
-    let mut d = s.data();
-    let Some(old) = d.job_runs.iter().find(|j| j.id == id).cloned() else {
-        return not_found("Job run", id, &path);
-    };
-    // JobRerunRequestDto's `rql` selects which of the run's results run again (by
-    // their test cases); without it, all of them do.
-    let only = match body.get("rql").and_then(Value::as_str) {
-        Some(rql) => {
-            let expr = match aql::parse(rql, s.now_ms) {
-                Ok(e) => e,
-                Err(e) => return error_response(400, &format!("Invalid query: {e}"), &path),
-            };
-            let mut cases = Vec::new();
-            for r in d
-                .results
-                .iter()
-                .filter(|r| r.launch_id == old.launch_id && !r.hidden)
-            {
-                let v = to_value(r);
-                match aql::eval(&expr, &aql_lookup(&v, RESULT_FIELDS)) {
-                    Ok(true) => cases.push(r.test_case_id),
-                    Ok(false) => {}
-                    Err(e) => return error_response(400, &format!("Invalid query: {e}"), &path),
-                }
-            }
-            Some(cases)
-        }
-        None => None,
-    };
-    // A rerun is a new job run of the same job and launch (the old one stays as it
-    // was), answered 202 with no body: a client must read back what runs.
-    let new_id = d.job_runs.iter().map(|j| j.id).max().unwrap_or(0) + 1;
-    let now = now_ms();
-    d.job_runs.push(JobRunRec {
-        id: new_id,
-        stage: "scheduled".into(),
-        status: "unknown".into(),
-        error_message: None,
-        created_date: now,
-        finish_at: Some(now + job_ms),
-        only,
-        ..old
-    });
-    empty(202)
 }

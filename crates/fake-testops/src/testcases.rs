@@ -17,6 +17,7 @@ use super::http::{
     Q, Resp, create_body, empty, json_body, not_found, now_ms, ok, page, selected, to_value,
     unknown_launch, with_status,
 };
+use super::scenario::{Place, ScenarioRec};
 use super::{State, error_response};
 
 type St = AxState<Arc<State>>;
@@ -29,6 +30,11 @@ pub(crate) fn routes() -> Router<Arc<State>> {
             axum::routing::patch(patch).delete(delete),
         )
         .route("/api/testcase/{id}/step", get(steps))
+        .route("/api/testcase/step", post(create_step))
+        .route(
+            "/api/testcase/{id}/scenario",
+            axum::routing::delete(delete_scenario),
+        )
         .route("/api/testcase/{id}/workflow", get(workflow))
         .route("/api/testcase/bulk/status/set", post(v1_noop))
         .route("/api/testcase/bulk/tag/add", post(v1_noop))
@@ -76,11 +82,25 @@ async fn create(AxState(s): St, body: Bytes) -> Resp {
             name: "Default".into(),
         },
         layer: None,
-        tags: vec![],
+        tags: b["tags"]
+            .as_array()
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(|t| t["name"].as_str())
+                    .enumerate()
+                    .map(|(i, n)| IdName {
+                        id: 5000 + i as i64,
+                        name: n.into(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         created_date: now,
         last_modified_date: now,
         created_by: "api-token-user".into(),
-        steps: vec![],
+        precondition: b["precondition"].as_str().map(str::to_owned),
+        expected_result: b["expectedResult"].as_str().map(str::to_owned),
+        scenario: ScenarioRec::new(id),
     };
     let v = to_value(&tc);
     d.test_cases.push(tc);
@@ -108,6 +128,12 @@ async fn patch(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
     }
     if let Some(v) = b.get("automated").and_then(Value::as_bool) {
         tc.automated = v;
+    }
+    if let Some(v) = b.get("precondition") {
+        tc.precondition = v.as_str().map(str::to_owned);
+    }
+    if let Some(v) = b.get("expectedResult") {
+        tc.expected_result = v.as_str().map(str::to_owned);
     }
     if let Some(sid) = b.get("statusId").and_then(Value::as_i64) {
         match STATUSES.iter().find(|(i, _)| *i == sid) {
@@ -158,25 +184,57 @@ async fn steps(AxState(s): St, Path(id): Path<i64>) -> Resp {
     let Some(tc) = d.test_cases.iter().find(|t| t.id == id && !t.deleted) else {
         return not_found("Test case", id, &format!("/api/testcase/{id}/step"));
     };
-    let mut by_id = serde_json::Map::new();
-    let mut children = Vec::new();
-    for (i, st) in tc.steps.iter().enumerate() {
-        let sid = id * 100 + i as i64;
-        children.push(sid);
-        let mut step = json!({"id": sid, "body": st["name"], "testCaseId": id, "children": []});
-        if let Some(er) = st["expectedResult"].as_str() {
-            let eid = sid * 10;
-            step["expectedResultId"] = json!(eid);
-            by_id.insert(
-                eid.to_string(),
-                json!({"id": eid, "body": er, "children": []}),
-            );
+    ok(tc.scenario.normalized(id))
+}
+
+/// `POST /api/testcase/step?afterId=&beforeId=&withExpectedResult=` with
+/// `ScenarioStepCreateDto`: one step, under `parentId` or at the top; with
+/// `withExpectedResult=true` it gets an (empty) expected-result container. Answers
+/// `ScenarioStepCreatedResponseDto`.
+async fn create_step(AxState(s): St, RawQuery(raw): RawQuery, body: Bytes) -> Resp {
+    let path = "/api/testcase/step";
+    let q = Q::new(raw);
+    let b = match json_body(&body, path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(case) = b["testCaseId"].as_i64() else {
+        return error_response(400, "testCaseId: must not be null", path);
+    };
+    let with_expected = q.get("withExpectedResult") == Some("true");
+    let place = match (
+        q.get("afterId").and_then(|v| v.parse::<i64>().ok()),
+        q.get("beforeId").and_then(|v| v.parse::<i64>().ok()),
+    ) {
+        (Some(a), _) => Place::After(a),
+        (None, Some(b)) => Place::Before(b),
+        (None, None) => Place::End,
+    };
+    let mut d = s.data();
+    let Some(tc) = d.test_cases.iter_mut().find(|t| t.id == case && !t.deleted) else {
+        return not_found("Test case", case, path);
+    };
+    let text = b["body"].as_str().unwrap_or("");
+    match tc
+        .scenario
+        .add(b["parentId"].as_i64(), text, place, with_expected)
+    {
+        Ok(created) => {
+            tc.last_modified_date = now_ms();
+            ok(json!({"createdStepId": created, "scenario": tc.scenario.normalized(case)}))
         }
-        by_id.insert(sid.to_string(), step);
+        Err(e) => error_response(404, &e, path),
     }
-    ok(
-        json!({"root": {"children": children}, "scenarioSteps": by_id, "attachments": {}, "sharedSteps": {}}),
-    )
+}
+
+/// `DELETE /api/testcase/{id}/scenario`: every step goes; answered 200 with no body.
+async fn delete_scenario(AxState(s): St, Path(id): Path<i64>) -> Resp {
+    let mut d = s.data();
+    let Some(tc) = d.test_cases.iter_mut().find(|t| t.id == id && !t.deleted) else {
+        return not_found("Test case", id, &format!("/api/testcase/{id}/scenario"));
+    };
+    tc.scenario = ScenarioRec::new(id);
+    empty(200)
 }
 
 async fn workflow(AxState(s): St, Path(id): Path<i64>) -> Resp {
