@@ -436,6 +436,58 @@ pub struct TestPlan {
     pub created_date: Option<i64>,
     #[serde(default)]
     pub created_by: Option<String>,
+    /// The AQL the plan's test cases are chosen from.
+    #[serde(default)]
+    pub base_rql: Option<String>,
+    #[serde(default)]
+    pub tree_selection: Option<TreeSelection>,
+}
+
+/// `TreeSelectionDto`: which test cases of a tree (here, a plan's base AQL) are chosen:
+/// `leafs_include` unless `inverted`, else all but `leafs_exclude`. Groups and path are
+/// kept as read, so a change of leaves leaves them as they were.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TreeSelection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inverted: Option<bool>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub leafs_include: Vec<i64>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub leafs_exclude: Vec<i64>,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub groups_include: Vec<Vec<i64>>,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub groups_exclude: Vec<Vec<i64>>,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub path: Vec<i64>,
+}
+
+/// `TestCaseTreeLeafDto`: a test case as a tree (a plan's) lists it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanLeaf {
+    pub id: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    #[serde(default)]
+    pub automated: Option<bool>,
+    #[serde(default)]
+    pub status_name: Option<String>,
+    #[serde(default)]
+    pub layer_name: Option<String>,
 }
 
 /// `DefectOverviewDto` / `DefectCountRowDto`.

@@ -10,6 +10,7 @@ pub mod flaky;
 pub mod history;
 pub mod launches;
 pub mod people;
+pub mod plans;
 pub mod projects;
 pub mod raw;
 pub mod render;
@@ -452,6 +453,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(flaky::tools());
     tools.extend(testcases::tools());
     tools.extend(scenario::tools());
+    tools.extend(plans::tools());
     tools.extend(defects::tools());
     tools.extend(analytics::tools());
     tools.extend(aql::tools());

@@ -18,7 +18,7 @@ use super::{
     positive_id, required_text, tool,
 };
 use crate::allure::Page;
-use crate::allure::model::{Scenario, TestCase, TestPlan};
+use crate::allure::model::{Scenario, TestCase};
 
 pub fn case_url(ctx: &Ctx, project: Option<i64>, id: i64) -> String {
     match project {
@@ -263,79 +263,6 @@ fn tag_body(tags: &[String]) -> Result<serde_json::Value, ToolError> {
     ))
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PlanLine {
-    pub id: i64,
-    pub name: String,
-    pub test_cases: Option<i64>,
-    pub created: Option<String>,
-    pub url: String,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PlanList {
-    pub project_id: i64,
-    pub test_plans: Vec<PlanLine>,
-    pub page: PageInfo,
-}
-
-impl Render for PlanList {
-    fn text(&self) -> String {
-        let mut s = format!(
-            "Test plans of project {} ({}); run one with run_allure_launch(test_plan_id=…):\n",
-            self.project_id,
-            self.page.text()
-        );
-        for p in &self.test_plans {
-            s.push_str(&format!(
-                "- #{} {} ({} test cases)\n",
-                p.id,
-                p.name,
-                p.test_cases.unwrap_or(0)
-            ));
-        }
-        let rows = || self.test_plans.iter().map(|p| (p.id, p.url.as_str()));
-        match link_pattern(rows()) {
-            Some(line) => s.push_str(&line),
-            None => rows().for_each(|(id, url)| s.push_str(&format!("#{id}: {url}\n"))),
-        }
-        s
-    }
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct PlanIdArgs {
-    /// Test plan id (list_test_plans shows ids).
-    pub test_plan_id: i64,
-}
-
-impl Render for PlanLine {
-    fn text(&self) -> String {
-        format!(
-            "Test plan #{} {}: {} test cases, created {} {}",
-            self.id,
-            self.name,
-            self.test_cases.unwrap_or(0),
-            self.created.as_deref().unwrap_or("?"),
-            self.url
-        )
-    }
-}
-
-fn plan_line(ctx: &Ctx, p: TestPlan) -> PlanLine {
-    PlanLine {
-        url: ctx.link(&format!(
-            "/project/{}/testplans/{}",
-            p.project_id.unwrap_or(0),
-            p.id
-        )),
-        id: p.id,
-        name: p.name,
-        test_cases: p.test_cases_count,
-        created: time(p.created_date),
-    }
-}
-
 pub fn tools() -> Vec<ToolDef> {
     vec![
         tool(LIST_TEST_CASES, list_test_cases),
@@ -347,8 +274,6 @@ pub fn tools() -> Vec<ToolDef> {
         tool(BULK_SET_TEST_CASE_STATUS, bulk_set_test_case_status),
         tool(BULK_ADD_TEST_CASE_TAGS, bulk_add_test_case_tags),
         tool(BULK_REMOVE_TEST_CASE_TAGS, bulk_remove_test_case_tags),
-        tool(LIST_TEST_PLANS, list_test_plans),
-        tool(GET_TEST_PLAN, get_test_plan),
     ]
 }
 
@@ -589,40 +514,4 @@ async fn delete_test_case(ctx: Ctx, a: CaseIdArgs) -> Result<Done, ToolError> {
         ids: vec![id],
         url: None,
     })
-}
-
-const LIST_TEST_PLANS: Meta = Meta {
-    name: "list_test_plans",
-    toolset: Toolset::Plans,
-    title: "List test plans",
-    description: "List a project's test plans with their number of test cases; run_allure_launch(test_plan_id=…) runs one.",
-    access: Access::Read,
-};
-
-async fn list_test_plans(ctx: Ctx, a: ListArgs) -> Result<PlanList, ToolError> {
-    let (pid, q) = ctx.project_query(a.project_id, a.page, a.size, 25)?;
-    let p: Page<TestPlan> = ctx.project_get("/testplan", pid, &q).await?;
-    Ok(PlanList {
-        project_id: pid,
-        page: PageInfo::of(&p),
-        test_plans: p.content.into_iter().map(|t| plan_line(&ctx, t)).collect(),
-    })
-}
-
-const GET_TEST_PLAN: Meta = Meta {
-    name: "get_test_plan",
-    toolset: Toolset::Plans,
-    title: "Get a test plan",
-    description: "One test plan: name, number of test cases, creation date and link.",
-    access: Access::Read,
-};
-
-async fn get_test_plan(ctx: Ctx, a: PlanIdArgs) -> Result<PlanLine, ToolError> {
-    let id = positive_id("test_plan_id", a.test_plan_id, "list_test_plans shows ids")?;
-    let p: TestPlan = ctx
-        .client
-        .get(&format!("/testplan/{id}"), &[])
-        .await
-        .map_err(|e| ToolError::plan_not_found(e, id))?;
-    Ok(plan_line(&ctx, p))
 }

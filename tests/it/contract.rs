@@ -57,7 +57,8 @@ fn contract() -> Vec<Entry> {
                 "PageTestCaseRowDto",
                 "PageTestCaseDto",
                 "PageTestPlanDto",
-                "PageUserSuggestDto"
+                "PageUserSuggestDto",
+                "PageTestCaseTreeLeafDto"
             ]
         ),
         entry!(Project, ["ProjectDto"]),
@@ -104,6 +105,8 @@ fn contract() -> Vec<Entry> {
         entry!(Scenario, ["NormalizedScenarioDto"]),
         entry!(StepCreated, ["ScenarioStepCreatedResponseDto"]),
         entry!(TestPlan, ["TestPlanDto"]),
+        entry!(TreeSelection, ["TreeSelectionDto"]),
+        entry!(PlanLeaf, ["TestCaseTreeLeafDto"]),
         entry!(Defect, ["DefectOverviewDto", "DefectCountRowDto"]),
         entry!(Job, ["JobDto"]),
         entry!(Account, ["UserAccount"]),

@@ -2202,3 +2202,137 @@ async fn a_test_case_is_created_with_nested_steps_and_expected_results_and_read_
     assert_eq!(fake.requests().len(), before);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn test_plans_are_created_changed_listed_and_deleted() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[("ALLURE_PROJECT_ID", "1")]).await;
+    let (cases, smoke) = fake.with_data(|d| {
+        let cases: Vec<i64> = d
+            .test_cases
+            .iter()
+            .filter(|t| t.project_id == 1)
+            .map(|t| t.id)
+            .take(4)
+            .collect();
+        let smoke = d
+            .test_cases
+            .iter()
+            .filter(|t| t.project_id == 1 && !t.deleted && t.tags.iter().any(|g| g.name == "smoke"))
+            .count();
+        (cases, smoke)
+    });
+    // From ids.
+    let r = s
+        .call(
+            "bulk_create_test_plan",
+            json!({"name": "Hotfix", "test_case_ids": &cases[..3]}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(sc(&r)["test_cases"], 3);
+    let plan = sc(&r)["id"].as_i64().unwrap();
+    let sent: Value = serde_json::from_str(&fake.requests_to("POST", "/testplan")[0].body).unwrap();
+    assert_eq!(
+        sent,
+        json!({"projectId": 1, "name": "Hotfix", "treeSelection": {"inverted": false, "leafsInclude": &cases[..3]}})
+    );
+    // From AQL: everything it matches.
+    let r = s
+        .call(
+            "bulk_create_test_plan",
+            json!({"name": "Smoke", "aql": "tag = \"smoke\""}),
+        )
+        .await;
+    assert_eq!(sc(&r)["test_cases"], smoke, "{}", text(&r));
+    let by_aql = sc(&r)["id"].as_i64().unwrap();
+
+    // Add one, remove one; rename. The answer counts after the change.
+    let r = s
+        .call(
+            "update_test_plan",
+            json!({"test_plan_id": plan, "name": "Hotfix 2", "add_test_case_ids": [cases[3]], "remove_test_case_ids": [cases[0]]}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(sc(&r)["test_cases"], 3);
+    assert_eq!(sc(&r)["before"], 3);
+    assert!(
+        text(&r).contains("Test plan #") && text(&r).contains("Hotfix 2"),
+        "{}",
+        text(&r)
+    );
+    let r = s
+        .call("list_test_plan_test_cases", json!({"test_plan_id": plan}))
+        .await;
+    let mut listed: Vec<i64> = sc(&r)["test_cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    listed.sort();
+    let mut want = cases[1..].to_vec();
+    want.sort();
+    assert_eq!(listed, want, "{}", text(&r));
+    // Removing from an AQL plan excludes the case.
+    let one = fake.with_data(|d| {
+        d.test_plans
+            .iter()
+            .find(|p| p.id == by_aql)
+            .unwrap()
+            .test_case_ids[0]
+    });
+    let r = s
+        .call(
+            "update_test_plan",
+            json!({"test_plan_id": by_aql, "remove_test_case_ids": [one]}),
+        )
+        .await;
+    assert_eq!(sc(&r)["test_cases"], smoke - 1, "{}", text(&r));
+
+    // Refusals change nothing.
+    let before = fake.requests().len();
+    for (tool, args) in [
+        ("bulk_create_test_plan", json!({"name": "Empty"})),
+        (
+            "bulk_create_test_plan",
+            json!({"name": " ", "test_case_ids": [1]}),
+        ),
+        ("update_test_plan", json!({"test_plan_id": plan})),
+        (
+            "update_test_plan",
+            json!({"test_plan_id": plan, "add_test_case_ids": []}),
+        ),
+    ] {
+        let r = s.call(tool, args.clone()).await;
+        assert!(is_error(&r), "{tool} {args}: {}", text(&r));
+    }
+    assert_eq!(fake.requests().len(), before);
+    let r = s
+        .call(
+            "bulk_create_test_plan",
+            json!({"name": "Bad", "aql": "tag = = 1"}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("aql-guide"),
+        "{}",
+        text(&r)
+    );
+
+    let r = s
+        .call("delete_test_plan", json!({"test_plan_id": plan}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert!(fake.with_data(|d| d.test_plans.iter().all(|p| p.id != plan)));
+    let r = s
+        .call("delete_test_plan", json!({"test_plan_id": plan}))
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("not found"),
+        "{}",
+        text(&r)
+    );
+    s.stop().await;
+}

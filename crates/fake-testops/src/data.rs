@@ -182,6 +182,10 @@ pub struct TestPlanRec {
     pub name: String,
     pub created_date: i64,
     pub created_by: String,
+    pub base_rql: Option<String>,
+    /// `TreeSelectionDto` as written.
+    pub tree_selection: Value,
+    /// What the selection held when the plan was last written.
     #[serde(skip)]
     pub test_case_ids: Vec<i64>,
 }
@@ -554,6 +558,8 @@ impl Dataset {
                 name: "Release candidate checklist".into(),
                 created_date: SEED_NOW_MS - 30 * 24 * HOUR,
                 created_by: "carol".into(),
+                base_rql: None,
+                tree_selection: json!({"inverted": false, "leafsInclude": tcs.iter().step_by(4).collect::<Vec<_>>()}),
                 test_case_ids: tcs.iter().step_by(4).copied().collect(),
             });
             let plan2 = d.next_id();
@@ -563,6 +569,8 @@ impl Dataset {
                 name: "Smoke".into(),
                 created_date: SEED_NOW_MS - 25 * 24 * HOUR,
                 created_by: "bob".into(),
+                base_rql: None,
+                tree_selection: json!({"inverted": false, "leafsInclude": tcs.iter().step_by(10).collect::<Vec<_>>()}),
                 test_case_ids: tcs.iter().step_by(10).copied().collect(),
             });
             let defect = d.next_id();

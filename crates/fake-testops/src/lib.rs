@@ -12,6 +12,7 @@ mod faults;
 mod http;
 mod jobs;
 mod people;
+mod plans;
 mod results;
 mod routes;
 mod runs;

@@ -40,6 +40,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .merge(super::defects::routes())
         .merge(super::people::routes())
         .merge(super::jobs::routes())
+        .merge(super::plans::routes())
         .merge(aql_routes())
         .fallback(|req: axum::extract::Request| async move {
             error_response(404, "No static resource", req.uri().path())
@@ -399,7 +400,7 @@ pub(crate) const RESULT_FIELDS: &[(&str, &str)] = &[
     ("fullName", "fullName"),
     ("manual", "manual"),
 ];
-const CASE_FIELDS: &[(&str, &str)] = &[
+pub(crate) const CASE_FIELDS: &[(&str, &str)] = &[
     ("id", "id"),
     ("name", "name"),
     ("status", "status.name"),

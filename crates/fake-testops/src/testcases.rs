@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use super::data::{IdName, LaunchRec, TestCaseRec};
 use super::http::{
-    Q, Resp, create_body, empty, json_body, not_found, now_ms, ok, page, selected, to_value,
-    unknown_launch, with_status,
+    Q, Resp, create_body, empty, json_body, not_found, now_ms, ok, selected, to_value,
+    unknown_launch,
 };
 use super::scenario::{Place, ScenarioRec};
 use super::{State, error_response};
@@ -44,10 +44,6 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/api/v2/test-case/bulk/tag/remove", post(bulk_tag_remove))
         .route("/api/v2/test-case/bulk/run/existing", post(run_existing))
         .route("/api/v2/test-case/bulk/run/new", post(run_new))
-        .route("/api/testplan", get(list_plans))
-        .route("/api/testplan/{id}", get(get_plan))
-        .route("/api/testplan/{id}/run", post(run_plan))
-        .route("/api/launch/{id}/testplan/add", post(add_plan_to_launch))
 }
 
 const STATUSES: [(i64, &str); 3] = [(-1, "Draft"), (-2, "Active"), (-3, "Outdated")];
@@ -427,78 +423,4 @@ async fn run_new(AxState(s): St, body: Bytes) -> Resp {
     d.launches.push(launch);
     d.add_results(lid, &ids, Some("unknown"), now_ms());
     ok(v)
-}
-
-fn plan_dto(p: &super::data::TestPlanRec) -> Value {
-    let mut v = to_value(p);
-    v["testCasesCount"] = json!(p.test_case_ids.len());
-    v
-}
-
-async fn list_plans(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
-    let q = Q::new(raw);
-    let pid = match q.required_i64("projectId", "/api/testplan") {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let d = s.data();
-    ok(page(
-        d.test_plans
-            .iter()
-            .filter(|p| p.project_id == pid)
-            .map(plan_dto)
-            .collect(),
-        &q,
-        false,
-    ))
-}
-
-async fn get_plan(AxState(s): St, Path(id): Path<i64>) -> Resp {
-    let d = s.data();
-    match d.test_plans.iter().find(|p| p.id == id) {
-        Some(p) => ok(plan_dto(p)),
-        None => not_found("Test plan", id, &format!("/api/testplan/{id}")),
-    }
-}
-
-async fn run_plan(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
-    let path = format!("/api/testplan/{id}/run");
-    let b = match json_body(&body, &path) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let name = b["launchName"].as_str().unwrap_or("").trim().to_owned();
-    if name.is_empty() {
-        return error_response(400, "launchName: must not be blank", &path);
-    }
-    let mut d = s.data();
-    let Some(plan) = d.test_plans.iter().find(|p| p.id == id).cloned() else {
-        return not_found("Test plan", id, &path);
-    };
-    let lid = d.next_id();
-    let launch = LaunchRec::new(lid, plan.project_id, name, None, false, now_ms());
-    let v = to_value(&launch);
-    d.launches.push(launch);
-    d.add_results(lid, &plan.test_case_ids, Some("unknown"), now_ms());
-    ok(v)
-}
-
-async fn add_plan_to_launch(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
-    let path = format!("/api/launch/{id}/testplan/add");
-    let b = match json_body(&body, &path) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let Some(plan_id) = b["testPlanId"].as_i64() else {
-        return error_response(400, "testPlanId: must not be null", &path);
-    };
-    let mut d = s.data();
-    if !d.launches.iter().any(|l| l.id == id) {
-        return unknown_launch(id, &path);
-    }
-    let Some(plan) = d.test_plans.iter().find(|p| p.id == plan_id).cloned() else {
-        return not_found("Test plan", plan_id, &path);
-    };
-    d.add_results(id, &plan.test_case_ids, Some("unknown"), now_ms());
-    with_status(202, Value::Null)
 }
