@@ -507,6 +507,58 @@ pub struct Defect {
     pub count: Option<i64>,
     #[serde(default)]
     pub created_date: Option<i64>,
+    /// The issue tracker key it is linked to.
+    #[serde(default)]
+    pub issue: Option<Issue>,
+}
+
+/// `IssueDto`: an issue tracker key linked to a defect.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Issue {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    #[serde(default)]
+    pub integration_id: Option<i64>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// `DefectMatcherDto`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DefectMatcher {
+    pub id: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    #[serde(default)]
+    pub defect_id: Option<i64>,
+    #[serde(default)]
+    pub message_regex: Option<String>,
+    #[serde(default)]
+    pub trace_regex: Option<String>,
+}
+
+/// `ProjectIntegrationDto`: an integration (issue tracker, CI) connected to a project.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectIntegration {
+    pub id: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub info: Option<IntegrationInfo>,
+}
+
+/// `IntegrationInfoDto`, as far as it is read: what kind of system it is.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct IntegrationInfo {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
 }
 
 /// `UserAccount` (`GET /api/account/me`): the token's own user.

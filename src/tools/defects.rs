@@ -16,7 +16,7 @@ use crate::allure::model::{Defect, TestResult, TestResultRow, TestStatus};
 /// Linking is one call per result: keep a selection small enough to stay quick.
 const MAX_LINKS: usize = 20;
 
-fn defect_not_found(e: crate::allure::AllureError, id: i64) -> ToolError {
+pub(super) fn defect_not_found(e: crate::allure::AllureError, id: i64) -> ToolError {
     ToolError::not_found(
         e,
         format!("Defect {id}"),
@@ -24,7 +24,7 @@ fn defect_not_found(e: crate::allure::AllureError, id: i64) -> ToolError {
     )
 }
 
-fn defect_url(ctx: &Ctx, project: Option<i64>, id: i64) -> String {
+pub(super) fn defect_url(ctx: &Ctx, project: Option<i64>, id: i64) -> String {
     ctx.link(&format!("/project/{}/defects/{id}", project.unwrap_or(0)))
 }
 
@@ -260,14 +260,85 @@ const LINK_DEFECT_TO_TEST_RESULTS: Meta = Meta {
     name: "link_defect_to_test_results",
     toolset: Toolset::Defects,
     title: "Link a defect to test results",
-    description: "Link a defect to up to 20 test results (marking their failures as known).",
+    description: "Link a defect to up to 20 test results (marking their failures as known); reports per result: linked, already linked, not found, other project or failed.",
     access: Access::Write {
         destructive: false,
         idempotent: true,
     },
 };
 
-async fn link_defect_to_test_results(ctx: Ctx, a: LinkArgs) -> Result<Done, ToolError> {
+/// What happened to one result of a link call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(inline)]
+pub enum LinkOutcome {
+    Linked,
+    AlreadyLinked,
+    NotFound,
+    OtherProject,
+    Failed,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LinkedResult {
+    pub test_result_id: i64,
+    pub outcome: LinkOutcome,
+    /// Why, when it was not linked.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LinkReport {
+    pub defect_id: i64,
+    pub name: String,
+    /// Results newly linked by this call.
+    pub linked: usize,
+    pub results: Vec<LinkedResult>,
+    pub url: String,
+}
+
+impl Render for LinkReport {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Defect #{} {}: {} of {} result(s) linked now. {}\n",
+            self.defect_id,
+            self.name,
+            self.linked,
+            self.results.len(),
+            self.url
+        );
+        for r in &self.results {
+            let what = match r.outcome {
+                LinkOutcome::Linked => "linked",
+                LinkOutcome::AlreadyLinked => "already linked",
+                LinkOutcome::NotFound => "not found",
+                LinkOutcome::OtherProject => "in another project",
+                LinkOutcome::Failed => "failed",
+            };
+            s.push_str(&format!("- result #{}: {what}", r.test_result_id));
+            if let Some(d) = &r.detail {
+                s.push_str(&format!(" ({d})"));
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// The results a defect is linked to already (first 1000).
+async fn linked_already(ctx: &Ctx, defect: i64) -> Result<Vec<i64>, ToolError> {
+    let page: Page<TestResultRow> = ctx
+        .client
+        .get(
+            &format!("/defect/{defect}/testresult"),
+            &[("page", "0".into()), ("size", "1000".into())],
+        )
+        .await
+        .map_err(|e| defect_not_found(e, defect))?;
+    Ok(page.content.into_iter().map(|r| r.id).collect())
+}
+
+async fn link_defect_to_test_results(ctx: Ctx, a: LinkArgs) -> Result<LinkReport, ToolError> {
     let defect = positive_id("defect_id", a.defect_id, "list_defects shows ids")?;
     let ids = bulk_ids("test_result_ids", &a.test_result_ids)?;
     if ids.len() > MAX_LINKS {
@@ -280,50 +351,80 @@ async fn link_defect_to_test_results(ctx: Ctx, a: LinkArgs) -> Result<Done, Tool
         .get(&format!("/defect/{defect}"), &[])
         .await
         .map_err(|e| defect_not_found(e, defect))?;
-    // Check every result first: a half-done link set is worse than none.
-    for id in &ids {
-        let r: TestResult = ctx
-            .client
-            .get(&format!("/testresult/{id}"), &[])
-            .await
-            .map_err(|e| ToolError::result_not_found(e, *id))?;
-        if r.project_id.is_some() && d.project_id.is_some() && r.project_id != d.project_id {
-            return Err(ToolError::InvalidArgs(format!(
-                "test result {id} is in project {} but defect {defect} is in project {}",
-                r.project_id.unwrap_or(0),
-                d.project_id.unwrap_or(0)
-            )));
-        }
+    let already = linked_already(&ctx, defect).await?;
+    let mut results = Vec::with_capacity(ids.len());
+    for id in ids {
+        let (outcome, detail) = link_one(&ctx, &d, id, &already).await;
+        results.push(LinkedResult {
+            test_result_id: id,
+            outcome,
+            detail,
+        });
     }
-    let mut linked = Vec::new();
-    for id in &ids {
-        match ctx
-            .client
-            .post::<Option<serde_json::Value>>(
-                &format!("/testresult/{id}/defect/{defect}"),
-                json!({}),
-            )
-            .await
-        {
-            Ok(_) => linked.push(*id),
-            Err(e) => {
-                let why = ctx.explain::<()>(Subject::TestResult(*id), Err(e)).await;
-                let why = why.err().map(|w| w.to_string()).unwrap_or_default();
-                return Err(ToolError::Other(format!(
-                    "Linked {} of {} results ({linked:?}) before this failed: {why}. The rest are not linked; call again with them.",
-                    linked.len(),
-                    ids.len(),
-                )));
-            }
-        }
+    let linked = results
+        .iter()
+        .filter(|r| r.outcome == LinkOutcome::Linked)
+        .count();
+    let report = LinkReport {
+        defect_id: defect,
+        url: defect_url(&ctx, d.project_id, defect),
+        name: d.name,
+        linked,
+        results,
+    };
+    // Nothing linked and nothing was linked before: the call failed, and says why per result.
+    if report
+        .results
+        .iter()
+        .all(|r| !matches!(r.outcome, LinkOutcome::Linked | LinkOutcome::AlreadyLinked))
+    {
+        return Err(ToolError::InvalidArgs(format!(
+            "no result was linked. {}",
+            report.text()
+        )));
     }
-    Ok(Done {
-        summary: format!(
-            "Defect #{defect} {} is linked to {} test result(s).",
-            d.name,
-            linked.len()
-        ),
-        ids: linked,
-        url: Some(defect_url(&ctx, d.project_id, defect)),
-    })
+    Ok(report)
+}
+
+/// Links one result, after checking it exists, is in the defect's project and is not
+/// linked yet; answers what happened.
+async fn link_one(
+    ctx: &Ctx,
+    d: &Defect,
+    id: i64,
+    already: &[i64],
+) -> (LinkOutcome, Option<String>) {
+    if already.contains(&id) {
+        return (LinkOutcome::AlreadyLinked, None);
+    }
+    let r = match ctx
+        .client
+        .get::<TestResult>(&format!("/testresult/{id}"), &[])
+        .await
+    {
+        Ok(r) => r,
+        Err(e) if e.is_not_found() => {
+            return (
+                LinkOutcome::NotFound,
+                Some("list_test_results shows a launch's results".into()),
+            );
+        }
+        Err(e) => return (LinkOutcome::Failed, Some(ToolError::from(e).to_string())),
+    };
+    if let (Some(rp), Some(dp)) = (r.project_id, d.project_id)
+        && rp != dp
+    {
+        return (
+            LinkOutcome::OtherProject,
+            Some(format!("project {rp}; the defect is in project {dp}")),
+        );
+    }
+    let answer = ctx
+        .client
+        .post::<Option<serde_json::Value>>(&format!("/testresult/{id}/defect/{}", d.id), json!({}))
+        .await;
+    match ctx.explain(Subject::TestResult(id), answer).await {
+        Ok(_) => (LinkOutcome::Linked, None),
+        Err(e) => (LinkOutcome::Failed, Some(e.to_string())),
+    }
 }

@@ -5,6 +5,7 @@
 pub mod analytics;
 pub mod aql;
 pub mod compare;
+pub mod defect_links;
 pub mod defects;
 pub mod flaky;
 pub mod history;
@@ -455,6 +456,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(scenario::tools());
     tools.extend(plans::tools());
     tools.extend(defects::tools());
+    tools.extend(defect_links::tools());
     tools.extend(analytics::tools());
     tools.extend(aql::tools());
     tools.extend(raw::tools());

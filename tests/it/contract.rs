@@ -58,7 +58,9 @@ fn contract() -> Vec<Entry> {
                 "PageTestCaseDto",
                 "PageTestPlanDto",
                 "PageUserSuggestDto",
-                "PageTestCaseTreeLeafDto"
+                "PageTestCaseTreeLeafDto",
+                "PageDefectMatcherDto",
+                "PageProjectIntegrationDto"
             ]
         ),
         entry!(Project, ["ProjectDto"]),
@@ -108,6 +110,10 @@ fn contract() -> Vec<Entry> {
         entry!(TreeSelection, ["TreeSelectionDto"]),
         entry!(PlanLeaf, ["TestCaseTreeLeafDto"]),
         entry!(Defect, ["DefectOverviewDto", "DefectCountRowDto"]),
+        entry!(Issue, ["IssueDto"]),
+        entry!(DefectMatcher, ["DefectMatcherDto"]),
+        entry!(ProjectIntegration, ["ProjectIntegrationDto"]),
+        entry!(IntegrationInfo, ["IntegrationInfoDto"]),
         entry!(Job, ["JobDto"]),
         entry!(Account, ["UserAccount"]),
         entry!(User, ["UserSuggestDto"]),

@@ -59,7 +59,7 @@ async fn a_missing_endpoint_below_an_existing_result_is_not_called_a_missing_res
     let t = text(&r);
     assert!(is_error(&r), "{t}");
     assert!(
-        t.contains("Linked 0 of 1") && t.contains("no such endpoint"),
+        t.contains("0 of 1 result(s) linked now") && t.contains("no such endpoint"),
         "{t}"
     );
 }

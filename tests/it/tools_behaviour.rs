@@ -2336,3 +2336,214 @@ async fn test_plans_are_created_changed_listed_and_deleted() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn defects_are_kept_up_linked_to_issues_and_matched_to_failures() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[("ALLURE_PROJECT_ID", "1")]).await;
+    let r = s
+        .call("create_defect", json!({"name": "Payment times out"}))
+        .await;
+    let defect = sc(&r)["ids"][0].as_i64().unwrap();
+
+    // Close, reopen, rename.
+    let r = s
+        .call(
+            "update_defect",
+            json!({"defect_id": defect, "closed": true, "name": "Payment gateway times out"}),
+        )
+        .await;
+    assert!(
+        !is_error(&r) && text(&r).contains("is closed"),
+        "{}",
+        text(&r)
+    );
+    let r = s
+        .call(
+            "update_defect",
+            json!({"defect_id": defect, "closed": false}),
+        )
+        .await;
+    assert!(
+        text(&r).contains("Payment gateway times out is open"),
+        "{}",
+        text(&r)
+    );
+    let r = s.call("update_defect", json!({"defect_id": defect})).await;
+    assert!(is_error(&r), "{}", text(&r));
+
+    // Project 1 has one tracker: no integration id needed. Once linked, a second key is
+    // refused before anything is sent.
+    let r = s
+        .call(
+            "link_defect_issue",
+            json!({"defect_id": defect, "issue_key": "SHOP-123"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let sent: Value =
+        serde_json::from_str(&fake.requests_to("POST", "/defect/*/issue")[0].body).unwrap();
+    assert_eq!(sent, json!({"integrationId": 1, "name": "SHOP-123"}));
+    let r = s
+        .call(
+            "link_defect_issue",
+            json!({"defect_id": defect, "issue_key": "SHOP-124"}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("already linked to SHOP-123"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(fake.requests_to("POST", "/defect/*/issue").len(), 1);
+    let r = s
+        .call("unlink_defect_issue", json!({"defect_id": defect}))
+        .await;
+    assert!(
+        text(&r).contains("no longer linked to SHOP-123"),
+        "{}",
+        text(&r)
+    );
+    // Project 2 has two trackers: the choice is the caller's, and is listed.
+    let r = s
+        .call(
+            "create_defect",
+            json!({"project_id": 2, "name": "Crash on start"}),
+        )
+        .await;
+    let mobile = sc(&r)["ids"][0].as_i64().unwrap();
+    let r = s
+        .call(
+            "link_defect_issue",
+            json!({"defect_id": mobile, "issue_key": "MOB-1"}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("1 (Jira, jira), 2 (YouTrack, youtrack)"),
+        "{}",
+        text(&r)
+    );
+    let r = s
+        .call(
+            "link_defect_issue",
+            json!({"defect_id": mobile, "issue_key": "MOB-1", "integration_id": 2}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+
+    // A matcher over failure messages, applied to a launch, links its matching failures.
+    let (launch, word, matching) = fake.with_data(|d| {
+        let r = d
+            .results
+            .iter()
+            .find(|r| r.project_id == 1 && !r.hidden && r.status == "failed" && r.message.is_some())
+            .unwrap();
+        let word = r
+            .message
+            .clone()
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        let matching: Vec<i64> = d
+            .results
+            .iter()
+            .filter(|x| {
+                x.launch_id == r.launch_id
+                    && !x.hidden
+                    && matches!(x.status.as_str(), "failed" | "broken")
+                    && x.message.as_deref().is_some_and(|m| m.contains(&word))
+            })
+            .map(|x| x.id)
+            .collect();
+        (r.launch_id, word, matching)
+    });
+    let r = s
+        .call(
+            "add_defect_matcher",
+            json!({"defect_id": defect, "name": "gateway", "message_regex": word}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let r = s
+        .call(
+            "add_defect_matcher",
+            json!({"defect_id": defect, "name": "none"}),
+        )
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    let r = s
+        .call(
+            "add_defect_matcher",
+            json!({"defect_id": defect, "name": "bad", "message_regex": "(unclosed"}),
+        )
+        .await;
+    assert!(is_error(&r) && text(&r).contains("regexes"), "{}", text(&r));
+    let r = s
+        .call("list_defect_matchers", json!({"defect_id": defect}))
+        .await;
+    assert_eq!(
+        sc(&r)["matchers"].as_array().unwrap().len(),
+        1,
+        "{}",
+        text(&r)
+    );
+    let r = s
+        .call("apply_defect_matchers", json!({"launch_id": launch}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let linked = fake.with_data(|d| {
+        d.defects
+            .iter()
+            .find(|x| x.id == defect)
+            .unwrap()
+            .test_result_ids
+            .clone()
+    });
+    assert_eq!(linked, matching);
+
+    // Linking reports per result: already linked, linked, not found, other project.
+    let (fresh, other) = fake.with_data(|d| {
+        let fresh = d
+            .results
+            .iter()
+            .find(|r| r.project_id == 1 && !linked.contains(&r.id))
+            .unwrap()
+            .id;
+        let other = d.results.iter().find(|r| r.project_id == 3).unwrap().id;
+        (fresh, other)
+    });
+    let r = s
+        .call(
+            "link_defect_to_test_results",
+            json!({"defect_id": defect, "test_result_ids": [matching[0], fresh, 999_999, other]}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let outcomes: Vec<String> = sc(&r)["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["already_linked", "linked", "not_found", "other_project"]
+    );
+    assert_eq!(sc(&r)["linked"], 1);
+    assert_eq!(fake.requests_to("POST", "/testresult/*/defect/*").len(), 1);
+    // Nothing linkable: an error that still says why per result.
+    let r = s
+        .call(
+            "link_defect_to_test_results",
+            json!({"defect_id": defect, "test_result_ids": [999_999]}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("result #999999: not found"),
+        "{}",
+        text(&r)
+    );
+    s.stop().await;
+}

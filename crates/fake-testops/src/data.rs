@@ -3,6 +3,7 @@
 //! hundreds of results with real-looking failures, test cases with steps, plans,
 //! defects and mutes).
 
+use super::texts::{CASES, STEP_TEXT, failure};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -204,6 +205,9 @@ pub struct DefectRec {
     pub created_by: String,
     #[serde(skip)]
     pub test_result_ids: Vec<i64>,
+    /// The issue tracker key linked to it: (integration id, key).
+    #[serde(skip)]
+    pub issue: Option<(i64, String)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,17 +233,10 @@ pub struct Dataset {
     pub test_plans: Vec<TestPlanRec>,
     pub defects: Vec<DefectRec>,
     pub mutes: Vec<MuteRec>,
-    pub users: Vec<UserRec>,
+    pub users: Vec<super::people::UserRec>,
+    pub matchers: Vec<super::defect_links::MatcherRec>,
+    pub integrations: Vec<super::defect_links::IntegrationRec>,
     pub next_id: i64,
-}
-
-/// A TestOps user (`UserSuggestDto`).
-#[derive(Debug, Clone)]
-pub struct UserRec {
-    pub id: i64,
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
 }
 
 impl Dataset {
@@ -311,24 +308,8 @@ impl Dataset {
             });
         }
         let people = ["alice", "bob", "carol", "dmitry"];
-        for (n, (username, first, last)) in [
-            ("admin", "Ada", "Admin"),
-            ("alice", "Alice", "Smith"),
-            ("api-token-user", "Quinn", "Bot"),
-            ("bob", "Bob", "Jones"),
-            ("carol", "Carol", "White"),
-            ("dmitry", "Dmitry", "Ivanov"),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            d.users.push(UserRec {
-                id: n as i64 + 1,
-                username: username.into(),
-                first_name: first.into(),
-                last_name: last.into(),
-            });
-        }
+        d.integrations = super::defect_links::seed();
+        d.users = super::people::seed();
         for p in 1..=4i64 {
             let abbr = d.projects[(p - 1) as usize].abbr.clone();
             // Test cases with steps.
@@ -589,6 +570,7 @@ impl Dataset {
                 created_date: SEED_NOW_MS - 10 * 24 * HOUR,
                 created_by: "alice".into(),
                 test_result_ids: known,
+                issue: None,
             });
             for tc in d
                 .test_cases
@@ -680,64 +662,6 @@ impl Dataset {
             });
         }
     }
-}
-
-const CASES: &[(&str, &str)] = &[
-    ("checkout", "Checkout with saved card"),
-    ("checkout", "Checkout as guest"),
-    ("cart", "Add item to cart"),
-    ("cart", "Remove item from cart"),
-    ("login", "Login with valid credentials"),
-    ("login", "Login with wrong password shows an error"),
-    ("search", "Search by product name"),
-    ("search", "Search with filters"),
-    ("profile", "Update delivery address"),
-    ("orders", "Order history lists recent orders"),
-    ("payments", "Refund a captured payment"),
-    ("payments", "3-D Secure challenge succeeds"),
-    ("catalog", "Product page shows price and stock"),
-];
-
-const STEP_TEXT: &[&str] = &[
-    "open the start page",
-    "sign in as a customer",
-    "add a product to the cart",
-    "go to checkout",
-    "fill in the delivery form",
-    "confirm the order",
-];
-
-/// A realistic message and trace for a non-passed status. Messages repeat with
-/// varying numbers and ids, as real ones do, so grouping by normalised message works.
-fn failure(
-    status: &str,
-    n: usize,
-    launch: i64,
-    rng: &mut fastrand::Rng,
-) -> (Option<String>, Option<String>) {
-    let msg = match status {
-        "failed" => match n % 4 {
-            0 | 2 => format!("expected: <200> but was: <{}>", [500, 502, 503][rng.usize(0..3)]),
-            1 => format!("AssertionError: expected 'Order #{} confirmed' to equal 'Order confirmed'", 48000 + rng.u32(0..999)),
-            _ => "Element <button id=\"checkout\"> is not clickable at point (412, 733). Other element would receive the click: <div class=\"cookie-banner\">".to_string(),
-        },
-        "broken" => match (n + launch as usize) % 3 {
-            0 => format!("org.openqa.selenium.TimeoutException: Expected condition failed: waiting for visibility of element located by By.cssSelector: #cart-total (tried for {} second(s) with 500 milliseconds interval)", [10, 15, 30][rng.usize(0..3)]),
-            1 => format!("java.net.ConnectException: Connection refused: payments-svc:{}", 8080 + rng.u32(0..3)),
-            _ => "java.lang.NullPointerException: Cannot invoke \"String.length()\" because \"token\" is null".to_string(),
-        },
-        "skipped" => "Skipped: depends on a failed setup step".to_string(),
-        "unknown" => "Test did not report a result before the run ended".to_string(),
-        _ => return (None, None),
-    };
-    let mut trace = format!("{msg}\n");
-    for i in 0..30 {
-        trace.push_str(&format!(
-            "\tat com.example.tests.Steps.step{i}(Steps.java:{})\n",
-            40 + i * 3
-        ));
-    }
-    (Some(msg), Some(trace))
 }
 
 #[cfg(test)]

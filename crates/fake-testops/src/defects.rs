@@ -19,7 +19,10 @@ type St = AxState<Arc<State>>;
 pub(crate) fn routes() -> Router<Arc<State>> {
     Router::new()
         .route("/api/defect", get(list).post(create))
-        .route("/api/defect/{id}", get(get_one))
+        .route(
+            "/api/defect/{id}",
+            get(get_one).patch(super::defect_links::patch),
+        )
         .route("/api/defect/{id}/testresult", get(results))
         .route("/api/analytic/{id}/tc_success_rate", get(success_rate))
         .route(
@@ -28,8 +31,12 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         )
 }
 
-fn overview(d: &DefectRec) -> Value {
-    json!({"id": d.id, "projectId": d.project_id, "name": d.name, "description": d.description, "closed": d.closed, "createdDate": d.created_date, "lastModifiedDate": d.created_date})
+pub(crate) fn overview(d: &DefectRec) -> Value {
+    let mut v = json!({"id": d.id, "projectId": d.project_id, "name": d.name, "description": d.description, "closed": d.closed, "createdDate": d.created_date, "lastModifiedDate": d.created_date});
+    if let Some((integration, key)) = &d.issue {
+        v["issue"] = json!({"integrationId": integration, "name": key, "url": format!("https://tracker.example.com/browse/{key}")});
+    }
+    v
 }
 
 async fn list(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
@@ -74,6 +81,7 @@ async fn create(AxState(s): St, body: Bytes) -> Resp {
         created_date: now_ms(),
         created_by: "api-token-user".into(),
         test_result_ids: vec![],
+        issue: None,
     };
     let v = overview(&rec);
     d.defects.push(rec);

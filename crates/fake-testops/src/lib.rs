@@ -7,6 +7,7 @@
 
 pub mod aql;
 pub mod data;
+mod defect_links;
 mod defects;
 mod faults;
 mod http;
@@ -18,6 +19,7 @@ mod routes;
 mod runs;
 pub mod scenario;
 mod testcases;
+mod texts;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -12,6 +12,36 @@ use super::http::{Q, Resp, ok, page};
 
 type St = AxState<Arc<State>>;
 
+/// A TestOps user (`UserSuggestDto`).
+#[derive(Debug, Clone)]
+pub struct UserRec {
+    pub id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// The instance's users: an admin, the token's user, and the people who own results.
+pub(crate) fn seed() -> Vec<UserRec> {
+    [
+        ("admin", "Ada", "Admin"),
+        ("alice", "Alice", "Smith"),
+        (TOKEN_USER, "Quinn", "Bot"),
+        ("bob", "Bob", "Jones"),
+        ("carol", "Carol", "White"),
+        ("dmitry", "Dmitry", "Ivanov"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, (username, first, last))| UserRec {
+        id: n as i64 + 1,
+        username: username.into(),
+        first_name: first.into(),
+        last_name: last.into(),
+    })
+    .collect()
+}
+
 /// The token's user, as everything the fake creates says (`createdBy`).
 pub const TOKEN_USER: &str = "api-token-user";
 
