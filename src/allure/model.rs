@@ -617,6 +617,18 @@ pub struct Job {
     pub kind: Option<String>,
     #[serde(default)]
     pub url: Option<String>,
+    /// Its parameters with their default values.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub parameters: Vec<JobParameter>,
+}
+
+/// `JobParameterDto`: a job parameter by id, and its value. The description gives it no
+/// name; a run sends the job's own list back with values changed.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct JobParameter {
+    pub id: i64,
+    #[serde(default)]
+    pub value: Option<String>,
 }
 
 /// `AnalyticDto` (success rate per interval).

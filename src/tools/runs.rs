@@ -25,6 +25,8 @@ pub struct RunLaunchArgs {
     pub job_id: Option<i64>,
     /// Test plan to run (list_test_plans shows them). Use instead of job_id.
     pub test_plan_id: Option<i64>,
+    /// With job_id: parameter values by parameter id (list_jobs shows ids and defaults), e.g. {"1": "release-2.4"}. Unnamed parameters keep their defaults.
+    pub parameters: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// What started the tests of a new launch: a CI `job`, a `test_plan`, or `none` (an
@@ -87,6 +89,15 @@ pub struct JobLine {
     /// CI system: jenkins, github, gitlab…
     pub kind: Option<String>,
     pub ci_url: Option<String>,
+    /// Parameters by id with their default values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<JobParam>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobParam {
+    pub id: i64,
+    pub default: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -111,6 +122,14 @@ impl Render for JobList {
                 j.kind.as_deref().unwrap_or("?"),
                 j.ci_url.as_deref().unwrap_or("")
             ));
+            if !j.parameters.is_empty() {
+                let ps: Vec<String> = j
+                    .parameters
+                    .iter()
+                    .map(|p| format!("#{} = {}", p.id, p.default.as_deref().unwrap_or("(empty)")))
+                    .collect();
+                s.push_str(&format!("  parameters: {}\n", ps.join(", ")));
+            }
         }
         s
     }
@@ -258,6 +277,11 @@ const RUN_ALLURE_LAUNCH: Meta = Meta {
 async fn run_allure_launch(ctx: Ctx, a: RunLaunchArgs) -> Result<RunStarted, ToolError> {
     let name = required_text("launch_name", &a.launch_name, 255)?;
     let pid = ctx.project(a.project_id)?;
+    if a.parameters.is_some() && a.job_id.is_none() {
+        return Err(ToolError::InvalidArgs(
+            "parameters are a CI job's: give them with job_id".into(),
+        ));
+    }
     match (a.job_id, a.test_plan_id) {
         (Some(_), Some(_)) => Err(ToolError::InvalidArgs(
             "give job_id or test_plan_id, not both".into(),
@@ -273,15 +297,19 @@ async fn run_allure_launch(ctx: Ctx, a: RunLaunchArgs) -> Result<RunStarted, Too
                 )
                 .await?
                 .into_page();
-            if !jobs.content.iter().any(|j| j.id == job) {
+            let Some(found) = jobs.content.iter().find(|j| j.id == job) else {
                 return Err(ToolError::NotFound {
                     what: format!("CI job {job} in project {pid}"),
                     hint: "list_jobs shows the project's jobs.".into(),
                 });
+            };
+            let mut body = json!({"launchName": name});
+            if let Some(values) = &a.parameters {
+                body["parameters"] = json!(job_parameters(found, values)?);
             }
             let answer = ctx
                 .client
-                .post::<Launch>(&format!("/job/{job}/run"), json!({"launchName": name}))
+                .post::<Launch>(&format!("/job/{job}/run"), body)
                 .await;
             let l = ctx.explain(Subject::Job(job), answer).await?;
             let runs = job_runs(&ctx, l.id).await.unwrap_or_default();
@@ -349,7 +377,7 @@ const LIST_JOBS: Meta = Meta {
     name: "list_jobs",
     toolset: Toolset::Runs,
     title: "List CI jobs",
-    description: "List the CI jobs (Jenkins, GitHub Actions, GitLab…) connected to a project; run_allure_launch(job_id=…) runs one.",
+    description: "List the CI jobs (Jenkins, GitHub Actions, GitLab…) connected to a project, with their parameters (ids and defaults); run_allure_launch(job_id=…, parameters=…) runs one.",
     access: Access::Read,
 };
 
@@ -368,6 +396,14 @@ async fn list_jobs(ctx: Ctx, a: ProjectPageArgs) -> Result<JobList, ToolError> {
                 name: j.name,
                 kind: j.kind.map(|k| k.to_lowercase()),
                 ci_url: j.url,
+                parameters: j
+                    .parameters
+                    .into_iter()
+                    .map(|p| JobParam {
+                        id: p.id,
+                        default: p.value,
+                    })
+                    .collect(),
             })
             .collect(),
     })
@@ -390,6 +426,34 @@ async fn get_launch_job_runs(ctx: Ctx, a: LaunchIdArgs) -> Result<JobRuns, ToolE
         running,
         job_runs: runs.into_iter().map(JobRunSummary::from).collect(),
     })
+}
+
+/// The job's own parameters with the values asked for: a run sends the whole list back
+/// (`JobRunRequestDto.parameters`), so the parameters not named keep their defaults.
+/// A parameter id the job does not have is refused with the ones it has.
+fn job_parameters(
+    job: &crate::allure::model::Job,
+    values: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<crate::allure::model::JobParameter>, ToolError> {
+    let mut out = job.parameters.clone();
+    for (key, value) in values {
+        let slot = key
+            .trim()
+            .trim_start_matches('#')
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| out.iter_mut().find(|p| p.id == id));
+        let Some(slot) = slot else {
+            let has: Vec<String> = job.parameters.iter().map(|p| p.id.to_string()).collect();
+            return Err(ToolError::InvalidArgs(format!(
+                "job {} has no parameter '{key}'; its parameter ids are: {} (list_jobs shows them with their defaults)",
+                job.id,
+                if has.is_empty() { "none".to_owned() } else { has.join(", ") }
+            )));
+        };
+        slot.value = Some(value.clone());
+    }
+    Ok(out)
 }
 
 /// What a wait reports while it waits: where each job run is, and what the launch holds

@@ -115,6 +115,7 @@ fn contract() -> Vec<Entry> {
         entry!(ProjectIntegration, ["ProjectIntegrationDto"]),
         entry!(IntegrationInfo, ["IntegrationInfoDto"]),
         entry!(Job, ["JobDto"]),
+        entry!(JobParameter, ["JobParameterDto"]),
         entry!(Account, ["UserAccount"]),
         entry!(User, ["UserSuggestDto"]),
         entry!(AnalyticPoint, ["AnalyticDto"]),

@@ -2547,3 +2547,37 @@ async fn defects_are_kept_up_linked_to_issues_and_matched_to_failures() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_job_runs_with_parameters_by_id_and_the_rest_keep_their_defaults() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[("ALLURE_PROJECT_ID", "1")]).await;
+    let r = s.call("list_jobs", json!({})).await;
+    let job = sc(&r)["jobs"][0].clone();
+    let (job_id, param) = (job["id"].as_i64().unwrap(), job["parameters"][0]["id"].as_i64().unwrap());
+    assert_eq!(job["parameters"][0]["default"], "main", "{}", text(&r));
+    assert!(text(&r).contains(&format!("parameters: #{param} = main")), "{}", text(&r));
+
+    let r = s
+        .call(
+            "run_allure_launch",
+            json!({"launch_name": "RC", "job_id": job_id, "parameters": {param.to_string(): "release-2.4"}}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let sent: Value = serde_json::from_str(&fake.requests_to("POST", "/job/*/run")[0].body).unwrap();
+    assert_eq!(
+        sent,
+        json!({"launchName": "RC", "parameters": [{"id": param, "value": "release-2.4"}]})
+    );
+    // A parameter the job does not have, or parameters without a job, start nothing.
+    for args in [
+        json!({"launch_name": "RC", "job_id": job_id, "parameters": {"77": "x"}}),
+        json!({"launch_name": "RC", "test_plan_id": 1, "parameters": {"1": "x"}}),
+    ] {
+        let r = s.call("run_allure_launch", args).await;
+        assert!(is_error(&r) && text(&r).contains("parameter"), "{}", text(&r));
+    }
+    assert_eq!(fake.requests_to("POST", "/job/*/run").len(), 1);
+    s.stop().await;
+}
