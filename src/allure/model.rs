@@ -606,6 +606,62 @@ pub fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
+/// `CustomFieldProjectDto`: a custom field as a project uses it. Its own `id` is the
+/// binding's; the field's id, which values name, is `customField.id`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectField {
+    #[serde(default)]
+    pub id: Option<i64>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub required: Option<bool>,
+    #[serde(default)]
+    pub custom_field: Option<CustomField>,
+}
+
+impl ProjectField {
+    /// The field's own id (what values and bulk writes name).
+    pub fn field_id(&self) -> Option<i64> {
+        self.custom_field.as_ref().map(|f| f.id)
+    }
+
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or_else(|| self.custom_field.as_ref().and_then(|f| f.name.clone()))
+            .unwrap_or_default()
+    }
+}
+
+/// `CustomFieldDto`, as far as it is read.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CustomField {
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `CustomFieldValueDto` / `CustomFieldValueWithTcCountDto`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CustomFieldValue {
+    pub id: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+}
+
+/// `CustomFieldProjectWithValuesDto`: a field and the values the selected cases hold.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseFieldValues {
+    #[serde(default)]
+    pub custom_field: Option<ProjectField>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub values: Vec<CustomFieldValue>,
+}
+
 /// `JobDto`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]

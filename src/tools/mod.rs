@@ -5,6 +5,7 @@
 pub mod analytics;
 pub mod aql;
 pub mod compare;
+pub mod custom_fields;
 pub mod defect_links;
 pub mod defects;
 pub mod flaky;
@@ -454,6 +455,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(flaky::tools());
     tools.extend(testcases::tools());
     tools.extend(scenario::tools());
+    tools.extend(custom_fields::tools());
     tools.extend(plans::tools());
     tools.extend(defects::tools());
     tools.extend(defect_links::tools());

@@ -448,7 +448,11 @@ fn job_parameters(
             return Err(ToolError::InvalidArgs(format!(
                 "job {} has no parameter '{key}'; its parameter ids are: {} (list_jobs shows them with their defaults)",
                 job.id,
-                if has.is_empty() { "none".to_owned() } else { has.join(", ") }
+                if has.is_empty() {
+                    "none".to_owned()
+                } else {
+                    has.join(", ")
+                }
             )));
         };
         slot.value = Some(value.clone());

@@ -60,7 +60,9 @@ fn contract() -> Vec<Entry> {
                 "PageUserSuggestDto",
                 "PageTestCaseTreeLeafDto",
                 "PageDefectMatcherDto",
-                "PageProjectIntegrationDto"
+                "PageProjectIntegrationDto",
+                "PageCustomFieldProjectDto",
+                "PageCustomFieldValueWithTcCountDto"
             ]
         ),
         entry!(Project, ["ProjectDto"]),
@@ -116,6 +118,13 @@ fn contract() -> Vec<Entry> {
         entry!(IntegrationInfo, ["IntegrationInfoDto"]),
         entry!(Job, ["JobDto"]),
         entry!(JobParameter, ["JobParameterDto"]),
+        entry!(ProjectField, ["CustomFieldProjectDto"]),
+        entry!(CustomField, ["CustomFieldDto"]),
+        entry!(
+            CustomFieldValue,
+            ["CustomFieldValueDto", "CustomFieldValueWithTcCountDto"]
+        ),
+        entry!(CaseFieldValues, ["CustomFieldProjectWithValuesDto"]),
         entry!(Account, ["UserAccount"]),
         entry!(User, ["UserSuggestDto"]),
         entry!(AnalyticPoint, ["AnalyticDto"]),

@@ -2554,9 +2554,16 @@ async fn a_job_runs_with_parameters_by_id_and_the_rest_keep_their_defaults() {
     let s = InProcess::against(&fake, &[("ALLURE_PROJECT_ID", "1")]).await;
     let r = s.call("list_jobs", json!({})).await;
     let job = sc(&r)["jobs"][0].clone();
-    let (job_id, param) = (job["id"].as_i64().unwrap(), job["parameters"][0]["id"].as_i64().unwrap());
+    let (job_id, param) = (
+        job["id"].as_i64().unwrap(),
+        job["parameters"][0]["id"].as_i64().unwrap(),
+    );
     assert_eq!(job["parameters"][0]["default"], "main", "{}", text(&r));
-    assert!(text(&r).contains(&format!("parameters: #{param} = main")), "{}", text(&r));
+    assert!(
+        text(&r).contains(&format!("parameters: #{param} = main")),
+        "{}",
+        text(&r)
+    );
 
     let r = s
         .call(
@@ -2565,7 +2572,8 @@ async fn a_job_runs_with_parameters_by_id_and_the_rest_keep_their_defaults() {
         )
         .await;
     assert!(!is_error(&r), "{}", text(&r));
-    let sent: Value = serde_json::from_str(&fake.requests_to("POST", "/job/*/run")[0].body).unwrap();
+    let sent: Value =
+        serde_json::from_str(&fake.requests_to("POST", "/job/*/run")[0].body).unwrap();
     assert_eq!(
         sent,
         json!({"launchName": "RC", "parameters": [{"id": param, "value": "release-2.4"}]})
@@ -2576,8 +2584,90 @@ async fn a_job_runs_with_parameters_by_id_and_the_rest_keep_their_defaults() {
         json!({"launch_name": "RC", "test_plan_id": 1, "parameters": {"1": "x"}}),
     ] {
         let r = s.call("run_allure_launch", args).await;
-        assert!(is_error(&r) && text(&r).contains("parameter"), "{}", text(&r));
+        assert!(
+            is_error(&r) && text(&r).contains("parameter"),
+            "{}",
+            text(&r)
+        );
     }
     assert_eq!(fake.requests_to("POST", "/job/*/run").len(), 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn custom_fields_are_listed_and_set_by_name_through_the_v2_bulk_routes() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[("ALLURE_PROJECT_ID", "1")]).await;
+    let r = s.call("list_project_custom_fields", json!({})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert!(
+        text(&r).contains("- Priority (required): High, Medium, Low"),
+        "{}",
+        text(&r)
+    );
+    let case = fake.with_data(|d| d.test_cases.iter().find(|t| t.project_id == 1).unwrap().id);
+    let held = |fake: &FakeTestOps| {
+        fake.with_data(|d| {
+            let mut v = d
+                .test_cases
+                .iter()
+                .find(|t| t.id == case)
+                .unwrap()
+                .cfv
+                .clone();
+            v.sort();
+            v
+        })
+    };
+    assert_eq!(held(&fake), [100, 300], "Login, High");
+
+    // Priority replaced, Epic added, Feature untouched; names in any case.
+    let r = s
+        .call(
+            "update_test_case_custom_fields",
+            json!({"test_case_id": case, "fields": {"priority": ["low"], "Epic": ["Payments"]}}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(held(&fake), [100, 201, 302]);
+    // The single-case v1 route that answers 500 on real instances is never called.
+    assert!(fake.requests_to("PATCH", "/testcase/*/cfv").is_empty());
+    // Clearing a field.
+    let r = s
+        .call(
+            "update_test_case_custom_fields",
+            json!({"test_case_id": case, "fields": {"Epic": []}}),
+        )
+        .await;
+    assert!(
+        !is_error(&r) && text(&r).contains("Epic cleared"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(held(&fake), [100, 302]);
+
+    // Unknown fields and values are refused with what exists, and nothing changes.
+    let writes = fake.requests_to("POST", "/v2/test-case/bulk/cfv/*").len();
+    assert_eq!(writes, 3, "a remove and an add, then a remove");
+    for (fields, says) in [
+        (
+            json!({"Owner": ["alice"]}),
+            "it has: Feature, Epic, Priority",
+        ),
+        (json!({"Priority": ["Urgent"]}), "it has: High, Medium, Low"),
+    ] {
+        let r = s
+            .call(
+                "update_test_case_custom_fields",
+                json!({"test_case_id": case, "fields": fields}),
+            )
+            .await;
+        assert!(is_error(&r) && text(&r).contains(says), "{}", text(&r));
+    }
+    assert_eq!(
+        fake.requests_to("POST", "/v2/test-case/bulk/cfv/*").len(),
+        writes
+    );
+    assert_eq!(held(&fake), [100, 302]);
     s.stop().await;
 }

@@ -133,6 +133,9 @@ pub struct TestCaseRec {
     /// The scenario (steps), served by `GET /api/testcase/{id}/step`.
     #[serde(skip)]
     pub scenario: super::scenario::ScenarioRec,
+    /// Its custom field values, by value id.
+    #[serde(skip)]
+    pub cfv: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -236,6 +239,8 @@ pub struct Dataset {
     pub users: Vec<super::people::UserRec>,
     pub matchers: Vec<super::defect_links::MatcherRec>,
     pub integrations: Vec<super::defect_links::IntegrationRec>,
+    pub custom_fields: Vec<super::custom_fields::FieldRec>,
+    pub cf_values: Vec<super::custom_fields::ValueRec>,
     pub next_id: i64,
 }
 
@@ -310,6 +315,7 @@ impl Dataset {
         let people = ["alice", "bob", "carol", "dmitry"];
         d.integrations = super::defect_links::seed();
         d.users = super::people::seed();
+        (d.custom_fields, d.cf_values) = super::custom_fields::seed();
         for p in 1..=4i64 {
             let abbr = d.projects[(p - 1) as usize].abbr.clone();
             // Test cases with steps.
@@ -380,6 +386,8 @@ impl Dataset {
                     precondition: (n % 4 == 0).then(|| "A signed-in customer".to_owned()),
                     expected_result: None,
                     scenario: super::scenario::ScenarioRec::seeded(id, &steps),
+                    // Feature by area, Priority in turn.
+                    cfv: vec![100 + (n % 4) as i64, 300 + (n % 3) as i64],
                 });
             }
             // CI jobs.

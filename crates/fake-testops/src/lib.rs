@@ -6,6 +6,7 @@
 //! route on demand. It listens on loopback only.
 
 pub mod aql;
+mod custom_fields;
 pub mod data;
 mod defect_links;
 mod defects;

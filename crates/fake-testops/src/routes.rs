@@ -42,6 +42,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .merge(super::jobs::routes())
         .merge(super::plans::routes())
         .merge(super::defect_links::routes())
+        .merge(super::custom_fields::routes())
         .merge(aql_routes())
         .fallback(|req: axum::extract::Request| async move {
             error_response(404, "No static resource", req.uri().path())

@@ -97,6 +97,7 @@ async fn create(AxState(s): St, body: Bytes) -> Resp {
         precondition: b["precondition"].as_str().map(str::to_owned),
         expected_result: b["expectedResult"].as_str().map(str::to_owned),
         scenario: ScenarioRec::new(id),
+        cfv: vec![],
     };
     let v = to_value(&tc);
     d.test_cases.push(tc);

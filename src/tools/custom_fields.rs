@@ -1,0 +1,271 @@
+//! Custom fields (Feature, Epic, Owner, Priority…): a project's fields and their values,
+//! and setting a test case's values by name. Values are set through the v2 bulk routes
+//! for the one case (remove the field's old values, add the new): the single-case
+//! `PATCH /testcase/{id}/cfv` of the description is reported to answer 500 on real
+//! instances (the Go server's changelog; docs/allure-api.md).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Access, Ctx, Done, Meta, Render, ToolDef, ToolError, Toolset, positive_id, tool};
+use crate::allure::Page;
+use crate::allure::model::{CaseFieldValues, CustomFieldValue, ProjectField, TestCase};
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        tool(LIST_PROJECT_CUSTOM_FIELDS, list_project_custom_fields),
+        tool(
+            UPDATE_TEST_CASE_CUSTOM_FIELDS,
+            update_test_case_custom_fields,
+        ),
+    ]
+}
+
+/// Fields read at most, and values shown per field.
+const MAX_FIELDS: usize = 30;
+const VALUES_SHOWN: usize = 25;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct FieldsArgs {
+    /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
+    pub project_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SetFieldsArgs {
+    /// Test case id.
+    pub test_case_id: i64,
+    /// Field name to value names, e.g. {"Feature": ["Login"], "Priority": ["High"]}; an empty list clears the field.
+    pub fields: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FieldLine {
+    pub id: i64,
+    pub name: String,
+    pub required: bool,
+    /// Its values (the first 25).
+    pub values: Vec<String>,
+    /// How many values it has in all.
+    pub values_total: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FieldList {
+    pub project_id: i64,
+    pub fields: Vec<FieldLine>,
+}
+
+impl Render for FieldList {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Custom fields of project {} (update_test_case_custom_fields sets them by name):\n",
+            self.project_id
+        );
+        for f in &self.fields {
+            let more = f.values_total - f.values.len() as i64;
+            s.push_str(&format!(
+                "- {}{}: {}{}\n",
+                f.name,
+                if f.required { " (required)" } else { "" },
+                f.values.join(", "),
+                if more > 0 {
+                    format!(" … and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        s
+    }
+}
+
+async fn project_fields(ctx: &Ctx, pid: i64) -> Result<Vec<ProjectField>, ToolError> {
+    let page: Page<ProjectField> = ctx
+        .project_get(
+            &format!("/project/{pid}/cf"),
+            pid,
+            &[("page", "0".into()), ("size", MAX_FIELDS.to_string())],
+        )
+        .await?;
+    Ok(page.content)
+}
+
+/// A field's values whose name contains `query` (all when empty).
+async fn field_values(
+    ctx: &Ctx,
+    pid: i64,
+    field: i64,
+    query: &str,
+    size: usize,
+) -> Result<Page<CustomFieldValue>, ToolError> {
+    let mut q = vec![
+        ("customFieldId", field.to_string()),
+        ("page", "0".into()),
+        ("size", size.to_string()),
+    ];
+    if !query.is_empty() {
+        q.push(("query", query.to_owned()));
+    }
+    Ok(ctx.client.get(&format!("/project/{pid}/cfv"), &q).await?)
+}
+
+const LIST_PROJECT_CUSTOM_FIELDS: Meta = Meta {
+    name: "list_project_custom_fields",
+    toolset: Toolset::Testcases,
+    title: "List a project's custom fields",
+    description: "A project's custom fields (Feature, Epic, Owner, Priority…) with their values, for update_test_case_custom_fields.",
+    access: Access::Read,
+};
+
+async fn list_project_custom_fields(ctx: Ctx, a: FieldsArgs) -> Result<FieldList, ToolError> {
+    let pid = ctx.project(a.project_id)?;
+    let mut fields = Vec::new();
+    for f in project_fields(&ctx, pid).await? {
+        let Some(id) = f.field_id() else { continue };
+        let values = field_values(&ctx, pid, id, "", VALUES_SHOWN).await?;
+        fields.push(FieldLine {
+            id,
+            name: f.display_name(),
+            required: f.required.unwrap_or(false),
+            values_total: values.total_elements,
+            values: values.content.into_iter().map(|v| v.name).collect(),
+        });
+    }
+    Ok(FieldList {
+        project_id: pid,
+        fields,
+    })
+}
+
+const UPDATE_TEST_CASE_CUSTOM_FIELDS: Meta = Meta {
+    name: "update_test_case_custom_fields",
+    toolset: Toolset::Testcases,
+    title: "Set a test case's custom fields",
+    description: "Set a test case's custom field values by name (Feature, Epic, Owner, Priority…): each field named gets exactly the values given; others stay.",
+    access: Access::Write {
+        destructive: false,
+        idempotent: true,
+    },
+};
+
+async fn update_test_case_custom_fields(ctx: Ctx, a: SetFieldsArgs) -> Result<Done, ToolError> {
+    let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
+    if a.fields.is_empty() {
+        return Err(ToolError::InvalidArgs(
+            "fields is empty; name at least one field, e.g. {\"Priority\": [\"High\"]}".into(),
+        ));
+    }
+    let tc: TestCase = ctx
+        .client
+        .get(&format!("/testcase/{id}"), &[])
+        .await
+        .map_err(|e| ToolError::case_not_found(e, id))?;
+    let pid = match tc.project_id {
+        Some(p) => p,
+        None => ctx.project(None)?,
+    };
+    // Every name is resolved before anything changes.
+    let fields = project_fields(&ctx, pid).await?;
+    let mut wanted: Vec<(i64, Vec<i64>)> = Vec::new();
+    for (name, values) in &a.fields {
+        let field = fields
+            .iter()
+            .find(|f| f.display_name().eq_ignore_ascii_case(name.trim()))
+            .and_then(ProjectField::field_id)
+            .ok_or_else(|| {
+                let names: Vec<String> = fields.iter().map(ProjectField::display_name).collect();
+                ToolError::InvalidArgs(format!(
+                    "project {pid} has no custom field '{name}'; it has: {}",
+                    names.join(", ")
+                ))
+            })?;
+        let mut ids = Vec::new();
+        for v in values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            ids.push(value_id(&ctx, pid, field, name, v).await?);
+        }
+        wanted.push((field, ids));
+    }
+    let selection = json!({"projectId": pid, "testCasesInclude": [id], "inverted": false});
+    let held: Vec<CaseFieldValues> = ctx
+        .client
+        .post("/v2/test-case/bulk/cfv", json!({"selection": selection}))
+        .await?;
+    let old: Vec<i64> = held
+        .iter()
+        .filter(|h| {
+            let f = h.custom_field.as_ref().and_then(ProjectField::field_id);
+            wanted.iter().any(|(w, _)| Some(*w) == f)
+        })
+        .flat_map(|h| h.values.iter().map(|v| v.id))
+        .collect();
+    if !old.is_empty() {
+        let _: Option<serde_json::Value> = ctx
+            .client
+            .post(
+                "/v2/test-case/bulk/cfv/remove",
+                json!({"selection": selection, "ids": old}),
+            )
+            .await?;
+    }
+    let new: Vec<serde_json::Value> = wanted
+        .iter()
+        .flat_map(|(field, ids)| {
+            ids.iter()
+                .map(move |v| json!({"id": v, "customField": {"id": field}}))
+        })
+        .collect();
+    if !new.is_empty() {
+        let _: Option<serde_json::Value> = ctx
+            .client
+            .post(
+                "/v2/test-case/bulk/cfv/add",
+                json!({"selection": selection, "cfv": new}),
+            )
+            .await?;
+    }
+    let said: Vec<String> = a
+        .fields
+        .iter()
+        .map(|(k, v)| {
+            if v.is_empty() {
+                format!("{k} cleared")
+            } else {
+                format!("{k} = {}", v.join(", "))
+            }
+        })
+        .collect();
+    Ok(Done {
+        summary: format!("Test case #{id} {}: {}.", tc.name, said.join("; ")),
+        ids: vec![id],
+        url: Some(super::testcases::case_url(&ctx, Some(pid), id)),
+    })
+}
+
+/// The id of the value named `value` of a field, or a refusal naming the values the
+/// field has: a new value is an administrator's choice, not a side effect of a typo.
+async fn value_id(
+    ctx: &Ctx,
+    pid: i64,
+    field: i64,
+    field_name: &str,
+    value: &str,
+) -> Result<i64, ToolError> {
+    let found = field_values(ctx, pid, field, value, 50).await?;
+    if let Some(v) = found
+        .content
+        .iter()
+        .find(|v| v.name.eq_ignore_ascii_case(value))
+    {
+        return Ok(v.id);
+    }
+    let all = field_values(ctx, pid, field, "", VALUES_SHOWN).await?;
+    let names: Vec<String> = all.content.into_iter().map(|v| v.name).collect();
+    Err(ToolError::InvalidArgs(format!(
+        "custom field '{field_name}' has no value '{value}'; it has: {} (list_project_custom_fields lists them)",
+        names.join(", ")
+    )))
+}
