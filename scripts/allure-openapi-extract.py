@@ -109,6 +109,7 @@ CALLS = [
     ("PATCH", "/api/testcase/{id}", "src/tools/testcases.rs"),
     ("DELETE", "/api/testcase/{id}", "src/tools/testcases.rs"),
     ("GET", "/api/testcase/{id}/step", "src/tools/testcases.rs scenario.rs"),
+    ("GET", "/api/testcase/{id}/history", "src/tools/history.rs get_test_case_history"),
     ("POST", "/api/testcase/step", "src/tools/scenario.rs write_steps"),
     ("DELETE", "/api/testcase/{id}/scenario", "src/tools/scenario.rs replace_steps"),
     ("GET", "/api/testplan", "src/tools/plans.rs"),

@@ -100,6 +100,108 @@ impl Render for History {
     }
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CaseHistoryArgs {
+    /// Test case id (list_test_cases or search_test_cases show ids).
+    pub test_case_id: i64,
+    /// How many runs to read, newest first, 1-100 (default 20).
+    pub size: Option<u32>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CaseHistory {
+    pub test_case_id: i64,
+    /// Newest first.
+    pub runs: Vec<HistoryLine>,
+    /// passed / (passed + failed + broken) over these runs, percent.
+    pub pass_rate: Option<f64>,
+    pub flips: usize,
+    pub verdict: Verdict,
+}
+
+impl Render for CaseHistory {
+    fn text(&self) -> String {
+        let mut s = format!(
+            "Runs of test case #{}: {} read, verdict {}, {} flips, pass rate {}\n",
+            self.test_case_id,
+            self.runs.len(),
+            self.verdict,
+            self.flips,
+            self.pass_rate
+                .map(|p| format!("{p}%"))
+                .unwrap_or_else(|| "n/a".into())
+        );
+        for r in &self.runs {
+            s.push_str(&r.line());
+        }
+        s
+    }
+}
+
+impl HistoryLine {
+    /// `- result #5 2026-11-01 10:00 [failed] launch 7 Nightly: message`.
+    fn line(&self) -> String {
+        let mut s = format!(
+            "- result #{} {} [{}] launch {} {}",
+            self.test_result_id,
+            self.date.as_deref().unwrap_or(""),
+            self.status.map_or("?", TestStatus::as_str),
+            self.launch_id.map(|l| l.to_string()).unwrap_or_default(),
+            self.launch_name.as_deref().unwrap_or("")
+        );
+        if let Some(m) = &self.message {
+            s.push_str(&format!(": {m}"));
+        }
+        s.push('\n');
+        s
+    }
+
+    fn from(h: &HistoryEntry) -> Self {
+        HistoryLine {
+            test_result_id: h.id,
+            status: h.status,
+            date: time(h.created_date),
+            launch_id: h.launch.as_ref().map(|l| l.id),
+            launch_name: h.launch.as_ref().and_then(|l| l.name.clone()),
+            message: h
+                .message
+                .as_deref()
+                .and_then(|m| m.lines().next())
+                .map(|m| cut(m, 160, "get_test_result has the whole message")),
+        }
+    }
+}
+
+pub(super) const GET_TEST_CASE_HISTORY: Meta = Meta {
+    name: "get_test_case_history",
+    toolset: Toolset::Testcases,
+    title: "Test case history",
+    description: "A test case's results across launches (newest first) with status, launch and first line of the failure, and a flakiness verdict.",
+    access: Access::Read,
+};
+
+pub(super) async fn get_test_case_history(
+    ctx: Ctx,
+    a: CaseHistoryArgs,
+) -> Result<CaseHistory, ToolError> {
+    let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
+    let q = paging(Some(0), a.size, 20)?;
+    let answer = ctx
+        .client
+        .get::<Page<HistoryEntry>>(&format!("/testcase/{id}/history"), &q)
+        .await;
+    let p = ctx.explain(Subject::TestCase(id), answer).await?;
+    let statuses: Vec<Option<TestStatus>> = p.content.iter().map(|h| h.status).collect();
+    let (pass_rate, flips, verdict) = flakiness(&statuses);
+    Ok(CaseHistory {
+        test_case_id: id,
+        runs: p.content.iter().map(HistoryLine::from).collect(),
+        pass_rate,
+        flips,
+        verdict,
+    })
+}
+
 pub(super) const GET_TEST_RESULT_HISTORY: Meta = Meta {
     name: "get_test_result_history",
     toolset: Toolset::Results,
@@ -125,22 +227,7 @@ pub(super) async fn get_test_result_history(
     let p = ctx.explain(Subject::TestResult(id), answer).await?;
     let statuses: Vec<Option<TestStatus>> = p.content.iter().map(|h| h.status).collect();
     let (pass_rate, flips, verdict) = flakiness(&statuses);
-    let runs = p
-        .content
-        .iter()
-        .map(|h| HistoryLine {
-            test_result_id: h.id,
-            status: h.status,
-            date: time(h.created_date),
-            launch_id: h.launch.as_ref().map(|l| l.id),
-            launch_name: h.launch.as_ref().and_then(|l| l.name.clone()),
-            message: h
-                .message
-                .as_deref()
-                .and_then(|m| m.lines().next())
-                .map(|m| cut(m, 160, "get_test_result has the whole message")),
-        })
-        .collect();
+    let runs = p.content.iter().map(HistoryLine::from).collect();
     Ok(History {
         test_result_id: id,
         runs,

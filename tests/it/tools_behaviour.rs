@@ -2671,3 +2671,55 @@ async fn custom_fields_are_listed_and_set_by_name_through_the_v2_bulk_routes() {
     assert_eq!(held(&fake), [100, 302]);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_test_cases_history_spans_launches_newest_first() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
+    let (case, mut runs) = fake.with_data(|d| {
+        let case = d
+            .test_cases
+            .iter()
+            .find(|t| t.project_id == 1 && t.automated)
+            .unwrap()
+            .id;
+        let mut runs: Vec<(i64, i64)> = d
+            .results
+            .iter()
+            .filter(|r| r.test_case_id == case)
+            .map(|r| (r.created_date, r.id))
+            .collect();
+        runs.sort();
+        (case, runs)
+    });
+    runs.reverse();
+    let r = s
+        .call(
+            "get_test_case_history",
+            json!({"test_case_id": case, "size": 5}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let ids: Vec<i64> = sc(&r)["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["test_result_id"].as_i64().unwrap())
+        .collect();
+    let want: Vec<i64> = runs.iter().take(5).map(|(_, id)| *id).collect();
+    assert_eq!(ids, want);
+    assert!(
+        text(&r).contains(&format!("Runs of test case #{case}")),
+        "{}",
+        text(&r)
+    );
+    let r = s
+        .call("get_test_case_history", json!({"test_case_id": 999_999}))
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("not found"),
+        "{}",
+        text(&r)
+    );
+    s.stop().await;
+}

@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/api/testresult/{id}/unmute", post(unmute))
         .route("/api/testresult/{id}/resolve", post(resolve))
         .route("/api/testresult/{id}/history", get(history))
+        .route("/api/testcase/{id}/history", get(case_history))
         .route("/api/testresult/{id}/execution", get(execution))
         .route("/api/testresult/{id}/defect", get(result_defects))
         .route("/api/testresult/{tr}/defect/{defect}", post(link_defect))
@@ -190,14 +191,29 @@ async fn history(AxState(s): St, Path(id): Path<i64>, RawQuery(raw): RawQuery) -
         })
         .collect();
     items.sort_by_key(|r| std::cmp::Reverse(r.created_date));
-    let values = items
-        .into_iter()
-        .map(|r| {
-            let launch = d.launches.iter().find(|l| l.id == r.launch_id);
-            json!({"id": r.id, "status": r.status, "message": r.message, "createdDate": r.created_date, "start": r.start, "stop": r.stop, "duration": r.duration,
-                   "launch": launch.map(|l| json!({"id": l.id, "name": l.name}))})
-        })
-        .collect();
+    let values = items.into_iter().map(|r| history_row(&d, r)).collect();
+    ok(page(values, &q, false))
+}
+
+/// `TestResultHistoryDto` of one result.
+fn history_row(d: &super::data::Dataset, r: &super::data::ResultRec) -> Value {
+    let launch = d.launches.iter().find(|l| l.id == r.launch_id);
+    json!({"id": r.id, "status": r.status, "message": r.message, "createdDate": r.created_date, "start": r.start, "stop": r.stop, "duration": r.duration,
+           "launch": launch.map(|l| json!({"id": l.id, "name": l.name}))})
+}
+
+/// `GET /api/testcase/{id}/history`: the case's results across launches, newest first
+/// (retries hidden by a rerun included, as they are runs of it too).
+async fn case_history(AxState(s): St, Path(id): Path<i64>, RawQuery(raw): RawQuery) -> Resp {
+    let q = Q::new(raw);
+    let d = s.data();
+    if !d.test_cases.iter().any(|t| t.id == id) {
+        return not_found("Test case", id, &format!("/api/testcase/{id}/history"));
+    }
+    let mut items: Vec<&super::data::ResultRec> =
+        d.results.iter().filter(|r| r.test_case_id == id).collect();
+    items.sort_by_key(|r| std::cmp::Reverse((r.created_date, r.id)));
+    let values = items.into_iter().map(|r| history_row(&d, r)).collect();
     ok(page(values, &q, false))
 }
 
