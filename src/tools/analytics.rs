@@ -250,7 +250,7 @@ const GET_LAUNCH_TREND_ANALYTICS: Meta = Meta {
     name: "get_launch_trend_analytics",
     toolset: Toolset::Analytics,
     title: "Pass-rate trend",
-    description: "Pass rate of a project's recent launches (optionally of one CI job, name, tag or last N days), oldest first, and whether it is improving or declining.",
+    description: "Pass rate per launch over a project's recent launches (optionally of one CI job, name, tag or last N days), oldest first, and whether it is improving or declining. For per-day rates over all results, get_test_success_rate.",
     access: Access::Read,
 };
 
@@ -350,7 +350,7 @@ const GET_TEST_SUCCESS_RATE: Meta = Meta {
     name: "get_test_success_rate",
     toolset: Toolset::Analytics,
     title: "Test success rate",
-    description: "Share of passed test results per day, with the average: a whole project's, or of one CI job, name, tag, last N launches or days. For one launch's pass rate use get_launch_details.",
+    description: "Share of passed test results per day, with the average: a whole project's, or of one CI job, name, tag, last N launches or days. For pass rate per launch use get_launch_trend_analytics.",
     access: Access::Read,
 };
 

@@ -237,7 +237,7 @@ const CREATE_DEFECT: Meta = Meta {
     name: "create_defect",
     toolset: Toolset::Defects,
     title: "Create a defect",
-    description: "Create a defect in a project; link_defect_to_test_results then attaches failing results to it.",
+    description: "File a new defect in a project (name, description); link_defect_to_test_results then attaches failing results to it.",
     access: Access::Write {
         destructive: false,
         idempotent: false,

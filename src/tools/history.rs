@@ -206,7 +206,7 @@ pub(super) const GET_TEST_RESULT_HISTORY: Meta = Meta {
     name: "get_test_result_history",
     toolset: Toolset::Results,
     title: "Test result history and flakiness",
-    description: "Earlier runs of the same test (newest first) with status, launch and date, and a flakiness verdict: stable_pass, stable_fail, flaky (outcome flipped twice or more), changed, or not_enough_data.",
+    description: "Earlier runs of the test behind one result (newest first) with status, launch and date, and a flakiness verdict (stable_pass, stable_fail, flaky, changed, not_enough_data). For a project's flakiest tests, find_flaky_tests.",
     access: Access::Read,
 };
 

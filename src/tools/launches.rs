@@ -319,7 +319,7 @@ const LIST_LAUNCHES: Meta = Meta {
     name: "list_launches",
     toolset: Toolset::Launches,
     title: "List launches",
-    description: "List a project's launches, newest first, each with its pass/fail statistic, open/closed state and link. Paged.",
+    description: "A project's newest launches (paged), each with its pass/fail statistic, open/closed state and link. To filter by name, tag, state or date, use search_launches.",
     access: Access::Read,
 };
 
@@ -354,7 +354,7 @@ const GET_LAUNCH_DETAILS: Meta = Meta {
     name: "get_launch_details",
     toolset: Toolset::Launches,
     title: "Launch details",
-    description: "Everything about one launch: state, statistic by status with pass rate, tags, links, the CI job runs feeding it, and a link to it in TestOps.",
+    description: "One launch's overview: state, statistic by status with pass rate, tags, links and CI job runs. Grouped by cause: triage_launch; the result list: get_launch_report.",
     access: Access::Read,
 };
 
@@ -396,7 +396,7 @@ const GET_LAUNCH_STATUS: Meta = Meta {
     name: "get_launch_status",
     toolset: Toolset::Launches,
     title: "Launch status",
-    description: "Whether a launch is running, finished or closed, with its statistic and CI job runs. Cheap to poll; wait_for_launch waits for you.",
+    description: "Is a launch still running? Its state (running, finished, closed), statistic and CI job runs; cheap to poll. To block until it finishes, wait_for_launch.",
     access: Access::Read,
 };
 
@@ -432,7 +432,7 @@ const GET_LAUNCH_REPORT: Meta = Meta {
     name: "get_launch_report",
     toolset: Toolset::Launches,
     title: "Launch report",
-    description: "A launch's report: statistic and pass rate, its failed and broken results with links (first 20), and its CI job runs.",
+    description: "A launch's failed and broken results as a list (first 20, with links), with its statistic and CI job runs: a report for a person. For failures grouped by cause use triage_launch.",
     access: Access::Read,
 };
 
@@ -540,7 +540,7 @@ const SEARCH_LAUNCHES: Meta = Meta {
     name: "search_launches",
     toolset: Toolset::Launches,
     title: "Search launches with AQL",
-    description: "Search a project's launches with AQL (e.g. `closed = false and tag = \"nightly\"`). Guide: resource allure://aql-guide. Paged.",
+    description: "Find launches with AQL over name, tag, closed, createdDate, createdBy (e.g. `closed = false and tag = \"nightly\"`; guide: allure://aql-guide). Paged. For just the newest, list_launches.",
     access: Access::Read,
 };
 
@@ -649,8 +649,8 @@ async fn add_test_cases_to_launch(ctx: Ctx, a: AddCasesArgs) -> Result<Done, Too
 const ADD_TEST_PLAN_TO_LAUNCH: Meta = Meta {
     name: "add_test_plan_to_launch",
     toolset: Toolset::Runs,
-    title: "Add a test plan to a launch",
-    description: "Add all test cases of a test plan to an existing launch for execution.",
+    title: "Run a test plan in an existing launch",
+    description: "Put all of a plan's test cases into an existing launch for execution.",
     access: Access::Write {
         destructive: false,
         idempotent: false,

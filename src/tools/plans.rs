@@ -330,8 +330,8 @@ async fn bulk_create_test_plan(ctx: Ctx, a: CreatePlanArgs) -> Result<PlanLine, 
 const UPDATE_TEST_PLAN: Meta = Meta {
     name: "update_test_plan",
     toolset: Toolset::Plans,
-    title: "Update a test plan",
-    description: "Rename a test plan, add or remove test cases by id, or replace its AQL selection. Answers the plan with its new number of test cases.",
+    title: "Change a test plan or its test cases",
+    description: "Add test cases to a test plan or remove them (by id), rename it, or replace its AQL selection. Answers the plan with its new number of test cases.",
     access: Access::Write {
         destructive: false,
         idempotent: true,

@@ -267,7 +267,7 @@ const RUN_ALLURE_LAUNCH: Meta = Meta {
     name: "run_allure_launch",
     toolset: Toolset::Runs,
     title: "Run tests in a new launch",
-    description: "Start tests in a new launch. With job_id it runs that CI job (a real CI run); with test_plan_id it runs the test plan. With neither, it only creates an empty launch and says that nothing was started. Never retried: one call, at most one run.",
+    description: "Start tests in a new launch: with job_id a real CI job run (job parameters by id), with test_plan_id the plan's tests. With neither, only an empty launch is created, and it says so. Never retried: one call, at most one run.",
     access: Access::Write {
         destructive: false,
         idempotent: false,
@@ -377,7 +377,7 @@ const LIST_JOBS: Meta = Meta {
     name: "list_jobs",
     toolset: Toolset::Runs,
     title: "List CI jobs",
-    description: "List the CI jobs (Jenkins, GitHub Actions, GitLab…) connected to a project, with their parameters (ids and defaults); run_allure_launch(job_id=…, parameters=…) runs one.",
+    description: "List the CI jobs (Jenkins, GitHub Actions, GitLab…) connected to a project, with parameter ids and defaults for run_allure_launch.",
     access: Access::Read,
 };
 
@@ -413,7 +413,7 @@ const GET_LAUNCH_JOB_RUNS: Meta = Meta {
     name: "get_launch_job_runs",
     toolset: Toolset::Runs,
     title: "CI job runs of a launch",
-    description: "The CI job runs feeding a launch: stage (scheduled, in_progress, finished, run_failure), status, CI link and error.",
+    description: "Only the CI job runs feeding a launch: stage (scheduled, in_progress, finished, run_failure), status, CI link and error, with the ids rerun_job_run takes.",
     access: Access::Read,
 };
 
@@ -583,7 +583,7 @@ const RUN_TEST_CASE: Meta = Meta {
     name: "run_test_case",
     toolset: Toolset::Runs,
     title: "Run a test case in a launch",
-    description: "Add a test case to an existing launch for execution (manual or automated), as TestOps' Run on a test case does.",
+    description: "Add one test case to an existing launch for execution, as TestOps' Run on a test case does. For several at once, with assignees, add_test_cases_to_launch.",
     access: Access::Write {
         destructive: false,
         idempotent: false,

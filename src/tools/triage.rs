@@ -125,7 +125,7 @@ pub(super) const TRIAGE_LAUNCH: Meta = Meta {
     name: "triage_launch",
     toolset: Toolset::Results,
     title: "Triage a launch's failures",
-    description: "Group a launch's failed and broken results by normalised error message: count, examples with links, muted and known-defect counts, and whether each group is new compared with the previous launch of the same job or name. The fastest way to see why a launch failed.",
+    description: "Why did a launch fail? Groups its failed and broken results by normalised error message: count, examples with links, muted and known-defect counts, and whether each group is new since the previous launch of the same job or name. Start here.",
     access: Access::Read,
 };
 

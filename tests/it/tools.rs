@@ -1,7 +1,7 @@
 //! Invariants of the tool registry, committed schema snapshots, read-only filtering,
 //! the `tools/list` size budget, and the README's generated tool table.
 
-use allure_mcp::tools::{Registry, Toolset, all_tools};
+use allure_mcp::tools::{Registry, ToolDef, Toolset, all_tools};
 use serde_json::Value;
 
 fn is_snake_case(s: &str) -> bool {
@@ -384,4 +384,149 @@ fn the_go_servers_32_tools_keep_their_names_and_parameters() {
             );
         }
     }
+}
+
+/// Words of a text, lowercased, with common endings cut so "tests", "tested" and
+/// "testing" meet, and words that say nothing left out.
+fn words(text: &str) -> Vec<String> {
+    const STOP: &[&str] = &[
+        "a", "an", "the", "of", "to", "in", "on", "for", "and", "or", "with", "by", "is", "it",
+        "its", "as", "at", "be", "from", "that", "this", "which", "what", "when", "how", "all",
+        "one", "use", "e", "g", "do", "did", "are", "my", "me", "i", "if", "not", "only",
+    ];
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .map(str::to_lowercase)
+        .filter(|w| !w.is_empty() && !STOP.contains(&w.as_str()))
+        .map(|w| {
+            for end in ["ing", "ed", "es", "s"] {
+                if w.len() > end.len() + 3
+                    && let Some(stem) = w.strip_suffix(end)
+                {
+                    return stem.to_owned();
+                }
+            }
+            w
+        })
+        .collect()
+}
+
+/// The tools a task's words point to, best first: TF-IDF over each tool's name, title
+/// and description, as a plain search over tools/list would rank them.
+fn ranked(task: &str, tools: &[ToolDef]) -> Vec<&'static str> {
+    let docs: Vec<Vec<String>> = tools
+        .iter()
+        .map(|t| {
+            words(&format!(
+                "{} {} {}",
+                t.name.replace('_', " "),
+                t.title,
+                t.description
+            ))
+        })
+        .collect();
+    let n = docs.len() as f64;
+    let idf = |w: &str| {
+        let df = docs.iter().filter(|d| d.iter().any(|x| x == w)).count() as f64;
+        if df == 0.0 { 0.0 } else { (n / df).ln() }
+    };
+    let query = words(task);
+    let mut scored: Vec<(f64, &'static str)> = tools
+        .iter()
+        .zip(&docs)
+        .map(|(t, d)| {
+            let score: f64 = query
+                .iter()
+                .map(|w| {
+                    let tf = d.iter().filter(|x| *x == w).count() as f64;
+                    (tf / (1.0 + tf)) * idf(w)
+                })
+                .sum();
+            (score, t.name)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.into_iter().map(|(_, n)| n).collect()
+}
+
+/// The daily tasks of a test team (issue 16), each with the tool that does it: that
+/// tool's description must be what a search of the task's words finds first. A vague or
+/// overlapping description fails here before a model trips on it.
+const TASKS: &[(&str, &str)] = &[
+    ("why did last night's nightly launch fail", "triage_launch"),
+    (
+        "which tests are flaky over the last 10 launches",
+        "find_flaky_tests",
+    ),
+    (
+        "rerun only the failed tests of a launch",
+        "rerun_failed_tests",
+    ),
+    ("wait until the launch finishes", "wait_for_launch"),
+    (
+        "search test results with AQL whose error message mentions timeout",
+        "search_test_results",
+    ),
+    ("file a new defect", "create_defect"),
+    (
+        "link a defect to test results",
+        "link_defect_to_test_results",
+    ),
+    (
+        "create a test case with steps, expected results and tags",
+        "create_test_case",
+    ),
+    ("add test cases to a test plan", "update_test_plan"),
+    ("mute a test result with a reason", "mute_test_result"),
+    ("who am I: the token's username", "whoami"),
+    (
+        "pass rate trend per launch of the nightly job",
+        "get_launch_trend_analytics",
+    ),
+    (
+        "the steps of a test case as a tree",
+        "get_test_case_scenario",
+    ),
+    (
+        "set the Priority custom field of a test case",
+        "update_test_case_custom_fields",
+    ),
+    ("is the launch still running", "get_launch_status"),
+    (
+        "compare two launches: new failures and fixed tests",
+        "compare_launches",
+    ),
+    ("start a CI job with parameters", "run_allure_launch"),
+    (
+        "a test case's results across launches",
+        "get_test_case_history",
+    ),
+];
+
+#[test]
+fn descriptions_lead_to_the_right_tool_for_each_daily_task() {
+    let tools: Vec<ToolDef> = all_tools()
+        .into_iter()
+        .filter(|t| t.toolset != Toolset::Discovery)
+        .collect();
+    let mut wrong = Vec::new();
+    for (task, tool) in TASKS {
+        assert!(
+            tools.iter().any(|t| t.name == *tool),
+            "{tool} does not exist"
+        );
+        let top = ranked(task, &tools);
+        if top[0] != *tool {
+            wrong.push(format!(
+                "\"{task}\": {tool} expected, ranked {:?}",
+                &top[..3]
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    // The ranking itself can tell tools apart: a task worded as another tool's finds
+    // that one instead.
+    assert_eq!(
+        ranked("list the CI jobs of a project", &tools)[0],
+        "list_jobs"
+    );
 }
