@@ -127,6 +127,8 @@ pub struct RerunStarted {
     pub aql: String,
     /// The job runs now rerunning them; follow with wait_for_launch.
     pub job_runs: Vec<JobRunSummary>,
+    /// The launch was closed and was reopened for the rerun's results.
+    pub reopened: bool,
     pub url: String,
 }
 
@@ -139,8 +141,16 @@ impl Render for RerunStarted {
             );
         }
         let mut s = format!(
-            "Rerunning {} result(s) of launch #{} ({}) {}\n",
-            self.selected, self.launch_id, self.aql, self.url
+            "Rerunning {} result(s) of launch #{} ({}){} {}\n",
+            self.selected,
+            self.launch_id,
+            self.aql,
+            if self.reopened {
+                "; the launch was closed and is reopened"
+            } else {
+                ""
+            },
+            self.url
         );
         for j in &self.job_runs {
             s.push_str(&j.line());
@@ -216,8 +226,15 @@ async fn rerun_failed_tests(ctx: Ctx, a: RerunFailedArgs) -> Result<RerunStarted
             selected,
             aql,
             job_runs: vec![],
+            reopened: false,
             url,
         });
+    }
+    // A closed launch takes no new results: it is reopened first, as the one public
+    // client of this route does (docs/allure-api.md, "CI jobs and job runs").
+    if l.closed {
+        let answer = ctx.client.post_empty(&format!("/launch/{id}/reopen")).await;
+        ctx.explain(Subject::Launch(id), answer).await?;
     }
     // The newest run of each job: the one whose results the launch shows.
     let mut newest: Vec<&JobRun> = Vec::new();
@@ -253,6 +270,7 @@ async fn rerun_failed_tests(ctx: Ctx, a: RerunFailedArgs) -> Result<RerunStarted
             .filter(|r| !done_stage(r.stage.as_deref()))
             .map(JobRunSummary::from)
             .collect(),
+        reopened: l.closed,
         url,
     })
 }
