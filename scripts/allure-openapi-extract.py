@@ -99,6 +99,7 @@ CALLS = [
     ("GET", "/api/project/{id}/cf", "src/tools/custom_fields.rs"),
     ("GET", "/api/project/{id}/cfv", "src/tools/custom_fields.rs"),
     ("POST", "/api/v2/test-case/bulk/cfv", "src/tools/custom_fields.rs"),
+    ("GET", "/api/testlayer", "src/tools/custom_fields.rs layer_id"),
     ("POST", "/api/v2/test-case/bulk/cfv/add", "src/tools/custom_fields.rs"),
     ("POST", "/api/v2/test-case/bulk/cfv/remove", "src/tools/custom_fields.rs"),
     ("GET", "/api/testcase", "src/tools/testcases.rs"),

@@ -169,9 +169,36 @@ async fn update_test_case_custom_fields(ctx: Ctx, a: SetFieldsArgs) -> Result<Do
         None => ctx.project(None)?,
     };
     // Every name is resolved before anything changes.
-    let fields = project_fields(&ctx, pid).await?;
+    let wanted = resolve(&ctx, pid, &a.fields).await?;
+    apply(&ctx, pid, id, &wanted).await?;
+    let said: Vec<String> = a
+        .fields
+        .iter()
+        .map(|(k, v)| {
+            if v.is_empty() {
+                format!("{k} cleared")
+            } else {
+                format!("{k} = {}", v.join(", "))
+            }
+        })
+        .collect();
+    Ok(Done {
+        summary: format!("Test case #{id} {}: {}.", tc.name, said.join("; ")),
+        ids: vec![id],
+        url: Some(super::testcases::case_url(&ctx, Some(pid), id)),
+    })
+}
+
+/// Field names to the field's id and the ids of the values named, or a refusal naming
+/// what the project has. Nothing is written.
+pub(super) async fn resolve(
+    ctx: &Ctx,
+    pid: i64,
+    asked: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<(i64, Vec<i64>)>, ToolError> {
+    let fields = project_fields(ctx, pid).await?;
     let mut wanted: Vec<(i64, Vec<i64>)> = Vec::new();
-    for (name, values) in &a.fields {
+    for (name, values) in asked {
         let field = fields
             .iter()
             .find(|f| f.display_name().eq_ignore_ascii_case(name.trim()))
@@ -185,11 +212,22 @@ async fn update_test_case_custom_fields(ctx: Ctx, a: SetFieldsArgs) -> Result<Do
             })?;
         let mut ids = Vec::new();
         for v in values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
-            ids.push(value_id(&ctx, pid, field, name, v).await?);
+            ids.push(value_id(ctx, pid, field, name, v).await?);
         }
         wanted.push((field, ids));
     }
-    let selection = json!({"projectId": pid, "testCasesInclude": [id], "inverted": false});
+    Ok(wanted)
+}
+
+/// Gives test case `case` exactly the values `wanted` of each field named there: the
+/// field's old values are removed, the new added; other fields stay.
+pub(super) async fn apply(
+    ctx: &Ctx,
+    pid: i64,
+    case: i64,
+    wanted: &[(i64, Vec<i64>)],
+) -> Result<(), ToolError> {
+    let selection = json!({"projectId": pid, "testCasesInclude": [case], "inverted": false});
     let held: Vec<CaseFieldValues> = ctx
         .client
         .post("/v2/test-case/bulk/cfv", json!({"selection": selection}))
@@ -227,22 +265,34 @@ async fn update_test_case_custom_fields(ctx: Ctx, a: SetFieldsArgs) -> Result<Do
             )
             .await?;
     }
-    let said: Vec<String> = a
-        .fields
+    Ok(())
+}
+
+/// The id of the test layer named `name` (UI, API, Unit…), or a refusal naming them.
+pub(super) async fn layer_id(ctx: &Ctx, name: &str) -> Result<i64, ToolError> {
+    let page: Page<crate::allure::model::IdName> = ctx
+        .client
+        .get(
+            "/testlayer",
+            &[("page", "0".into()), ("size", "100".into())],
+        )
+        .await?;
+    if let Some(l) = page.content.iter().find(|l| {
+        l.name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name.trim()))
+    }) {
+        return Ok(l.id);
+    }
+    let names: Vec<&str> = page
+        .content
         .iter()
-        .map(|(k, v)| {
-            if v.is_empty() {
-                format!("{k} cleared")
-            } else {
-                format!("{k} = {}", v.join(", "))
-            }
-        })
+        .filter_map(|l| l.name.as_deref())
         .collect();
-    Ok(Done {
-        summary: format!("Test case #{id} {}: {}.", tc.name, said.join("; ")),
-        ids: vec![id],
-        url: Some(super::testcases::case_url(&ctx, Some(pid), id)),
-    })
+    Err(ToolError::InvalidArgs(format!(
+        "no test layer '{name}'; the layers are: {}",
+        names.join(", ")
+    )))
 }
 
 /// The id of the value named `value` of a field, or a refusal naming the values the

@@ -115,8 +115,12 @@ impl Toolset {
             Toolset::Testcases => {
                 "read, create, update, delete and bulk-edit test cases and their scenarios"
             }
-            Toolset::Plans => "test plans: list, read, create from test cases or AQL, change, delete",
-            Toolset::Defects => "defects: list, read, file, update, link to results and issue keys, matchers",
+            Toolset::Plans => {
+                "test plans: list, read, create from test cases or AQL, change, delete"
+            }
+            Toolset::Defects => {
+                "defects: list, read, file, update, link to results and issue keys, matchers"
+            }
             Toolset::Analytics => "project statistics, pass-rate trend, durations, success rates",
             Toolset::Raw => "any Allure TestOps API call (GET only in read-only mode)",
             Toolset::Discovery => "list and enable toolsets",

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::aql::{self, Entity};
+use super::custom_fields;
 use super::history::{GET_TEST_CASE_HISTORY, get_test_case_history};
 use super::render::{cut, link_pattern, time};
 use super::scenario::{self, StepInput};
@@ -220,6 +221,10 @@ pub struct CreateArgs {
     pub expected_result: Option<String>,
     /// Tags, e.g. ["smoke", "checkout"].
     pub tags: Option<Vec<String>>,
+    /// Test layer by name, e.g. "UI", "API".
+    pub layer: Option<String>,
+    /// Custom field values by field name, e.g. {"Feature": ["Login"], "Priority": ["High"]}.
+    pub custom_fields: Option<std::collections::BTreeMap<String, Vec<String>>>,
     /// The steps, in order, each with an optional expected result and sub-steps.
     pub steps: Option<Vec<StepInput>>,
 }
@@ -242,6 +247,10 @@ pub struct UpdateArgs {
     pub expected_result: Option<String>,
     /// Replaces all tags.
     pub tags: Option<Vec<String>>,
+    /// New test layer by name, e.g. "UI", "API".
+    pub layer: Option<String>,
+    /// Custom field values by field name; each field named gets exactly these values (an empty list clears it).
+    pub custom_fields: Option<std::collections::BTreeMap<String, Vec<String>>>,
     /// Replaces all steps (an empty list removes them).
     pub manual_scenario: Option<Vec<StepInput>>,
 }
@@ -380,7 +389,7 @@ const CREATE_TEST_CASE: Meta = Meta {
     name: "create_test_case",
     toolset: Toolset::Testcases,
     title: "Create a test case",
-    description: "Create a (manual, draft) test case: name, and optionally description, precondition, expected result, tags and steps (nested, with expected results).",
+    description: "Create a (manual, draft) test case: name, and optionally description, precondition, expected result, tags, layer, custom fields and steps (nested, with expected results).",
     access: Access::Write {
         destructive: false,
         idempotent: false,
@@ -403,8 +412,24 @@ async fn create_test_case(ctx: Ctx, a: CreateArgs) -> Result<Done, ToolError> {
     }
     let steps = a.steps.unwrap_or_default();
     let total = scenario::check_steps(&steps)?;
+    // Names are resolved before anything is created.
+    if let Some(layer) = a.layer.as_deref() {
+        body["testLayerId"] = json!(custom_fields::layer_id(&ctx, layer).await?);
+    }
+    let fields = match &a.custom_fields {
+        Some(f) if !f.is_empty() => custom_fields::resolve(&ctx, pid, f).await?,
+        _ => vec![],
+    };
     let answer = ctx.client.post::<TestCase>("/testcase", body).await;
     let tc = ctx.explain(Subject::Project(pid), answer).await?;
+    if !fields.is_empty() {
+        custom_fields::apply(&ctx, pid, tc.id, &fields).await.map_err(|e| {
+            ToolError::Other(format!(
+                "{e}. Test case #{} was created without its custom fields; update_test_case_custom_fields sets them",
+                tc.id
+            ))
+        })?;
+    }
     // The steps are written one by one after the case exists (see scenario.rs).
     scenario::replace_steps(&ctx, tc.id, &steps, total, false).await?;
     let with = if total > 0 {
@@ -423,7 +448,7 @@ const UPDATE_TEST_CASE: Meta = Meta {
     name: "update_test_case",
     toolset: Toolset::Testcases,
     title: "Update a test case",
-    description: "Change a test case's name, description, precondition, expected result, tags (replaced), automated flag, workflow status, or all its steps (manual_scenario). Only the fields given change.",
+    description: "Change a test case's name, description, precondition, expected result, tags (replaced), layer, custom fields, automated flag, workflow status, or all its steps (manual_scenario). Only the fields given change.",
     access: Access::Write {
         destructive: false,
         idempotent: true,
@@ -463,10 +488,17 @@ async fn update_test_case(ctx: Ctx, a: UpdateArgs) -> Result<Done, ToolError> {
     }
     let steps = a.manual_scenario.as_deref();
     let total = steps.map(scenario::check_steps).transpose()?;
-    if body.is_empty() && steps.is_none() {
+    let fields_asked = a.custom_fields.as_ref().filter(|f| !f.is_empty());
+    if body.is_empty() && steps.is_none() && a.layer.is_none() && fields_asked.is_none() {
         return Err(ToolError::InvalidArgs(
-            "nothing to change: give name, description, automated, status_id, precondition, expected_result, tags or manual_scenario".into(),
+            "nothing to change: give name, description, automated, status_id, precondition, expected_result, tags, layer, custom_fields or manual_scenario".into(),
         ));
+    }
+    if let Some(layer) = a.layer.as_deref() {
+        body.insert(
+            "testLayerId".into(),
+            json!(custom_fields::layer_id(&ctx, layer).await?),
+        );
     }
     let mut fields = body.keys().cloned().collect::<Vec<_>>();
     let tc: TestCase = if body.is_empty() {
@@ -477,6 +509,15 @@ async fn update_test_case(ctx: Ctx, a: UpdateArgs) -> Result<Done, ToolError> {
             .await
     }
     .map_err(|e| ToolError::case_not_found(e, id))?;
+    if let Some(asked) = fields_asked {
+        let pid = match tc.project_id {
+            Some(p) => p,
+            None => ctx.project(None)?,
+        };
+        let wanted = custom_fields::resolve(&ctx, pid, asked).await?;
+        custom_fields::apply(&ctx, pid, id, &wanted).await?;
+        fields.push("custom fields".into());
+    }
     if let (Some(steps), Some(total)) = (steps, total) {
         scenario::replace_steps(&ctx, id, steps, total, true).await?;
         fields.push(format!("{total} step(s)"));

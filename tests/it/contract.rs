@@ -62,7 +62,8 @@ fn contract() -> Vec<Entry> {
                 "PageDefectMatcherDto",
                 "PageProjectIntegrationDto",
                 "PageCustomFieldProjectDto",
-                "PageCustomFieldValueWithTcCountDto"
+                "PageCustomFieldValueWithTcCountDto",
+                "PageTestLayerDto"
             ]
         ),
         entry!(Project, ["ProjectDto"]),

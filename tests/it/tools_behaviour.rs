@@ -2096,7 +2096,8 @@ async fn a_test_case_is_created_with_nested_steps_and_expected_results_and_read_
         .call(
             "create_test_case",
             json!({"name": "Checkout pays", "precondition": "A signed-in customer",
-                   "tags": ["smoke", " checkout ", "smoke"], "steps": steps}),
+                   "tags": ["smoke", " checkout ", "smoke"], "steps": steps,
+                   "layer": "api", "custom_fields": {"Priority": ["High"], "Feature": ["Checkout"]}}),
         )
         .await;
     assert!(!is_error(&r), "{}", text(&r));
@@ -2124,6 +2125,31 @@ async fn a_test_case_is_created_with_nested_steps_and_expected_results_and_read_
     );
     assert_eq!(tags, ["smoke", "checkout"]);
     assert_eq!(pre.as_deref(), Some("A signed-in customer"));
+    let (layer, mut cfv) = fake.with_data(|d| {
+        let tc = d.test_cases.iter().find(|t| t.id == id).unwrap();
+        (tc.layer.as_ref().map(|l| l.name.clone()), tc.cfv.clone())
+    });
+    cfv.sort();
+    assert_eq!(layer.as_deref(), Some("API"));
+    assert_eq!(cfv, [101, 300], "Checkout, High");
+    // A layer or a field value that does not exist stops the creation before it starts.
+    let before = fake.requests_to("POST", "/testcase").len();
+    for bad in [
+        json!({"layer": "E2E"}),
+        json!({"custom_fields": {"Priority": ["Urgent"]}}),
+    ] {
+        let mut args = json!({"name": "Never created"});
+        args.as_object_mut()
+            .unwrap()
+            .extend(bad.as_object().unwrap().clone());
+        let r = s.call("create_test_case", args).await;
+        let t = text(&r);
+        assert!(
+            is_error(&r) && (t.contains("it has") || t.contains("layers are")),
+            "{t}"
+        );
+    }
+    assert_eq!(fake.requests_to("POST", "/testcase").len(), before);
     // Each step was created with the flag its expected result needs, in order.
     let creates = fake.requests_to("POST", "/testcase/step");
     assert_eq!(creates.len(), 8, "5 steps and 3 expected results");
@@ -2162,7 +2188,8 @@ async fn a_test_case_is_created_with_nested_steps_and_expected_results_and_read_
     let r = s
         .call(
             "update_test_case",
-            json!({"test_case_id": id, "precondition": "", "tags": ["regression"],
+            json!({"test_case_id": id, "precondition": "", "tags": ["regression"], "layer": "UI",
+                   "custom_fields": {"Priority": ["Low"]},
                    "manual_scenario": [{"action": "Only step", "expected": "Done"}]}),
         )
         .await;

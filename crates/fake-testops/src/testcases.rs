@@ -36,6 +36,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
             axum::routing::delete(delete_scenario),
         )
         .route("/api/testcase/{id}/workflow", get(workflow))
+        .route("/api/testlayer", get(layers))
         .route("/api/testcase/bulk/status/set", post(v1_noop))
         .route("/api/testcase/bulk/tag/add", post(v1_noop))
         .route("/api/testcase/bulk/tag/remove", post(v1_noop))
@@ -47,6 +48,27 @@ pub(crate) fn routes() -> Router<Arc<State>> {
 }
 
 const STATUSES: [(i64, &str); 3] = [(-1, "Draft"), (-2, "Active"), (-3, "Outdated")];
+
+/// The built-in test layers (negative ids, as built-ins have).
+const LAYERS: [(i64, &str); 3] = [(-1, "UI"), (-2, "API"), (-3, "Unit")];
+
+fn layer(id: Option<i64>) -> Option<IdName> {
+    let id = id?;
+    LAYERS.iter().find(|(i, _)| *i == id).map(|(i, n)| IdName {
+        id: *i,
+        name: (*n).into(),
+    })
+}
+
+/// `GET /api/testlayer` (`PageTestLayerDto`).
+async fn layers(RawQuery(raw): RawQuery) -> Resp {
+    let q = Q::new(raw);
+    let items = LAYERS
+        .iter()
+        .map(|(id, name)| json!({"id": id, "name": name}))
+        .collect();
+    ok(super::http::page(items, &q, false))
+}
 
 async fn create(AxState(s): St, body: Bytes) -> Resp {
     let path = "/api/testcase";
@@ -77,7 +99,7 @@ async fn create(AxState(s): St, body: Bytes) -> Resp {
             id: -1,
             name: "Default".into(),
         },
-        layer: None,
+        layer: layer(b["testLayerId"].as_i64()),
         tags: b["tags"]
             .as_array()
             .map(|tags| {
@@ -128,6 +150,12 @@ async fn patch(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
     }
     if let Some(v) = b.get("precondition") {
         tc.precondition = v.as_str().map(str::to_owned);
+    }
+    if let Some(v) = b.get("testLayerId") {
+        match layer(v.as_i64()) {
+            Some(l) => tc.layer = Some(l),
+            None => return not_found("Test layer", v.as_i64().unwrap_or(0), &path),
+        }
     }
     if let Some(v) = b.get("expectedResult") {
         tc.expected_result = v.as_str().map(str::to_owned);
