@@ -165,6 +165,10 @@ pub struct UpdatePlanArgs {
     pub add_test_case_ids: Option<Vec<i64>>,
     /// Test cases to remove.
     pub remove_test_case_ids: Option<Vec<i64>>,
+    /// Adds the test cases this AQL matches, e.g. `tag = "smoke"` (up to 1000).
+    pub add_aql: Option<String>,
+    /// Removes the test cases this AQL matches (up to 1000).
+    pub remove_aql: Option<String>,
     /// New base AQL (replaces the plan's); an empty string removes it.
     pub aql: Option<String>,
 }
@@ -331,7 +335,7 @@ const UPDATE_TEST_PLAN: Meta = Meta {
     name: "update_test_plan",
     toolset: Toolset::Plans,
     title: "Change a test plan or its test cases",
-    description: "Add test cases to a test plan or remove them (by id), rename it, or replace its AQL selection. Answers the plan with its new number of test cases.",
+    description: "Add test cases to a test plan or remove them (by id or AQL), rename it, or replace its base AQL. Answers the plan with its new number of test cases.",
     access: Access::Write {
         destructive: false,
         idempotent: true,
@@ -358,12 +362,27 @@ async fn update_test_plan(ctx: Ctx, a: UpdatePlanArgs) -> Result<PlanLine, ToolE
         .as_deref()
         .map(|n| required_text("name", n, 255))
         .transpose()?;
-    if name.is_none() && aql.is_none() && add.is_empty() && remove.is_empty() {
+    let by_aql = |q: &Option<String>| q.as_deref().map(super::aql::check_query).transpose();
+    let (add_aql, remove_aql) = (by_aql(&a.add_aql)?, by_aql(&a.remove_aql)?);
+    if name.is_none()
+        && aql.is_none()
+        && add.is_empty()
+        && remove.is_empty()
+        && add_aql.is_none()
+        && remove_aql.is_none()
+    {
         return Err(ToolError::InvalidArgs(
-            "nothing to change: give name, add_test_case_ids, remove_test_case_ids or aql".into(),
+            "nothing to change: give name, add_test_case_ids, remove_test_case_ids, add_aql, remove_aql or aql".into(),
         ));
     }
     let plan = read_plan(&ctx, id).await?;
+    let (mut add, mut remove) = (add, remove);
+    if let Some(q) = &add_aql {
+        add.extend(matching_cases(&ctx, plan.project_id, q).await?);
+    }
+    if let Some(q) = &remove_aql {
+        remove.extend(matching_cases(&ctx, plan.project_id, q).await?);
+    }
     let mut body = serde_json::Map::new();
     if let Some(n) = name {
         body.insert("name".into(), json!(n));
@@ -385,6 +404,27 @@ async fn update_test_plan(ctx: Ctx, a: UpdatePlanArgs) -> Result<PlanLine, ToolE
     let mut line = plan_line(&ctx, after);
     line.before = plan.test_cases_count;
     Ok(line)
+}
+
+/// The ids of the test cases an AQL matches in a project, up to 1000.
+async fn matching_cases(ctx: &Ctx, project: Option<i64>, aql: &str) -> Result<Vec<i64>, ToolError> {
+    let mut ids = Vec::new();
+    for page in 0..10 {
+        let found = super::aql::search::<crate::allure::model::TestCase>(
+            ctx,
+            super::aql::Entity::TestCase,
+            project,
+            aql,
+            (Some(page), Some(100), 100),
+        )
+        .await?;
+        let more = found.page.claims_more() && !found.page.content.is_empty();
+        ids.extend(found.page.content.into_iter().map(|t| t.id));
+        if !more {
+            break;
+        }
+    }
+    Ok(ids)
 }
 
 /// The selection with `add` in and `remove` out: an explicit list gains and loses ids;

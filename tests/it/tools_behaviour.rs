@@ -2302,6 +2302,35 @@ async fn test_plans_are_created_changed_listed_and_deleted() {
     let mut want = cases[1..].to_vec();
     want.sort();
     assert_eq!(listed, want, "{}", text(&r));
+    // Adding and removing by AQL.
+    let regression = fake.with_data(|d| {
+        d.test_cases
+            .iter()
+            .filter(|t| {
+                t.project_id == 1 && !t.deleted && t.tags.iter().any(|g| g.name == "regression")
+            })
+            .count()
+    });
+    let r = s
+        .call(
+            "update_test_plan",
+            json!({"test_plan_id": plan, "add_aql": "tag = \"regression\""}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let with = sc(&r)["test_cases"].as_i64().unwrap();
+    assert!(
+        with >= regression as i64 && with <= regression as i64 + 3,
+        "{}",
+        text(&r)
+    );
+    let r = s
+        .call(
+            "update_test_plan",
+            json!({"test_plan_id": plan, "remove_aql": "tag = \"regression\""}),
+        )
+        .await;
+    assert!(sc(&r)["test_cases"].as_i64().unwrap() <= 3, "{}", text(&r));
     // Removing from an AQL plan excludes the case.
     let one = fake.with_data(|d| {
         d.test_plans
