@@ -76,6 +76,8 @@ CALLS = [
     ("POST", "/api/defect/matcher", "src/tools/defect_links.rs add_defect_matcher"),
     ("POST", "/api/launch/{id}/defect/apply", "src/tools/defect_links.rs apply_defect_matchers"),
     ("GET", "/api/integration/project/{id}", "src/tools/defect_links.rs link_defect_issue"),
+    ("GET", "/api/ev", "src/tools/runs.rs env_sets"),
+    ("GET", "/api/evv", "src/tools/runs.rs env_sets"),
     ("GET", "/api/job", "src/tools/runs.rs"),
     ("POST", "/api/job/{job}/run", "src/tools/runs.rs"),
     ("GET", "/api/job/{id}", "src/tools/errors.rs below: reads the entity's own route"),

@@ -662,6 +662,24 @@ pub struct CaseFieldValues {
     pub values: Vec<CustomFieldValue>,
 }
 
+/// `EnvVarDto`: an environment variable a job can run against (Browser, OS…).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EnvVar {
+    pub id: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+}
+
+/// `EnvVarValueDto`: one value of an environment variable.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EnvVarValue {
+    pub id: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    #[serde(default)]
+    pub variable: Option<EnvVar>,
+}
+
 /// `JobDto`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]

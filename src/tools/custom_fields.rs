@@ -68,9 +68,10 @@ impl Render for FieldList {
         for f in &self.fields {
             let more = f.values_total - f.values.len() as i64;
             s.push_str(&format!(
-                "- {}{}: {}{}\n",
+                "- {} (field {}{}): {}{}\n",
                 f.name,
-                if f.required { " (required)" } else { "" },
+                f.id,
+                if f.required { ", required" } else { "" },
                 f.values.join(", "),
                 if more > 0 {
                     format!(" … and {more} more")

@@ -174,7 +174,7 @@ impl HistoryLine {
 
 pub(super) const GET_TEST_CASE_HISTORY: Meta = Meta {
     name: "get_test_case_history",
-    toolset: Toolset::Testcases,
+    toolset: Toolset::Results,
     title: "Test case history",
     description: "A test case's results across launches (newest first) with status, launch and first line of the failure, and a flakiness verdict.",
     access: Access::Read,

@@ -106,14 +106,14 @@ impl Toolset {
                 "find and read launches (test runs), compare, close or reopen them"
             }
             Toolset::Results => {
-                "read test results, failures, steps, history, attachments; triage a launch; flaky tests"
+                "read test results, failures, steps, attachments, a test's history; triage a launch; flaky tests"
             }
             Toolset::Triage => "act on results: mute, unmute, assign, resolve (one or many)",
             Toolset::Runs => {
                 "CI jobs: start launches, rerun failed tests, wait for a launch to finish"
             }
             Toolset::Testcases => {
-                "read, create, update, delete and bulk-edit test cases and their scenarios"
+                "read, create, update, delete and bulk-edit test cases: scenarios, custom fields"
             }
             Toolset::Plans => {
                 "test plans: list, read, create from test cases or AQL, change, delete"

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::aql::{self, Entity, quote};
-use super::history::{GET_TEST_RESULT_HISTORY, get_test_result_history};
+use super::history::{
+    GET_TEST_CASE_HISTORY, GET_TEST_RESULT_HISTORY, get_test_case_history, get_test_result_history,
+};
 use super::lookups::{launch, result_url, selection};
 use super::render::{cut, time};
 use super::steps::{
@@ -277,6 +279,7 @@ pub fn tools() -> Vec<ToolDef> {
         tool(GET_TEST_RESULT_STEPS, get_test_result_steps),
         tool(READ_ATTACHMENT, read_attachment),
         tool(GET_TEST_RESULT_HISTORY, get_test_result_history),
+        tool(GET_TEST_CASE_HISTORY, get_test_case_history),
         tool(ASSIGN_TEST_RESULT, assign_test_result),
         tool(MUTE_TEST_RESULT, mute_test_result),
         tool(BULK_ASSIGN_TEST_RESULTS, bulk_assign_test_results),

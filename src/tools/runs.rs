@@ -27,6 +27,8 @@ pub struct RunLaunchArgs {
     pub test_plan_id: Option<i64>,
     /// With job_id: parameter values by parameter id (list_jobs shows ids and defaults), e.g. {"1": "release-2.4"}. Unnamed parameters keep their defaults.
     pub parameters: Option<std::collections::BTreeMap<String, String>>,
+    /// With job_id: environment sets to run in, one run each, as variable name to value, e.g. [{"Browser": "chrome"}, {"Browser": "firefox"}].
+    pub environments: Option<Vec<std::collections::BTreeMap<String, String>>>,
 }
 
 /// What started the tests of a new launch: a CI `job`, a `test_plan`, or `none` (an
@@ -277,9 +279,9 @@ const RUN_ALLURE_LAUNCH: Meta = Meta {
 async fn run_allure_launch(ctx: Ctx, a: RunLaunchArgs) -> Result<RunStarted, ToolError> {
     let name = required_text("launch_name", &a.launch_name, 255)?;
     let pid = ctx.project(a.project_id)?;
-    if a.parameters.is_some() && a.job_id.is_none() {
+    if (a.parameters.is_some() || a.environments.is_some()) && a.job_id.is_none() {
         return Err(ToolError::InvalidArgs(
-            "parameters are a CI job's: give them with job_id".into(),
+            "parameters and environments are a CI job's: give them with job_id".into(),
         ));
     }
     match (a.job_id, a.test_plan_id) {
@@ -306,6 +308,9 @@ async fn run_allure_launch(ctx: Ctx, a: RunLaunchArgs) -> Result<RunStarted, Too
             let mut body = json!({"launchName": name});
             if let Some(values) = &a.parameters {
                 body["parameters"] = json!(job_parameters(found, values)?);
+            }
+            if let Some(sets) = a.environments.as_deref().filter(|s| !s.is_empty()) {
+                body["envVarValueSets"] = env_sets(&ctx, sets).await?;
             }
             let answer = ctx
                 .client
@@ -458,6 +463,56 @@ fn job_parameters(
         slot.value = Some(value.clone());
     }
     Ok(out)
+}
+
+/// `envVarValueSets` from sets of variable name to value name, each value looked up
+/// (`GET /ev`, `GET /evv?envVarId=`); an unknown variable or value is refused with
+/// what exists, before anything runs.
+async fn env_sets(
+    ctx: &Ctx,
+    sets: &[std::collections::BTreeMap<String, String>],
+) -> Result<serde_json::Value, ToolError> {
+    use crate::allure::model::{EnvVar, EnvVarValue};
+    if sets.len() > 20 {
+        return Err(ToolError::InvalidArgs(
+            "at most 20 environment sets (each is a CI run)".into(),
+        ));
+    }
+    let vars: Vec<EnvVar> = ctx.client.get("/ev", &[]).await?;
+    let mut out = Vec::new();
+    for set in sets {
+        let mut values = Vec::new();
+        for (var, value) in set {
+            let Some(v) = vars
+                .iter()
+                .find(|v| v.name.eq_ignore_ascii_case(var.trim()))
+            else {
+                let names: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+                return Err(ToolError::InvalidArgs(format!(
+                    "no environment variable '{var}'; they are: {}",
+                    names.join(", ")
+                )));
+            };
+            let known: Vec<EnvVarValue> = ctx
+                .client
+                .get("/evv", &[("envVarId", v.id.to_string())])
+                .await?;
+            let Some(found) = known
+                .iter()
+                .find(|x| x.name.eq_ignore_ascii_case(value.trim()))
+            else {
+                let names: Vec<&str> = known.iter().map(|x| x.name.as_str()).collect();
+                return Err(ToolError::InvalidArgs(format!(
+                    "environment variable '{}' has no value '{value}'; it has: {}",
+                    v.name,
+                    names.join(", ")
+                )));
+            };
+            values.push(json!({"id": found.id, "name": found.name, "variable": {"id": v.id, "name": v.name}}));
+        }
+        out.push(json!({"values": values}));
+    }
+    Ok(json!(out))
 }
 
 /// What a wait reports while it waits: where each job run is, and what the launch holds

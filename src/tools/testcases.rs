@@ -8,7 +8,6 @@ use serde_json::json;
 
 use super::aql::{self, Entity};
 use super::custom_fields;
-use super::history::{GET_TEST_CASE_HISTORY, get_test_case_history};
 use super::render::{cut, link_pattern, time};
 use super::scenario::{self, StepInput};
 use super::testcase_bulk::{
@@ -281,7 +280,6 @@ pub fn tools() -> Vec<ToolDef> {
         tool(CREATE_TEST_CASE, create_test_case),
         tool(UPDATE_TEST_CASE, update_test_case),
         tool(DELETE_TEST_CASE, delete_test_case),
-        tool(GET_TEST_CASE_HISTORY, get_test_case_history),
         tool(BULK_SET_TEST_CASE_STATUS, bulk_set_test_case_status),
         tool(BULK_ADD_TEST_CASE_TAGS, bulk_add_test_case_tags),
         tool(BULK_REMOVE_TEST_CASE_TAGS, bulk_remove_test_case_tags),

@@ -119,6 +119,8 @@ fn contract() -> Vec<Entry> {
         entry!(IntegrationInfo, ["IntegrationInfoDto"]),
         entry!(Job, ["JobDto"]),
         entry!(JobParameter, ["JobParameterDto"]),
+        entry!(EnvVar, ["EnvVarDto"]),
+        entry!(EnvVarValue, ["EnvVarValueDto"]),
         entry!(ProjectField, ["CustomFieldProjectDto"]),
         entry!(CustomField, ["CustomFieldDto"]),
         entry!(

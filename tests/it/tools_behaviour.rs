@@ -2657,7 +2657,7 @@ async fn custom_fields_are_listed_and_set_by_name_through_the_v2_bulk_routes() {
     let r = s.call("list_project_custom_fields", json!({})).await;
     assert!(!is_error(&r), "{}", text(&r));
     assert!(
-        text(&r).contains("- Priority (required): High, Medium, Low"),
+        text(&r).contains("- Priority (field -3, required): High, Medium, Low"),
         "{}",
         text(&r)
     );

@@ -22,6 +22,48 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/api/job/{id}/run", post(run_job))
         .route("/api/jobrun/{id}", get(get_job_run))
         .route("/api/jobrun/{id}/rerun", post(rerun_job_run))
+        .route("/api/ev", get(env_vars))
+        .route("/api/evv", get(env_values))
+}
+
+/// An environment variable's id, name, and values (id, name).
+type EnvVarSeed = (i64, &'static str, &'static [(i64, &'static str)]);
+
+/// Environment variables (`EnvVarDto`) and their values: what a job can run against.
+const ENV: &[EnvVarSeed] = &[
+    (
+        1,
+        "Browser",
+        &[(11, "chrome"), (12, "firefox"), (13, "safari")],
+    ),
+    (2, "OS", &[(21, "linux"), (22, "windows")]),
+];
+
+/// `GET /api/ev`: every environment variable.
+async fn env_vars() -> Resp {
+    ok(Value::Array(
+        ENV.iter()
+            .map(|(id, name, _)| serde_json::json!({"id": id, "name": name}))
+            .collect(),
+    ))
+}
+
+/// `GET /api/evv?envVarId=`: a variable's values (`EnvVarValueDto`).
+async fn env_values(RawQuery(raw): RawQuery) -> Resp {
+    let q = Q::new(raw);
+    let var = match q.required_i64("envVarId", "/api/evv") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some((id, name, values)) = ENV.iter().find(|(id, _, _)| *id == var) else {
+        return ok(Value::Array(vec![]));
+    };
+    ok(Value::Array(
+        values
+            .iter()
+            .map(|(vid, v)| serde_json::json!({"id": vid, "name": v, "variable": {"id": id, "name": name}}))
+            .collect(),
+    ))
 }
 
 async fn list_jobs(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
@@ -71,25 +113,32 @@ async fn run_job(AxState(s): St, Path(id): Path<i64>, Json(body): Json<Value>) -
     );
     let v = launch_dto(&launch);
     d.launches.push(launch);
-    let rid = d.next_id();
-    d.job_runs.push(JobRunRec {
-        id: rid,
-        launch_id: lid,
-        name: format!("{} #{}", job.name, rid),
-        stage: "scheduled".into(),
-        status: "unknown".into(),
-        url: format!("{}{}", job.url, rid),
-        external_id: rid.to_string(),
-        created_date: now_ms(),
-        created_by: "api-token-user".into(),
-        job: IdName {
-            id: job.id,
-            name: job.name.clone(),
-        },
-        error_message: None,
-        finish_at: Some(now_ms() + job_ms),
-        only: None,
-    });
+    // One job run per environment set (at least one).
+    let sets = body
+        .get("envVarValueSets")
+        .and_then(Value::as_array)
+        .map_or(1, |a| a.len().max(1));
+    for _ in 0..sets {
+        let rid = d.next_id();
+        d.job_runs.push(JobRunRec {
+            id: rid,
+            launch_id: lid,
+            name: format!("{} #{}", job.name, rid),
+            stage: "scheduled".into(),
+            status: "unknown".into(),
+            url: format!("{}{}", job.url, rid),
+            external_id: rid.to_string(),
+            created_date: now_ms(),
+            created_by: "api-token-user".into(),
+            job: IdName {
+                id: job.id,
+                name: job.name.clone(),
+            },
+            error_message: None,
+            finish_at: Some(now_ms() + job_ms),
+            only: None,
+        });
+    }
     let mut r = ok(v);
     *r.status_mut() = axum::http::StatusCode::ACCEPTED;
     r
