@@ -554,11 +554,14 @@ pub struct ProjectIntegration {
     pub info: Option<IntegrationInfo>,
 }
 
-/// `IntegrationInfoDto`, as far as it is read: what kind of system it is.
+/// `IntegrationInfoDto`, as far as it is read: what kind of system it is and what it
+/// can do (`issue_sync`, `job_run`…).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct IntegrationInfo {
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub operations: Vec<String>,
 }
 
 /// `UserAccount` (`GET /api/account/me`): the token's own user.

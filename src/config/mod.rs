@@ -96,19 +96,18 @@ impl Config {
             sources,
         )?;
         let cors = cors_origins(cli.cors_allowed_origin.as_deref())?;
+        let explicit = cli.toolsets.as_ref().filter(|t| !t.0.is_empty());
         Ok(Config {
             upstream,
             log_level: cli.log_level,
             log_format: cli.log_format,
             default_project: cli.project_id.and_then(|p| p.0),
-            toolsets: cli
-                .toolsets
-                .clone()
-                .map(|t| t.0)
+            toolsets: explicit
+                .map(|t| t.0.clone())
                 .unwrap_or_else(Toolset::discoverable),
-            // An explicit ALLURE_TOOLSETS is the list; without it a session starts with the
-            // daily path unless dynamic toolsets are off.
-            initial_toolsets: match &cli.toolsets {
+            // An explicit ALLURE_TOOLSETS is the list; without it (or with `default`) a
+            // session starts with the daily path unless dynamic toolsets are off.
+            initial_toolsets: match explicit {
                 Some(t) => t.0.clone(),
                 None if cli.dynamic_toolsets => Toolset::defaults(),
                 None => Toolset::discoverable(),
@@ -289,6 +288,31 @@ mod tests {
             Upstream::Allure(a) => a,
             Upstream::Demo => panic!("expected a real upstream"),
         }
+    }
+
+    #[test]
+    fn toolsets_default_to_dynamic_and_an_explicit_list_is_fixed() {
+        let base = ["--base-url", "https://t.example.com/", "--token", "abc"];
+        let with = |extra: &[&str]| {
+            let mut args = base.to_vec();
+            args.extend_from_slice(extra);
+            let c = parse(&args).unwrap();
+            (c.toolsets, c.initial_toolsets)
+        };
+        let dynamic = (Toolset::discoverable(), Toolset::defaults());
+        // Unset, empty and `default` all mean the same: everything but raw, starting small.
+        assert_eq!(with(&[]), dynamic);
+        assert_eq!(with(&["--toolsets", "default"]), dynamic);
+        assert_eq!(with(&["--toolsets", ""]), dynamic);
+        assert_eq!(
+            with(&["--dynamic-toolsets", "false"]),
+            (Toolset::discoverable(), Toolset::discoverable())
+        );
+        let fixed = vec![Toolset::Projects, Toolset::Runs];
+        assert_eq!(
+            with(&["--toolsets", "runs,projects"]),
+            (fixed.clone(), fixed)
+        );
     }
 
     #[test]

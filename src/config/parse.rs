@@ -130,11 +130,15 @@ pub fn ip_addr(raw: &str) -> Result<IpAddr, Invalid> {
     })
 }
 
-/// The toolsets asked for (`ALLURE_TOOLSETS`).
+/// The toolsets asked for (`ALLURE_TOOLSETS`); empty for `default` (or an empty value),
+/// which means the same as not setting it.
 #[derive(Debug, Clone)]
 pub struct Toolsets(pub Vec<Toolset>);
 
 pub fn toolsets(raw: &str) -> Result<Toolsets, Invalid> {
+    if raw.trim().is_empty() || raw.trim().eq_ignore_ascii_case("default") {
+        return Ok(Toolsets(vec![]));
+    }
     Toolset::parse_list(Some(raw)).map(Toolsets).map_err(|e| {
         invalid(
             e,

@@ -24,8 +24,8 @@ pub fn tools() -> Vec<ToolDef> {
     ]
 }
 
-/// Fields read at most, and values shown per field.
-const MAX_FIELDS: usize = 30;
+/// Fields listed at most, and values shown per field.
+const MAX_FIELDS: usize = 50;
 const VALUES_SHOWN: usize = 25;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -57,6 +57,8 @@ pub struct FieldLine {
 pub struct FieldList {
     pub project_id: i64,
     pub fields: Vec<FieldLine>,
+    /// How many fields the project has (the first 50 are listed).
+    pub fields_total: i64,
 }
 
 impl Render for FieldList {
@@ -65,6 +67,13 @@ impl Render for FieldList {
             "Custom fields of project {} (update_test_case_custom_fields sets them by name):\n",
             self.project_id
         );
+        if self.fields_total > self.fields.len() as i64 {
+            s.push_str(&format!(
+                "(the first {} of {}; update_test_case_custom_fields finds any by name)\n",
+                self.fields.len(),
+                self.fields_total
+            ));
+        }
         for f in &self.fields {
             let more = f.values_total - f.values.len() as i64;
             s.push_str(&format!(
@@ -84,15 +93,21 @@ impl Render for FieldList {
     }
 }
 
-async fn project_fields(ctx: &Ctx, pid: i64) -> Result<Vec<ProjectField>, ToolError> {
+/// A project's fields (those whose name contains `query`, when given): the first
+/// [`MAX_FIELDS`], and how many there are.
+async fn project_fields(
+    ctx: &Ctx,
+    pid: i64,
+    query: Option<&str>,
+) -> Result<(Vec<ProjectField>, i64), ToolError> {
+    let mut q = vec![("page", "0".to_owned()), ("size", MAX_FIELDS.to_string())];
+    if let Some(name) = query {
+        q.push(("query", name.to_owned()));
+    }
     let page: Page<ProjectField> = ctx
-        .project_get(
-            &format!("/project/{pid}/cf"),
-            pid,
-            &[("page", "0".into()), ("size", MAX_FIELDS.to_string())],
-        )
+        .project_get(&format!("/project/{pid}/cf"), pid, &q)
         .await?;
-    Ok(page.content)
+    Ok((page.content, page.total_elements))
 }
 
 /// A field's values whose name contains `query` (all when empty).
@@ -125,7 +140,8 @@ const LIST_PROJECT_CUSTOM_FIELDS: Meta = Meta {
 async fn list_project_custom_fields(ctx: Ctx, a: FieldsArgs) -> Result<FieldList, ToolError> {
     let pid = ctx.project(a.project_id)?;
     let mut fields = Vec::new();
-    for f in project_fields(&ctx, pid).await? {
+    let (all, total) = project_fields(&ctx, pid, None).await?;
+    for f in all {
         let Some(id) = f.field_id() else { continue };
         let values = field_values(&ctx, pid, id, "", VALUES_SHOWN).await?;
         fields.push(FieldLine {
@@ -138,6 +154,7 @@ async fn list_project_custom_fields(ctx: Ctx, a: FieldsArgs) -> Result<FieldList
     }
     Ok(FieldList {
         project_id: pid,
+        fields_total: total,
         fields,
     })
 }
@@ -197,20 +214,27 @@ pub(super) async fn resolve(
     pid: i64,
     asked: &BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<(i64, Vec<i64>)>, ToolError> {
-    let fields = project_fields(ctx, pid).await?;
     let mut wanted: Vec<(i64, Vec<i64>)> = Vec::new();
     for (name, values) in asked {
-        let field = fields
+        // Looked up by name, so a project with many fields finds any of them.
+        let (found, _) = project_fields(ctx, pid, Some(name.trim())).await?;
+        let field = found
             .iter()
             .find(|f| f.display_name().eq_ignore_ascii_case(name.trim()))
-            .and_then(ProjectField::field_id)
-            .ok_or_else(|| {
-                let names: Vec<String> = fields.iter().map(ProjectField::display_name).collect();
-                ToolError::InvalidArgs(format!(
-                    "project {pid} has no custom field '{name}'; it has: {}",
-                    names.join(", ")
-                ))
-            })?;
+            .and_then(ProjectField::field_id);
+        let Some(field) = field else {
+            let (all, total) = project_fields(ctx, pid, None).await?;
+            let names: Vec<String> = all.iter().map(ProjectField::display_name).collect();
+            let more = if total > all.len() as i64 {
+                format!(" (the first {} of {total})", all.len())
+            } else {
+                String::new()
+            };
+            return Err(ToolError::InvalidArgs(format!(
+                "project {pid} has no custom field '{name}'; it has: {}{more}",
+                names.join(", ")
+            )));
+        };
         let mut ids = Vec::new();
         for v in values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
             ids.push(value_id(ctx, pid, field, name, v).await?);
@@ -233,6 +257,10 @@ pub(super) async fn apply(
         .client
         .post("/v2/test-case/bulk/cfv", json!({"selection": selection}))
         .await?;
+    let keep: Vec<i64> = wanted
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().copied())
+        .collect();
     let old: Vec<i64> = held
         .iter()
         .filter(|h| {
@@ -240,16 +268,9 @@ pub(super) async fn apply(
             wanted.iter().any(|(w, _)| Some(*w) == f)
         })
         .flat_map(|h| h.values.iter().map(|v| v.id))
+        .filter(|v| !keep.contains(v))
         .collect();
-    if !old.is_empty() {
-        let _: Option<serde_json::Value> = ctx
-            .client
-            .post(
-                "/v2/test-case/bulk/cfv/remove",
-                json!({"selection": selection, "ids": old}),
-            )
-            .await?;
-    }
+    // The new values first: a failure then leaves the old ones in place too, never none.
     let new: Vec<serde_json::Value> = wanted
         .iter()
         .flat_map(|(field, ids)| {
@@ -265,6 +286,21 @@ pub(super) async fn apply(
                 json!({"selection": selection, "cfv": new}),
             )
             .await?;
+    }
+    if !old.is_empty() {
+        let _: Option<serde_json::Value> = ctx
+            .client
+            .post(
+                "/v2/test-case/bulk/cfv/remove",
+                json!({"selection": selection, "ids": old}),
+            )
+            .await
+            .map_err(|e| {
+                ToolError::Other(format!(
+                    "the new values were added, but removing the old ones ({old:?}) failed: {}",
+                    ToolError::from(e)
+                ))
+            })?;
     }
     Ok(())
 }

@@ -181,10 +181,20 @@ async fn integration(ctx: &Ctx, project: i64, asked: Option<i64>) -> Result<i64,
             &[("page", "0".into()), ("size", "100".into())],
         )
         .await?;
+    // Issue trackers only: a project's CI integration (Jenkins, GitLab CI…) cannot hold
+    // an issue key. An instance that does not say what an integration can do is trusted.
+    let tracks_issues = |i: &ProjectIntegration| {
+        i.info.as_ref().is_none_or(|x| {
+            x.operations.is_empty()
+                || x.operations
+                    .iter()
+                    .any(|o| matches!(o.as_str(), "issue_sync" | "issue_suggest" | "issue_create"))
+        })
+    };
     let usable: Vec<&ProjectIntegration> = page
         .content
         .iter()
-        .filter(|i| !i.disabled.unwrap_or(false))
+        .filter(|i| !i.disabled.unwrap_or(false) && tracks_issues(i))
         .collect();
     let listed = || {
         usable

@@ -378,10 +378,20 @@ async fn link_defect_to_test_results(ctx: Ctx, a: LinkArgs) -> Result<LinkReport
         .iter()
         .all(|r| !matches!(r.outcome, LinkOutcome::Linked | LinkOutcome::AlreadyLinked))
     {
-        return Err(ToolError::InvalidArgs(format!(
-            "no result was linked. {}",
-            report.text()
-        )));
+        // The caller's ids are to blame only when every result was wrong; a failure of
+        // the server is not fixed by other arguments.
+        let wrong_ids = report
+            .results
+            .iter()
+            .all(|r| matches!(r.outcome, LinkOutcome::NotFound | LinkOutcome::OtherProject));
+        let what = format!("no result was linked. {}", report.text());
+        return Err(if wrong_ids {
+            ToolError::InvalidArgs(what)
+        } else {
+            ToolError::Other(format!(
+                "{what}Allure TestOps refused or failed; the reasons are above"
+            ))
+        });
     }
     Ok(report)
 }

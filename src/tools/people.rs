@@ -171,12 +171,14 @@ async fn find_users(ctx: Ctx, a: FindUsersArgs) -> Result<UserList, ToolError> {
 /// would silently assign a result to nobody. When users cannot be searched (no right
 /// to, an old instance) the name goes through unchecked, and the client is told.
 pub(super) async fn existing_user(ctx: &Ctx, username: &str) -> Result<String, ToolError> {
-    let q = [
-        ("query", username.to_owned()),
+    // The exact filter first (`username=`); a substring search would miss `qa` among
+    // `qa1`…`qa20`. The search then only finds what to suggest.
+    let exact = [
+        ("username", username.to_owned()),
         ("page", "0".to_owned()),
         ("size", "10".to_owned()),
     ];
-    let found = match ctx.client.get::<Page<User>>("/user/suggest", &q).await {
+    let found = match ctx.client.get::<Page<User>>("/user/suggest", &exact).await {
         Ok(page) => page.content,
         Err(e) => {
             ctx.scope.note(
@@ -186,13 +188,27 @@ pub(super) async fn existing_user(ctx: &Ctx, username: &str) -> Result<String, T
             return Ok(username.to_owned());
         }
     };
-    if let Some(u) = found
+    if let Some(u) = found.iter().find(|u| u.username == username) {
+        return Ok(u.username.clone());
+    }
+    let q = [
+        ("query", username.to_owned()),
+        ("page", "0".to_owned()),
+        ("size", "10".to_owned()),
+    ];
+    let similar = ctx
+        .client
+        .get::<Page<User>>("/user/suggest", &q)
+        .await
+        .map(|p| p.content)
+        .unwrap_or_default();
+    if let Some(u) = similar
         .iter()
         .find(|u| u.username.eq_ignore_ascii_case(username))
     {
         return Ok(u.username.clone());
     }
-    let closest: Vec<String> = found
+    let closest: Vec<String> = similar
         .into_iter()
         .take(5)
         .map(|u| UserLine::from(u).label())

@@ -240,15 +240,24 @@ impl Registry {
             .copied()
             .filter(|s| allowed.contains(s))
             .collect();
-        let mut catalogue: Vec<(Toolset, Vec<&'static str>)> = Vec::new();
+        // Every allowed toolset, with the tools it offers here: one whose tools all write
+        // is listed empty in read-only mode, so a model is told why it has nothing.
+        let mut catalogue: Vec<(Toolset, Vec<&'static str>)> = allowed
+            .iter()
+            .filter(|s| **s != Toolset::Discovery)
+            .map(|s| (*s, Vec::new()))
+            .collect();
+        catalogue.sort_by_key(|(s, _)| *s);
+        catalogue.dedup_by_key(|(s, _)| *s);
         for t in &tools {
-            match catalogue.iter_mut().find(|(s, _)| *s == t.toolset) {
-                Some((_, names)) => names.push(t.name),
-                None => catalogue.push((t.toolset, vec![t.name])),
+            if let Some((_, names)) = catalogue.iter_mut().find(|(s, _)| *s == t.toolset) {
+                names.push(t.name);
             }
         }
-        catalogue.sort_by_key(|(s, _)| *s);
-        if catalogue.iter().any(|(s, _)| !initial.contains(s)) {
+        if catalogue
+            .iter()
+            .any(|(s, names)| !initial.contains(s) && !names.is_empty())
+        {
             tools.extend(discovery);
         } else {
             hidden.extend(discovery.iter().map(|t| (t.name, Hidden::Fixed)));

@@ -236,20 +236,8 @@ async fn rerun_failed_tests(ctx: Ctx, a: RerunFailedArgs) -> Result<RerunStarted
         let answer = ctx.client.post_empty(&format!("/launch/{id}/reopen")).await;
         ctx.explain(Subject::Launch(id), answer).await?;
     }
-    // The newest run of each job: the one whose results the launch shows.
-    let mut newest: Vec<&JobRun> = Vec::new();
-    for r in &runs {
-        let job = r.job.as_ref().map(|j| j.id);
-        match newest
-            .iter_mut()
-            .find(|n| n.job.as_ref().map(|j| j.id) == job)
-        {
-            Some(n) if n.id < r.id => *n = r,
-            Some(_) => {}
-            None => newest.push(r),
-        }
-    }
-    for r in &newest {
+    let mut started = Vec::new();
+    for r in latest_batch(&runs) {
         // Answered 202 with no body: what runs is read back below.
         let answer = ctx
             .client
@@ -258,7 +246,26 @@ async fn rerun_failed_tests(ctx: Ctx, a: RerunFailedArgs) -> Result<RerunStarted
                 json!({ "rql": aql }),
             )
             .await;
-        ctx.explain(Subject::JobRun(r.id), answer).await?;
+        if let Err(e) = ctx.explain(Subject::JobRun(r.id), answer).await {
+            // Say what already happened, so a second call does not start it twice.
+            let mut done = Vec::new();
+            if l.closed {
+                done.push(format!("launch #{id} was reopened"));
+            }
+            if !started.is_empty() {
+                done.push(format!("reruns of job runs {started:?} were started"));
+            }
+            let done = if done.is_empty() {
+                "nothing was started".to_owned()
+            } else {
+                done.join(" and ")
+            };
+            return Err(ToolError::Other(format!(
+                "rerunning job run #{} failed: {e}. Before that, {done}; get_launch_job_runs shows what is going",
+                r.id
+            )));
+        }
+        started.push(r.id);
     }
     let after = job_runs(&ctx, id).await?;
     Ok(RerunStarted {
@@ -275,9 +282,66 @@ async fn rerun_failed_tests(ctx: Ctx, a: RerunFailedArgs) -> Result<RerunStarted
     })
 }
 
+/// The job runs whose results a launch shows: for each job, its newest run and the runs
+/// started with it (a run with several environment sets starts one job run per set, all
+/// at once). Older runs of a job were superseded by a later rerun and are left alone.
+/// "With it" is within a minute: a rerun can only start after its run has finished.
+fn latest_batch(runs: &[JobRun]) -> Vec<&JobRun> {
+    const BATCH_MS: i64 = 60_000;
+    let mut out: Vec<&JobRun> = Vec::new();
+    for r in runs {
+        let job = r.job.as_ref().map(|j| j.id);
+        let newest = runs
+            .iter()
+            .filter(|x| x.job.as_ref().map(|j| j.id) == job)
+            .max_by_key(|x| (x.created_date, x.id));
+        let Some(newest) = newest else { continue };
+        let with_newest = match (r.created_date, newest.created_date) {
+            (Some(a), Some(b)) => b - a <= BATCH_MS,
+            _ => r.id == newest.id,
+        };
+        if with_newest {
+            out.push(r);
+        }
+    }
+    out
+}
+
 /// The newest job run of `job` that has not finished, if any.
 fn running_of(runs: &[JobRun], job: Option<i64>) -> Option<&JobRun> {
     runs.iter()
         .filter(|r| !done_stage(r.stage.as_deref()) && r.job.as_ref().map(|j| j.id) == job)
         .max_by_key(|r| r.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: i64, job: i64, created: i64) -> JobRun {
+        serde_json::from_value(
+            json!({"id": id, "job": {"id": job}, "createdDate": created, "stage": "finished"}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_latest_batch_is_each_jobs_newest_run_and_those_started_with_it() {
+        let hour = 3_600_000;
+        let runs = [
+            run(1, 7, 0),          // superseded by the rerun below
+            run(2, 7, hour),       // a rerun, with two environment sets
+            run(3, 7, hour + 500), // the other environment set
+            run(4, 8, 10),         // another job's only run
+        ];
+        let ids: Vec<i64> = latest_batch(&runs).iter().map(|r| r.id).collect();
+        assert_eq!(ids, [2, 3, 4]);
+        // Without dates, the newest run of each job alone.
+        let undated: Vec<JobRun> = [(5, 7), (6, 7)]
+            .iter()
+            .map(|(id, job)| serde_json::from_value(json!({"id": id, "job": {"id": job}})).unwrap())
+            .collect();
+        let ids: Vec<i64> = latest_batch(&undated).iter().map(|r| r.id).collect();
+        assert_eq!(ids, [6]);
+    }
 }

@@ -119,6 +119,13 @@ pub(super) async fn launches(
             )
             .await?;
         let more = p.claims_more() && !p.content.is_empty();
+        // A launch list without job runs (`PageLaunchDto` rather than previews) cannot be
+        // filtered by job: say so, rather than that no launch matched.
+        if filter.job_id.is_some() && p.content.iter().any(|l| l.jobs.is_none()) {
+            return Err(ToolError::InvalidArgs(
+                "this Allure TestOps instance lists launches without their job runs, so they cannot be filtered by job_id; filter by launch_name or tag instead".into(),
+            ));
+        }
         for l in p.content {
             if since.is_some_and(|s| l.created_date.is_some_and(|c| c < s)) {
                 return Ok(kept);

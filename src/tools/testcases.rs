@@ -422,8 +422,13 @@ async fn create_test_case(ctx: Ctx, a: CreateArgs) -> Result<Done, ToolError> {
     let tc = ctx.explain(Subject::Project(pid), answer).await?;
     if !fields.is_empty() {
         custom_fields::apply(&ctx, pid, tc.id, &fields).await.map_err(|e| {
+            let steps = if total > 0 {
+                format!(" and without its {total} step(s) (update_test_case with manual_scenario writes them)")
+            } else {
+                String::new()
+            };
             ToolError::Other(format!(
-                "{e}. Test case #{} was created without its custom fields; update_test_case_custom_fields sets them",
+                "{e}. Test case #{} was created without its custom fields (update_test_case_custom_fields sets them){steps}",
                 tc.id
             ))
         })?;
@@ -498,6 +503,23 @@ async fn update_test_case(ctx: Ctx, a: UpdateArgs) -> Result<Done, ToolError> {
             json!(custom_fields::layer_id(&ctx, layer).await?),
         );
     }
+    // Custom field names are resolved before anything is written: that needs the case's
+    // project, read first.
+    let wanted = match fields_asked {
+        Some(asked) => {
+            let tc: TestCase = ctx
+                .client
+                .get(&format!("/testcase/{id}"), &[])
+                .await
+                .map_err(|e| ToolError::case_not_found(e, id))?;
+            let pid = match tc.project_id {
+                Some(p) => p,
+                None => ctx.project(None)?,
+            };
+            Some((pid, custom_fields::resolve(&ctx, pid, asked).await?))
+        }
+        None => None,
+    };
     let mut fields = body.keys().cloned().collect::<Vec<_>>();
     let tc: TestCase = if body.is_empty() {
         ctx.client.get(&format!("/testcase/{id}"), &[]).await
@@ -507,13 +529,8 @@ async fn update_test_case(ctx: Ctx, a: UpdateArgs) -> Result<Done, ToolError> {
             .await
     }
     .map_err(|e| ToolError::case_not_found(e, id))?;
-    if let Some(asked) = fields_asked {
-        let pid = match tc.project_id {
-            Some(p) => p,
-            None => ctx.project(None)?,
-        };
-        let wanted = custom_fields::resolve(&ctx, pid, asked).await?;
-        custom_fields::apply(&ctx, pid, id, &wanted).await?;
+    if let Some((pid, wanted)) = &wanted {
+        custom_fields::apply(&ctx, *pid, id, wanted).await?;
         fields.push("custom fields".into());
     }
     if let (Some(steps), Some(total)) = (steps, total) {

@@ -99,12 +99,16 @@ impl Render for ToolsetList {
     fn text(&self) -> String {
         let mut s = String::from("Toolsets (enable_toolset turns one on):\n");
         for t in &self.toolsets {
+            let tools = if t.tools.is_empty() {
+                "none here (they all change TestOps; the server is read-only)".to_owned()
+            } else {
+                t.tools.join(", ")
+            };
             s.push_str(&format!(
-                "- {} [{}]: {}. Tools: {}\n",
+                "- {} [{}]: {}. Tools: {tools}\n",
                 t.name,
                 if t.enabled { "on" } else { "off" },
                 t.description,
-                t.tools.join(", ")
             ));
         }
         s
@@ -173,6 +177,15 @@ async fn enable_toolset(ctx: Ctx, args: EnableToolsetArgs) -> Result<Enabled, To
     }
     let mut asked = Vec::new();
     for name in &args.toolsets {
+        let empty = Toolset::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(name.trim()))
+            .filter(|t| session.catalogue.tools_of(*t).is_some_and(<[_]>::is_empty));
+        if empty.is_some() {
+            return Err(ToolError::InvalidArgs(format!(
+                "every tool of toolset '{name}' changes TestOps, and this server is read-only (ALLURE_READ_ONLY)"
+            )));
+        }
         let set = Toolset::ALL
             .into_iter()
             .find(|t| t.name().eq_ignore_ascii_case(name.trim()))

@@ -1929,9 +1929,32 @@ async fn whoami_and_find_users_name_people_and_an_unknown_assignee_is_refused() 
         )
         .await;
     assert!(!is_error(&r), "{}", text(&r));
+    // A short username among many that contain it is still found (the exact filter).
+    fake.with_data(|d| {
+        // (They sort before it, so a substring search's first page would not show it.)
+        for n in [
+            "qa", "aqa1", "aqa2", "aqa3", "aqa4", "aqa5", "aqa6", "aqa7", "aqa8", "aqa9", "aqa10",
+            "aqa11",
+        ] {
+            let mut u = d.users[0].clone();
+            u.username = n.into();
+            u.id = 100 + d.users.len() as i64;
+            d.users.push(u);
+        }
+    });
+    let r = s
+        .call(
+            "assign_test_result",
+            json!({"test_result_id": result, "username": "qa"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
     let sent: Value =
         serde_json::from_str(&fake.requests_to("POST", "/testresult/*/assign")[0].body).unwrap();
     assert_eq!(sent, json!({"username": "alice"}));
+    let sent: Value =
+        serde_json::from_str(&fake.requests_to("POST", "/testresult/*/assign")[1].body).unwrap();
+    assert_eq!(sent, json!({"username": "qa"}));
     s.stop().await;
 }
 
@@ -2212,6 +2235,20 @@ async fn a_test_case_is_created_with_nested_steps_and_expected_results_and_read_
         1
     );
 
+    // An unknown custom field stops the whole update before anything is written.
+    let patches = fake.requests_to("PATCH", "/testcase/*").len();
+    let r = s
+        .call(
+            "update_test_case",
+            json!({"test_case_id": id, "name": "Renamed", "custom_fields": {"Owner": ["x"]}}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("no custom field 'Owner'"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(fake.requests_to("PATCH", "/testcase/*").len(), patches);
     // Bad steps are refused before anything is written.
     let before = fake.requests().len();
     for bad in [

@@ -189,6 +189,16 @@ async fn read_only_mode_wins_over_enabling() {
     let names = s.names().await;
     assert!(names.contains(&"get_test_case".to_owned()));
     assert!(!names.contains(&"delete_test_case".to_owned()));
+    // A toolset whose tools all write says so, rather than blaming ALLURE_TOOLSETS.
+    let r = s
+        .call("enable_toolset", json!({"toolsets": ["triage"]}))
+        .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(
+        common::text(&r).contains("read-only (ALLURE_READ_ONLY)"),
+        "{}",
+        common::text(&r)
+    );
     // Called by name, a write is still refused (a protocol error, as for any hidden tool).
     let mut p = CallToolRequestParams::new("delete_test_case");
     p = p.with_arguments(json!({"test_case_id": 1}).as_object().unwrap().clone());

@@ -38,11 +38,13 @@ pub struct IntegrationRec {
     pub project_ids: Vec<i64>,
 }
 
-/// Project 1 has one issue tracker, project 2 two, the others none.
+/// Project 1 has one issue tracker and a CI server, project 2 two trackers, the others
+/// none.
 pub(crate) fn seed() -> Vec<IntegrationRec> {
     [
         (1, "Jira", "jira", vec![1, 2]),
         (2, "YouTrack", "youtrack", vec![2]),
+        (3, "Jenkins", "jenkins", vec![1]),
     ]
     .into_iter()
     .map(|(id, name, kind, projects)| IntegrationRec {
@@ -111,7 +113,7 @@ async fn link_issue(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
     if !d
         .integrations
         .iter()
-        .any(|i| i.id == integration && i.project_ids.contains(&pid))
+        .any(|i| i.id == integration && i.project_ids.contains(&pid) && i.kind != "jenkins")
     {
         return not_found("Integration", integration, &path);
     }
@@ -242,7 +244,15 @@ async fn integrations(AxState(s): St, Path(pid): Path<i64>, RawQuery(raw): RawQu
         .integrations
         .iter()
         .filter(|i| i.project_ids.contains(&pid))
-        .map(|i| json!({"id": i.id, "name": i.name, "projectId": pid, "disabled": false, "info": {"name": i.name, "type": i.kind}}))
+        .map(|i| {
+            let operations = if i.kind == "jenkins" {
+                json!(["job_run", "job_sync"])
+            } else {
+                json!(["issue_create", "issue_suggest", "issue_sync"])
+            };
+            json!({"id": i.id, "name": i.name, "projectId": pid, "disabled": false,
+                   "info": {"name": i.name, "type": i.kind, "operations": operations}})
+        })
         .collect();
     ok(page(items, &q, false))
 }

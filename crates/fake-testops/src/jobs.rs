@@ -102,6 +102,43 @@ async fn run_job(AxState(s): St, Path(id): Path<i64>, Json(body): Json<Value>) -
     let Some(job) = d.jobs.iter().find(|j| j.id == id).cloned() else {
         return not_found("Job", id, &path);
     };
+    // `JobParameterDto` needs its `id`, one of the job's; an environment value must be one
+    // of its variable's.
+    for p in body
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(pid) = p.get("id").and_then(Value::as_i64) else {
+            return error_response(400, "parameters[].id: must not be null", &path);
+        };
+        if !job.parameters.iter().any(|x| x["id"].as_i64() == Some(pid)) {
+            return not_found("Job parameter", pid, &path);
+        }
+    }
+    for set in body
+        .get("envVarValueSets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for v in set["values"].as_array().into_iter().flatten() {
+            let (Some(vid), Some(var)) = (v["id"].as_i64(), v["variable"]["id"].as_i64()) else {
+                return error_response(
+                    400,
+                    "envVarValueSets[].values[]: id and variable.id must not be null",
+                    &path,
+                );
+            };
+            let known = ENV
+                .iter()
+                .any(|(id, _, values)| *id == var && values.iter().any(|(x, _)| *x == vid));
+            if !known {
+                return not_found("Environment variable value", vid, &path);
+            }
+        }
+    }
     let lid = d.next_id();
     let launch = LaunchRec::new(
         lid,

@@ -65,15 +65,19 @@ async fn me(AxState(s): St) -> Resp {
     }))
 }
 
-/// `GET /api/user/suggest?query=` as `PageUserSuggestDto`: users whose username or name
-/// contains the query, case-insensitive; sorted by username.
+/// `GET /api/user/suggest?query=&username=` as `PageUserSuggestDto`: users whose
+/// username or name contains the query, case-insensitive, and whose username is one of
+/// `username` when given; sorted by username.
 async fn suggest(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
     let q = Q::new(raw);
     let query = q.get("query").unwrap_or("").to_lowercase();
+    // `username` filters by exact usernames (repeatable).
+    let exact = q.all("username");
     let d = s.data();
     let mut users: Vec<_> = d
         .users
         .iter()
+        .filter(|u| exact.is_empty() || exact.iter().any(|x| *x == u.username))
         .filter(|u| {
             [&u.username, &u.first_name, &u.last_name]
                 .iter()
