@@ -77,14 +77,10 @@ impl fmt::Display for Verdict {
 impl Render for History {
     fn text(&self) -> String {
         let mut s = format!(
-            "History of test result #{}: {} earlier runs, verdict {}, {} flips, pass rate {}\n",
+            "History of test result #{}: {} earlier runs, {}\n",
             self.test_result_id,
             self.runs.len(),
-            self.verdict,
-            self.flips,
-            self.pass_rate
-                .map(|p| format!("{p}%"))
-                .unwrap_or_else(|| "n/a".into())
+            verdict(self.verdict, self.flips, self.pass_rate)
         );
         for r in &self.runs {
             s.push_str(&format!(
@@ -119,17 +115,19 @@ pub struct CaseHistory {
     pub verdict: Verdict,
 }
 
+/// `verdict flaky, 3 flips, pass rate 50%`.
+fn verdict(verdict: Verdict, flips: usize, pass_rate: Option<f64>) -> String {
+    let rate = pass_rate.map_or_else(|| "n/a".to_owned(), |p| format!("{p}%"));
+    format!("verdict {verdict}, {flips} flips, pass rate {rate}")
+}
+
 impl Render for CaseHistory {
     fn text(&self) -> String {
         let mut s = format!(
-            "Runs of test case #{}: {} read, verdict {}, {} flips, pass rate {}\n",
+            "Runs of test case #{}: {} read, {}\n",
             self.test_case_id,
             self.runs.len(),
-            self.verdict,
-            self.flips,
-            self.pass_rate
-                .map(|p| format!("{p}%"))
-                .unwrap_or_else(|| "n/a".into())
+            verdict(self.verdict, self.flips, self.pass_rate)
         );
         for r in &self.runs {
             s.push_str(&r.line());

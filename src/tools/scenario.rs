@@ -293,8 +293,9 @@ const GET_TEST_CASE_SCENARIO: Meta = Meta {
     access: Access::Read,
 };
 
-async fn get_test_case_scenario(ctx: Ctx, a: ScenarioArgs) -> Result<ScenarioView, ToolError> {
-    let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
+/// A test case and its steps as a tree, read together.
+pub async fn read_case(ctx: &Ctx, id: i64) -> Result<(TestCase, Vec<StepView>), ToolError> {
+    let id = positive_id("test_case_id", id, "list_test_cases shows ids")?;
     let (tp, sp) = (format!("/testcase/{id}"), format!("/testcase/{id}/step"));
     let (tc, sc) = tokio::join!(
         ctx.client.get::<TestCase>(&tp, &[]),
@@ -306,6 +307,11 @@ async fn get_test_case_scenario(ctx: Ctx, a: ScenarioArgs) -> Result<ScenarioVie
         .await?
         .map(|s| nested(&s))
         .unwrap_or_default();
+    Ok((tc, steps))
+}
+
+async fn get_test_case_scenario(ctx: Ctx, a: ScenarioArgs) -> Result<ScenarioView, ToolError> {
+    let (tc, steps) = read_case(&ctx, a.test_case_id).await?;
     Ok(ScenarioView {
         url: super::testcases::case_url(&ctx, tc.project_id, tc.id),
         test_case_id: tc.id,

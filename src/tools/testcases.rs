@@ -19,7 +19,7 @@ use super::{
     positive_id, required_text, tool,
 };
 use crate::allure::Page;
-use crate::allure::model::{Scenario, TestCase};
+use crate::allure::model::TestCase;
 
 pub fn case_url(ctx: &Ctx, project: Option<i64>, id: i64) -> String {
     match project {
@@ -194,9 +194,8 @@ impl Render for CaseDetails {
 }
 
 /// The steps of a normalised scenario, in order, depth-first.
-fn scenario_steps(sc: &Scenario) -> Vec<CaseStep> {
-    let tree = scenario::nested(sc);
-    scenario::flattened(&tree)
+fn scenario_steps(tree: &[scenario::StepView]) -> Vec<CaseStep> {
+    scenario::flattened(tree)
         .into_iter()
         .map(|(number, st)| CaseStep {
             number,
@@ -349,18 +348,8 @@ const GET_TEST_CASE: Meta = Meta {
 };
 
 async fn get_test_case(ctx: Ctx, a: CaseIdArgs) -> Result<CaseDetails, ToolError> {
-    let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
-    let (tp, sp) = (format!("/testcase/{id}"), format!("/testcase/{id}/step"));
-    let (tc, sc) = tokio::join!(
-        ctx.client.get::<TestCase>(&tp, &[]),
-        ctx.client.get::<Option<Scenario>>(&sp, &[])
-    );
-    let tc = tc.map_err(|e| ToolError::case_not_found(e, id))?;
-    let steps = ctx
-        .explain(Subject::TestCase(id), sc)
-        .await?
-        .map(|s| scenario_steps(&s))
-        .unwrap_or_default();
+    let (tc, tree) = scenario::read_case(&ctx, a.test_case_id).await?;
+    let steps = scenario_steps(&tree);
     Ok(CaseDetails {
         url: case_url(&ctx, tc.project_id, tc.id),
         id: tc.id,
