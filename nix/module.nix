@@ -104,7 +104,12 @@ in
             type = types.nullOr types.str;
             default = null;
             example = "projects,launches,results";
-            description = "Toolsets to offer, comma-separated, or `all`; default: all but raw.";
+            description = "Toolsets to offer, comma-separated, or `all`, all listed from the start; default: all but raw, sessions starting with the daily ones and turning on the rest (enable_toolset).";
+          };
+          ALLURE_DYNAMIC_TOOLSETS = mkOption {
+            type = types.bool;
+            default = true;
+            description = "Without ALLURE_TOOLSETS: start sessions with the daily toolsets; false lists every tool at once (for clients that ignore notifications/tools/list_changed).";
           };
         };
       };
