@@ -13,8 +13,8 @@ use axum::extract::{Path, RawQuery, State as AxState};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::data::Dataset;
-use super::http::{Q, Resp, empty, json_body, not_found, ok, page, selected};
+use super::http::{Q, Resp, empty, json_body, not_found, ok, page};
+use super::testcases::selection;
 use super::{State, error_response};
 
 type St = AxState<Arc<State>>;
@@ -139,25 +139,6 @@ async fn values(AxState(s): St, Path(pid): Path<i64>, RawQuery(raw): RawQuery) -
     ok(page(items, &q, false))
 }
 
-/// The selected test cases of a `TestCaseBulkDtoV2`-shaped body, or the 400.
-fn cases(d: &Dataset, b: &Value, path: &str) -> Result<Vec<i64>, Resp> {
-    let sel = &b["selection"];
-    let Some(pid) = sel["projectId"].as_i64() else {
-        return Err(error_response(
-            400,
-            "selection.projectId: must not be null",
-            path,
-        ));
-    };
-    let all: Vec<i64> = d
-        .test_cases
-        .iter()
-        .filter(|t| t.project_id == pid && !t.deleted)
-        .map(|t| t.id)
-        .collect();
-    Ok(selected(sel, "testCasesInclude", &all))
-}
-
 async fn case_values(AxState(s): St, body: Bytes) -> Resp {
     let path = "/api/v2/test-case/bulk/cfv";
     let b = match json_body(&body, path) {
@@ -165,7 +146,7 @@ async fn case_values(AxState(s): St, body: Bytes) -> Resp {
         Err(r) => return r,
     };
     let d = s.data();
-    let ids = match cases(&d, &b, path) {
+    let ids = match selection(&d, &b, path) {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -200,7 +181,7 @@ async fn add(AxState(s): St, body: Bytes) -> Resp {
         Err(r) => return r,
     };
     let mut d = s.data();
-    let ids = match cases(&d, &b, path) {
+    let ids = match selection(&d, &b, path) {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -238,7 +219,7 @@ async fn remove(AxState(s): St, body: Bytes) -> Resp {
         Err(r) => return r,
     };
     let mut d = s.data();
-    let ids = match cases(&d, &b, path) {
+    let ids = match selection(&d, &b, path) {
         Ok(c) => c,
         Err(r) => return r,
     };

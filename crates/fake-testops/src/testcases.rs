@@ -277,8 +277,9 @@ async fn v1_noop() -> Resp {
     empty(204)
 }
 
-/// Test cases a `TestCaseSelectionDtoV2` selects; `Err` is the 400/404 answer.
-fn selection(s: &State, b: &Value, path: &str) -> Result<Vec<i64>, Resp> {
+/// Test cases the `selection` (`TestCaseSelectionDtoV2`) of a bulk body selects; `Err`
+/// is the 400/404 answer.
+pub(crate) fn selection(d: &super::data::Dataset, b: &Value, path: &str) -> Result<Vec<i64>, Resp> {
     let sel = &b["selection"];
     let Some(pid) = sel["projectId"].as_i64() else {
         return Err(error_response(
@@ -287,7 +288,6 @@ fn selection(s: &State, b: &Value, path: &str) -> Result<Vec<i64>, Resp> {
             path,
         ));
     };
-    let d = s.data();
     if !d.projects.iter().any(|p| p.id == pid) {
         return Err(not_found("Project", pid, path));
     }
@@ -316,7 +316,7 @@ async fn bulk_status(AxState(s): St, body: Bytes) -> Resp {
             path,
         );
     };
-    let ids = match selection(&s, &b, path) {
+    let ids = match selection(&s.data(), &b, path) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -347,7 +347,7 @@ async fn bulk_tag_add(AxState(s): St, body: Bytes) -> Resp {
     if names.is_empty() {
         return error_response(400, "tags: must not be empty", path);
     }
-    let ids = match selection(&s, &b, path) {
+    let ids = match selection(&s.data(), &b, path) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -379,7 +379,7 @@ async fn bulk_tag_remove(AxState(s): St, body: Bytes) -> Resp {
     if tag_ids.is_empty() {
         return error_response(400, "ids: must not be empty", path);
     }
-    let ids = match selection(&s, &b, path) {
+    let ids = match selection(&s.data(), &b, path) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -399,7 +399,7 @@ async fn run_existing(AxState(s): St, body: Bytes) -> Resp {
     let Some(lid) = b["launchId"].as_i64() else {
         return error_response(400, "launchId: must not be null", path);
     };
-    let ids = match selection(&s, &b, path) {
+    let ids = match selection(&s.data(), &b, path) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -440,7 +440,7 @@ async fn run_new(AxState(s): St, body: Bytes) -> Resp {
     if name.is_empty() {
         return error_response(400, "launchName: must not be blank", path);
     }
-    let ids = match selection(&s, &b, path) {
+    let ids = match selection(&s.data(), &b, path) {
         Ok(i) => i,
         Err(r) => return r,
     };
