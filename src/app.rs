@@ -9,8 +9,12 @@ use std::sync::Arc;
 
 use crate::config::{Config, SecretSources, Upstream};
 use crate::security::auth::TokenSet;
+use crate::security::oauth::OAuth;
+use crate::security::permissions::Permissions;
+use crate::security::tls::Certificate;
 use crate::server::AllureMcp;
 use crate::tools::{Ctx, Registry};
+use std::sync::RwLock;
 
 /// Errors while starting or running the app.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +34,9 @@ pub enum AppError {
     Exposed(String),
     #[error("the socket from systemd is unusable: {0}")]
     Socket(std::io::Error),
+    /// The certificate, its key or the OAuth client could not be set up.
+    #[error("{0}")]
+    Tls(String),
 }
 
 impl AppError {
@@ -38,7 +45,7 @@ impl AppError {
     pub fn is_configuration(&self) -> bool {
         matches!(
             self,
-            AppError::Exposed(_) | AppError::Allure(AllureError::Setup(_))
+            AppError::Exposed(_) | AppError::Tls(_) | AppError::Allure(AllureError::Setup(_))
         )
     }
 }
@@ -143,13 +150,24 @@ pub async fn run(config: Config, activated: Option<std::net::TcpListener>) -> Re
         {
             return Err(AppError::Exposed(problem.to_string()));
         }
+        if !addr.ip().is_loopback() && cfg.tls.is_none() && cfg.trusted_proxies.is_empty() {
+            tracing::warn!(%addr, "serving plain HTTP beyond loopback: bearer tokens cross the network in clear; set TLS_CERT_FILE and TLS_KEY_FILE, or put a TLS proxy in front (TRUSTED_PROXIES)");
+        }
         let tokens = Arc::new(TokenSet::new(&cfg.tokens));
-        tokio::spawn(reload_on_hangup(built.client.clone(), tokens.clone()));
+        let access = Access::new(&cfg)?;
+        tokio::spawn(reload_on_hangup(
+            built.client.clone(),
+            tokens.clone(),
+            access.clone(),
+        ));
         let services = crate::transport::http::Services {
             server: built.server,
             metrics: built.metrics,
             tokens,
             upstream: Arc::new(built.client),
+            tls: access.tls,
+            oauth: access.oauth,
+            permissions: access.permissions,
         };
         crate::transport::http::serve(
             listener,
@@ -169,9 +187,63 @@ pub async fn run(config: Config, activated: Option<std::net::TcpListener>) -> Re
     Ok(())
 }
 
-/// SIGHUP: re-read the credentials (Allure token, MCP tokens) and the log level, without
-/// dropping a connection or a session. A bad new configuration keeps the old one.
-async fn reload_on_hangup(client: AllureClient, tokens: Arc<TokenSet>) {
+/// What decides who may use the HTTP transport beyond the static tokens: the TLS
+/// certificate, the OAuth resource server and the permissions table.
+#[derive(Clone)]
+struct Access {
+    tls: Option<Arc<Certificate>>,
+    oauth: Option<Arc<OAuth>>,
+    permissions: Arc<RwLock<Permissions>>,
+}
+
+impl Access {
+    fn new(cfg: &crate::config::HttpConfig) -> Result<Access, AppError> {
+        let tls = match &cfg.tls {
+            Some(files) => {
+                Some(Certificate::load(files.clone()).map_err(|e| AppError::Tls(e.to_string()))?)
+            }
+            None => None,
+        };
+        let oauth = match &cfg.oauth {
+            Some(settings) => {
+                let oauth = OAuth::new(settings.clone()).map_err(AppError::Tls)?;
+                // Keys fetched before the first client needs them; a provider that is
+                // away now is asked again when a token comes.
+                let warm = oauth.clone();
+                tokio::spawn(async move {
+                    for r in warm.warm().await {
+                        if let Err(e) = r {
+                            tracing::warn!(error = %e, "OAuth: no signing keys yet");
+                        }
+                    }
+                });
+                Some(oauth)
+            }
+            None => None,
+        };
+        Ok(Access {
+            tls,
+            oauth,
+            permissions: Arc::new(RwLock::new(cfg.permissions.clone())),
+        })
+    }
+
+    /// Applies a reloaded configuration: the permissions table, and the certificate
+    /// (new handshakes only; a pair that does not load keeps the running one).
+    fn reload(&self, cfg: &crate::config::HttpConfig) -> Result<(), String> {
+        if let (Some(cert), Some(files)) = (&self.tls, &cfg.tls) {
+            cert.reload(files.clone())
+                .map_err(|e| format!("TLS certificate not reloaded: {e}"))?;
+        }
+        *self.permissions.write().unwrap_or_else(|e| e.into_inner()) = cfg.permissions.clone();
+        Ok(())
+    }
+}
+
+/// SIGHUP: re-read the credentials (Allure token, MCP tokens, the TLS certificate), the
+/// permissions and the log level, without dropping a connection or a session. A bad new
+/// configuration keeps the old one.
+async fn reload_on_hangup(client: AllureClient, tokens: Arc<TokenSet>, access: Access) {
     let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
     else {
         return;
@@ -185,12 +257,17 @@ async fn reload_on_hangup(client: AllureClient, tokens: Arc<TokenSet>) {
             });
         match fresh {
             Ok(c) => {
+                if let Err(e) = access.reload(&c.http_config) {
+                    tracing::error!(error = %e, "reload failed; keeping the running configuration");
+                    crate::systemd::ready(&format!("serving; reload failed: {e}"));
+                    continue;
+                }
                 if let Upstream::Allure(a) = c.upstream {
                     client.set_token(a.token);
                 }
                 tokens.replace(&c.http_config.tokens);
                 crate::logging::set_level(c.log_level);
-                tracing::info!(tokens = c.http_config.tokens.len(), log_level = %c.log_level, "reloaded credentials and log level");
+                tracing::info!(tokens = c.http_config.tokens.len(), tls = c.http_config.tls.is_some(), log_level = %c.log_level, "reloaded credentials, certificate, permissions and log level");
                 crate::systemd::ready("serving; credentials and log level reloaded");
             }
             Err(e) => {

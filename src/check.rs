@@ -4,7 +4,10 @@
 
 use crate::allure::{AllureClient, AllureError, AuthMode, ClientOptions, Page, model::Project};
 use crate::app::AppError;
-use crate::config::{Config, Upstream};
+use crate::config::{Config, HttpConfig, Upstream};
+use crate::security::oauth::OAuth;
+use crate::security::permissions::Who;
+use crate::security::tls::Certificate;
 use crate::tools::{Registry, ToolError};
 
 /// The rights `GET /api/permission` names (`PermissionDto`).
@@ -13,11 +16,12 @@ const WRITE: &str = "project:write";
 
 /// Prints the report; `Ok(false)` when any step failed (the binary then exits 1).
 pub async fn run(config: &Config) -> Result<bool, AppError> {
+    let mut report = Report::default();
+    access(&mut report, &config.http_config).await;
     let Upstream::Allure(opts) = config.upstream.clone() else {
         println!("ok   demo mode: the built-in fake answers; nothing to check");
-        return Ok(true);
+        return Ok(!report.failed);
     };
-    let mut report = Report::default();
     // The client is built first: a CA file that is not PEM is a configuration error too.
     let client = AllureClient::new(opts.clone())?;
     report.ok("configuration is valid");
@@ -53,6 +57,55 @@ pub async fn run(config: &Config) -> Result<bool, AppError> {
         registry.list().len()
     );
     Ok(!report.failed)
+}
+
+/// The HTTP transport's access settings: the certificate loads, the OAuth issuers
+/// publish keys, and who gets which role.
+async fn access(report: &mut Report, cfg: &HttpConfig) {
+    if let Some(files) = &cfg.tls {
+        match Certificate::load(files.clone()) {
+            Ok(_) => report.ok(&format!(
+                "HTTPS: certificate {} and key {} load and belong together",
+                files.cert.display(),
+                files.key.display()
+            )),
+            Err(e) => report.fail(&format!("HTTPS: {e}")),
+        }
+    }
+    if let Some(settings) = &cfg.oauth {
+        match OAuth::new(settings.clone()) {
+            Ok(oauth) => {
+                for r in oauth.warm().await {
+                    match r {
+                        Ok((issuer, kids)) => report.ok(&format!(
+                            "OAuth: {issuer} publishes {} signing key(s); tokens must name {} in aud{}",
+                            kids.len(),
+                            settings.audiences.join(" or "),
+                            match settings.scopes.is_empty() {
+                                true => String::new(),
+                                false => format!(" and carry one of the scopes {}", settings.scopes.join(", ")),
+                            }
+                        )),
+                        Err(e) => report.fail(&format!("OAuth: {e}")),
+                    }
+                }
+            }
+            Err(e) => report.fail(&format!("OAuth: {e}")),
+        }
+    }
+    let permissions = &cfg.permissions;
+    if permissions.is_configured() {
+        for (who, grant) in permissions.entries() {
+            println!("info permissions: {who} -> {}", grant.describe());
+        }
+        if !permissions.entries().iter().any(|(w, _)| *w == Who::Anyone) {
+            println!("info permissions: anyone else is refused (no `*` entry)");
+        }
+    } else if cfg.oauth.is_some() || !cfg.tokens.is_empty() {
+        println!(
+            "info permissions: MCP_PERMISSIONS is not set; every identity may use every tool offered"
+        );
+    }
 }
 
 /// What the lines say; remembers whether any failed.

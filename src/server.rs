@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use rmcp::model::ProgressNotificationParam;
 
-use crate::security::{CallSlot, ClientIp, Identity};
+use crate::security::{CallSlot, ClientIp, DisplayName, Identity};
+use crate::tools::grant::Grant;
 use crate::tools::toolsets::SessionToolsets;
 use crate::tools::{
     AuditInfo, CallScope, Ctx, LogSink, ProgressSink, Registry, RemoteCancel, Severity,
@@ -75,6 +76,19 @@ impl AllureMcp {
     }
 }
 
+/// What the caller may use: everything over stdio (the operator is the caller); over
+/// HTTP what the transport found for its identity, and nothing if it found none.
+fn grant_of(context: &RequestContext<RoleServer>) -> Grant {
+    match context.extensions.get::<http::request::Parts>() {
+        None => Grant::default(),
+        Some(parts) => parts
+            .extensions
+            .get::<Grant>()
+            .cloned()
+            .unwrap_or_else(Grant::nothing),
+    }
+}
+
 /// Who is calling, from the HTTP request the transport attached (none over stdio).
 fn audit_of(context: &RequestContext<RoleServer>) -> AuditInfo {
     let Some(parts) = context.extensions.get::<http::request::Parts>() else {
@@ -82,6 +96,10 @@ fn audit_of(context: &RequestContext<RoleServer>) -> AuditInfo {
     };
     AuditInfo {
         identity: parts.extensions.get::<Identity>().map(|i| i.0.to_string()),
+        identity_name: parts
+            .extensions
+            .get::<DisplayName>()
+            .map(|n| n.0.to_string()),
         client_ip: parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()),
         // Streamable HTTP sends it; the legacy SSE transport puts its own there.
         session: parts
@@ -117,10 +135,10 @@ impl ServerHandler for AllureMcp {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         Ok(ListToolsResult::with_all_items(
-            self.registry.list_for(&self.toolsets),
+            self.registry.list_for(&self.toolsets, &grant_of(&context)),
         ))
     }
 
@@ -240,6 +258,7 @@ impl ServerHandler for AllureMcp {
             log: Some(log),
             audit: audit_of(&context),
             toolsets: Some(self.toolsets.clone()),
+            grant: grant_of(&context),
         });
         let generation = self.toolsets.generation();
         let result = self

@@ -111,7 +111,14 @@ pub fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
 }
 
 /// The secret files `refresh-credentials` copies.
-pub const CREDENTIALS: [&str; 3] = ["allure-token", "mcp-auth-token", "mcp-auth-tokens"];
+pub const CREDENTIALS: [&str; 6] = [
+    "allure-token",
+    "mcp-auth-token",
+    "mcp-auth-tokens",
+    "mcp-permissions",
+    "tls-cert",
+    "tls-key",
+];
 
 /// Where a service's refreshed credentials live: `$RUNTIME_DIRECTORY/credentials`.
 pub fn rotated_dir(runtime_dir: &Path) -> PathBuf {

@@ -214,6 +214,52 @@ pub struct Cli {
     #[arg(long, env = "MAX_WAITS_PER_IDENTITY", default_value = "4", value_parser = number(1usize, 1000))]
     pub max_waits_per_identity: usize,
 
+    /// PEM certificate chain: serve HTTPS (with --http; also the `tls-cert` credential);
+    /// re-read on SIGHUP
+    #[arg(long, env = "TLS_CERT_FILE", value_name = "PATH")]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// PEM private key of TLS_CERT_FILE (also the `tls-key` credential)
+    #[arg(long, env = "TLS_KEY_FILE", value_name = "PATH")]
+    pub tls_key_file: Option<PathBuf>,
+
+    /// OAuth: issuer(s) whose access tokens are accepted, comma-separated, exactly as
+    /// they write `iss` (turns on the MCP authorization flow for remote clients)
+    #[arg(long, env = "OAUTH_ISSUER", value_name = "URLS")]
+    pub oauth_issuer: Option<String>,
+
+    /// OAuth: this server's canonical URL, e.g. https://mcp.example.com/mcp; tokens
+    /// must name it in `aud`
+    #[arg(long, env = "OAUTH_RESOURCE", value_name = "URL")]
+    pub oauth_resource: Option<String>,
+
+    /// OAuth: other `aud` values accepted for this server (a provider that cannot use
+    /// the URL), comma-separated
+    #[arg(long, env = "OAUTH_AUDIENCE", value_name = "LIST")]
+    pub oauth_audience: Option<String>,
+
+    /// OAuth: scopes this server knows (space- or comma-separated); a token needs one
+    #[arg(long, env = "OAUTH_SCOPES", value_name = "LIST")]
+    pub oauth_scopes: Option<String>,
+
+    /// OAuth: the claim shown as the caller's name beside its subject
+    #[arg(
+        long,
+        env = "OAUTH_NAME_CLAIM",
+        default_value = "preferred_username",
+        value_name = "CLAIM"
+    )]
+    pub oauth_name_claim: String,
+
+    /// Role and toolsets per identity: `<who> <role> [toolsets]` per line or `;`-separated
+    /// (who: a token name, sub:<subject>, scope:<scope> or *; role: read or write)
+    #[arg(long, env = "MCP_PERMISSIONS", value_name = "TABLE")]
+    pub mcp_permissions: Option<String>,
+
+    /// File with the MCP_PERMISSIONS table (also the `mcp-permissions` credential)
+    #[arg(long, env = "MCP_PERMISSIONS_FILE", value_name = "PATH")]
+    pub mcp_permissions_file: Option<PathBuf>,
+
     /// Allow --http on a non-loopback address without any MCP token, or with
     /// CORS_ALLOWED_ORIGIN=* and no token
     #[arg(long)]

@@ -5,9 +5,13 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use super::access;
 use super::cli::Cli;
 use super::secrets::{SecretSources, secret};
 use super::{ConfigError, bad};
+use crate::security::oauth::OAuthSettings;
+use crate::security::permissions::Permissions;
+use crate::security::tls::TlsFiles;
 
 /// One MCP bearer token and the name it is known by in logs and metrics.
 #[derive(Debug, Clone)]
@@ -42,6 +46,12 @@ pub struct HttpConfig {
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    /// HTTPS: the certificate and key files (read again on SIGHUP).
+    pub tls: Option<TlsFiles>,
+    /// OAuth access tokens from these issuers are accepted beside the static tokens.
+    pub oauth: Option<OAuthSettings>,
+    /// The role and toolsets of each identity (empty: everyone may use everything).
+    pub permissions: Permissions,
 }
 
 /// The shortest MCP token accepted on a socket reachable beyond loopback: a guessable
@@ -58,7 +68,8 @@ impl HttpConfig {
         if self.allow_unauthenticated {
             return None;
         }
-        if self.any_origin && self.tokens.is_empty() {
+        let unauthenticated = self.tokens.is_empty() && self.oauth.is_none();
+        if self.any_origin && unauthenticated {
             return Some(bad(
                 "CORS_ALLOWED_ORIGIN",
                 "* with no MCP token lets any web page a user opens call every tool, writes included",
@@ -68,7 +79,7 @@ impl HttpConfig {
         if loopback {
             return None;
         }
-        if self.tokens.is_empty() {
+        if unauthenticated {
             return Some(bad(
                 "MCP_AUTH_TOKEN",
                 format!(
@@ -155,6 +166,8 @@ pub(super) fn http_config(
 ) -> Result<HttpConfig, ConfigError> {
     let bind = cli.bind;
     let tokens = tokens(cli, single, sources)?;
+    let oauth = access::oauth_settings(cli)?;
+    let permissions = access::permissions(cli, sources, &tokens, oauth.is_some())?;
     let config = HttpConfig {
         bind,
         port: cli.port,
@@ -178,6 +191,9 @@ pub(super) fn http_config(
         idle_timeout: cli.http_idle_timeout,
         max_connections: cli.max_connections,
         max_connections_per_ip: cli.max_connections_per_ip,
+        tls: access::tls_files(cli, sources)?,
+        oauth,
+        permissions,
     };
     if cli.http
         && let Some(problem) =

@@ -5,6 +5,7 @@
 //! and exit code 2: never a panic or a backtrace. Values are typed by clap's value
 //! parsers ([`parse`]); what needs several settings or a file is checked here.
 
+mod access;
 mod cli;
 mod dotenv;
 mod http;

@@ -95,3 +95,13 @@ pub(super) fn secret(
     }
     Ok(None)
 }
+
+/// Where systemd put credential `name`, if it did (a rotated copy first): for files that
+/// are read again on reload, such as the TLS certificate.
+pub(super) fn credential_path(name: &str, sources: &SecretSources) -> Option<PathBuf> {
+    [&sources.rotated_directory, &sources.credentials_directory]
+        .into_iter()
+        .flatten()
+        .map(|dir| dir.join(name))
+        .find(|p| p.exists())
+}

@@ -10,24 +10,34 @@ use ring::digest::{SHA256, digest};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
+use super::oauth::Rejection;
 use crate::config::NamedToken;
 
-/// Why a request is not authenticated. The text never contains the presented value.
+/// Why a request is not authenticated (or not allowed). The text never contains the
+/// presented value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
     Missing,
     NotBearer,
     Invalid,
+    /// An OAuth access token, refused for this reason.
+    OAuth(Rejection),
+    /// Authenticated, but MCP_PERMISSIONS gives this identity no role.
+    NoRole,
 }
 
 impl AuthFailure {
-    pub fn message(self) -> &'static str {
+    pub fn message(self) -> String {
         match self {
             AuthFailure::Missing => {
-                "missing Authorization header; send `Authorization: Bearer <token>`"
+                "missing Authorization header; send `Authorization: Bearer <token>`".into()
             }
-            AuthFailure::NotBearer => "the Authorization header is not a Bearer token",
-            AuthFailure::Invalid => "the bearer token is not valid",
+            AuthFailure::NotBearer => "the Authorization header is not a Bearer token".into(),
+            AuthFailure::Invalid => "the bearer token is not valid".into(),
+            AuthFailure::OAuth(r) => r.to_string(),
+            AuthFailure::NoRole => {
+                "this identity has no role on this server; ask the operator to add it to MCP_PERMISSIONS".into()
+            }
         }
     }
     pub fn code(self) -> &'static str {
@@ -35,8 +45,40 @@ impl AuthFailure {
             AuthFailure::Missing => "missing_token",
             AuthFailure::NotBearer => "invalid_request",
             AuthFailure::Invalid => "invalid_token",
+            AuthFailure::OAuth(Rejection::InsufficientScope) => "insufficient_scope",
+            AuthFailure::OAuth(Rejection::Unavailable) => "temporarily_unavailable",
+            AuthFailure::OAuth(_) => "invalid_token",
+            AuthFailure::NoRole => "no_role",
         }
     }
+    /// 401 for who-are-you failures, 403 for known callers without the right, 503 when
+    /// the identity provider could not be asked.
+    pub fn status(self) -> http::StatusCode {
+        match self {
+            AuthFailure::OAuth(Rejection::InsufficientScope) | AuthFailure::NoRole => {
+                http::StatusCode::FORBIDDEN
+            }
+            AuthFailure::OAuth(Rejection::Unavailable) => http::StatusCode::SERVICE_UNAVAILABLE,
+            _ => http::StatusCode::UNAUTHORIZED,
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer` value (scheme case-insensitive).
+pub fn bearer(header: Option<&str>) -> Result<&str, AuthFailure> {
+    let value = header
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or(AuthFailure::Missing)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthFailure::NotBearer)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthFailure::NotBearer);
+    }
+    let token = token.trim_start();
+    if token.is_empty() {
+        return Err(AuthFailure::Invalid);
+    }
+    Ok(token)
 }
 
 struct Entry {
@@ -114,19 +156,7 @@ impl TokenSet {
 
     /// Authenticates an `Authorization` header value: scheme case-insensitive, token exact.
     pub fn authenticate(&self, header: Option<&str>) -> Result<Arc<str>, AuthFailure> {
-        let value = header
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .ok_or(AuthFailure::Missing)?;
-        let (scheme, token) = value.split_once(' ').ok_or(AuthFailure::NotBearer)?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(AuthFailure::NotBearer);
-        }
-        let token = token.trim_start();
-        if token.is_empty() {
-            return Err(AuthFailure::Invalid);
-        }
-        self.check(token).ok_or(AuthFailure::Invalid)
+        self.check(bearer(header)?).ok_or(AuthFailure::Invalid)
     }
 }
 

@@ -3,7 +3,11 @@
 //! Rate limits and request limits are layered in [`crate::transport::http`].
 
 pub mod auth;
+pub mod jwks;
 pub mod net;
+pub mod oauth;
+pub mod permissions;
+pub mod tls;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,6 +16,11 @@ use std::sync::Arc;
 /// operator chose to run without tokens). Never the token itself.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Identity(pub Arc<str>);
+
+/// The display name of an OAuth caller (its name claim), shown beside its [`Identity`]
+/// in audit lines. Static tokens have none: their name is the identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisplayName(pub Arc<str>);
 
 /// A MAX_CONCURRENT_REQUESTS slot, shared by everything that must finish before it is
 /// free again: the answer's body, and the tool call the request started (which the

@@ -9,6 +9,7 @@ pub mod custom_fields;
 pub mod defect_links;
 pub mod defects;
 pub mod flaky;
+pub mod grant;
 pub mod history;
 pub mod launches;
 pub mod people;
@@ -196,6 +197,8 @@ pub type LogSink = Arc<dyn Fn(Severity, String) + Send + Sync>;
 #[derive(Clone, Debug, Default)]
 pub struct AuditInfo {
     pub identity: Option<String>,
+    /// The display name of an OAuth caller (its name claim), beside its subject.
+    pub identity_name: Option<String>,
     pub client_ip: Option<String>,
     pub session: Option<String>,
 }
@@ -218,6 +221,8 @@ pub struct CallScope {
     pub audit: AuditInfo,
     /// The session's toolsets, when a model may turn more on (see [`toolsets`]).
     pub toolsets: Option<toolsets::SessionToolsets>,
+    /// What the caller may use (everything over stdio; per identity over HTTP).
+    pub grant: grant::Grant,
 }
 
 impl std::fmt::Debug for CallScope {
@@ -381,6 +386,9 @@ impl Ctx {
             None => self.client.clone(),
         };
         Ctx {
+            // A caller with the read role gets what read-only mode gives: the tools that
+            // stay visible refuse writes themselves.
+            read_only: self.read_only || scope.grant.read_only(),
             scope,
             client,
             ..self.clone()

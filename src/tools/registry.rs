@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::grant::Grant;
 use super::schema::schema_of;
 use super::toolsets::{Catalogue, SessionToolsets};
 use super::{Ctx, ToolError, Toolset, all_tools};
@@ -262,18 +263,26 @@ impl Registry {
         } else {
             hidden.extend(discovery.iter().map(|t| (t.name, Hidden::Fixed)));
         }
+        let writes = tools
+            .iter()
+            .filter(|t| !t.read_only && !t.guards_read_only)
+            .map(|t| t.name)
+            .collect();
         Registry {
             tools: Arc::new(tools),
             hidden: Arc::new(hidden),
             initial: Arc::new(initial),
-            catalogue: Arc::new(Catalogue(catalogue)),
+            catalogue: Arc::new(Catalogue {
+                sets: catalogue,
+                writes,
+            }),
         }
     }
 
     /// The same tools with every allowed toolset listed and no discovery: for a server
     /// that cannot tell a client its tool list changed (stateless HTTP).
     pub fn fixed(&self) -> Registry {
-        let allowed: Vec<Toolset> = self.catalogue.0.iter().map(|(s, _)| *s).collect();
+        let allowed: Vec<Toolset> = self.catalogue.sets.iter().map(|(s, _)| *s).collect();
         Registry {
             tools: Arc::new(
                 self.tools
@@ -314,16 +323,17 @@ impl Registry {
         &self.tools
     }
 
-    /// What a new session lists.
+    /// What a new session lists (for a caller who may use everything).
     pub fn list(&self) -> Vec<Tool> {
-        self.list_for(&self.session())
+        self.list_for(&self.session(), &Grant::default())
     }
 
-    /// What a session lists: the discovery tools and its enabled toolsets.
-    pub fn list_for(&self, session: &SessionToolsets) -> Vec<Tool> {
+    /// What a session lists to a caller: the discovery tools and its enabled toolsets,
+    /// of what the caller's grant allows.
+    pub fn list_for(&self, session: &SessionToolsets, grant: &Grant) -> Vec<Tool> {
         self.tools
             .iter()
-            .filter(|t| session.is_enabled(t.toolset))
+            .filter(|t| session.is_enabled(t.toolset) && grant.allows(t))
             .map(ToolDef::to_mcp)
             .collect()
     }
@@ -357,6 +367,7 @@ impl Registry {
                 project_id,
                 launch_id,
                 identity = audit.identity.as_deref(),
+                identity_name = audit.identity_name.as_deref(),
                 client_ip = audit.client_ip.as_deref(),
                 session = audit.session.as_deref(),
                 outcome,
@@ -375,6 +386,11 @@ impl Registry {
             };
             return Err(NotOffered(why));
         };
+        // The same rule as in tools/list: a tool the caller does not see is not called.
+        if !ctx.scope.grant.allows(tool) {
+            log("refused", None, 0);
+            return Err(NotOffered(ctx.scope.grant.refusal(tool)));
+        }
         // A model may call an allowed tool it has not turned on (a name from a prompt or
         // from the Go server's docs): the call works, and its toolset is listed from now on.
         if let Some(session) = &ctx.scope.toolsets

@@ -10,19 +10,45 @@ use std::sync::{Arc, Mutex};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::grant::Grant;
 use super::{Access, Ctx, Meta, Render, ToolDef, ToolError, Toolset, tool};
 
 /// The toolsets an operator allows, with their tools as this server offers them (after
 /// read-only mode): what `list_toolsets` shows and `enable_toolset` may turn on.
 #[derive(Debug, Default)]
-pub struct Catalogue(pub Vec<(Toolset, Vec<&'static str>)>);
+pub struct Catalogue {
+    pub sets: Vec<(Toolset, Vec<&'static str>)>,
+    /// The tools a caller with the read role may not use.
+    pub writes: BTreeSet<&'static str>,
+}
 
 impl Catalogue {
     fn tools_of(&self, set: Toolset) -> Option<&[&'static str]> {
-        self.0
+        self.sets
             .iter()
             .find(|(s, _)| *s == set)
             .map(|(_, t)| t.as_slice())
+    }
+
+    /// What one caller sees of it: the toolsets of its grant, with the tools its role may use.
+    fn granted(&self, grant: &Grant) -> Catalogue {
+        let sets = self
+            .sets
+            .iter()
+            .filter(|(set, _)| grant.has_toolset(*set))
+            .map(|(set, tools)| {
+                let usable = tools
+                    .iter()
+                    .copied()
+                    .filter(|t| !grant.read_only() || !self.writes.contains(t))
+                    .collect();
+                (*set, usable)
+            })
+            .collect();
+        Catalogue {
+            sets,
+            writes: self.writes.clone(),
+        }
     }
 }
 
@@ -152,9 +178,9 @@ fn session(ctx: &Ctx) -> Result<&SessionToolsets, ToolError> {
 
 async fn list_toolsets(ctx: Ctx, _args: NoArgs) -> Result<ToolsetList, ToolError> {
     let session = session(&ctx)?;
-    let toolsets = session
-        .catalogue
-        .0
+    let catalogue = session.catalogue.granted(&ctx.scope.grant);
+    let toolsets = catalogue
+        .sets
         .iter()
         .map(|(set, tools)| ToolsetInfo {
             name: set.name(),
@@ -168,7 +194,8 @@ async fn list_toolsets(ctx: Ctx, _args: NoArgs) -> Result<ToolsetList, ToolError
 
 async fn enable_toolset(ctx: Ctx, args: EnableToolsetArgs) -> Result<Enabled, ToolError> {
     let session = session(&ctx)?;
-    let offered: Vec<&str> = session.catalogue.0.iter().map(|(s, _)| s.name()).collect();
+    let catalogue = session.catalogue.granted(&ctx.scope.grant);
+    let offered: Vec<&str> = catalogue.sets.iter().map(|(s, _)| s.name()).collect();
     if args.toolsets.is_empty() {
         return Err(ToolError::InvalidArgs(format!(
             "name at least one toolset: {}",
@@ -180,16 +207,16 @@ async fn enable_toolset(ctx: Ctx, args: EnableToolsetArgs) -> Result<Enabled, To
         let empty = Toolset::ALL
             .into_iter()
             .find(|t| t.name().eq_ignore_ascii_case(name.trim()))
-            .filter(|t| session.catalogue.tools_of(*t).is_some_and(<[_]>::is_empty));
+            .filter(|t| catalogue.tools_of(*t).is_some_and(<[_]>::is_empty));
         if empty.is_some() {
             return Err(ToolError::InvalidArgs(format!(
-                "every tool of toolset '{name}' changes TestOps, and this server is read-only (ALLURE_READ_ONLY)"
+                "every tool of toolset '{name}' changes TestOps, and this server is read-only for you (ALLURE_READ_ONLY, or the read role in MCP_PERMISSIONS)"
             )));
         }
         let set = Toolset::ALL
             .into_iter()
             .find(|t| t.name().eq_ignore_ascii_case(name.trim()))
-            .filter(|t| session.catalogue.tools_of(*t).is_some());
+            .filter(|t| catalogue.tools_of(*t).is_some());
         match set {
             Some(set) => asked.push(set),
             None if Toolset::ALL
@@ -197,7 +224,7 @@ async fn enable_toolset(ctx: Ctx, args: EnableToolsetArgs) -> Result<Enabled, To
                 .any(|t| t.name().eq_ignore_ascii_case(name.trim())) =>
             {
                 return Err(ToolError::InvalidArgs(format!(
-                    "toolset '{name}' is not offered by this server (the operator's ALLURE_TOOLSETS leaves it out); these are: {}",
+                    "toolset '{name}' is not offered to you (the operator's ALLURE_TOOLSETS or MCP_PERMISSIONS leave it out); these are: {}",
                     offered.join(", ")
                 )));
             }
@@ -212,7 +239,7 @@ async fn enable_toolset(ctx: Ctx, args: EnableToolsetArgs) -> Result<Enabled, To
     let newly = session.enable(&asked);
     let tools = asked
         .iter()
-        .filter_map(|s| session.catalogue.tools_of(*s))
+        .filter_map(|s| catalogue.tools_of(*s))
         .flatten()
         .copied()
         .collect();

@@ -9,6 +9,9 @@
 //!   handled (a client that stopped reading its answer) is closed;
 //! - a graceful stop: no new connections, open ones finish what they serve.
 //!
+//! With TLS_CERT_FILE the same loop serves HTTPS: the handshake must finish within the
+//! header timeout, and HTTP/2 is offered by ALPN beside HTTP/1.1.
+//!
 //! axum's own `serve` offers none of the three limits, hence this loop over hyper.
 
 use std::net::SocketAddr;
@@ -21,7 +24,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -30,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 /// The limits of [`serve`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnLimits {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
@@ -40,6 +43,8 @@ pub struct ConnLimits {
     /// with a 403 that says why; this bounds what an outside address can hold meanwhile.)
     pub max_per_ip: usize,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// HTTPS when set: every connection is a TLS one.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Open connections per address, and the slot one connection holds in it.
@@ -148,9 +153,13 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let app = app.clone();
         let stop = stop.clone();
-        let (header_timeout, idle_timeout) = (limits.header_timeout, limits.idle_timeout);
+        let timeouts = Timeouts {
+            header: limits.header_timeout,
+            idle: limits.idle_timeout,
+        };
+        let tls = limits.tls.clone();
         tokio::spawn(async move {
-            connection(tcp, peer, app, header_timeout, idle_timeout, stop, epoch).await;
+            connection(tcp, peer, app, timeouts, tls, stop, epoch).await;
             drop((slot, ip_slot));
         });
     }
@@ -196,12 +205,20 @@ impl Drop for Handling {
     }
 }
 
+#[derive(Clone, Copy)]
+struct Timeouts {
+    header: Duration,
+    idle: Duration,
+}
+
+/// One connection: the TLS handshake first when HTTPS is on, then HTTP until the client
+/// closes, the connection idles out, or the server stops.
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     app: Router,
-    header_timeout: Duration,
-    idle_timeout: Duration,
+    timeouts: Timeouts,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: CancellationToken,
     epoch: Instant,
 ) {
@@ -210,10 +227,10 @@ async fn connection(
         last_ms: AtomicU64::new(epoch.elapsed().as_millis() as u64),
         handling: AtomicUsize::new(0),
     });
-    let io = TokioIo::new(Tracked {
+    let tracked = Tracked {
         inner: tcp,
         activity: activity.clone(),
-    });
+    };
     let seen = activity.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
@@ -225,11 +242,84 @@ async fn connection(
             resp
         }
     });
-    let mut builder = hyper::server::conn::http1::Builder::new();
+    let Some(tls) = tls else {
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(timeouts.header);
+        let conn = builder.serve_connection(TokioIo::new(tracked), service);
+        return drive(conn, &activity, peer, timeouts.idle, stop).await;
+    };
+    // A client that opens a connection and never finishes the handshake holds a slot no
+    // longer than one that never sends its headers.
+    let stream = match tokio::time::timeout(timeouts.header, tls.accept(tracked)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::debug!(client_ip = %peer.ip(), error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(client_ip = %peer.ip(), "TLS handshake not finished within HTTP_HEADER_TIMEOUT");
+            return;
+        }
+    };
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
+        .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
-    let conn = builder.serve_connection(io, service);
+        .header_read_timeout(timeouts.header);
+    builder.http2().timer(TokioTimer::new());
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    drive(conn, &activity, peer, timeouts.idle, stop).await;
+}
+
+/// A connection hyper can be asked to finish gracefully (HTTP/1 and HTTP/1-or-2 alike).
+trait Graceful: Future {
+    fn graceful(self: Pin<&mut Self>);
+}
+
+impl<I, S> Graceful for hyper::server::conn::http1::Connection<I, S>
+where
+    Self: Future,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::ResBody: http_body::Body + 'static,
+    <S::ResBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, E> Graceful for hyper_util::server::conn::auto::Connection<'_, I, S, E>
+where
+    Self: Future,
+    S: hyper::service::Service<
+            http::Request<Incoming>,
+            Response = http::Response<axum::body::Body>,
+        >,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Future: 'static,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, axum::body::Body>,
+{
+    fn graceful(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Runs a connection to its end: closes it when idle past the timeout, asks it to finish
+/// when the server stops.
+async fn drive<C, T, E>(
+    conn: C,
+    activity: &Activity,
+    peer: SocketAddr,
+    idle_timeout: Duration,
+    stop: CancellationToken,
+) where
+    C: Graceful<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
     tokio::pin!(conn);
     let mut check = tokio::time::interval(
         (idle_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(15)),
@@ -246,7 +336,7 @@ async fn connection(
             }
             _ = stop.cancelled(), if !stopping => {
                 stopping = true;
-                conn.as_mut().graceful_shutdown();
+                conn.as_mut().graceful();
             }
             _ = check.tick() => {
                 if activity.handling.load(Ordering::Relaxed) == 0

@@ -357,8 +357,8 @@ impl HttpServer {
                 }
                 let mut all = sink.lock().unwrap();
                 all.push_str(&String::from_utf8_lossy(&buf[..n]));
-                if let Some(i) = all.find("listening on http://") {
-                    let rest = &all[i + "listening on http://".len()..];
+                if let Some(i) = all.find("listening on ") {
+                    let rest = &all[i + "listening on ".len()..];
                     // Only a whole line: a read may stop in the middle of the address.
                     if let Some(end) = rest.find(char::is_whitespace)
                         && let Some(t) = tx.take()
@@ -374,7 +374,8 @@ impl HttpServer {
             .expect("listening line");
         HttpServer {
             child,
-            base: format!("http://{addr}"),
+            // `http://…` or `https://…`, as the server said.
+            base: addr,
             stderr: collected,
             reader,
         }

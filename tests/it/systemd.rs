@@ -66,22 +66,43 @@ fn units_verify_and_score_at_most_1_1() {
 #[tokio::test]
 #[ignore = "needs systemd-socket-activate: cargo test --test it -- --ignored systemd:: (.ci/run does)"]
 async fn socket_activation_serves_the_first_connection() {
+    socket_activated(&[], http(), "http").await;
+}
+
+#[tokio::test]
+#[ignore = "needs systemd-socket-activate: cargo test --test it -- --ignored systemd:: (.ci/run does)"]
+async fn socket_activation_serves_https_on_the_socket_passed_in() {
+    let ca = crate::https::Ca::new("socket activation CA");
+    let dir = tempfile::tempdir().unwrap();
+    crate::https::install(dir.path(), &ca.server_cert("first"));
+    let cert = format!("TLS_CERT_FILE={}", dir.path().join("cert.pem").display());
+    let key = format!("TLS_KEY_FILE={}", dir.path().join("key.pem").display());
+    socket_activated(&[&cert, &key], ca.client(), "https").await;
+}
+
+/// A stateless call to a server systemd-socket-activate starts on the first connection
+/// (which waits in the backlog and is answered), with `env` and over `scheme`.
+async fn socket_activated(env: &[&str], client: reqwest::Client, scheme: &str) {
     require("systemd-socket-activate");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut child = tokio::process::Command::new("systemd-socket-activate")
-        .args([
-            "-l",
-            &format!("127.0.0.1:{port}"),
-            "--fdname=http",
-            "-E",
-            "LOG_FORMAT=json",
-            "-E",
-            "MCP_STATELESS=true",
-        ])
+    let mut cmd = tokio::process::Command::new("systemd-socket-activate");
+    cmd.args([
+        "-l",
+        &format!("127.0.0.1:{port}"),
+        "--fdname=http",
+        "-E",
+        "LOG_FORMAT=json",
+        "-E",
+        "MCP_STATELESS=true",
+    ]);
+    for e in env {
+        cmd.args(["-E", e]);
+    }
+    let mut child = cmd
         .arg(BIN)
         .arg("--demo")
         .stdout(std::process::Stdio::null())
@@ -89,12 +110,10 @@ async fn socket_activation_serves_the_first_connection() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    // The socket is systemd-socket-activate's; the server starts on this first connection,
-    // which waits in the backlog and is answered.
     let started = Instant::now();
     let resp = loop {
-        match http()
-            .post(format!("http://127.0.0.1:{port}/mcp"))
+        match client
+            .post(format!("{scheme}://127.0.0.1:{port}/mcp"))
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", "2025-06-18")
             .json(&json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_project","arguments":{"project_id":2}}}))
@@ -117,6 +136,10 @@ async fn socket_activation_serves_the_first_connection() {
     let logs = String::from_utf8_lossy(&out.stderr);
     assert!(
         logs.contains("using the socket passed by systemd"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!("listening on {scheme}://")),
         "{logs}"
     );
 }

@@ -101,3 +101,24 @@ pub(super) async fn metrics_handler(State(st): State<AppState>) -> Response {
     )
         .into_response()
 }
+
+/// Protected Resource Metadata (RFC 9728): where an MCP client learns which
+/// authorization server issues tokens for this server. Public, like the provider's own
+/// metadata, and readable from any web origin (it holds nothing secret).
+pub(super) async fn protected_resource(State(st): State<AppState>) -> Response {
+    let Some(oauth) = &st.oauth else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this server does not take OAuth access tokens (OAUTH_ISSUER is not set)",
+        );
+    };
+    (
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        axum::Json(oauth.settings.metadata()),
+    )
+        .into_response()
+}

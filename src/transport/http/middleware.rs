@@ -15,8 +15,10 @@ use tower_governor::key_extractor::KeyExtractor;
 
 use super::envelope::Envelope;
 use super::state::AppState;
-use crate::security::auth::AuthFailure;
-use crate::security::{CallSlot, Caller, ClientIp, Identity, net};
+use crate::security::auth::{self, AuthFailure};
+use crate::security::oauth::OAuthCaller;
+use crate::security::permissions::Caller as PermissionCaller;
+use crate::security::{CallSlot, Caller, ClientIp, DisplayName, Identity, net};
 use crate::transport::json_error;
 
 /// Rate-limit key: the identity, or the address for requests that did not authenticate.
@@ -92,26 +94,79 @@ pub(super) async fn guard(
         );
     }
     req.extensions_mut().insert(ClientIp(ip));
-    let caller = if st.tokens.is_empty() {
-        Caller::Known(Identity(Arc::from("anonymous")))
-    } else {
-        let auth = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        match st.tokens.authenticate(auth) {
-            Ok(name) => Caller::Known(Identity(name)),
-            Err(f) => {
-                req.extensions_mut().insert(f);
-                Caller::Unknown(ip)
-            }
-        }
-    };
-    if let Caller::Known(id) = &caller {
-        req.extensions_mut().insert(id.clone());
-    }
+    let caller = authenticate(&st, &mut req, ip).await;
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// Who is calling: a static token first (constant time), else an OAuth access token;
+/// then its grant. A known caller gets its [`Identity`] and [`Grant`] in the request; a
+/// failure is noted there for `require_identity`, which refuses after the rate limit.
+async fn authenticate(st: &AppState, req: &mut Request, ip: std::net::IpAddr) -> Caller {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if st.tokens.is_empty() && st.oauth.is_none() {
+        return known(st, req, Identity(Arc::from("anonymous")), None, None);
+    }
+    let failure = match st.tokens.authenticate(header.as_deref()) {
+        Ok(name) => return known(st, req, Identity(name), None, None),
+        Err(AuthFailure::Invalid) => match (&st.oauth, auth::bearer(header.as_deref())) {
+            (Some(oauth), Ok(token)) => match oauth.validate(token).await {
+                Ok(c) => {
+                    // Prefixed: no OAuth subject can pass for a static token's name (a
+                    // session owner, a rate-limit key), nor one issuer's for another's.
+                    let id = match c.issuer {
+                        0 => format!("oauth:{}", c.sub),
+                        n => format!("oauth{}:{}", n + 1, c.sub),
+                    };
+                    let name = c.name.clone().map(|n| DisplayName(Arc::from(n)));
+                    return known(st, req, Identity(Arc::from(id)), name, Some(&c));
+                }
+                Err(r) => AuthFailure::OAuth(r),
+            },
+            _ => AuthFailure::Invalid,
+        },
+        Err(f) => f,
+    };
+    req.extensions_mut().insert(failure);
+    Caller::Unknown(ip)
+}
+
+/// An authenticated caller: its grant from MCP_PERMISSIONS, or a refusal when none.
+fn known(
+    st: &AppState,
+    req: &mut Request,
+    id: Identity,
+    name: Option<DisplayName>,
+    oauth: Option<&OAuthCaller>,
+) -> Caller {
+    let grant = {
+        let permissions = st.permissions.read().unwrap_or_else(|e| e.into_inner());
+        match oauth {
+            Some(c) => permissions.grant_for(PermissionCaller::OAuth {
+                sub: &c.sub,
+                scopes: &c.scopes,
+            }),
+            None => permissions.grant_for(PermissionCaller::Token(&id.0)),
+        }
+    };
+    match grant {
+        Some(grant) => {
+            req.extensions_mut().insert(grant);
+            req.extensions_mut().insert(id.clone());
+            if let Some(name) = name {
+                req.extensions_mut().insert(name);
+            }
+        }
+        None => {
+            req.extensions_mut().insert(AuthFailure::NoRole);
+        }
+    }
+    // Limited per identity either way: a caller without a role is still known.
+    Caller::Known(id)
 }
 
 /// Refuses requests that did not authenticate (after the rate limit counted them).
@@ -178,14 +233,47 @@ pub(super) async fn require_identity(
         .get::<ClientIp>()
         .map(|c| c.0.to_string())
         .unwrap_or_default();
+    let identity = match req.extensions().get::<Caller>() {
+        Some(Caller::Known(id)) => Some(id.0.to_string()),
+        _ => None,
+    };
     // The presented value is never logged: only why it failed and from where.
-    tracing::warn!(client_ip = %ip, path = req.uri().path(), reason = failure.code(), "authentication failed");
-    let mut resp = json_error(StatusCode::UNAUTHORIZED, "unauthorized", failure.message());
-    let challenge = format!("Bearer realm=\"allure-mcp\", error=\"{}\"", failure.code());
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
+    tracing::warn!(client_ip = %ip, identity, path = req.uri().path(), reason = failure.code(), "authentication failed");
+    let (status, code) = match failure.status() {
+        StatusCode::FORBIDDEN => (StatusCode::FORBIDDEN, "forbidden"),
+        StatusCode::SERVICE_UNAVAILABLE => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        other => (other, "unauthorized"),
+    };
+    let mut resp = json_error(status, code, &failure.message());
+    if let Ok(v) = HeaderValue::from_str(&challenge(&st, failure)) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
     resp
+}
+
+/// The `WWW-Authenticate` of a refusal. With OAuth on it points at this server's
+/// Protected Resource Metadata (RFC 9728 §5.1), which is how an MCP client finds the
+/// authorization server, and names the scopes to ask for.
+fn challenge(st: &AppState, failure: AuthFailure) -> String {
+    let Some(oauth) = &st.oauth else {
+        return format!("Bearer realm=\"allure-mcp\", error=\"{}\"", failure.code());
+    };
+    let mut c = format!(
+        "Bearer resource_metadata=\"{}\"",
+        oauth.settings.metadata_url()
+    );
+    if !oauth.settings.scopes.is_empty() {
+        c.push_str(&format!(", scope=\"{}\"", oauth.settings.scopes.join(" ")));
+    }
+    // RFC 6750 §3.1: a request without credentials gets no error code.
+    if failure != AuthFailure::Missing {
+        c.push_str(&format!(
+            ", error=\"{}\", error_description=\"{}\"",
+            failure.code(),
+            failure.message().replace('"', "'")
+        ));
+    }
+    c
 }
 
 /// Streamable HTTP sessions: owned by the identity that created them, capped in number.

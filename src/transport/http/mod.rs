@@ -18,7 +18,7 @@ pub use readiness::Probe;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
@@ -32,6 +32,9 @@ use super::sse::SseSessions;
 use crate::config::HttpConfig;
 use crate::metrics::Metrics;
 use crate::security::auth::TokenSet;
+use crate::security::oauth::OAuth;
+use crate::security::permissions::Permissions;
+use crate::security::tls::{self, Certificate};
 use crate::server::AllureMcp;
 use readiness::Readiness;
 use sessions::Sessions;
@@ -66,6 +69,12 @@ pub struct Services {
     pub tokens: Arc<TokenSet>,
     /// Asked by `/readyz` whether Allure TestOps answers.
     pub upstream: Arc<dyn Probe>,
+    /// HTTPS: the certificate new handshakes get (swapped in place on SIGHUP).
+    pub tls: Option<Arc<Certificate>>,
+    /// Checks OAuth access tokens, when OAUTH_ISSUER is set.
+    pub oauth: Option<Arc<OAuth>>,
+    /// Each identity's role and toolsets (replaced in place on SIGHUP).
+    pub permissions: Arc<RwLock<Permissions>>,
 }
 
 /// rmcp's Streamable HTTP service, as mounted at `/mcp`.
@@ -90,16 +99,21 @@ pub async fn serve(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HttpError> {
     let addr = listener.local_addr().map_err(HttpError::Serve)?;
+    let scheme = if services.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let running = start(listener, services, Arc::new(cfg))?;
-    tracing::info!(%addr, stateless = running.state.cfg.stateless, tokens = running.state.cfg.tokens.len(), "serving MCP over HTTP at /mcp and /sse");
-    eprintln!("allure-mcp: listening on http://{addr} (MCP at /mcp, legacy SSE at /sse)");
+    tracing::info!(%addr, scheme, stateless = running.state.cfg.stateless, tokens = running.state.cfg.tokens.len(), oauth = running.state.oauth.is_some(), "serving MCP over HTTP at /mcp and /sse");
+    eprintln!("allure-mcp: listening on {scheme}://{addr} (MCP at /mcp, legacy SSE at /sse)");
     // Ready once the listener is live; readiness does not wait for Allure, STATUS says.
-    crate::systemd::ready(&format!("serving MCP on http://{addr}"));
+    crate::systemd::ready(&format!("serving MCP on {scheme}://{addr}"));
     let probe = running.state.readiness.clone();
     tokio::spawn(async move {
         let reachable = probe.ready().await;
         crate::systemd::status(&format!(
-            "serving MCP on http://{addr}; Allure TestOps {}",
+            "serving MCP on {scheme}://{addr}; Allure TestOps {}",
             if reachable {
                 "reachable"
             } else {
@@ -135,9 +149,17 @@ fn start(
     );
     let (streamable, mcp_sessions) =
         streamable(services.server, &cfg, shutdown.child_token(), keep_alive);
+    let tls = match services.tls {
+        Some(cert) => Some(tokio_rustls::TlsAcceptor::from(
+            tls::server_config(cert).map_err(|e| HttpError::Serve(std::io::Error::other(e)))?,
+        )),
+        None => None,
+    };
     let state = AppState {
         cfg: cfg.clone(),
         tokens: services.tokens,
+        oauth: services.oauth,
+        permissions: services.permissions,
         metrics: services.metrics,
         sse,
         mcp_sessions,
@@ -155,7 +177,7 @@ fn start(
     let accepting = tokio::spawn(listener::serve(
         listener,
         app,
-        conn_limits(&cfg),
+        conn_limits(&cfg, tls),
         stop_accepting.clone(),
     ));
     Ok(Running {
@@ -203,8 +225,9 @@ fn streamable(
 }
 
 /// The accept loop's limits; MAX_CONNECTIONS is lowered to what the open-file limit allows.
-fn conn_limits(cfg: &HttpConfig) -> ConnLimits {
+fn conn_limits(cfg: &HttpConfig, tls: Option<tokio_rustls::TlsAcceptor>) -> ConnLimits {
     let limits = ConnLimits {
+        tls,
         header_timeout: cfg.header_timeout,
         idle_timeout: cfg.idle_timeout,
         max_connections: listener::effective_max_connections(cfg.max_connections),

@@ -14,13 +14,15 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use super::cancel::stateless_cancellation;
-use super::endpoints::{healthz, metrics_handler, readyz, sse_open, sse_post};
+use super::endpoints::{healthz, metrics_handler, protected_resource, readyz, sse_open, sse_post};
 use super::middleware::{CallerKey, guard, require_identity, session_owners};
 use super::state::AppState;
 use super::{HttpError, Streamable};
 use crate::config::HttpConfig;
 use crate::metrics::Metrics;
 use crate::transport::json_error;
+
+const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
 /// The application, and a function that trims the rate limiter's memory (for
 /// housekeeping to call now and then).
@@ -57,6 +59,18 @@ pub(super) fn router(
         .route("/healthz", get(healthz).head(healthz))
         .route("/health", get(healthz).head(healthz))
         .route("/readyz", get(readyz))
+        .route(WELL_KNOWN, get(protected_resource));
+    // RFC 9728 puts the document at the well-known path followed by the resource's
+    // path (`/mcp`); the bare path serves clients that look there first.
+    if let Some(path) = state
+        .oauth
+        .as_ref()
+        .map(|o| o.settings.metadata_path())
+        .filter(|p| p != WELL_KNOWN)
+    {
+        app = app.route(&path, get(protected_resource));
+    }
+    let mut app = app
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

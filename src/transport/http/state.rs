@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -15,6 +15,8 @@ use crate::config::HttpConfig;
 use crate::metrics::Metrics;
 use crate::security::Identity;
 use crate::security::auth::TokenSet;
+use crate::security::oauth::OAuth;
+use crate::security::permissions::Permissions;
 use crate::transport::json_error;
 use crate::transport::sse::SseSessions;
 
@@ -26,6 +28,8 @@ pub(super) type Owners = Arc<Mutex<HashMap<String, (Identity, tokio::time::Insta
 pub(super) struct AppState {
     pub cfg: Arc<HttpConfig>,
     pub tokens: Arc<TokenSet>,
+    pub oauth: Option<Arc<OAuth>>,
+    pub permissions: Arc<RwLock<Permissions>>,
     pub metrics: Metrics,
     pub sse: Arc<SseSessions>,
     pub mcp_sessions: Arc<super::sessions::Sessions>,
