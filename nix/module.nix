@@ -38,7 +38,13 @@ let
   # (name, path): LoadCredential= takes `name:path`, refresh-credentials `name=path`.
   credentials =
     [{ name = "allure-token"; path = cfg.allureTokenFile; }]
-    ++ lib.optional (cfg.authTokensFile != null) { name = "mcp-auth-tokens"; path = cfg.authTokensFile; };
+    ++ lib.optional (cfg.authTokensFile != null) { name = "mcp-auth-tokens"; path = cfg.authTokensFile; }
+    ++ lib.optional (cfg.permissionsFile != null) { name = "mcp-permissions"; path = cfg.permissionsFile; }
+    ++ lib.optionals (cfg.tls.certFile != null && cfg.tls.keyFile != null) [
+      { name = "tls-cert"; path = cfg.tls.certFile; }
+      { name = "tls-key"; path = cfg.tls.keyFile; }
+    ];
+  oauth = (cfg.settings.OAUTH_ISSUER or null) != null;
   exe = lib.getExe cfg.package;
 in
 {
@@ -111,6 +117,24 @@ in
             default = true;
             description = "Without ALLURE_TOOLSETS: start sessions with the daily toolsets; false lists every tool at once (for clients that ignore notifications/tools/list_changed).";
           };
+          OAUTH_ISSUER = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+            example = "https://sso.example.com/realms/qa";
+            description = "Identity provider(s) whose OAuth access tokens are accepted, exactly as they write `iss` (README: Remote clients and OAuth).";
+          };
+          OAUTH_RESOURCE = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+            example = "https://mcp.example.com/mcp";
+            description = "This server's canonical URL; access tokens must name it in `aud`.";
+          };
+          OAUTH_SCOPES = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+            example = "allure:read allure:write";
+            description = "Scopes this server knows; a token needs one of them.";
+          };
         };
       };
     };
@@ -153,6 +177,36 @@ in
       description = "Runtime path of the MCP bearer tokens, one `name:token` per line.";
     };
 
+    permissionsFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/etc/allure-mcp/permissions";
+      description = ''
+        Runtime path of the MCP_PERMISSIONS table: `<who> <role> [toolsets]` per line, who being
+        a token name, `sub:<subject>`, `scope:<scope>` or `*`, role `read` or `write`.
+        Handed over with LoadCredential= and re-read on reload.
+      '';
+    };
+
+    tls = {
+      certFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "/var/lib/acme/mcp.example.com/fullchain.pem";
+        description = ''
+          PEM certificate chain: the socket then serves HTTPS (HTTP/2 and HTTP/1.1). Handed over
+          with LoadCredential= and re-read on `systemctl reload allure-mcp`; with ACME, set
+          `security.acme.certs.<name>.reloadServices = [ "allure-mcp.service" ]`.
+        '';
+      };
+      keyFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "/var/lib/acme/mcp.example.com/key.pem";
+        description = "PEM private key of {option}`tls.certFile` (LoadCredential=, never copied into the store).";
+      };
+    };
+
     environmentFile = mkOption {
       type = types.nullOr types.str;
       default = null;
@@ -183,6 +237,14 @@ in
         message = "services.allure-mcp.allureTokenFile is in the Nix store, which every user can read; point it at a runtime secret such as /run/secrets/allure-token.";
       }
       {
+        assertion = (cfg.tls.certFile == null) == (cfg.tls.keyFile == null);
+        message = "services.allure-mcp.tls: set both certFile and keyFile, or neither.";
+      }
+      {
+        assertion = !(inStore cfg.tls.keyFile);
+        message = "services.allure-mcp.tls.keyFile is in the Nix store, which every user can read; point it at a runtime path such as /var/lib/acme/<name>/key.pem.";
+      }
+      {
         assertion = !(inStore cfg.authTokensFile);
         message = "services.allure-mcp.authTokensFile is in the Nix store, which every user can read; point it at a runtime secret.";
       }
@@ -208,8 +270,8 @@ in
         message = "services.allure-mcp.listen is on all addresses, and the server refuses every Host it does not know (403): set services.allure-mcp.hostNames to the names clients use, e.g. [ \"mcp.example.com\" ].";
       }
       {
-        assertion = lib.all isLoopback cfg.listen || cfg.authTokensFile != null || lib.elem "--allow-unauthenticated" cfg.extraArgs;
-        message = "services.allure-mcp.listen exposes the server beyond loopback without services.allure-mcp.authTokensFile; set it, or add \"--allow-unauthenticated\" to extraArgs if a proxy in front authenticates.";
+        assertion = lib.all isLoopback cfg.listen || cfg.authTokensFile != null || oauth || lib.elem "--allow-unauthenticated" cfg.extraArgs;
+        message = "services.allure-mcp.listen exposes the server beyond loopback without services.allure-mcp.authTokensFile or settings.OAUTH_ISSUER; set one, or add \"--allow-unauthenticated\" to extraArgs if a proxy in front authenticates.";
       }
     ];
 

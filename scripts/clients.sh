@@ -37,20 +37,38 @@ py_version() { "$dir/python-sdk-$1/bin/python" -c 'import importlib.metadata as 
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait' EXIT
 trap 'exit 130' INT TERM
-serve() { # serve NAME: starts the server (HTTP, DEFAULT settings) on a free loopback port; sets $url
-  local port
+serve() { # serve NAME [https]: starts the server (HTTP, DEFAULT settings) on a free loopback port; sets $url
+  local port scheme=http
   # A free loopback port: bind 0, read it back, release it for the server.
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  PORT=$port "$bin" --demo --http >"$out/$1.server.log" 2>&1 &
+  if [ "${2:-}" = https ]; then
+    scheme=https
+    PORT=$port TLS_CERT_FILE="$tls/cert.pem" TLS_KEY_FILE="$tls/key.pem" "$bin" --demo --http >"$out/$1.server.log" 2>&1 &
+  else
+    PORT=$port "$bin" --demo --http >"$out/$1.server.log" 2>&1 &
+  fi
   pids+=($!)
-  url="http://127.0.0.1:$port"
+  url="$scheme://127.0.0.1:$port"
   for _ in $(seq 100); do
-    curl -fs -o /dev/null "$url/healthz" && return
+    curl -fs --cacert "$tls/ca.pem" -o /dev/null "$url/healthz" && return
     sleep 0.1
   done
   echo "the server for $1 did not start: $out/$1.server.log" >&2
   return 1
 }
+
+# A certificate authority and a server certificate for localhost, made for this run: the HTTPS
+# runs trust only this CA (SSL_CERT_FILE, which the Python SDK's httpx honours).
+tls="$out/tls"
+mkdir -p "$tls"
+(
+  cd "$tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=clients.sh test CA" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign -keyout ca.key -out ca.pem
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost -keyout key.pem -out server.csr
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out cert.pem
+) >/dev/null 2>&1
 
 passed=0 failed=0
 run() { # run CLIENT VERSION TRANSPORT[,TRANSPORT] LOG COMMAND...: one run, recorded per transport
@@ -88,6 +106,10 @@ for sdk in 1.9 current; do
   run "Python SDK" "$version" "Streamable HTTP" python-sdk-$sdk-http "$py" "$here/python_sdk_client.py" http "$url/mcp"
   run "Python SDK" "$version" SSE python-sdk-$sdk-sse "$py" "$here/python_sdk_client.py" sse "$url/sse"
 done
+# Native HTTPS (TLS_CERT_FILE): the current SDK trusting the run's CA, over both HTTP transports.
+serve python-sdk-https https
+run "Python SDK" "$version" "Streamable HTTP over HTTPS" python-sdk-https-http env SSL_CERT_FILE="$tls/ca.pem" "$py" "$here/python_sdk_client.py" http "$url/mcp"
+run "Python SDK" "$version" "SSE over HTTPS" python-sdk-https-sse env SSL_CERT_FILE="$tls/ca.pem" "$py" "$here/python_sdk_client.py" sse "$url/sse"
 # The current SDK ($py, $version) in the older outside clients, which CI runs too: every tool over
 # stdio; /mcp and /sse with a token, in one run that each of the two rows counts.
 run "Python SDK" "$version" stdio outside-client "$py" "$root/scripts/outside_client.py" "$bin"

@@ -267,7 +267,7 @@ async fn reload_on_hangup(client: AllureClient, tokens: Arc<TokenSet>, access: A
                 }
                 tokens.replace(&c.http_config.tokens);
                 crate::logging::set_level(c.log_level);
-                tracing::info!(tokens = c.http_config.tokens.len(), tls = c.http_config.tls.is_some(), log_level = %c.log_level, "reloaded credentials, certificate, permissions and log level");
+                tracing::info!(tokens = c.http_config.tokens.len(), tls = c.http_config.tls.is_some(), log_level = %c.log_level, "reloaded credentials and log level (and the certificate and permissions)");
                 crate::systemd::ready("serving; credentials and log level reloaded");
             }
             Err(e) => {

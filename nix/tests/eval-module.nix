@@ -41,6 +41,19 @@ let
     exposed = base // { listen = [ "0.0.0.0:3000" ]; hostNames = [ "mcp.example.com" ]; };
     wildcardWithoutNames = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "[::]:3000" ]; };
     secretInSettings = base // { settings = base.settings // { ALLURE_TOKEN = "abc"; }; };
+    withTlsAndPermissions = base // {
+      authTokensFile = "/run/secrets/mcp-tokens";
+      permissionsFile = "/etc/allure-mcp/permissions";
+      tls = { certFile = "/var/lib/acme/mcp.example.com/fullchain.pem"; keyFile = "/var/lib/acme/mcp.example.com/key.pem"; };
+    };
+    exposedWithOAuth = base // {
+      listen = [ "0.0.0.0:443" ];
+      hostNames = [ "mcp.example.com" ];
+      settings = base.settings // { OAUTH_ISSUER = "https://sso.example.com/realms/qa"; OAUTH_RESOURCE = "https://mcp.example.com/mcp"; };
+      tls = { certFile = "/var/lib/acme/mcp.example.com/fullchain.pem"; keyFile = "/var/lib/acme/mcp.example.com/key.pem"; };
+    };
+    tlsHalf = base // { tls.certFile = "/var/lib/acme/mcp.example.com/fullchain.pem"; };
+    tlsKeyInStore = base // { tls = { certFile = "/nix/store/abc-cert.pem"; keyFile = "/nix/store/abc-key.pem"; }; };
     exposedBehindProxy = base // { listen = [ "0.0.0.0:3000" ]; hostNames = [ "mcp.example.com" ]; extraArgs = [ "--allow-unauthenticated" "--log-level=debug %h" ]; };
   };
   # `listen` values systemd or the server cannot use are refused by the option's type.

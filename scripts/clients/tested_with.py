@@ -13,7 +13,7 @@ import re
 import sys
 
 START, END = "<!-- tested-with:start -->", "<!-- tested-with:end -->"
-TRANSPORTS = ["stdio", "Streamable HTTP", "SSE"]
+TRANSPORTS = ["stdio", "Streamable HTTP", "SSE", "Streamable HTTP over HTTPS", "SSE over HTTPS"]
 
 
 def version_key(v):

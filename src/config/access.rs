@@ -5,7 +5,6 @@
 use secrecy::ExposeSecret;
 
 use super::cli::Cli;
-use super::http::NamedToken;
 use super::secrets::{SecretSources, credential_path, secret};
 use super::{ConfigError, bad};
 use crate::security::oauth::OAuthSettings;
@@ -122,7 +121,7 @@ pub(super) fn oauth_settings(cli: &Cli) -> Result<Option<OAuthSettings>, ConfigE
 pub(super) fn permissions(
     cli: &Cli,
     sources: &SecretSources,
-    tokens: &[NamedToken],
+    token_names: &[&str],
     oauth: bool,
 ) -> Result<Permissions, ConfigError> {
     let text = secret(
@@ -140,7 +139,7 @@ pub(super) fn permissions(
         .map_err(|e| bad("MCP_PERMISSIONS", e, "see README, Permissions per identity"))?;
     for (who, _) in table.entries() {
         match who {
-            Who::Token(name) if !tokens.iter().any(|t| &t.name == name) => {
+            Who::Token(name) if !token_names.contains(&name.as_str()) => {
                 return Err(bad(
                     "MCP_PERMISSIONS",
                     format!("no MCP token is named '{name}'"),

@@ -167,7 +167,8 @@ pub(super) fn http_config(
     let bind = cli.bind;
     let tokens = tokens(cli, single, sources)?;
     let oauth = access::oauth_settings(cli)?;
-    let permissions = access::permissions(cli, sources, &tokens, oauth.is_some())?;
+    let names: Vec<&str> = tokens.iter().map(|t| t.name.as_str()).collect();
+    let permissions = access::permissions(cli, sources, &names, oauth.is_some())?;
     let config = HttpConfig {
         bind,
         port: cli.port,

@@ -210,7 +210,12 @@ async fn enable_toolset(ctx: Ctx, args: EnableToolsetArgs) -> Result<Enabled, To
             .filter(|t| catalogue.tools_of(*t).is_some_and(<[_]>::is_empty));
         if empty.is_some() {
             return Err(ToolError::InvalidArgs(format!(
-                "every tool of toolset '{name}' changes TestOps, and this server is read-only for you (ALLURE_READ_ONLY, or the read role in MCP_PERMISSIONS)"
+                "every tool of toolset '{name}' changes TestOps, and {}",
+                if ctx.scope.grant.read_only() {
+                    "your role is read (MCP_PERMISSIONS)"
+                } else {
+                    "this server is read-only (ALLURE_READ_ONLY)"
+                }
             )));
         }
         let set = Toolset::ALL

@@ -102,6 +102,8 @@ fn the_module_evaluates_and_its_assertions_fire() {
         "exposedWithTokens",
         "exposedBehindProxy",
         "lanAddresses",
+        "withTlsAndPermissions",
+        "exposedWithOAuth",
     ] {
         assert_eq!(
             v[ok]["failed"],
@@ -123,6 +125,25 @@ fn the_module_evaluates_and_its_assertions_fire() {
     fails("secretInSettings", "settings has ALLURE_TOKEN");
     fails("twoAddresses", "must name exactly one address");
     fails("hostsTwice", "either hostNames or settings.ALLOWED_HOSTS");
+    fails("tlsHalf", "set both certFile and keyFile");
+    fails("tlsKeyInStore", "tls.keyFile is in the Nix store");
+    // The certificate, its key and the permissions are credentials, refreshed on reload.
+    let tls = v["withTlsAndPermissions"]["service"].as_str().unwrap();
+    for want in [
+        "LoadCredential=mcp-permissions:/etc/allure-mcp/permissions",
+        "LoadCredential=tls-cert:/var/lib/acme/mcp.example.com/fullchain.pem",
+        "LoadCredential=tls-key:/var/lib/acme/mcp.example.com/key.pem",
+        "\"--credential\" \"tls-cert=/var/lib/acme/mcp.example.com/fullchain.pem\"",
+        "\"--credential\" \"tls-key=/var/lib/acme/mcp.example.com/key.pem\"",
+        "\"--credential\" \"mcp-permissions=/etc/allure-mcp/permissions\"",
+    ] {
+        assert!(tls.contains(want), "{want} missing: {tls}");
+    }
+    let oauth = v["exposedWithOAuth"]["service"].as_str().unwrap();
+    assert!(
+        oauth.contains("Environment=\"OAUTH_ISSUER=https://sso.example.com/realms/qa\""),
+        "{oauth}"
+    );
     // The firewall opens only what listens beyond loopback.
     assert_eq!(v["loopbackFirewall"]["firewall"], serde_json::json!([]));
     assert_eq!(v["lanAddresses"]["firewall"], serde_json::json!([3001]));
