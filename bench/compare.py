@@ -277,24 +277,121 @@ def wait_port(port):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def tls_files(d):
+    """A self-signed certificate for 127.0.0.1 and its key, for the HTTPS column (wrk does
+    not verify certificates; the sequential client is given this one to trust)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class Idp:
+    """A minimal OAuth authorization server on loopback for the OAuth column: metadata
+    (RFC 8414) and a JWKS with one RS256 key, and access tokens signed with it, as an
+    identity provider issues them (Keycloak's default algorithm)."""
+
+    def __init__(self, port):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        self.issuer = f"http://127.0.0.1:{port}"
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update(kid="bench", alg="RS256", use="sig")
+        docs = {"/.well-known/oauth-authorization-server": {"issuer": self.issuer, "jwks_uri": self.issuer + "/jwks"}, "/jwks": {"keys": [jwk]}}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps(docs.get(self.path, {})).encode()
+                self.send_response(200 if self.path in docs else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, audience):
+        import jwt
+        now = int(time.time())
+        claims = {"iss": self.issuer, "sub": "bench-user", "aud": audience, "scope": "allure:read", "iat": now, "exp": now + 3600, "preferred_username": "bench"}
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "bench"})
+
+
+def sequential_p50(url, headers, body, context=None, n=300):
+    """p50 of one tools/call at a time over one keep-alive connection (ms)."""
+    import http.client
+    host = url.split("//")[1].split("/")[0]
+    conn = http.client.HTTPSConnection(host, context=context) if url.startswith("https") else http.client.HTTPConnection(host)
+    data = json.dumps(body).encode()
+    lat = []
+    for i in range(n + 50):
+        t = time.perf_counter()
+        conn.request("POST", "/mcp", body=data, headers=headers)
+        text = conn.getresponse().read().decode()
+        if i >= 50:  # the first calls warm the connection and the caches
+            lat.append((time.perf_counter() - t) * 1000)
+    assert "isError" in text and '"isError":true' not in text, text[:300]
+    return pct(lat, 0.5)
+
+
 def http_compare(base):
+    """Streamable HTTP: allure-mcp with a static token, the same over HTTPS, the same with an
+    OAuth access token (validated on every request), and lucius-mcp; wrk throughput and a
+    sequential p50 for each of ours."""
+    import ssl
     body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "list_launches", "arguments": {"project_id": 1}}}
     results = {}
     env = {"PATH": os.environ["PATH"], "HOME": tempfile.gettempdir()}
-    ours = spawn([OURS, "--http"], env=dict(env, ALLURE_BASE_URL=base, ALLURE_TOKEN=TOKEN, PORT="18301", MCP_AUTH_TOKEN="bench-token-0123456789", RATE_LIMIT_PER_SECOND="1000000", RATE_LIMIT_BURST="1000000", LOG_LEVEL="warn"), stderr=subprocess.DEVNULL)
-    lucius = spawn([os.path.join(VENV, "bin", "lucius-mcp")], env=dict(env, MCP_MODE="http", HOST="127.0.0.1", PORT="18302", ALLURE_ENDPOINT=base, ALLURE_API_TOKEN=TOKEN, ALLURE_PROJECT_ID="1", TELEMETRY_ENABLED="false", LOG_LEVEL="WARNING"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ours_env = dict(env, ALLURE_BASE_URL=base, ALLURE_TOKEN=TOKEN, MCP_AUTH_TOKEN="bench-token-0123456789", RATE_LIMIT_PER_SECOND="1000000", RATE_LIMIT_BURST="1000000", LOG_LEVEL="warn")
+    cert, key = tls_files(tempfile.mkdtemp())
+    idp = Idp(18310)
+    resource = "http://127.0.0.1:18304/mcp"
+    servers = {
+        "allure-mcp": ("http://127.0.0.1:18301/mcp", spawn([OURS, "--http"], env=dict(ours_env, PORT="18301"), stderr=subprocess.DEVNULL)),
+        "allure-mcp HTTPS": ("https://127.0.0.1:18303/mcp", spawn([OURS, "--http"], env=dict(ours_env, PORT="18303", TLS_CERT_FILE=cert, TLS_KEY_FILE=key), stderr=subprocess.DEVNULL)),
+        "allure-mcp OAuth": (resource, spawn([OURS, "--http"], env=dict(ours_env, PORT="18304", OAUTH_ISSUER=idp.issuer, OAUTH_RESOURCE=resource, OAUTH_SCOPES="allure:read"), stderr=subprocess.DEVNULL)),
+        "lucius-mcp": ("http://127.0.0.1:18302/mcp", spawn([os.path.join(VENV, "bin", "lucius-mcp")], env=dict(env, MCP_MODE="http", HOST="127.0.0.1", PORT="18302", ALLURE_ENDPOINT=base, ALLURE_API_TOKEN=TOKEN, ALLURE_PROJECT_ID="1", TELEMETRY_ENABLED="false", LOG_LEVEL="WARNING"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)),
+    }
+    auth = {"allure-mcp": "bench-token-0123456789", "allure-mcp HTTPS": "bench-token-0123456789", "allure-mcp OAuth": idp.token(resource), "lucius-mcp": None}
+    context = ssl.create_default_context(cafile=cert)
+    urllib_https = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+    urllib.request.install_opener(urllib_https)
     try:
-        wait_port(18301)
-        wait_port(18302)
-        h_ours = http_session("http://127.0.0.1:18301/mcp", {"Authorization": "Bearer bench-token-0123456789"})
-        h_lucius = http_session("http://127.0.0.1:18302/mcp", {})
+        for url, _ in servers.values():
+            wait_port(int(url.split(":")[2].split("/")[0]))
+        headers = {name: http_session(url, {"Authorization": f"Bearer {auth[name]}"} if auth[name] else {}) for name, (url, _) in servers.items()}
         # wrk counts only HTTP statuses: the call itself is checked once first.
-        results["ok"] = {"allure-mcp": http_call_ok("http://127.0.0.1:18301/mcp", h_ours, body), "lucius-mcp": http_call_ok("http://127.0.0.1:18302/mcp", h_lucius, body)}
+        results["ok"] = {name: http_call_ok(url, headers[name], body) for name, (url, _) in servers.items()}
         for conc in (16, 64):
-            results[conc] = {"allure-mcp": http_rate("http://127.0.0.1:18301/mcp", h_ours, body, conc), "lucius-mcp": http_rate("http://127.0.0.1:18302/mcp", h_lucius, body, conc)}
+            results[conc] = {name: http_rate(url, headers[name], body, conc) for name, (url, _) in servers.items()}
+        results["p50"] = {name: sequential_p50(url, headers[name], body, context) for name, (url, _) in servers.items() if name != "lucius-mcp"}
     finally:
-        stop(ours)
-        stop(lucius)
+        for _, p in servers.values():
+            stop(p)
+        idp.server.shutdown()
     return results
 
 
@@ -381,13 +478,16 @@ def write(results, floor, http):
     for label in ours["ops"]:
         lines.append(f"| {label} p50 | " + " | ".join(ratio(ours["ops"][label]["p50"], p["ops"][label]["p50"], peer_errors=p["ops"][label]["errors"]) if p["ops"][label] else "n/a (no such tool)" for p in peers) + " |")
     lines.append("| 50 concurrent calls | " + " | ".join(ratio(ours["conc50_per_s"], p["conc50_per_s"], lower_is_better=False, peer_errors=p["conc50_errors"]) for p in peers) + " |")
-    lines += ["", "## HTTP (Streamable HTTP, list launches, wrk, 5 s per point)", "", "| concurrency | allure-mcp (bearer auth on) | lucius-mcp (no auth) | ratio |", "|---|---|---|---|"]
+    lines += ["", "## HTTP (Streamable HTTP, list launches, wrk, 5 s per point)", "", "| concurrency | allure-mcp (bearer auth on) | allure-mcp over HTTPS | allure-mcp, OAuth access token | lucius-mcp (no auth) | ratio (plain HTTP) |", "|---|---|---|---|---|---|"]
     ok = http["ok"]
+    mark = lambda name: "" if ok[name] else ", its call answered an error"
+    cell = lambda name, conc: f"{http[conc][name][0]:,.0f} calls/s ({http[conc][name][1]} non-2xx{mark(name)})"
     for conc in (16, 64):
-        (a, ae), (l, le) = http[conc]["allure-mcp"], http[conc]["lucius-mcp"]
-        mark = lambda name: "" if ok[name] else ", its call answered an error"
+        a, l = http[conc]["allure-mcp"][0], http[conc]["lucius-mcp"][0]
         r = f"{a / l:.1f}×" if ok["lucius-mcp"] and ok["allure-mcp"] and l else "n/a"
-        lines.append(f"| {conc} | {a:,.0f} calls/s ({ae} non-2xx{mark('allure-mcp')}) | {l:,.0f} calls/s ({le} non-2xx{mark('lucius-mcp')}) | {r} |")
+        lines.append(f"| {conc} | {cell('allure-mcp', conc)} | {cell('allure-mcp HTTPS', conc)} | {cell('allure-mcp OAuth', conc)} | {cell('lucius-mcp', conc)} | {r} |")
+    p50 = http["p50"]
+    lines += ["", f"One call at a time over one keep-alive connection (p50): {p50['allure-mcp']:.2f} ms with a static token, {p50['allure-mcp HTTPS']:.2f} ms over HTTPS, {p50['allure-mcp OAuth']:.2f} ms with an OAuth access token (RS256, validated against the cached JWKS on every request: {p50['allure-mcp OAuth'] - p50['allure-mcp']:+.2f} ms)."]
     lines += ["", "## The calls timed", "", "Each row above times these calls, one per server (`–`: the server has no such tool). The 1,000 calls for memory cycle through " + ", ".join(MIX) + ", which every server has.", "", "| row | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for label in ours["ops"]:
         cells = []
@@ -405,7 +505,7 @@ def write(results, floor, http):
         "- *p50 / p99*: latency of one tool call, 100 in a row over one stdio session, with the fake on loopback.",
         "- *upstream requests per call / token exchanges per 100 calls*: from the fake's request log; how much load a server puts on TestOps.",
         "- *concurrent*: N `list_launches` calls sent at once over one stdio session, repeated; calls per second.",
-        "- *HTTP*: `wrk` with 2 threads at 16 and 64 connections against each server's Streamable HTTP endpoint, one session.",
+        "- *HTTP*: `wrk` with 2 threads at 16 and 64 connections against each server's Streamable HTTP endpoint, one session. *over HTTPS*: the same server with `TLS_CERT_FILE` (TLS 1.3, connections kept alive, so the handshake is paid once per connection). *OAuth access token*: the same server with `OAUTH_ISSUER` pointing at a minimal authorization server in the benchmark, the token an RS256 JWT checked (signature, issuer, audience, expiry, scope) on every request.",
         "- Every timed call's answer is checked: a figure marked *(N errored)* includes calls that answered an error, and no ratio is computed from it. A peer's call that errors does so against the fake; *no such tool* means the server has no tool for it. Known cause: allure-testops-mcp 0.9.3 reads a launch's `statistic` in `GET /api/launch` as an object; the API description (OpenAPI 26.1.1) answers either `LaunchDto` (no statistic) or `LaunchPreviewDto` (a list of `{status, count}`), and the fake gives the second. Against an instance that answers the first, that call would work.",
     ]
     with open("BENCHMARKS.md", "w") as f:

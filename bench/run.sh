@@ -22,5 +22,8 @@ if [ ! -x "$venv/bin/lucius-mcp" ] || [ ! -x "$venv/bin/allure-testops-mcp" ]; t
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check allure-testops-mcp==0.9.3 lucius-mcp==0.16.6
 fi
+# The HTTPS and OAuth columns make a certificate and sign tokens (both come with the peers today).
+"$venv/bin/python" -c 'import jwt, cryptography' 2>/dev/null ||
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pyjwt[crypto]'
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 exec unshare -n sh -c "ip link set lo up && exec '$venv/bin/python' bench/compare.py target/release/allure-mcp target/release/fake-testops '$venv'"

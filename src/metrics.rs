@@ -1,5 +1,5 @@
-//! Prometheus metrics: tool calls by tool and outcome, their latency, upstream status
-//! codes, open sessions, in-flight calls and rate-limit rejections.
+//! Prometheus metrics: tool calls by tool and outcome and by identity, their latency,
+//! upstream status codes, open sessions, in-flight calls and rate-limit rejections.
 
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,15 @@ struct Status {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Caller {
+    identity: String,
+}
+
+/// Distinct identities counted by name; calls of any more are counted as `other`, so a
+/// stream of OAuth subjects cannot grow the metrics without bound.
+const MAX_IDENTITIES: usize = 1000;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Transport {
     transport: &'static str,
 }
@@ -44,6 +53,8 @@ pub struct Metrics {
     upstream: Family<Status, Counter>,
     sessions: Family<Transport, Gauge>,
     rate_limited: Counter,
+    by_identity: Family<Caller, Counter>,
+    identities: Arc<std::sync::atomic::AtomicUsize>,
     /// Tool calls running now; shutdown waits for none to be left.
     in_flight: TaskTracker,
     in_flight_gauge: Gauge<i64, AtomicI64>,
@@ -100,6 +111,12 @@ impl Metrics {
             "Requests refused by the rate limit",
             rate_limited.clone(),
         );
+        let by_identity = Family::<Caller, Counter>::default();
+        registry.register(
+            "identity_tool_calls",
+            "Tool calls by identity (a static token's name, or oauth:<subject>)",
+            by_identity.clone(),
+        );
         let in_flight_gauge: Gauge<i64, AtomicI64> = Gauge::default();
         registry.register(
             "tool_calls_in_flight",
@@ -113,6 +130,8 @@ impl Metrics {
             upstream,
             sessions,
             rate_limited,
+            by_identity,
+            identities: Arc::default(),
             in_flight: TaskTracker::new(),
             in_flight_gauge,
         }
@@ -136,6 +155,20 @@ impl Metrics {
         self.latency
             .get_or_create(&ToolName { tool })
             .observe(seconds);
+    }
+
+    /// One tool call by `identity` (HTTP callers; stdio has none).
+    pub fn record_identity(&self, identity: &str) {
+        use std::sync::atomic::Ordering;
+        let mut label = Caller {
+            identity: identity.to_owned(),
+        };
+        if self.by_identity.get(&label).is_none()
+            && self.identities.fetch_add(1, Ordering::Relaxed) >= MAX_IDENTITIES
+        {
+            label.identity = "other".to_owned();
+        }
+        self.by_identity.get_or_create(&label).inc();
     }
 
     pub fn record_upstream(&self, status: u16) {

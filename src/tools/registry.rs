@@ -414,6 +414,9 @@ impl Registry {
             (Err(_), false) => "error",
         };
         metrics.record_call(tool.name, result.is_ok(), elapsed.as_secs_f64());
+        if let Some(who) = &audit.identity {
+            metrics.record_identity(who);
+        }
         // Whatever came from upstream may echo a credential: nothing leaves with one.
         Ok(match result {
             Ok(mut out) => {

@@ -227,6 +227,20 @@ async fn a_client_finds_the_authorization_server_from_a_401_and_its_token_works(
     assert_eq!(initialize(&s, Some(&writer)).await.status(), 200);
     assert_eq!(initialize(&s, Some(SCRIPT)).await.status(), 200);
 
+    // Metrics count calls by identity, the OAuth caller as `oauth:<sub>`.
+    let metrics = http()
+        .get(s.url("/metrics"))
+        .bearer_auth(SCRIPT)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("allure_mcp_identity_tool_calls_total{identity=\"oauth:alice-sub\"} 1"),
+        "{metrics}"
+    );
     let (_, logs) = s.stop().await;
     let audit = logs
         .lines()

@@ -181,6 +181,19 @@ async fn a_read_identity_sees_and_calls_only_read_tools_and_a_write_identity_wri
             )
             .await;
         assert_eq!(made["result"]["isError"], false, "{wire:?}: {made}");
+        let metrics = http()
+            .get(s.url("/metrics"))
+            .bearer_auth(WRITER)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("allure_mcp_identity_tool_calls_total{identity=\"writer\"} 1"),
+            "{wire:?}: {metrics}"
+        );
         let (_, logs) = s.stop().await;
         let audit = |tool: &str, who: &str, outcome: &str| {
             logs.lines().any(|l| {
