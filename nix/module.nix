@@ -29,7 +29,7 @@ let
 
   # Secrets have *File options; in settings they would land in the world-readable unit.
   secretSettings = lib.filter (k: (cfg.settings.${k} or null) != null)
-    [ "ALLURE_TOKEN" "MCP_AUTH_TOKEN" "MCP_AUTH_TOKENS" ];
+    [ "ALLURE_TOKEN" "MCP_AUTH_TOKEN" "MCP_AUTH_TOKENS" "OAUTH_CLIENT_SECRET" ];
 
   # Settings become Environment= lines; null means "not set".
   environment = lib.mapAttrs (_: v: if lib.isBool v then lib.boolToString v else toString v)
@@ -40,6 +40,7 @@ let
     [{ name = "allure-token"; path = cfg.allureTokenFile; }]
     ++ lib.optional (cfg.authTokensFile != null) { name = "mcp-auth-tokens"; path = cfg.authTokensFile; }
     ++ lib.optional (cfg.permissionsFile != null) { name = "mcp-permissions"; path = cfg.permissionsFile; }
+    ++ lib.optional (cfg.oauthClientSecretFile != null) { name = "oauth-client-secret"; path = cfg.oauthClientSecretFile; }
     ++ lib.optionals (cfg.tls.certFile != null && cfg.tls.keyFile != null) [
       { name = "tls-cert"; path = cfg.tls.certFile; }
       { name = "tls-key"; path = cfg.tls.keyFile; }
@@ -188,6 +189,16 @@ in
       '';
     };
 
+    oauthClientSecretFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/run/secrets/allure-mcp-oauth-client-secret";
+      description = ''
+        Runtime path of the secret of `settings.OAUTH_CLIENT_ID`, this server's client at the
+        identity provider, used only to introspect opaque access tokens (RFC 7662).
+      '';
+    };
+
     tls = {
       certFile = mkOption {
         type = types.nullOr types.str;
@@ -243,6 +254,10 @@ in
       {
         assertion = !(inStore cfg.tls.keyFile);
         message = "services.allure-mcp.tls.keyFile is in the Nix store, which every user can read; point it at a runtime path such as /var/lib/acme/<name>/key.pem.";
+      }
+      {
+        assertion = !(inStore cfg.oauthClientSecretFile);
+        message = "services.allure-mcp.oauthClientSecretFile is in the Nix store, which every user can read; point it at a runtime secret.";
       }
       {
         assertion = !(inStore cfg.authTokensFile);

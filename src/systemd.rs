@@ -111,11 +111,12 @@ pub fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
 }
 
 /// The secret files `refresh-credentials` copies.
-pub const CREDENTIALS: [&str; 6] = [
+pub const CREDENTIALS: [&str; 7] = [
     "allure-token",
     "mcp-auth-token",
     "mcp-auth-tokens",
     "mcp-permissions",
+    "oauth-client-secret",
     "tls-cert",
     "tls-key",
 ];

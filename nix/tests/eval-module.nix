@@ -40,6 +40,7 @@ let
     authInStore = base // { authTokensFile = "/nix/store/abc-mcp-tokens"; };
     exposed = base // { listen = [ "0.0.0.0:3000" ]; hostNames = [ "mcp.example.com" ]; };
     wildcardWithoutNames = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "[::]:3000" ]; };
+    clientSecretInSettings = base // { settings = base.settings // { OAUTH_CLIENT_SECRET = "abc"; }; };
     secretInSettings = base // { settings = base.settings // { ALLURE_TOKEN = "abc"; }; };
     withTlsAndPermissions = base // {
       authTokensFile = "/run/secrets/mcp-tokens";
@@ -49,7 +50,8 @@ let
     exposedWithOAuth = base // {
       listen = [ "0.0.0.0:443" ];
       hostNames = [ "mcp.example.com" ];
-      settings = base.settings // { OAUTH_ISSUER = "https://sso.example.com/realms/qa"; OAUTH_RESOURCE = "https://mcp.example.com/mcp"; };
+      settings = base.settings // { OAUTH_ISSUER = "https://sso.example.com/realms/qa"; OAUTH_RESOURCE = "https://mcp.example.com/mcp"; OAUTH_CLIENT_ID = "allure-mcp"; };
+      oauthClientSecretFile = "/run/secrets/oauth-client-secret";
       tls = { certFile = "/var/lib/acme/mcp.example.com/fullchain.pem"; keyFile = "/var/lib/acme/mcp.example.com/key.pem"; };
     };
     tlsHalf = base // { tls.certFile = "/var/lib/acme/mcp.example.com/fullchain.pem"; };

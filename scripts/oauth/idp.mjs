@@ -15,7 +15,9 @@
 //        Defaults: iss = issuer, sub = test-user, no aud, no scope, iat = now, nbf = now-10,
 //        exp = now+3600, a random jti; header {alg:RS256, typ:JWT, kid}.
 //   POST /rotate          form: drop_old=1 optional -> {"kid":NEW,"kids":[published kids]}
-//   GET  /requests        {"jwks_fetches":N}: JWKS fetches so far (to test JWKS caching)
+//   GET  /requests        {"jwks_fetches":N,"introspections":M}: JWKS fetches and introspection
+//        requests so far (to test caching)
+//   POST /opaque          an opaque token for introspection (see the route below)
 // The package's other routes (/authorize, /userinfo, /introspect, ...) are left as they are.
 import { AssertionError } from "node:assert";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -104,6 +106,7 @@ function basicUser(req) {
 // The package says token auth "none" only, but it takes any client authentication.
 service.on("beforeWellKnownOpenIdConfiguration", (doc) => {
   doc.body.token_endpoint_auth_methods_supported = ["none", "client_secret_basic", "client_secret_post"];
+  doc.body.introspection_endpoint = `${server.issuer.url}/introspect-opaque`;
 });
 // RFC 8414 clients ask here first; the package only serves the OIDC path. Same document.
 service.addRoute("GET", "/.well-known/oauth-authorization-server", (req, res) =>
@@ -119,7 +122,37 @@ service.addRoute("POST", "/rotate", async (req, res) => {
   if (one(req.body?.drop_old) === "1") for (const k of old) published.delete(k);
   sendJson(res, { kid, kids: [...published] });
 });
-service.addRoute("GET", "/requests", (_req, res) => sendJson(res, { jwks_fetches: jwksFetches }));
+// Opaque access tokens for RFC 7662 introspection. POST /opaque takes the shaping fields of
+// /token (aud, scope, sub, name, iss, exp_in) and `active=false`, and answers
+// {"access_token": <random string>}. /introspect-opaque (the metadata's introspection_endpoint) answers that token's claims (name as
+// `username`) to the client allure-mcp:introspection-secret (HTTP Basic), {"active":false}
+// for a token it never issued, and 401 to any other client.
+const INTROSPECTOR = `Basic ${Buffer.from("allure-mcp:introspection-secret").toString("base64")}`;
+const opaque = new Map();
+let introspections = 0;
+service.addRoute("POST", "/opaque", (req, res) => {
+  const b = req.body ?? {};
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { active: one(b.active) !== "false", iss: one(b.iss) ?? server.issuer.url, sub: one(b.sub) ?? "test-user",
+    exp: seconds(b, "exp_in") ?? now + 3600, iat: now, token_type: "Bearer", client_id: "mcp-client" };
+  if (b.aud !== undefined) claims.aud = b.aud;
+  if (b.scope !== undefined) claims.scope = one(b.scope);
+  if (b.name !== undefined) claims.username = one(b.name);
+  const token = randomBytes(24).toString("base64url");
+  opaque.set(token, claims);
+  sendJson(res, { access_token: token });
+});
+// The package's own /introspect reads no body (it answers active:true to anything), and its
+// routes cannot be replaced: the metadata names this one instead.
+service.addRoute("POST", "/introspect-opaque", (req, res) => {
+  introspections++;
+  if (req.headers.authorization !== INTROSPECTOR) {
+    res.statusCode = 401;
+    return sendJson(res, { error: "invalid_client" });
+  }
+  sendJson(res, opaque.get(one(req.body?.token)) ?? { active: false });
+});
+service.addRoute("GET", "/requests", (_req, res) => sendJson(res, { jwks_fetches: jwksFetches, introspections }));
 
 await newKey();
 await server.start(port, "127.0.0.1");

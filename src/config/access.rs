@@ -1,5 +1,6 @@
 //! Who may reach the HTTP transport and how: HTTPS (TLS_CERT_FILE / TLS_KEY_FILE or the
-//! `tls-cert` / `tls-key` credentials), OAuth access tokens (OAUTH_*), and the role and
+//! `tls-cert` / `tls-key` credentials), OAuth access tokens (OAUTH_*, introspection's
+//! client secret from the `oauth-client-secret` credential too), and the role and
 //! toolsets of each identity (MCP_PERMISSIONS).
 
 use secrecy::ExposeSecret;
@@ -7,6 +8,7 @@ use secrecy::ExposeSecret;
 use super::cli::Cli;
 use super::secrets::{SecretSources, credential_path, secret};
 use super::{ConfigError, bad};
+use crate::security::introspection::IntrospectionClient;
 use crate::security::oauth::OAuthSettings;
 use crate::security::permissions::{Permissions, Who};
 use crate::security::tls::TlsFiles;
@@ -77,10 +79,16 @@ fn url_setting(var: &'static str, raw: &str) -> Result<url::Url, ConfigError> {
 }
 
 /// OAUTH_*: `None` unless OAUTH_ISSUER is set; then OAUTH_RESOURCE is required.
-pub(super) fn oauth_settings(cli: &Cli) -> Result<Option<OAuthSettings>, ConfigError> {
+pub(super) fn oauth_settings(
+    cli: &Cli,
+    sources: &SecretSources,
+) -> Result<Option<OAuthSettings>, ConfigError> {
     let issuers = list(cli.oauth_issuer.as_deref());
     if issuers.is_empty() {
-        if cli.oauth_resource.is_some() || cli.oauth_scopes.is_some() {
+        if cli.oauth_resource.is_some()
+            || cli.oauth_scopes.is_some()
+            || cli.oauth_client_id.is_some()
+        {
             return Err(bad(
                 "OAUTH_ISSUER",
                 "OAuth settings are given but no issuer",
@@ -113,7 +121,45 @@ pub(super) fn oauth_settings(cli: &Cli) -> Result<Option<OAuthSettings>, ConfigE
         audiences,
         scopes: list(cli.oauth_scopes.as_deref()),
         name_claim: cli.oauth_name_claim.trim().to_owned(),
+        introspection: introspection_client(cli, sources)?,
     }))
+}
+
+/// OAUTH_CLIENT_ID and its secret: both or neither.
+fn introspection_client(
+    cli: &Cli,
+    sources: &SecretSources,
+) -> Result<Option<IntrospectionClient>, ConfigError> {
+    let secret = secret(
+        "OAUTH_CLIENT_SECRET",
+        "OAUTH_CLIENT_SECRET_FILE",
+        "oauth-client-secret",
+        cli.oauth_client_secret.as_deref(),
+        cli.oauth_client_secret_file.as_deref(),
+        sources,
+    )?;
+    let id = cli
+        .oauth_client_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|i| !i.is_empty());
+    match (id, secret) {
+        (None, None) => Ok(None),
+        (Some(id), Some(secret)) => Ok(Some(IntrospectionClient {
+            client_id: id.to_owned(),
+            client_secret: secret,
+        })),
+        (Some(_), None) => Err(bad(
+            "OAUTH_CLIENT_SECRET",
+            "OAUTH_CLIENT_ID is set but no secret",
+            "set OAUTH_CLIENT_SECRET_FILE (or the oauth-client-secret credential)",
+        )),
+        (None, Some(_)) => Err(bad(
+            "OAUTH_CLIENT_ID",
+            "a client secret is set but no client id",
+            "set OAUTH_CLIENT_ID to this server's client at the provider",
+        )),
+    }
 }
 
 /// MCP_PERMISSIONS (the value, the file, or the `mcp-permissions` credential); an entry

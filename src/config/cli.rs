@@ -251,6 +251,25 @@ pub struct Cli {
     )]
     pub oauth_name_claim: String,
 
+    /// OAuth: this server's client id at the provider, for introspecting opaque tokens
+    /// (RFC 7662); JWTs need none
+    #[arg(long, env = "OAUTH_CLIENT_ID", value_name = "ID")]
+    pub oauth_client_id: Option<String>,
+
+    /// OAuth: the secret of OAUTH_CLIENT_ID (or OAUTH_CLIENT_SECRET_FILE, or the
+    /// `oauth-client-secret` credential)
+    #[arg(
+        long,
+        env = "OAUTH_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub oauth_client_secret: Option<String>,
+
+    /// File holding OAUTH_CLIENT_SECRET
+    #[arg(long, env = "OAUTH_CLIENT_SECRET_FILE", value_name = "PATH")]
+    pub oauth_client_secret_file: Option<PathBuf>,
+
     /// Role and toolsets per identity: `<who> <role> [toolsets]` per line or `;`-separated
     /// (who: a token name, sub:<subject>, scope:<scope> or *; role: read or write)
     #[arg(long, env = "MCP_PERMISSIONS", value_name = "TABLE")]

@@ -166,7 +166,7 @@ pub(super) fn http_config(
 ) -> Result<HttpConfig, ConfigError> {
     let bind = cli.bind;
     let tokens = tokens(cli, single, sources)?;
-    let oauth = access::oauth_settings(cli)?;
+    let oauth = access::oauth_settings(cli, sources)?;
     let names: Vec<&str> = tokens.iter().map(|t| t.name.as_str()).collect();
     let permissions = access::permissions(cli, sources, &names, oauth.is_some())?;
     let config = HttpConfig {

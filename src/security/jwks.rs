@@ -44,7 +44,17 @@ pub struct Key {
 struct Cache {
     keys: HashMap<String, Key>,
     fetched: Option<Instant>,
-    jwks_uri: Option<String>,
+    /// From the metadata, once discovered.
+    endpoints: Option<Endpoints>,
+}
+
+/// What this server uses of an issuer's metadata.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Endpoints {
+    pub jwks_uri: String,
+    /// RFC 7662, for opaque tokens (not every provider has one).
+    #[serde(default)]
+    pub introspection_endpoint: Option<String>,
 }
 
 /// One issuer's keys.
@@ -108,16 +118,7 @@ impl Issuer {
 
     /// Fetches the JWKS (discovering where it is first) and replaces the cache.
     pub async fn refresh(&self) -> Result<(), KeysError> {
-        let known = self
-            .cache
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .jwks_uri
-            .clone();
-        let jwks_uri = match known {
-            Some(u) => u,
-            None => self.discover().await?,
-        };
+        let jwks_uri = self.endpoints().await?.jwks_uri;
         // Key by key: one the library cannot read (an encryption key of a newer type)
         // must not hide the signing keys beside it.
         #[derive(Deserialize)]
@@ -135,8 +136,49 @@ impl Issuer {
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         cache.keys = keys;
         cache.fetched = Some(Instant::now());
-        cache.jwks_uri = Some(jwks_uri);
         Ok(())
+    }
+
+    /// The issuer's endpoints, discovered once (a failed discovery is tried again next time).
+    pub async fn endpoints(&self) -> Result<Endpoints, KeysError> {
+        let known = self
+            .cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .endpoints
+            .clone();
+        if let Some(e) = known {
+            return Ok(e);
+        }
+        let found = self.discover().await?;
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .endpoints = Some(found.clone());
+        Ok(found)
+    }
+
+    /// A form POST with HTTP Basic client authentication, answered with JSON (token
+    /// introspection). `Ok(None)`: the provider refused this server's client (401/403).
+    pub async fn post_form<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        client: (&str, &str),
+        form: &[(&str, &str)],
+    ) -> Result<Option<T>, KeysError> {
+        let resp = self
+            .http
+            .post(url)
+            .basic_auth(client.0, Some(client.1))
+            .header("accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&format!("{url}: {}", crate::error_chain(&e))))?;
+        if matches!(resp.status().as_u16(), 401 | 403) {
+            return Ok(None);
+        }
+        self.read_json(url, resp).await.map(Some)
     }
 
     /// Key ids known now (for `check`).
@@ -147,17 +189,18 @@ impl Issuer {
         ids
     }
 
-    /// The `jwks_uri` from the issuer's metadata, whose `issuer` must be this one.
-    async fn discover(&self) -> Result<String, KeysError> {
+    /// The endpoints from the issuer's metadata, whose `issuer` must be this one.
+    async fn discover(&self) -> Result<Endpoints, KeysError> {
         #[derive(Deserialize)]
         struct Metadata {
             issuer: String,
-            jwks_uri: String,
+            #[serde(flatten)]
+            endpoints: Endpoints,
         }
         let mut last_error = None;
         for url in metadata_urls(&self.issuer) {
             match self.get_json::<Metadata>(&url).await {
-                Ok(m) if m.issuer == self.issuer => return Ok(m.jwks_uri),
+                Ok(m) if m.issuer == self.issuer => return Ok(m.endpoints),
                 Ok(m) => {
                     return Err(KeysError::IssuerMismatch {
                         url,
@@ -179,6 +222,15 @@ impl Issuer {
             .send()
             .await
             .map_err(|e| self.unreachable(&format!("{url}: {}", crate::error_chain(&e))))?;
+        self.read_json(url, resp).await
+    }
+
+    /// A successful answer's JSON body, read within [`MAX_DOCUMENT`].
+    async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        resp: reqwest::Response,
+    ) -> Result<T, KeysError> {
         if !resp.status().is_success() {
             return Err(self.unreachable(&format!("{url}: HTTP {}", resp.status().as_u16())));
         }

@@ -15,6 +15,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
+use super::introspection::{Introspection, IntrospectionClient, Rules};
 use super::jwks::{Issuer, KeysError};
 
 /// Clock skew allowed on `exp` and `nbf`.
@@ -23,7 +24,7 @@ pub const LEEWAY_SECONDS: u64 = 30;
 const MAX_TOKEN: usize = 16 * 1024;
 
 /// The settings (OAUTH_*), checked by the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct OAuthSettings {
     /// Issuer identifiers, exactly as the providers write them in `iss`.
     pub issuers: Vec<String>,
@@ -35,6 +36,8 @@ pub struct OAuthSettings {
     pub scopes: Vec<String>,
     /// The claim shown as the caller's name beside its subject.
     pub name_claim: String,
+    /// For opaque tokens: this server's client at the provider (RFC 7662).
+    pub introspection: Option<IntrospectionClient>,
 }
 
 impl OAuthSettings {
@@ -83,6 +86,8 @@ pub struct OAuthCaller {
     pub sub: String,
     pub name: Option<String>,
     pub scopes: Vec<String>,
+    /// `exp`, when an introspection answer gave one (how long it may be cached).
+    pub expires: Option<i64>,
 }
 
 /// Why a token is refused. The text names the rule, never the token or its claims.
@@ -108,12 +113,15 @@ pub enum Rejection {
     InsufficientScope,
     #[error("the authorization server's keys could not be fetched; retry shortly")]
     Unavailable,
+    #[error("the token is not active (revoked, expired, or unknown to the authorization server)")]
+    Inactive,
 }
 
 /// The resource server: settings and each issuer's keys.
 pub struct OAuth {
     pub settings: OAuthSettings,
     issuers: Vec<Issuer>,
+    introspection: Option<Introspection>,
 }
 
 impl std::fmt::Debug for OAuth {
@@ -149,7 +157,12 @@ impl OAuth {
             .iter()
             .map(|i| Issuer::new(i.clone(), http.clone()))
             .collect();
-        Ok(Arc::new(OAuth { settings, issuers }))
+        let introspection = settings.introspection.clone().map(Introspection::new);
+        Ok(Arc::new(OAuth {
+            settings,
+            issuers,
+            introspection,
+        }))
     }
 
     /// Fetches every issuer's keys (at start, and by `check`).
@@ -166,7 +179,13 @@ impl OAuth {
         if token.len() > MAX_TOKEN {
             return Err(Rejection::Malformed);
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Malformed)?;
+        let Ok(header) = jsonwebtoken::decode_header(token) else {
+            // Not a JWT: an opaque token, which only the provider can vouch for.
+            return match &self.introspection {
+                Some(i) => i.check(token, &self.issuers, &self.rules()).await,
+                None => Err(Rejection::Malformed),
+            };
+        };
         let iss = unverified_issuer(token).ok_or(Rejection::Malformed)?;
         let (index, issuer) = self
             .issuers
@@ -207,30 +226,55 @@ impl OAuth {
         v
     }
 
+    fn rules(&self) -> Rules<'_> {
+        Rules {
+            audiences: &self.settings.audiences,
+            scopes: &self.settings.scopes,
+            name_claim: &self.settings.name_claim,
+        }
+    }
+
     /// The caller of verified claims, if it has a scope this server needs.
     fn caller(&self, issuer: usize, claims: &Map<String, Value>) -> Result<OAuthCaller, Rejection> {
-        let sub = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or(Rejection::MissingClaim)?
-            .to_owned();
-        let scopes = scopes(claims);
-        let needed = &self.settings.scopes;
-        if !needed.is_empty() && !scopes.iter().any(|s| needed.contains(s)) {
-            return Err(Rejection::InsufficientScope);
-        }
-        let name = [self.settings.name_claim.as_str(), "name", "email"]
-            .iter()
-            .find_map(|c| claims.get(*c).and_then(Value::as_str))
-            .map(|n| n.chars().take(128).collect());
-        Ok(OAuthCaller {
+        caller_of(
             issuer,
-            sub,
-            name,
-            scopes,
-        })
+            claims,
+            &self.settings.scopes,
+            &self.settings.name_claim,
+        )
     }
+}
+
+/// The caller of verified claims (a JWT's, or an active introspection answer's), if it
+/// has one of the scopes this server needs (`needed`; none set: no scope needed).
+pub fn caller_of(
+    issuer: usize,
+    claims: &Map<String, Value>,
+    needed: &[String],
+    name_claim: &str,
+) -> Result<OAuthCaller, Rejection> {
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or(Rejection::MissingClaim)?
+        .to_owned();
+    let scopes = scopes(claims);
+    if !needed.is_empty() && !scopes.iter().any(|s| needed.contains(s)) {
+        return Err(Rejection::InsufficientScope);
+    }
+    // RFC 7662 answers name the user `username`.
+    let name = [name_claim, "name", "email", "username"]
+        .iter()
+        .find_map(|c| claims.get(*c).and_then(Value::as_str))
+        .map(|n| n.chars().take(128).collect());
+    Ok(OAuthCaller {
+        issuer,
+        sub,
+        name,
+        scopes,
+        expires: None,
+    })
 }
 
 /// `scope` (RFC 9068: space-separated) or `scp` (Entra ID: a string; Okta: an array).
@@ -284,6 +328,7 @@ mod tests {
             audiences: vec![resource.into()],
             scopes: vec!["allure:read".into()],
             name_claim: "preferred_username".into(),
+            introspection: None,
         }
     }
 

@@ -126,6 +126,7 @@ fn the_module_evaluates_and_its_assertions_fire() {
     fails("twoAddresses", "must name exactly one address");
     fails("hostsTwice", "either hostNames or settings.ALLOWED_HOSTS");
     fails("tlsHalf", "set both certFile and keyFile");
+    fails("clientSecretInSettings", "settings has OAUTH_CLIENT_SECRET");
     fails("tlsKeyInStore", "tls.keyFile is in the Nix store");
     // The certificate, its key and the permissions are credentials, refreshed on reload.
     let tls = v["withTlsAndPermissions"]["service"].as_str().unwrap();
@@ -142,6 +143,10 @@ fn the_module_evaluates_and_its_assertions_fire() {
     let oauth = v["exposedWithOAuth"]["service"].as_str().unwrap();
     assert!(
         oauth.contains("Environment=\"OAUTH_ISSUER=https://sso.example.com/realms/qa\""),
+        "{oauth}"
+    );
+    assert!(
+        oauth.contains("LoadCredential=oauth-client-secret:/run/secrets/oauth-client-secret"),
         "{oauth}"
     );
     // The firewall opens only what listens beyond loopback.

@@ -423,3 +423,134 @@ async fn a_rotated_key_is_fetched_once_and_made_up_key_ids_fetch_nothing() {
     assert_eq!(initialize(&s, Some(&first)).await.status(), 200);
     s.stop().await;
 }
+
+impl Idp {
+    /// An opaque access token the provider will vouch for by introspection.
+    async fn opaque(&self, fields: &[(&str, &str)]) -> String {
+        let v: Value = http()
+            .post(format!("{}/opaque", self.issuer))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn introspections(&self) -> u64 {
+        let v: Value = http()
+            .get(format!("{}/requests", self.issuer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["introspections"].as_u64().unwrap()
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the OAuth mock: OAUTH_MOCK=$(bash scripts/install-oauth-mock.sh) cargo test --test it -- --ignored oauth:: (.ci/run does)"]
+async fn opaque_tokens_are_introspected_with_the_servers_own_client_once_a_minute() {
+    let idp = Idp::start().await;
+    let fake = FakeTestOps::start().await.unwrap();
+    let client = [
+        ("OAUTH_CLIENT_ID", "allure-mcp"),
+        ("OAUTH_CLIENT_SECRET", "introspection-secret"),
+    ];
+    let s = HttpServer::against(
+        &fake,
+        &format!("script:{SCRIPT}"),
+        &[
+            [
+                ("OAUTH_ISSUER", idp.issuer.as_str()),
+                ("OAUTH_RESOURCE", RESOURCE),
+                ("OAUTH_SCOPES", "allure:read allure:write"),
+            ]
+            .as_slice(),
+            &client,
+        ]
+        .concat(),
+    )
+    .await;
+    let valid = idp
+        .opaque(&[good("opaque-sub", "allure:read"), vec![("name", "Opa")]].concat())
+        .await;
+    assert_eq!(initialize(&s, Some(&valid)).await.status(), 200);
+    assert_eq!(initialize(&s, Some(&valid)).await.status(), 200);
+    assert_eq!(idp.introspections().await, 1, "the answer is cached");
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        (
+            "unknown to the provider",
+            "an-opaque-token-nobody-issued".to_owned(),
+            401,
+            "not active",
+        ),
+        (
+            "revoked (inactive)",
+            idp.opaque(&[good("a", "allure:read"), vec![("active", "false")]].concat())
+                .await,
+            401,
+            "not active",
+        ),
+        (
+            "another audience",
+            idp.opaque(&[
+                ("aud", "https://other.example.com/mcp"),
+                ("scope", "allure:read"),
+            ])
+            .await,
+            401,
+            "another resource",
+        ),
+        (
+            "expired",
+            idp.opaque(&[good("a", "allure:read"), vec![("exp_in", "-120")]].concat())
+                .await,
+            401,
+            "expired",
+        ),
+        (
+            "no scope this server knows",
+            idp.opaque(&good("a", "email")).await,
+            403,
+            "insufficient_scope",
+        ),
+    ];
+    for (what, token, status, says) in &cases {
+        let r = initialize(&s, Some(token)).await;
+        assert_eq!(r.status().as_u16(), *status, "{what}");
+        let c = challenge(&r);
+        assert!(c.contains(says), "{what}: {c}");
+    }
+    let (_, logs) = s.stop().await;
+    assert!(!logs.contains(&valid), "the token in the log");
+    assert!(
+        !logs.contains("introspection-secret"),
+        "the client secret in the log"
+    );
+
+    // A server whose client the provider refuses says so, and blames no caller's token.
+    let wrong = HttpServer::against(
+        &fake,
+        &format!("script:{SCRIPT}"),
+        &[
+            ("OAUTH_ISSUER", idp.issuer.as_str()),
+            ("OAUTH_RESOURCE", RESOURCE),
+            ("OAUTH_CLIENT_ID", "allure-mcp"),
+            ("OAUTH_CLIENT_SECRET", "not-the-secret"),
+        ],
+    )
+    .await;
+    let fresh = idp.opaque(&good("b", "allure:read")).await;
+    assert_eq!(initialize(&wrong, Some(&fresh)).await.status(), 503);
+    let (_, logs) = wrong.stop().await;
+    assert!(
+        logs.contains("check OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET"),
+        "{logs}"
+    );
+    assert!(!logs.contains("not-the-secret"));
+}
