@@ -7,14 +7,11 @@ use secrecy::SecretString;
 use crate::allure::{AllureClient, AllureError, ClientOptions};
 use std::sync::Arc;
 
-use crate::config::{Config, SecretSources, Upstream};
+use crate::config::{Config, Upstream};
+use crate::reload::Access;
 use crate::security::auth::TokenSet;
-use crate::security::oauth::OAuth;
-use crate::security::permissions::Permissions;
-use crate::security::tls::Certificate;
 use crate::server::AllureMcp;
 use crate::tools::{Ctx, Registry};
-use std::sync::RwLock;
 
 /// Errors while starting or running the app.
 #[derive(Debug, thiserror::Error)]
@@ -154,12 +151,14 @@ pub async fn run(config: Config, activated: Option<std::net::TcpListener>) -> Re
             tracing::warn!(%addr, "serving plain HTTP beyond loopback: bearer tokens cross the network in clear; set TLS_CERT_FILE and TLS_KEY_FILE, or put a TLS proxy in front (TRUSTED_PROXIES)");
         }
         let tokens = Arc::new(TokenSet::new(&cfg.tokens));
-        let access = Access::new(&cfg)?;
-        tokio::spawn(reload_on_hangup(
-            built.client.clone(),
-            tokens.clone(),
-            access.clone(),
-        ));
+        let access = Access::new(&cfg).map_err(AppError::Tls)?;
+        tokio::spawn(crate::reload::on_hangup(crate::reload::Running {
+            client: built.client.clone(),
+            tokens: tokens.clone(),
+            access: access.clone(),
+            addr,
+            oauth: cfg.oauth.clone(),
+        }));
         let services = crate::transport::http::Services {
             server: built.server,
             metrics: built.metrics,
@@ -185,95 +184,4 @@ pub async fn run(config: Config, activated: Option<std::net::TcpListener>) -> Re
     );
     crate::transport::stdio::serve(built.server).await?;
     Ok(())
-}
-
-/// What decides who may use the HTTP transport beyond the static tokens: the TLS
-/// certificate, the OAuth resource server and the permissions table.
-#[derive(Clone)]
-struct Access {
-    tls: Option<Arc<Certificate>>,
-    oauth: Option<Arc<OAuth>>,
-    permissions: Arc<RwLock<Permissions>>,
-}
-
-impl Access {
-    fn new(cfg: &crate::config::HttpConfig) -> Result<Access, AppError> {
-        let tls = match &cfg.tls {
-            Some(files) => {
-                Some(Certificate::load(files.clone()).map_err(|e| AppError::Tls(e.to_string()))?)
-            }
-            None => None,
-        };
-        let oauth = match &cfg.oauth {
-            Some(settings) => {
-                let oauth = OAuth::new(settings.clone()).map_err(AppError::Tls)?;
-                // Keys fetched before the first client needs them; a provider that is
-                // away now is asked again when a token comes.
-                let warm = oauth.clone();
-                tokio::spawn(async move {
-                    for r in warm.warm().await {
-                        if let Err(e) = r {
-                            tracing::warn!(error = %e, "OAuth: no signing keys yet");
-                        }
-                    }
-                });
-                Some(oauth)
-            }
-            None => None,
-        };
-        Ok(Access {
-            tls,
-            oauth,
-            permissions: Arc::new(RwLock::new(cfg.permissions.clone())),
-        })
-    }
-
-    /// Applies a reloaded configuration: the permissions table, and the certificate
-    /// (new handshakes only; a pair that does not load keeps the running one).
-    fn reload(&self, cfg: &crate::config::HttpConfig) -> Result<(), String> {
-        if let (Some(cert), Some(files)) = (&self.tls, &cfg.tls) {
-            cert.reload(files.clone())
-                .map_err(|e| format!("TLS certificate not reloaded: {e}"))?;
-        }
-        *self.permissions.write().unwrap_or_else(|e| e.into_inner()) = cfg.permissions.clone();
-        Ok(())
-    }
-}
-
-/// SIGHUP: re-read the credentials (Allure token, MCP tokens, the TLS certificate), the
-/// permissions and the log level, without dropping a connection or a session. A bad new
-/// configuration keeps the old one.
-async fn reload_on_hangup(client: AllureClient, tokens: Arc<TokenSet>, access: Access) {
-    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    else {
-        return;
-    };
-    while hangups.recv().await.is_some() {
-        crate::systemd::reloading();
-        let fresh = crate::config::load_cli()
-            .map_err(|e| e.to_string())
-            .and_then(|(cli, _)| {
-                Config::from_cli(&cli, &SecretSources::from_env()).map_err(|e| e.to_string())
-            });
-        match fresh {
-            Ok(c) => {
-                if let Err(e) = access.reload(&c.http_config) {
-                    tracing::error!(error = %e, "reload failed; keeping the running configuration");
-                    crate::systemd::ready(&format!("serving; reload failed: {e}"));
-                    continue;
-                }
-                if let Upstream::Allure(a) = c.upstream {
-                    client.set_token(a.token);
-                }
-                tokens.replace(&c.http_config.tokens);
-                crate::logging::set_level(c.log_level);
-                tracing::info!(tokens = c.http_config.tokens.len(), tls = c.http_config.tls.is_some(), log_level = %c.log_level, "reloaded credentials and log level (and the certificate and permissions)");
-                crate::systemd::ready("serving; credentials and log level reloaded");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "reload failed; keeping the running configuration");
-                crate::systemd::ready(&format!("serving; reload failed: {e}"));
-            }
-        }
-    }
 }

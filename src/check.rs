@@ -101,9 +101,13 @@ async fn access(report: &mut Report, cfg: &HttpConfig) {
         if !permissions.entries().iter().any(|(w, _)| *w == Who::Anyone) {
             println!("info permissions: anyone else is refused (no `*` entry)");
         }
-    } else if cfg.oauth.is_some() || !cfg.tokens.is_empty() {
+    } else if cfg.oauth.is_some() {
         println!(
-            "info permissions: MCP_PERMISSIONS is not set; every identity may use every tool offered"
+            "info permissions: MCP_PERMISSIONS is not set; static tokens may use every tool offered, OAuth callers may only read"
+        );
+    } else if !cfg.tokens.is_empty() {
+        println!(
+            "info permissions: MCP_PERMISSIONS is not set; every token may use every tool offered"
         );
     }
 }

@@ -10,7 +10,7 @@
 //! - `metrics`: Prometheus metrics of tool calls, upstream answers and sessions.
 //! - [`config`]: flags, environment, secret files, validation.
 //! - [`systemd`]: socket activation, the notify protocol, credential refresh for reloads.
-//! - [`app`]: wiring a configuration into a running server.
+//! - [`app`]: wiring a configuration into a running server; `reload`: what SIGHUP re-reads.
 //! - [`check`]: `allure-mcp check`, which verifies each link to Allure TestOps.
 //! - [`logging`]: JSON lines on stderr.
 //!
@@ -24,6 +24,7 @@ pub mod config;
 pub mod logging;
 mod metrics;
 mod prompts;
+mod reload;
 mod security;
 mod server;
 pub mod systemd;

@@ -160,9 +160,20 @@ impl Metrics {
     /// One tool call by `identity` (HTTP callers; stdio has none).
     pub fn record_identity(&self, identity: &str) {
         use std::sync::atomic::Ordering;
-        let mut label = Caller {
-            identity: identity.to_owned(),
-        };
+        // An OAuth subject is whatever the provider says: nothing in it may break out of
+        // the label (prometheus-client writes label values as they are).
+        let safe: String = identity
+            .chars()
+            .take(128)
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._@:+/=-|".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let mut label = Caller { identity: safe };
         if self.by_identity.get(&label).is_none()
             && self.identities.fetch_add(1, Ordering::Relaxed) >= MAX_IDENTITIES
         {

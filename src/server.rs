@@ -188,9 +188,23 @@ impl ServerHandler for AllureMcp {
     async fn complete(
         &self,
         request: CompleteRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
+        // Completion reads projects and launches: only for a caller who may read them.
+        let grant = grant_of(&context);
         let values = match &request.r#ref {
+            Reference::Prompt(_)
+                if request.argument.name == "project_id"
+                    && !grant.has_toolset(crate::tools::Toolset::Projects) =>
+            {
+                vec![]
+            }
+            Reference::Prompt(_)
+                if request.argument.name == "launch_id"
+                    && !grant.has_toolset(crate::tools::Toolset::Launches) =>
+            {
+                vec![]
+            }
             Reference::Prompt(_) if request.argument.name == "project_id" => {
                 crate::prompts::complete_project(&self.ctx, &request.argument.value).await
             }

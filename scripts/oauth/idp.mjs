@@ -11,7 +11,8 @@
 //        checked by the package: HTTP Basic, a client_id form field, or nothing all work (the
 //        client id, when given, becomes the `client_id` claim). Optional form fields shaping
 //        the access token: aud (repeat for an array), scope (space-separated), sub, name (also
-//        preferred_username), iss, exp_in / nbf_in / iat_in (seconds from now, may be < 0).
+//        preferred_username), iss, exp_in / nbf_in / iat_in (seconds from now, may be < 0),
+//        groups (repeat for a list claim), typ (a `typ` claim, as Keycloak marks ID tokens).
 //        Defaults: iss = issuer, sub = test-user, no aud, no scope, iat = now, nbf = now-10,
 //        exp = now+3600, a random jti; header {alg:RS256, typ:JWT, kid}.
 //   POST /rotate          form: drop_old=1 optional -> {"kid":NEW,"kids":[published kids]}
@@ -84,6 +85,10 @@ service.on("beforeTokenSigning", (token, req) => {
   if (name !== undefined) p.name = p.preferred_username = name;
   const iss = one(body.iss);
   if (iss !== undefined) p.iss = iss;
+  // `groups` (repeat for several) becomes a list claim; `typ` a claim as Keycloak sets it.
+  if (body.groups !== undefined) p.groups = [body.groups].flat();
+  const typ = one(body.typ);
+  if (typ !== undefined) p.typ = typ;
   for (const [field, claim] of [["exp_in", "exp"], ["nbf_in", "nbf"], ["iat_in", "iat"]]) {
     const t = seconds(body, field);
     if (t !== undefined) p[claim] = t;

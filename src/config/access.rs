@@ -61,13 +61,7 @@ fn url_setting(var: &'static str, raw: &str) -> Result<url::Url, ConfigError> {
             "write it in full, e.g. https://idp.example.com/realms/qa",
         )
     })?;
-    let loopback = match u.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(a)) => a.is_loopback(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        None => false,
-    };
-    if u.scheme() == "https" || (u.scheme() == "http" && loopback) {
+    if crate::security::jwks::trusted_url(raw) {
         Ok(u)
     } else {
         Err(bad(
@@ -168,7 +162,7 @@ pub(super) fn permissions(
     cli: &Cli,
     sources: &SecretSources,
     token_names: &[&str],
-    oauth: bool,
+    oauth_issuers: usize,
 ) -> Result<Permissions, ConfigError> {
     let text = secret(
         "MCP_PERMISSIONS",
@@ -192,10 +186,13 @@ pub(super) fn permissions(
                     "use a name from MCP_AUTH_TOKENS (or `default` for MCP_AUTH_TOKEN)",
                 ));
             }
-            Who::Subject(_) | Who::Scope(_) if !oauth => {
+            Who::Subject(i, _) | Who::Scope(i, _) | Who::Claim(i, _, _) if *i >= oauth_issuers => {
                 return Err(bad(
                     "MCP_PERMISSIONS",
-                    format!("'{who}' names an OAuth caller, and OAUTH_ISSUER is not set"),
+                    match oauth_issuers {
+                        0 => format!("'{who}' names an OAuth caller, and OAUTH_ISSUER is not set"),
+                        n => format!("'{who}' names issuer {} of the {n} in OAUTH_ISSUER", i + 1),
+                    },
                     "set the OAUTH_* settings, or remove the entry",
                 ));
             }

@@ -168,7 +168,8 @@ pub(super) fn http_config(
     let tokens = tokens(cli, single, sources)?;
     let oauth = access::oauth_settings(cli, sources)?;
     let names: Vec<&str> = tokens.iter().map(|t| t.name.as_str()).collect();
-    let permissions = access::permissions(cli, sources, &names, oauth.is_some())?;
+    let issuers = oauth.as_ref().map_or(0, |o| o.issuers.len());
+    let permissions = access::permissions(cli, sources, &names, issuers)?;
     let config = HttpConfig {
         bind,
         port: cli.port,

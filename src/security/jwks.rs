@@ -17,6 +17,10 @@ use serde::Deserialize;
 const MAX_AGE: Duration = Duration::from_secs(3600);
 /// No two fetches closer than this (an unknown key id waits for the next one).
 const COOL_DOWN: Duration = Duration::from_secs(10);
+/// While the provider cannot be reached, cached keys verify tokens this long after they
+/// were fetched, no longer: a key the provider withdrew must not live on because this
+/// server was cut off from it.
+const STALE_AT_MOST: Duration = Duration::from_secs(24 * 3600);
 /// The largest metadata or JWKS document read.
 const MAX_DOCUMENT: usize = 256 * 1024;
 
@@ -76,9 +80,14 @@ impl Issuer {
         }
     }
 
+    /// The cached key for `kid`, and whether the cache is fresh (younger than
+    /// [`MAX_AGE`]). Keys older than [`STALE_AT_MOST`] are not returned at all.
     fn cached(&self, kid: Option<&str>) -> (Option<Key>, bool) {
         let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
         let fresh = cache.fetched.is_some_and(|t| t.elapsed() < MAX_AGE);
+        if cache.fetched.is_none_or(|t| t.elapsed() >= STALE_AT_MOST) {
+            return (None, false);
+        }
         let key = match kid {
             Some(kid) => cache.keys.get(kid).cloned(),
             // A token without a key id can only mean the provider's one key.
@@ -130,7 +139,8 @@ impl Issuer {
             .keys
             .into_iter()
             .filter_map(|v| serde_json::from_value::<Jwk>(v).ok())
-            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, key_of(&jwk)?)))
+            // A key without an id is stored under "": used only when it is the only key.
+            .filter_map(|jwk| Some((jwk.common.key_id.clone().unwrap_or_default(), key_of(&jwk)?)))
             .collect();
         tracing::info!(issuer = %self.issuer, keys = keys.len(), "fetched the authorization server's signing keys");
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
@@ -200,7 +210,18 @@ impl Issuer {
         let mut last_error = None;
         for url in metadata_urls(&self.issuer) {
             match self.get_json::<Metadata>(&url).await {
-                Ok(m) if m.issuer == self.issuer => return Ok(m.endpoints),
+                Ok(m) if m.issuer == self.issuer => {
+                    let e = &m.endpoints;
+                    if let Some(bad) = std::iter::once(&e.jwks_uri)
+                        .chain(e.introspection_endpoint.as_ref())
+                        .find(|u| !trusted_url(u))
+                    {
+                        return Err(self.unreachable(&format!(
+                            "{url} names {bad}, which is not https (plain http only on loopback)"
+                        )));
+                    }
+                    return Ok(m.endpoints);
+                }
                 Ok(m) => {
                     return Err(KeysError::IssuerMismatch {
                         url,
@@ -237,12 +258,18 @@ impl Issuer {
         if resp.content_length().unwrap_or(0) > MAX_DOCUMENT as u64 {
             return Err(self.unreachable(&format!("{url}: the document is too large")));
         }
-        let body = resp
-            .bytes()
+        // Read piece by piece: a chunked answer has no length to refuse up front.
+        let mut resp = resp;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| self.unreachable(&format!("{url}: {e}")))?;
-        if body.len() > MAX_DOCUMENT {
-            return Err(self.unreachable(&format!("{url}: the document is too large")));
+            .map_err(|e| self.unreachable(&format!("{url}: {e}")))?
+        {
+            if body.len() + chunk.len() > MAX_DOCUMENT {
+                return Err(self.unreachable(&format!("{url}: the document is too large")));
+            }
+            body.extend_from_slice(&chunk);
         }
         serde_json::from_slice(&body)
             .map_err(|e| self.unreachable(&format!("{url}: not the expected JSON ({e})")))
@@ -254,6 +281,20 @@ impl Issuer {
             reason: reason.to_owned(),
         }
     }
+}
+
+/// Keys and introspection only over TLS, unless the provider is on this machine.
+pub fn trusted_url(raw: &str) -> bool {
+    let Ok(u) = url::Url::parse(raw) else {
+        return false;
+    };
+    let loopback = match u.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    };
+    u.scheme() == "https" || (u.scheme() == "http" && loopback)
 }
 
 /// Where an issuer's metadata may be: RFC 8414's well-known path inserted before the
@@ -317,6 +358,15 @@ fn key_of(jwk: &Jwk) -> Option<Key> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_and_introspection_come_over_tls_unless_on_loopback() {
+        assert!(trusted_url("https://idp.example.com/jwks"));
+        assert!(trusted_url("http://127.0.0.1:9000/jwks"));
+        assert!(trusted_url("http://localhost/jwks"));
+        assert!(!trusted_url("http://idp.example.com/jwks"));
+        assert!(!trusted_url("file:///etc/passwd"));
+    }
 
     #[test]
     fn metadata_is_looked_for_where_rfc_8414_and_oidc_put_it() {

@@ -88,6 +88,8 @@ pub struct OAuthCaller {
     pub scopes: Vec<String>,
     /// `exp`, when an introspection answer gave one (how long it may be cached).
     pub expires: Option<i64>,
+    /// The verified claims, for permissions by claim (`claim:groups=qa`).
+    pub claims: Arc<Map<String, Value>>,
 }
 
 /// Why a token is refused. The text names the rule, never the token or its claims.
@@ -111,6 +113,10 @@ pub enum Rejection {
     MissingClaim,
     #[error("the token has none of the scopes this server needs")]
     InsufficientScope,
+    #[error("the token is not an access token (an ID or refresh token?)")]
+    NotAccessToken,
+    #[error("the token's subject (sub) is too long or has control characters")]
+    BadSubject,
     #[error("the authorization server's keys could not be fetched; retry shortly")]
     Unavailable,
     #[error("the token is not active (revoked, expired, or unknown to the authorization server)")]
@@ -206,6 +212,13 @@ impl OAuth {
         if !key.algorithms.contains(&header.alg) {
             return Err(Rejection::BadSignature);
         }
+        // RFC 9068 access tokens say `at+jwt`; most providers say `JWT`. Anything else (an
+        // ID token of a provider that marks them) is not for a resource server.
+        if header.typ.as_deref().is_some_and(|t| {
+            !["jwt", "at+jwt", "application/at+jwt"].contains(&t.to_ascii_lowercase().as_str())
+        }) {
+            return Err(Rejection::NotAccessToken);
+        }
         let claims = jsonwebtoken::decode::<Map<String, Value>>(
             token,
             &key.decoding,
@@ -259,6 +272,19 @@ pub fn caller_of(
         .filter(|s| !s.is_empty())
         .ok_or(Rejection::MissingClaim)?
         .to_owned();
+    // The subject names the caller in logs, metrics and session ownership.
+    if sub.len() > 255 || sub.chars().any(char::is_control) {
+        return Err(Rejection::BadSubject);
+    }
+    // Keycloak marks its tokens in a `typ` claim: an ID or refresh token is not an access
+    // token, whatever its audience.
+    if claims
+        .get("typ")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.eq_ignore_ascii_case("id") || t.eq_ignore_ascii_case("refresh"))
+    {
+        return Err(Rejection::NotAccessToken);
+    }
     let scopes = scopes(claims);
     if !needed.is_empty() && !scopes.iter().any(|s| needed.contains(s)) {
         return Err(Rejection::InsufficientScope);
@@ -267,13 +293,14 @@ pub fn caller_of(
     let name = [name_claim, "name", "email", "username"]
         .iter()
         .find_map(|c| claims.get(*c).and_then(Value::as_str))
-        .map(|n| n.chars().take(128).collect());
+        .map(|n| n.chars().filter(|c| !c.is_control()).take(128).collect());
     Ok(OAuthCaller {
         issuer,
         sub,
         name,
         scopes,
         expires: None,
+        claims: Arc::new(claims.clone()),
     })
 }
 

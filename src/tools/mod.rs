@@ -386,9 +386,6 @@ impl Ctx {
             None => self.client.clone(),
         };
         Ctx {
-            // A caller with the read role gets what read-only mode gives: the tools that
-            // stay visible refuse writes themselves.
-            read_only: self.read_only || scope.grant.read_only(),
             scope,
             client,
             ..self.clone()

@@ -391,6 +391,10 @@ impl Registry {
             log("refused", None, 0);
             return Err(NotOffered(ctx.scope.grant.refusal(tool)));
         }
+        // A caller with the read role on this toolset gets what read-only mode gives: the
+        // tools that stay visible (raw) refuse writes themselves.
+        let mut ctx = ctx;
+        ctx.read_only |= ctx.scope.grant.read_only_in(tool.toolset);
         // A model may call an allowed tool it has not turned on (a name from a prompt or
         // from the Go server's docs): the call works, and its toolset is listed from now on.
         if let Some(session) = &ctx.scope.toolsets

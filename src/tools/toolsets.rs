@@ -40,7 +40,7 @@ impl Catalogue {
                 let usable = tools
                     .iter()
                     .copied()
-                    .filter(|t| !grant.read_only() || !self.writes.contains(t))
+                    .filter(|t| !grant.read_only_in(*set) || !self.writes.contains(t))
                     .collect();
                 (*set, usable)
             })
@@ -208,10 +208,10 @@ async fn enable_toolset(ctx: Ctx, args: EnableToolsetArgs) -> Result<Enabled, To
             .into_iter()
             .find(|t| t.name().eq_ignore_ascii_case(name.trim()))
             .filter(|t| catalogue.tools_of(*t).is_some_and(<[_]>::is_empty));
-        if empty.is_some() {
+        if let Some(set) = empty {
             return Err(ToolError::InvalidArgs(format!(
                 "every tool of toolset '{name}' changes TestOps, and {}",
-                if ctx.scope.grant.read_only() {
+                if ctx.scope.grant.read_only_in(set) {
                     "your role is read (MCP_PERMISSIONS)"
                 } else {
                     "this server is read-only (ALLURE_READ_ONLY)"

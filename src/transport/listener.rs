@@ -174,12 +174,33 @@ struct Activity {
     last_ms: AtomicU64,
     /// Requests whose handler has not yet produced a response head.
     handling: AtomicUsize,
+    /// Response bodies still being sent (a stream counts until it ends).
+    answering: AtomicUsize,
+    /// Milliseconds since `epoch` when a request last started or an answer last ended.
+    last_request_ms: AtomicU64,
 }
 
 impl Activity {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
     fn touch(&self) {
-        self.last_ms
-            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn requested(&self) {
+        self.last_request_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long the connection has had neither a request nor an answer in progress. Bytes
+    /// do not count: an HTTP/2 client's PINGs must not keep an unused connection open.
+    fn unused_for(&self) -> Option<Duration> {
+        if self.handling.load(Ordering::Relaxed) > 0 || self.answering.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let last = self.last_request_ms.load(Ordering::Relaxed);
+        Some(Duration::from_millis(self.now_ms().saturating_sub(last)))
     }
 
     fn idle_for(&self) -> Duration {
@@ -194,7 +215,51 @@ struct Handling(Arc<Activity>);
 impl Handling {
     fn enter(activity: &Arc<Activity>) -> Handling {
         activity.handling.fetch_add(1, Ordering::Relaxed);
+        activity.requested();
         Handling(activity.clone())
+    }
+}
+
+/// A response body that counts as an answer in progress until it ends or is dropped.
+struct Answer {
+    inner: axum::body::Body,
+    activity: Arc<Activity>,
+}
+
+impl Answer {
+    fn wrap(inner: axum::body::Body, activity: &Arc<Activity>) -> axum::body::Body {
+        activity.answering.fetch_add(1, Ordering::Relaxed);
+        axum::body::Body::new(Answer {
+            inner,
+            activity: activity.clone(),
+        })
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        self.activity.answering.fetch_sub(1, Ordering::Relaxed);
+        self.activity.requested();
+    }
+}
+
+impl http_body::Body for Answer {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -222,10 +287,13 @@ async fn connection(
     stop: CancellationToken,
     epoch: Instant,
 ) {
+    let now = epoch.elapsed().as_millis() as u64;
     let activity = Arc::new(Activity {
         epoch,
-        last_ms: AtomicU64::new(epoch.elapsed().as_millis() as u64),
+        last_ms: AtomicU64::new(now),
         handling: AtomicUsize::new(0),
+        answering: AtomicUsize::new(0),
+        last_request_ms: AtomicU64::new(now),
     });
     let tracked = Tracked {
         inner: tcp,
@@ -236,10 +304,11 @@ async fn connection(
         req.extensions_mut().insert(ConnectInfo(peer));
         let handling = Handling::enter(&seen);
         let app = app.clone();
+        let seen = seen.clone();
         async move {
             let resp = app.oneshot(req).await;
             drop(handling);
-            resp
+            resp.map(|r| r.map(|body| Answer::wrap(body, &seen)))
         }
     });
     let Some(tls) = tls else {
@@ -248,7 +317,7 @@ async fn connection(
             .timer(TokioTimer::new())
             .header_read_timeout(timeouts.header);
         let conn = builder.serve_connection(TokioIo::new(tracked), service);
-        return drive(conn, &activity, peer, timeouts.idle, stop).await;
+        return drive(conn, &activity, peer, timeouts, false, stop).await;
     };
     // A client that opens a connection and never finishes the handshake holds a slot no
     // longer than one that never sends its headers.
@@ -268,9 +337,14 @@ async fn connection(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(timeouts.header);
-    builder.http2().timer(TokioTimer::new());
+    // One connection carries at most this many requests at once (MAX_CONCURRENT_REQUESTS
+    // still bounds them all); an unused HTTP/2 connection closes as an HTTP/1 one does.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(64);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
-    drive(conn, &activity, peer, timeouts.idle, stop).await;
+    drive(conn, &activity, peer, timeouts, true, stop).await;
 }
 
 /// A connection hyper can be asked to finish gracefully (HTTP/1 and HTTP/1-or-2 alike).
@@ -314,15 +388,18 @@ async fn drive<C, T, E>(
     conn: C,
     activity: &Activity,
     peer: SocketAddr,
-    idle_timeout: Duration,
+    timeouts: Timeouts,
+    close_unused: bool,
     stop: CancellationToken,
 ) where
     C: Graceful<Output = Result<T, E>>,
     E: std::fmt::Display,
 {
     tokio::pin!(conn);
+    let idle_timeout = timeouts.idle;
     let mut check = tokio::time::interval(
-        (idle_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(15)),
+        (idle_timeout.min(timeouts.header) / 4)
+            .clamp(Duration::from_millis(250), Duration::from_secs(15)),
     );
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stopping = false;
@@ -343,6 +420,12 @@ async fn drive<C, T, E>(
                     && activity.idle_for() >= idle_timeout
                 {
                     tracing::debug!(client_ip = %peer.ip(), "closing a connection idle past HTTP_IDLE_TIMEOUT");
+                    return;
+                }
+                // HTTP/1 keep-alive connections close after the header timeout by hyper;
+                // HTTP/2 ones here, whatever PINGs the client sends.
+                if close_unused && activity.unused_for().is_some_and(|d| d >= timeouts.header) {
+                    tracing::debug!(client_ip = %peer.ip(), "closing an unused HTTP/2 connection after HTTP_HEADER_TIMEOUT");
                     return;
                 }
             }

@@ -1,7 +1,9 @@
 //! Native HTTPS (TLS_CERT_FILE / TLS_KEY_FILE): MCP over `https://` with a certificate
 //! authority made here, HTTP/2 by ALPN, a client trusting another CA refused, and a
 //! renewed certificate served after SIGHUP to new connections while an open one goes on
-//! with the old, and a broken renewal that keeps the running certificate.
+//! with the old, a broken renewal that keeps the running certificate (and still applies
+//! the tokens), an unused HTTP/2 connection closed whatever PINGs it sends, and a reload
+//! that would expose the socket refused.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,13 +76,20 @@ pub fn install(dir: &std::path::Path, (cert, key): &(String, String)) {
     }
 }
 
+/// The server with the certificate and key in `dir`, and its MCP tokens in a file there
+/// (`tokens`, `alice` to start with), so a reload can change both.
 pub async fn https_server(dir: &std::path::Path, fake: &FakeTestOps) -> HttpServer {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
+    let tokens = dir.join("tokens");
+    if !tokens.exists() {
+        std::fs::write(&tokens, format!("alice:{TOKEN}\n")).unwrap();
+    }
     HttpServer::against(
         fake,
-        &format!("alice:{TOKEN}"),
+        "",
         &[
+            ("MCP_AUTH_TOKENS_FILE", tokens.to_str().unwrap()),
             ("TLS_CERT_FILE", cert.to_str().unwrap()),
             ("TLS_KEY_FILE", key.to_str().unwrap()),
         ],
@@ -142,6 +151,14 @@ async fn connect(
     s: &HttpServer,
     ca: &Ca,
 ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    connect_alpn(s, ca, b"http/1.1").await
+}
+
+async fn connect_alpn(
+    s: &HttpServer,
+    ca: &Ca,
+    alpn: &[u8],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -149,7 +166,7 @@ async fn connect(
     .unwrap()
     .with_root_certificates(ca.roots())
     .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     let addr = s.base.trim_start_matches("https://");
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     tokio_rustls::TlsConnector::from(Arc::new(config))
@@ -225,9 +242,12 @@ async fn a_renewed_certificate_is_served_after_sighup_while_open_connections_go_
     assert_eq!(served_name(&open), "first");
 
     // A renewal half done (the new certificate, the old key) is not served: the running
-    // certificate stays, and the log says why.
+    // certificate stays, and the log says why. A token revoked in the same reload is
+    // revoked all the same.
     let third = ca.server_cert("third");
     install(dir.path(), &(third.0.clone(), first.1.clone()));
+    let bob = "bob-token-0123456789abcdef";
+    std::fs::write(dir.path().join("tokens"), format!("bob:{bob}\n")).unwrap();
     signal(s.child.id().unwrap(), "HUP");
     eventually(
         Duration::from_secs(10),
@@ -236,6 +256,105 @@ async fn a_renewed_certificate_is_served_after_sighup_while_open_connections_go_
     )
     .await;
     assert_eq!(served_name(&connect(&s, &ca).await), "second");
+    let status = |token: &'static str| {
+        let url = s.url("/metrics");
+        let client = ca.client();
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(status(TOKEN).await, 401, "alice's token was revoked");
+    assert_eq!(status(bob).await, 200);
     let (_, logs) = s.stop().await;
     assert!(!logs.contains("PRIVATE KEY"), "no key material in the log");
+}
+
+#[tokio::test]
+async fn an_unused_http2_connection_is_closed_whatever_pings_it_sends() {
+    let ca = Ca::new("allure-mcp test CA");
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &ca.server_cert("first"));
+    let fake = FakeTestOps::start().await.unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let s = HttpServer::against(
+        &fake,
+        &format!("alice:{TOKEN}"),
+        &[
+            ("TLS_CERT_FILE", cert.to_str().unwrap()),
+            ("TLS_KEY_FILE", key.to_str().unwrap()),
+            ("HTTP_HEADER_TIMEOUT", "1"),
+        ],
+    )
+    .await;
+    let tls = connect_alpn(&s, &ca, b"h2").await;
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut send, mut conn) = h2::client::handshake(tls).await.unwrap();
+    let mut pings = conn.ping_pong().expect("a ping handle");
+    let closed = tokio::spawn(conn);
+    // One request, answered: the connection works.
+    let req = http::Request::get(s.url("/healthz")).body(()).unwrap();
+    let (resp, _) = send.send_request(req, true).unwrap();
+    assert_eq!(resp.await.unwrap().status(), 200);
+    // Then only PINGs, answered as they come: the server still closes it.
+    let started = std::time::Instant::now();
+    let pinging = tokio::spawn(async move {
+        while pings.ping(h2::Ping::opaque()).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("the server closes an unused HTTP/2 connection")
+        .unwrap()
+        .ok();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "not before the timeout"
+    );
+    pinging.abort();
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_reload_that_would_leave_an_exposed_socket_without_tokens_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("alice:{TOKEN}\n")).unwrap();
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = HttpServer::against(
+        &fake,
+        "",
+        &[
+            ("MCP_AUTH_TOKENS_FILE", tokens.to_str().unwrap()),
+            ("BIND", "0.0.0.0"),
+        ],
+    )
+    .await;
+    std::fs::write(&tokens, "# everyone gone\n").unwrap();
+    signal(s.child.id().unwrap(), "HUP");
+    eventually(
+        Duration::from_secs(10),
+        "the refused reload is logged",
+        async || s.logs().contains("reload failed"),
+    )
+    .await;
+    let url = s.url("/metrics").replace("0.0.0.0", "127.0.0.1");
+    let without = crate::common::http().get(&url).send().await.unwrap();
+    assert_eq!(without.status(), 401, "still no way in without a token");
+    let with = crate::common::http()
+        .get(&url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with.status(), 200, "the running tokens stay");
+    let (_, logs) = s.stop().await;
+    assert!(logs.contains("reachable beyond loopback"), "{logs}");
 }

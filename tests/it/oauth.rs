@@ -227,6 +227,14 @@ async fn a_client_finds_the_authorization_server_from_a_401_and_its_token_works(
     assert_eq!(initialize(&s, Some(&writer)).await.status(), 200);
     assert_eq!(initialize(&s, Some(SCRIPT)).await.status(), 200);
 
+    // Metrics name every caller: not for OAuth callers, who are any user of the provider.
+    let theirs = http()
+        .get(s.url("/metrics"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), 403);
     // Metrics count calls by identity, the OAuth caller as `oauth:<sub>`.
     let metrics = http()
         .get(s.url("/metrics"))
@@ -365,6 +373,20 @@ async fn tokens_for_another_audience_expired_early_foreign_forged_or_without_sco
             idp.token(&good("a", "openid profile")).await,
             403,
             "insufficient_scope",
+        ),
+        (
+            "an ID token (Keycloak's typ claim)",
+            idp.token(&[good("a", "allure:read"), vec![("typ", "ID")]].concat())
+                .await,
+            401,
+            "not an access token",
+        ),
+        (
+            "a subject that would forge log lines",
+            idp.token(&good("a\n{\"identity\":\"admin\"}", "allure:read"))
+                .await,
+            401,
+            "control characters",
         ),
     ];
     for (what, token, status, says) in &cases {
@@ -553,4 +575,63 @@ async fn opaque_tokens_are_introspected_with_the_servers_own_client_once_a_minut
         "{logs}"
     );
     assert!(!logs.contains("not-the-secret"));
+}
+
+#[tokio::test]
+#[ignore = "needs the OAuth mock: OAUTH_MOCK=$(bash scripts/install-oauth-mock.sh) cargo test --test it -- --ignored oauth:: (.ci/run does)"]
+async fn roles_come_from_claims_and_without_a_table_oauth_callers_only_read() {
+    let idp = Idp::start().await;
+    let fake = FakeTestOps::start().await.unwrap();
+    let oauth = [
+        ("OAUTH_ISSUER", idp.issuer.as_str()),
+        ("OAUTH_RESOURCE", RESOURCE),
+    ];
+    let names = |tools: Vec<rmcp::model::Tool>| -> Vec<String> {
+        tools.into_iter().map(|t| t.name.to_string()).collect()
+    };
+    let listed = |s: &HttpServer, token: String| {
+        let url = s.url("/mcp");
+        async move {
+            let transport = StreamableHttpClientTransport::from_config(
+                StreamableHttpClientTransportConfig::with_uri(url).auth_header(token),
+            );
+            let client = ().serve(transport).await.expect("initialize");
+            let tools = client.list_all_tools().await.unwrap();
+            let _ = client.cancel().await;
+            tools
+        }
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // No MCP_PERMISSIONS: an OAuth caller reads, and nothing more.
+    let open = HttpServer::against(&fake, &format!("script:{SCRIPT}"), &oauth).await;
+    let any = idp.token(&good("anyone", "x")).await;
+    let tools = names(listed(&open, any).await);
+    assert!(tools.contains(&"list_projects".to_owned()), "{tools:?}");
+    assert!(!tools.contains(&"mute_test_result".to_owned()), "{tools:?}");
+    let (_, logs) = open.stop().await;
+    assert!(logs.contains("OAuth callers may only read"), "{logs}");
+
+    // Roles by a list claim (Keycloak's groups or roles): only the named group writes.
+    let table = "claim:groups=allure-writers write";
+    let s = HttpServer::against(
+        &fake,
+        &format!("script:{SCRIPT}"),
+        &[oauth.as_slice(), &[("MCP_PERMISSIONS", table)]].concat(),
+    )
+    .await;
+    let writer = idp
+        .token(
+            &[
+                good("w", "x"),
+                vec![("groups", "qa"), ("groups", "allure-writers")],
+            ]
+            .concat(),
+        )
+        .await;
+    assert!(names(listed(&s, writer).await).contains(&"mute_test_result".to_owned()));
+    let outsider = idp
+        .token(&[good("o", "x"), vec![("groups", "qa")]].concat())
+        .await;
+    assert_eq!(initialize(&s, Some(&outsider)).await.status(), 403);
+    s.stop().await;
 }

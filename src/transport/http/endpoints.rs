@@ -88,7 +88,20 @@ pub(super) async fn readyz(
         .into_response()
 }
 
-pub(super) async fn metrics_handler(State(st): State<AppState>) -> Response {
+/// Metrics name every caller: they are for the operator's scrapers, which use static
+/// tokens, not for OAuth callers (any user the provider knows).
+pub(super) async fn metrics_handler(State(st): State<AppState>, req: Request) -> Response {
+    if req
+        .extensions()
+        .get::<Identity>()
+        .is_some_and(|i| i.0.starts_with("oauth"))
+    {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "metrics are for static MCP tokens (a scraper's); OAuth callers cannot read them",
+        );
+    }
     let (streamable, legacy) = st.sessions().await;
     st.metrics.set_sessions("streamable_http", streamable);
     st.metrics.set_sessions("sse", legacy);

@@ -147,8 +147,10 @@ fn known(
         let permissions = st.permissions.read().unwrap_or_else(|e| e.into_inner());
         match oauth {
             Some(c) => permissions.grant_for(PermissionCaller::OAuth {
+                issuer: c.issuer,
                 sub: &c.sub,
                 scopes: &c.scopes,
+                claims: &c.claims,
             }),
             None => permissions.grant_for(PermissionCaller::Token(&id.0)),
         }
