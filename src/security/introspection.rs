@@ -16,8 +16,8 @@ use ring::digest::{SHA256, digest};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
+use super::claims::{LEEWAY_SECONDS, OAuthCaller, Rejection, caller_of};
 use super::jwks::Issuer;
-use super::oauth::{LEEWAY_SECONDS, OAuthCaller, Rejection};
 
 /// How long an active answer is trusted without asking again.
 const CACHE_FOR: Duration = Duration::from_secs(60);
@@ -183,7 +183,7 @@ fn judge(
     {
         return Err(Rejection::WrongAudience);
     }
-    let mut caller = super::oauth::caller_of(index, claims, rules.scopes, rules.name_claim)?;
+    let mut caller = caller_of(index, claims, rules.scopes, rules.name_claim)?;
     caller.expires = exp;
     Ok(caller)
 }

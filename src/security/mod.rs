@@ -3,6 +3,7 @@
 //! Rate limits and request limits are layered in [`crate::transport::http`].
 
 pub mod auth;
+pub mod claims;
 pub mod introspection;
 pub mod jwks;
 pub mod net;

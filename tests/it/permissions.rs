@@ -169,7 +169,7 @@ async fn a_read_identity_sees_and_calls_only_read_tools_and_a_write_identity_wri
                 json!({"project_id": 1, "name": "by reader"}),
             )
             .await;
-        refused(&answer, "your role is read");
+        refused(&answer, "is read (MCP_PERMISSIONS)");
         let ok = reader.call("list_projects", json!({})).await;
         assert_eq!(ok["result"]["isError"], false, "{wire:?}: {ok}");
 
