@@ -407,6 +407,16 @@ impl HttpServer {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// `GET /metrics` with `token`.
+    pub async fn metrics(&self, token: &str) -> reqwest::Response {
+        http()
+            .get(self.url("/metrics"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         signal(self.child.id().expect("running"), "TERM");

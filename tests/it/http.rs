@@ -103,15 +103,7 @@ async fn streamable_http_with_rmcps_client_and_auth() {
     };
     assert!(auth_required, "not a 401: {refused:?}");
 
-    let metrics = http()
-        .get(s.url("/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics(TOKEN).await.text().await.unwrap();
     assert!(
         metrics.contains("allure_mcp_tool_calls_total{tool=\"get_project\",outcome=\"ok\"} 1"),
         "{metrics}"

@@ -54,46 +54,36 @@ impl Idp {
         }
     }
 
+    /// A JSON answer of the mock: GET without a form, POST with one.
+    async fn ask(&self, path: &str, form: Option<&[(&str, &str)]>) -> Value {
+        let url = format!("{}{path}", self.issuer);
+        let req = match form {
+            None => http().get(url),
+            Some(f) => http()
+                .post(url)
+                .basic_auth("allure-mcp-test", Some("secret"))
+                .form(f),
+        };
+        req.send().await.unwrap().json().await.unwrap()
+    }
+
     /// An access token from the token endpoint, shaped by `fields`.
     async fn token(&self, fields: &[(&str, &str)]) -> String {
         let mut form = vec![("grant_type", "client_credentials")];
         form.extend_from_slice(fields);
-        let v: Value = http()
-            .post(format!("{}/token", self.issuer))
-            .basic_auth("allure-mcp-test", Some("secret"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = self.ask("/token", Some(&form)).await;
         v["access_token"].as_str().expect("a token").to_owned()
     }
 
     async fn rotate(&self) -> String {
-        let v: Value = http()
-            .post(format!("{}/rotate", self.issuer))
-            .form(&[("x", "1")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = self.ask("/rotate", Some(&[("x", "1")])).await;
         v["kid"].as_str().unwrap().to_owned()
     }
 
     async fn jwks_fetches(&self) -> u64 {
-        let v: Value = http()
-            .get(format!("{}/requests", self.issuer))
-            .send()
-            .await
+        self.ask("/requests", None).await["jwks_fetches"]
+            .as_u64()
             .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["jwks_fetches"].as_u64().unwrap()
     }
 }
 
@@ -228,23 +218,9 @@ async fn a_client_finds_the_authorization_server_from_a_401_and_its_token_works(
     assert_eq!(initialize(&s, Some(SCRIPT)).await.status(), 200);
 
     // Metrics name every caller: not for OAuth callers, who are any user of the provider.
-    let theirs = http()
-        .get(s.url("/metrics"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(theirs.status(), 403);
+    assert_eq!(s.metrics(&token).await.status(), 403);
     // Metrics count calls by identity, the OAuth caller as `oauth:<sub>`.
-    let metrics = http()
-        .get(s.url("/metrics"))
-        .bearer_auth(SCRIPT)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics(SCRIPT).await.text().await.unwrap();
     assert!(
         metrics.contains("allure_mcp_identity_tool_calls_total{identity=\"oauth:alice-sub\"} 1"),
         "{metrics}"
@@ -284,15 +260,10 @@ fn claims(issuer: &str) -> Value {
 
 /// The provider's own key id, from its JWKS.
 async fn real_kid(idp: &Idp) -> String {
-    let jwks: Value = http()
-        .get(format!("{}/jwks", idp.issuer))
-        .send()
-        .await
+    idp.ask("/jwks", None).await["keys"][0]["kid"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    jwks["keys"][0]["kid"].as_str().unwrap().to_owned()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -449,28 +420,14 @@ async fn a_rotated_key_is_fetched_once_and_made_up_key_ids_fetch_nothing() {
 impl Idp {
     /// An opaque access token the provider will vouch for by introspection.
     async fn opaque(&self, fields: &[(&str, &str)]) -> String {
-        let v: Value = http()
-            .post(format!("{}/opaque", self.issuer))
-            .form(fields)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = self.ask("/opaque", Some(fields)).await;
         v["access_token"].as_str().unwrap().to_owned()
     }
 
     async fn introspections(&self) -> u64 {
-        let v: Value = http()
-            .get(format!("{}/requests", self.issuer))
-            .send()
-            .await
+        self.ask("/requests", None).await["introspections"]
+            .as_u64()
             .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["introspections"].as_u64().unwrap()
     }
 }
 

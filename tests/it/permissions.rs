@@ -181,15 +181,7 @@ async fn a_read_identity_sees_and_calls_only_read_tools_and_a_write_identity_wri
             )
             .await;
         assert_eq!(made["result"]["isError"], false, "{wire:?}: {made}");
-        let metrics = http()
-            .get(s.url("/metrics"))
-            .bearer_auth(WRITER)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = s.metrics(WRITER).await.text().await.unwrap();
         assert!(
             metrics.contains("allure_mcp_identity_tool_calls_total{identity=\"writer\"} 1"),
             "{wire:?}: {metrics}"
