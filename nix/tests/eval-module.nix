@@ -29,6 +29,7 @@ let
       hostNames = [ "mcp.example.com" ];
       allureTokenFile = "/etc/allure-mcp/allure-token";
       authTokensFile = "/etc/allure-mcp/mcp-auth-tokens";
+      tls = { certFile = "/etc/allure-mcp/tls-cert"; keyFile = "/etc/allure-mcp/tls-key"; };
     };
     exposedWithTokens = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "0.0.0.0:3000" ]; hostNames = [ "mcp.example.com" ]; openFirewall = true; };
     lanAddresses = base // { authTokensFile = "/run/secrets/mcp-tokens"; listen = [ "[fd00::5]:3001" ]; openFirewall = true; };

@@ -485,7 +485,16 @@ pub struct SseClient {
 
 impl SseClient {
     pub async fn open(url: &str, token: Option<&str>) -> Result<SseClient, reqwest::Response> {
-        let mut req = http().get(url).header("accept", "text/event-stream");
+        SseClient::open_with(&http(), url, token).await
+    }
+
+    /// [`SseClient::open`] with a client of the caller's (one that trusts a test CA).
+    pub async fn open_with(
+        client: &reqwest::Client,
+        url: &str,
+        token: Option<&str>,
+    ) -> Result<SseClient, reqwest::Response> {
+        let mut req = client.get(url).header("accept", "text/event-stream");
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

@@ -159,6 +159,15 @@ async fn connect_alpn(
     ca: &Ca,
     alpn: &[u8],
 ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    tls_connect(s.base.trim_start_matches("https://"), ca, alpn).await
+}
+
+/// A TLS connection to `addr` (`host:port`) for `localhost`, trusting `ca`, offering `alpn`.
+pub async fn tls_connect(
+    addr: &str,
+    ca: &Ca,
+    alpn: &[u8],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -167,7 +176,6 @@ async fn connect_alpn(
     .with_root_certificates(ca.roots())
     .with_no_client_auth();
     config.alpn_protocols = vec![alpn.to_vec()];
-    let addr = s.base.trim_start_matches("https://");
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
@@ -176,7 +184,7 @@ async fn connect_alpn(
 }
 
 /// The common name of the certificate a connection was made with.
-fn served_name(tls: &tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> String {
+pub fn served_name(tls: &tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> String {
     let der: &CertificateDer = &tls.get_ref().1.peer_certificates().unwrap()[0];
     // The test's names are unique ASCII words: find them in the DER.
     ["first", "second", "third"]

@@ -1,7 +1,8 @@
 //! The shipped units under real systemd: a minimal Debian booted with systemd-nspawn
 //! (root filesystem made once with mmdebstrap and cached), with the binary, the units,
 //! a token credential, and the fake TestOps on the host's loopback. Checks socket activation on first
-//! connection, the dynamic uid, LoadCredential reaching upstream, Type=notify,
+//! connection (over HTTPS, the certificate a credential), the dynamic uid, LoadCredential
+//! reaching upstream, certificate renewal by reload, Type=notify,
 //! journald's structured fields, token rotation by `systemctl reload`, a frozen process
 //! killed by the watchdog and restarted, and a configuration error not restarted. With
 //! NIXPKGS_LIB set, the units are the ones the NixOS module makes (its drop-ins as NixOS
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{SseClient, http, run_ok};
+use crate::common::{SseClient, run_ok};
 use serde_json::{Value, json};
 
 const ROOTFS_CACHE: &str = "/var/cache/allure-mcp-tests";
@@ -241,12 +242,26 @@ async fn the_units_under_real_systemd() {
             0o644,
         );
     }
+    // HTTPS on the socket, the certificate and key handed over as credentials: by the
+    // module's `tls` options, or by the drop-in an administrator would write.
+    let tls_credentials = if module.is_some() {
+        ""
+    } else {
+        "LoadCredential=tls-cert:/etc/allure-mcp/tls-cert\nLoadCredential=tls-key:/etc/allure-mcp/tls-key\n"
+    };
     write(
         r,
         "etc/systemd/system/allure-mcp.service.d/test.conf",
-        "[Service]\nWatchdogSec=3s\nRestartSec=1s\nTimeoutStopSec=5s\n",
+        &format!("[Service]\nWatchdogSec=3s\nRestartSec=1s\nTimeoutStopSec=5s\n{tls_credentials}"),
         0o644,
     );
+    let ca = crate::https::Ca::new("nspawn test CA");
+    let install_cert = |root: &Path, name: &str| {
+        let (cert, key) = ca.server_cert(name);
+        write(root, "etc/allure-mcp/tls-cert", &cert, 0o600);
+        write(root, "etc/allure-mcp/tls-key", &key, 0o600);
+    };
+    install_cert(r, "first");
     std::fs::create_dir_all(r.join("etc/systemd/system/sockets.target.wants")).unwrap();
     std::fs::create_dir_all(r.join("etc/systemd/system/multi-user.target.wants")).unwrap();
     std::os::unix::fs::symlink(
@@ -330,11 +345,13 @@ async fn the_units_under_real_systemd() {
     // Inactive until the first connection.
     assert_eq!(c.prop("allure-mcp.socket", "ActiveState"), "active");
     assert_eq!(c.prop("allure-mcp.service", "ActiveState"), "inactive");
-    let base = format!("http://127.0.0.1:{port}");
+    let base = format!("https://127.0.0.1:{port}");
+    let client = ca.client();
     let call = |token: &'static str, id: i64| {
         let url = format!("{base}/mcp");
+        let client = client.clone();
         async move {
-            http()
+            client
                 .post(url)
                 .bearer_auth(token)
                 .header("accept", "application/json, text/event-stream")
@@ -364,7 +381,7 @@ async fn the_units_under_real_systemd() {
     // host would pass it on) is served; any other name is refused.
     if module.is_some() {
         for (host, status) in [("mcp.example.com", 200), ("evil.example.com", 403)] {
-            let resp = http()
+            let resp = client
                 .post(format!("{base}/mcp"))
                 .header("host", format!("{host}:{port}"))
                 .bearer_auth(tok1)
@@ -379,15 +396,16 @@ async fn the_units_under_real_systemd() {
 
     // A tool call through the Allure token that arrived by LoadCredential (the fake
     // accepts no other token).
-    let mut sse = SseClient::open(&format!("{base}/sse"), Some(tok1))
+    let mut sse = SseClient::open_with(&client, &format!("{base}/sse"), Some(tok1))
         .await
         .ok()
         .unwrap();
     let (_, endpoint) = sse.next().await.unwrap();
     let post = |token: &'static str, body: Value| {
         let url = format!("{base}{endpoint}");
+        let client = client.clone();
         async move {
-            http()
+            client
                 .post(url)
                 .bearer_auth(token)
                 .json(&body)
@@ -477,6 +495,34 @@ async fn the_units_under_real_systemd() {
     assert!(
         sse.response(5).await["result"].is_object(),
         "the SSE session survived the reload"
+    );
+
+    // Certificate renewal: replace the files, reload; new connections get the renewed
+    // certificate (copied in by ExecReload's refresh-credentials), the session lives on.
+    let addr = format!("127.0.0.1:{port}");
+    let first = crate::https::tls_connect(&addr, &ca, b"http/1.1").await;
+    assert_eq!(crate::https::served_name(&first), "first");
+    install_cert(c.root.path(), "second");
+    let reload = c.exec(&["systemctl", "reload", "allure-mcp.service"]);
+    assert!(reload.status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while crate::https::served_name(&crate::https::tls_connect(&addr, &ca, b"http/1.1").await)
+        != "second"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the renewed certificate was not served"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(c.prop("allure-mcp.service", "MainPID"), main_pid);
+    assert_eq!(
+        post(tok2, json!({"jsonrpc":"2.0","id":7,"method":"ping"})).await,
+        202
+    );
+    assert!(
+        sse.response(7).await["result"].is_object(),
+        "the SSE session survived the renewal"
     );
 
     // A frozen process stops pinging; the watchdog kills it and systemd restarts it.
