@@ -235,6 +235,11 @@ async fn a_renewed_certificate_is_served_after_sighup_while_open_connections_go_
     let s = https_server(dir.path(), &fake).await;
     let mut open = connect(&s, &ca).await;
     assert_eq!(served_name(&open), "first");
+    // TLS 1.3 when the client offers it (both do here); rustls never speaks below 1.2.
+    assert_eq!(
+        open.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
     assert_eq!(health_on(&mut open).await, 200);
 
     install(dir.path(), &ca.server_cert("second"));
