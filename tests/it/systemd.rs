@@ -81,7 +81,9 @@ async fn socket_activation_serves_https_on_the_socket_passed_in() {
 }
 
 /// A stateless call to a server systemd-socket-activate starts on the first connection
-/// (which waits in the backlog and is answered), with `env` and over `scheme`.
+/// (which waits in the backlog and is answered), with `env` and over `scheme` (an answer
+/// over `https` to a client that trusts only the test's CA is the proof of TLS; the
+/// "listening on" line may come after it, so it is not looked for).
 async fn socket_activated(env: &[&str], client: reqwest::Client, scheme: &str) {
     require("systemd-socket-activate");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -136,10 +138,6 @@ async fn socket_activated(env: &[&str], client: reqwest::Client, scheme: &str) {
     let logs = String::from_utf8_lossy(&out.stderr);
     assert!(
         logs.contains("using the socket passed by systemd"),
-        "{logs}"
-    );
-    assert!(
-        logs.contains(&format!("listening on {scheme}://")),
         "{logs}"
     );
 }
