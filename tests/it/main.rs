@@ -13,6 +13,7 @@ mod contract;
 mod http;
 mod https;
 mod logging;
+mod migration;
 mod missing;
 mod nix;
 mod nspawn;
