@@ -177,15 +177,7 @@ async fn update_test_case_custom_fields(ctx: Ctx, a: SetFieldsArgs) -> Result<Do
             "fields is empty; name at least one field, e.g. {\"Priority\": [\"High\"]}".into(),
         ));
     }
-    let tc: TestCase = ctx
-        .client
-        .get(&format!("/testcase/{id}"), &[])
-        .await
-        .map_err(|e| ToolError::case_not_found(e, id))?;
-    let pid = match tc.project_id {
-        Some(p) => p,
-        None => ctx.project(None)?,
-    };
+    let (tc, pid) = case_project(&ctx, id).await?;
     // Every name is resolved before anything changes.
     let wanted = resolve(&ctx, pid, &a.fields).await?;
     apply(&ctx, pid, id, &wanted).await?;
@@ -209,6 +201,21 @@ async fn update_test_case_custom_fields(ctx: Ctx, a: SetFieldsArgs) -> Result<Do
 
 /// Field names to the field's id and the ids of the values named, or a refusal naming
 /// what the project has. Nothing is written.
+/// Test case `id` and its project (custom fields are a project's): the case's own, or the
+/// default project when the case does not say.
+pub(super) async fn case_project(ctx: &Ctx, id: i64) -> Result<(TestCase, i64), ToolError> {
+    let tc: TestCase = ctx
+        .client
+        .get(&format!("/testcase/{id}"), &[])
+        .await
+        .map_err(|e| ToolError::case_not_found(e, id))?;
+    let pid = match tc.project_id {
+        Some(p) => p,
+        None => ctx.project(None)?,
+    };
+    Ok((tc, pid))
+}
+
 pub(super) async fn resolve(
     ctx: &Ctx,
     pid: i64,

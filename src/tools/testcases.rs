@@ -496,15 +496,7 @@ async fn update_test_case(ctx: Ctx, a: UpdateArgs) -> Result<Done, ToolError> {
     // project, read first.
     let wanted = match fields_asked {
         Some(asked) => {
-            let tc: TestCase = ctx
-                .client
-                .get(&format!("/testcase/{id}"), &[])
-                .await
-                .map_err(|e| ToolError::case_not_found(e, id))?;
-            let pid = match tc.project_id {
-                Some(p) => p,
-                None => ctx.project(None)?,
-            };
+            let (_, pid) = custom_fields::case_project(&ctx, id).await?;
             Some((pid, custom_fields::resolve(&ctx, pid, asked).await?))
         }
         None => None,
