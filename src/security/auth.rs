@@ -10,7 +10,7 @@ use ring::digest::{SHA256, digest};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
-use super::oauth::Rejection;
+use super::claims::Rejection;
 use crate::config::NamedToken;
 
 /// Why a request is not authenticated (or not allowed). The text never contains the
@@ -104,7 +104,9 @@ impl std::fmt::Debug for TokenSet {
     }
 }
 
-fn hash(token: &[u8]) -> [u8; 32] {
+/// A secret's SHA-256 digest: what is kept and compared instead of the secret (static
+/// tokens here, introspected tokens in the introspection cache).
+pub(crate) fn hash(token: &[u8]) -> [u8; 32] {
     let d = digest(&SHA256, token);
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());

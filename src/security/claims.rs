@@ -57,7 +57,7 @@ pub enum Rejection {
 /// has one of the scopes this server needs (`needed`; none set: no scope needed).
 pub fn caller_of(
     issuer: usize,
-    claims: &Map<String, Value>,
+    claims: Map<String, Value>,
     needed: &[String],
     name_claim: &str,
 ) -> Result<OAuthCaller, Rejection> {
@@ -80,7 +80,7 @@ pub fn caller_of(
     {
         return Err(Rejection::NotAccessToken);
     }
-    let scopes = scopes(claims);
+    let scopes = scopes(&claims);
     if !needed.is_empty() && !scopes.iter().any(|s| needed.contains(s)) {
         return Err(Rejection::InsufficientScope);
     }
@@ -88,14 +88,19 @@ pub fn caller_of(
     let name = [name_claim, "name", "email", "username"]
         .iter()
         .find_map(|c| claims.get(*c).and_then(Value::as_str))
-        .map(|n| n.chars().filter(|c| !c.is_control()).take(128).collect());
+        .map(|n| {
+            n.chars()
+                .filter(|c| !c.is_control())
+                .take(128)
+                .collect::<String>()
+        });
     Ok(OAuthCaller {
         issuer,
         sub,
         name,
         scopes,
         expires: None,
-        claims: Arc::new(claims.clone()),
+        claims: Arc::new(claims),
     })
 }
 

@@ -12,10 +12,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ring::digest::{SHA256, digest};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::auth::hash;
 use super::claims::{LEEWAY_SECONDS, OAuthCaller, Rejection, caller_of};
 use super::jwks::Issuer;
 
@@ -63,7 +63,7 @@ impl Introspection {
         issuers: &[Issuer],
         rules: &Rules<'_>,
     ) -> Result<OAuthCaller, Rejection> {
-        let key = hash(token);
+        let key = hash(token.as_bytes());
         if let Some(caller) = self.cached(&key) {
             return Ok(caller);
         }
@@ -79,7 +79,7 @@ impl Introspection {
             if answer.get("active").and_then(Value::as_bool) != Some(true) {
                 continue;
             }
-            outcome = judge(index, &issuer.issuer, &answer, rules);
+            outcome = judge(index, &issuer.issuer, answer, rules);
             break;
         }
         if let Ok(caller) = &outcome {
@@ -137,21 +137,16 @@ fn expiry(exp: Option<i64>) -> Option<Duration> {
     Some(Duration::from_secs(u64::try_from(exp - now).unwrap_or(0)))
 }
 
-fn hash(token: &str) -> [u8; 32] {
-    let d = digest(&SHA256, token.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
-}
-
 /// The same rules as for a JWT, applied to an active introspection answer.
 fn judge(
     index: usize,
     issuer: &str,
-    answer: &Value,
+    answer: Value,
     rules: &Rules<'_>,
 ) -> Result<OAuthCaller, Rejection> {
-    let claims: &Map<String, Value> = answer.as_object().ok_or(Rejection::Malformed)?;
+    let Value::Object(claims) = answer else {
+        return Err(Rejection::Malformed);
+    };
     if claims
         .get("iss")
         .and_then(Value::as_str)

@@ -147,13 +147,7 @@ impl OAuth {
                 None => Err(Rejection::Malformed),
             };
         };
-        let iss = unverified_issuer(token).ok_or(Rejection::Malformed)?;
-        let (index, issuer) = self
-            .issuers
-            .iter()
-            .enumerate()
-            .find(|(_, i)| i.issuer == iss)
-            .ok_or(Rejection::WrongIssuer)?;
+        let (index, issuer) = self.issuer_of(token)?;
         let key = issuer
             .key(header.kid.as_deref())
             .await
@@ -181,7 +175,26 @@ impl OAuth {
         )
         .map_err(|e| rejection(e.kind()))?
         .claims;
-        self.caller(index, &claims)
+        caller_of(
+            index,
+            claims,
+            &self.settings.scopes,
+            &self.settings.name_claim,
+        )
+    }
+
+    /// Whose keys verify `token`: the one issuer, or (with several) the one its `iss`
+    /// names. Either way the signature check verifies `iss` after.
+    fn issuer_of(&self, token: &str) -> Result<(usize, &Issuer), Rejection> {
+        if let [only] = self.issuers.as_slice() {
+            return Ok((0, only));
+        }
+        let iss = unverified_issuer(token).ok_or(Rejection::Malformed)?;
+        self.issuers
+            .iter()
+            .enumerate()
+            .find(|(_, i)| i.issuer == iss)
+            .ok_or(Rejection::WrongIssuer)
     }
 
     fn validation(&self, alg: Algorithm, issuer: &str) -> Validation {
@@ -200,16 +213,6 @@ impl OAuth {
             scopes: &self.settings.scopes,
             name_claim: &self.settings.name_claim,
         }
-    }
-
-    /// The caller of verified claims, if it has a scope this server needs.
-    fn caller(&self, issuer: usize, claims: &Map<String, Value>) -> Result<OAuthCaller, Rejection> {
-        caller_of(
-            issuer,
-            claims,
-            &self.settings.scopes,
-            &self.settings.name_claim,
-        )
     }
 }
 

@@ -300,6 +300,7 @@ async fn connection(
         activity: activity.clone(),
     };
     let seen = activity.clone();
+    let counts_answers = tls.is_some();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         let handling = Handling::enter(&seen);
@@ -308,7 +309,12 @@ async fn connection(
         async move {
             let resp = app.oneshot(req).await;
             drop(handling);
-            resp.map(|r| r.map(|body| Answer::wrap(body, &seen)))
+            // Only an HTTPS connection (which may be HTTP/2) asks whether answers are in
+            // progress; a plain one leaves its bodies as they are.
+            match counts_answers {
+                true => resp.map(|r| r.map(|body| Answer::wrap(body, &seen))),
+                false => resp,
+            }
         }
     });
     let Some(tls) = tls else {
