@@ -632,3 +632,38 @@ pub fn refused_port() -> (tokio::net::TcpSocket, u16) {
     let port = socket.local_addr().unwrap().port();
     (socket, port)
 }
+
+/// An rmcp client session over Streamable HTTP at `url` with `token`, through `client` (one
+/// that trusts a test's CA) or a default one.
+pub async fn mcp_session(
+    url: String,
+    token: &str,
+    client: Option<reqwest::Client>,
+) -> Result<RunningService<RoleClient, ()>, rmcp::service::ClientInitializeError> {
+    use rmcp::ServiceExt;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token.to_owned());
+    match client {
+        Some(c) => ().serve(StreamableHttpClientTransport::with_client(c, config)).await,
+        None => ().serve(StreamableHttpClientTransport::from_config(config)).await,
+    }
+}
+
+/// One real tool call through a session: `get_project` of project 4, whose abbreviation
+/// the fake's seed data makes DATA.
+pub async fn project_4_reads(client: &RunningService<RoleClient, ()>) {
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("get_project").with_arguments(
+                serde_json::json!({"project_id": 4})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.structured_content.unwrap()["abbr"], "DATA");
+}

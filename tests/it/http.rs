@@ -10,7 +10,6 @@ use std::time::Duration;
 use crate::common::{HttpServer, SseClient, eventually, http};
 use fake_testops::{DEMO_TOKEN, FakeTestOps, Fault, FaultKind, Gate};
 use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
@@ -65,22 +64,13 @@ async fn rpc(resp: reqwest::Response) -> Value {
 async fn streamable_http_with_rmcps_client_and_auth() {
     let fake = FakeTestOps::start().await.unwrap();
     let s = server(&fake, &[]).await;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let transport = StreamableHttpClientTransport::from_config(
-        StreamableHttpClientTransportConfig::with_uri(s.url("/mcp")).auth_header(TOKEN),
-    );
-    let client = ().serve(transport).await.expect("initialize over /mcp");
+    let client = common::mcp_session(s.url("/mcp"), TOKEN, None)
+        .await
+        .expect("initialize over /mcp");
     let tools = client.list_all_tools().await.unwrap();
     // A session starts with the daily toolsets and the discovery tools.
     assert!(tools.len() > 20 && tools.iter().any(|t| t.name == "enable_toolset"));
-    let r = client
-        .call_tool(
-            CallToolRequestParams::new("get_project")
-                .with_arguments(json!({"project_id": 4}).as_object().unwrap().clone()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.structured_content.unwrap()["abbr"], "DATA");
+    common::project_4_reads(&client).await;
     let _ = client.cancel().await;
 
     // Without the token the same client cannot even initialize.

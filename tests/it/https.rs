@@ -11,12 +11,7 @@ use std::time::Duration;
 use crate::common::{HttpServer, eventually, signal};
 use fake_testops::FakeTestOps;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rustls::pki_types::{CertificateDer, ServerName};
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "alice-token-0123456789";
@@ -115,19 +110,10 @@ async fn mcp_over_https_with_a_ca_made_here_and_http2_by_alpn() {
     );
 
     // rmcp's own client over HTTPS: a whole session.
-    let transport = StreamableHttpClientTransport::with_client(
-        ca.client(),
-        StreamableHttpClientTransportConfig::with_uri(s.url("/mcp")).auth_header(TOKEN),
-    );
-    let client = ().serve(transport).await.expect("initialize over https");
-    let r = client
-        .call_tool(
-            CallToolRequestParams::new("get_project")
-                .with_arguments(json!({"project_id": 4}).as_object().unwrap().clone()),
-        )
+    let client = crate::common::mcp_session(s.url("/mcp"), TOKEN, Some(ca.client()))
         .await
-        .unwrap();
-    assert_eq!(r.structured_content.unwrap()["abbr"], "DATA");
+        .expect("initialize over https");
+    crate::common::project_4_reads(&client).await;
     let _ = client.cancel().await;
 
     // A client that trusts another authority refuses the server.

@@ -11,10 +11,6 @@ use std::process::Stdio;
 
 use base64::Engine;
 use fake_testops::FakeTestOps;
-use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 
@@ -192,24 +188,16 @@ async fn a_client_finds_the_authorization_server_from_a_401_and_its_token_works(
         .token(&[good("alice-sub", "allure:read"), vec![("name", "Alice")]].concat())
         .await;
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let transport = StreamableHttpClientTransport::from_config(
-        StreamableHttpClientTransportConfig::with_uri(s.url("/mcp")).auth_header(token.clone()),
-    );
-    let client = ().serve(transport).await.expect("initialize with the token");
+    let client = crate::common::mcp_session(s.url("/mcp"), &token, None)
+        .await
+        .expect("initialize with the token");
     let tools = client.list_all_tools().await.unwrap();
     assert!(tools.iter().any(|t| t.name == "list_projects"));
     assert!(
         !tools.iter().any(|t| t.name == "mute_test_result"),
         "read role"
     );
-    let r = client
-        .call_tool(
-            CallToolRequestParams::new("get_project")
-                .with_arguments(json!({"project_id": 4}).as_object().unwrap().clone()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.structured_content.unwrap()["abbr"], "DATA");
+    crate::common::project_4_reads(&client).await;
     let _ = client.cancel().await;
 
     // 5. The write scope writes; the static token still works beside OAuth.
@@ -549,10 +537,9 @@ async fn roles_come_from_claims_and_without_a_table_oauth_callers_only_read() {
     let listed = |s: &HttpServer, token: String| {
         let url = s.url("/mcp");
         async move {
-            let transport = StreamableHttpClientTransport::from_config(
-                StreamableHttpClientTransportConfig::with_uri(url).auth_header(token),
-            );
-            let client = ().serve(transport).await.expect("initialize");
+            let client = crate::common::mcp_session(url, &token, None)
+                .await
+                .expect("initialize");
             let tools = client.list_all_tools().await.unwrap();
             let _ = client.cancel().await;
             tools
