@@ -19,6 +19,7 @@
 
 pub mod allure;
 pub mod app;
+mod ask;
 pub mod check;
 pub mod config;
 pub mod logging;

@@ -273,6 +273,7 @@ impl ServerHandler for AllureMcp {
             audit: audit_of(&context),
             toolsets: Some(self.toolsets.clone()),
             grant: grant_of(&context),
+            ask: crate::ask::ask_of(&context),
         });
         let generation = self.toolsets.generation();
         let result = self

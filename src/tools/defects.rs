@@ -124,6 +124,15 @@ impl Render for DefectDetails {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+pub struct DeleteArgs {
+    /// Defect id (list_defects shows ids).
+    pub defect_id: i64,
+    /// true only after the user agreed to delete it. Clients that can ask the user
+    /// (elicitation) are asked instead.
+    pub confirm: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct CreateArgs {
     /// Project id. Defaults to ALLURE_PROJECT_ID when omitted.
     pub project_id: Option<i64>,
@@ -147,6 +156,7 @@ pub fn tools() -> Vec<ToolDef> {
         tool(GET_DEFECT, get_defect),
         tool(CREATE_DEFECT, create_defect),
         tool(LINK_DEFECT_TO_TEST_RESULTS, link_defect_to_test_results),
+        tool(DELETE_DEFECT, delete_defect),
     ]
 }
 
@@ -230,6 +240,39 @@ async fn get_defect(ctx: Ctx, a: DefectIdArgs) -> Result<DefectDetails, ToolErro
                 status: r.status,
             })
             .collect(),
+    })
+}
+
+const DELETE_DEFECT: Meta = Meta {
+    name: "delete_defect",
+    toolset: Toolset::Defects,
+    title: "Delete a defect",
+    description: "Delete a defect for good; its links to test results and its matchers go too. Asks the user first.",
+    access: Access::Write {
+        destructive: true,
+        idempotent: true,
+    },
+};
+
+async fn delete_defect(ctx: Ctx, a: DeleteArgs) -> Result<Done, ToolError> {
+    let id = positive_id("defect_id", a.defect_id, "list_defects shows ids")?;
+    let (dp, rp) = (format!("/defect/{id}"), format!("/defect/{id}/testresult"));
+    let rq = [("size", "1".to_owned())];
+    let (d, rs) = tokio::join!(
+        ctx.client.get::<Defect>(&dp, &[]),
+        ctx.client.get::<Page<TestResultRow>>(&rp, &rq)
+    );
+    let d = d.map_err(|e| defect_not_found(e, id))?;
+    // The overview has no count of linked results; the user should know what goes.
+    let linked = ctx.explain(Subject::Defect(id), rs).await?.total_elements;
+    let what = format!("Delete defect #{id} {} ({linked} linked results)", d.name);
+    ctx.confirm(DELETE_DEFECT.name, a.confirm, &what).await?;
+    let answer = ctx.client.delete(&format!("/defect/{id}")).await;
+    ctx.explain(Subject::Defect(id), answer).await?;
+    Ok(Done {
+        summary: format!("Deleted defect #{id} {}.", d.name),
+        ids: vec![id],
+        url: None,
     })
 }
 

@@ -17,6 +17,9 @@ pub enum ToolError {
         "{what} exists, but {source}: this Allure TestOps instance has no such endpoint. allure-mcp follows the Allure TestOps 26.1.1 API; the instance may run an older or newer version. Retrying will not help; tell the operator which call failed."
     )]
     NoEndpoint { what: String, source: AllureError },
+    /// A call that needs the user's agreement did not get it: nothing was changed.
+    #[error("{0}")]
+    NotConfirmed(String),
     #[error("{0}")]
     Other(String),
 }

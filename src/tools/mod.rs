@@ -3,6 +3,7 @@
 //! arguments and a [`Ctx`], and answer structured content plus a compact text.
 
 pub mod analytics;
+pub mod api_search;
 pub mod aql;
 pub mod compare;
 pub mod custom_fields;
@@ -11,6 +12,7 @@ pub mod defects;
 pub mod flaky;
 pub mod grant;
 pub mod history;
+pub mod launch_admin;
 pub mod launches;
 pub mod people;
 pub mod plans;
@@ -28,6 +30,7 @@ pub mod toolsets;
 pub mod triage;
 
 mod args;
+mod confirm;
 mod errors;
 mod lookups;
 mod registry;
@@ -35,6 +38,7 @@ mod schema;
 mod selection;
 
 pub use args::*;
+pub use confirm::{ANSWER_TIMEOUT, Answer, AskSink};
 pub use errors::{Subject, ToolError};
 pub use registry::*;
 
@@ -54,6 +58,8 @@ use crate::allure::{AllureClient, AllureError};
 pub enum Toolset {
     Projects,
     Launches,
+    /// Launch housekeeping: rename, copy, merge, delete; environment and defects.
+    LaunchAdmin,
     Results,
     Triage,
     Runs,
@@ -70,9 +76,10 @@ pub enum Toolset {
 
 impl Toolset {
     /// Every selectable toolset (`Discovery` is not one).
-    pub const ALL: [Toolset; 10] = [
+    pub const ALL: [Toolset; 11] = [
         Toolset::Projects,
         Toolset::Launches,
+        Toolset::LaunchAdmin,
         Toolset::Results,
         Toolset::Triage,
         Toolset::Runs,
@@ -87,6 +94,7 @@ impl Toolset {
         match self {
             Toolset::Projects => "projects",
             Toolset::Launches => "launches",
+            Toolset::LaunchAdmin => "launch_admin",
             Toolset::Results => "results",
             Toolset::Triage => "triage",
             Toolset::Runs => "runs",
@@ -106,6 +114,9 @@ impl Toolset {
             Toolset::Launches => {
                 "find and read launches (test runs), compare, close or reopen them"
             }
+            Toolset::LaunchAdmin => {
+                "launch housekeeping: rename, retag, copy, merge, delete; a launch's environment and defects"
+            }
             Toolset::Results => {
                 "read test results, failures, steps, attachments, a test's history; triage a launch; flaky tests"
             }
@@ -123,7 +134,9 @@ impl Toolset {
                 "defects: list, read, file, update, link to results and issue keys, matchers"
             }
             Toolset::Analytics => "project statistics, pass-rate trend, durations, success rates",
-            Toolset::Raw => "any Allure TestOps API call (GET only in read-only mode)",
+            Toolset::Raw => {
+                "any Allure TestOps API call, and a search over all 756 operations (GET only in read-only mode)"
+            }
             Toolset::Discovery => "list and enable toolsets",
         }
     }
@@ -223,6 +236,8 @@ pub struct CallScope {
     pub toolsets: Option<toolsets::SessionToolsets>,
     /// What the caller may use (everything over stdio; per identity over HTTP).
     pub grant: grant::Grant,
+    /// Present when the client can ask its user a question (MCP elicitation).
+    pub ask: Option<AskSink>,
 }
 
 impl std::fmt::Debug for CallScope {
@@ -230,6 +245,7 @@ impl std::fmt::Debug for CallScope {
         f.debug_struct("CallScope")
             .field("progress", &self.progress.is_some())
             .field("log", &self.log.is_some())
+            .field("ask", &self.ask.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -458,6 +474,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(projects::tools());
     tools.extend(people::tools());
     tools.extend(launches::tools());
+    tools.extend(launch_admin::tools());
     tools.extend(runs::tools());
     tools.extend(reruns::tools());
     tools.extend(results::tools());
@@ -471,6 +488,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(analytics::tools());
     tools.extend(aql::tools());
     tools.extend(raw::tools());
+    tools.extend(api_search::tools());
     tools.extend(toolsets::tools());
     tools
 }

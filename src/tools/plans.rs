@@ -75,6 +75,15 @@ pub struct PlanIdArgs {
     pub test_plan_id: i64,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DeletePlanArgs {
+    /// Test plan id (list_test_plans shows ids).
+    pub test_plan_id: i64,
+    /// true only after the user agreed to delete it. Clients that can ask the user
+    /// (elicitation) are asked instead.
+    pub confirm: Option<bool>,
+}
+
 impl Render for PlanLine {
     fn text(&self) -> String {
         let was = self
@@ -449,16 +458,18 @@ const DELETE_TEST_PLAN: Meta = Meta {
     name: "delete_test_plan",
     toolset: Toolset::Plans,
     title: "Delete a test plan",
-    description: "Delete a test plan (its test cases and launches stay).",
+    description: "Delete a test plan (its test cases and launches stay). Asks the user first.",
     access: Access::Write {
         destructive: true,
         idempotent: true,
     },
 };
 
-async fn delete_test_plan(ctx: Ctx, a: PlanIdArgs) -> Result<Done, ToolError> {
+async fn delete_test_plan(ctx: Ctx, a: DeletePlanArgs) -> Result<Done, ToolError> {
     let id = positive_id("test_plan_id", a.test_plan_id, "list_test_plans shows ids")?;
     let plan = read_plan(&ctx, id).await?;
+    let what = format!("Delete test plan #{id} {}", plan.name);
+    ctx.confirm(DELETE_TEST_PLAN.name, a.confirm, &what).await?;
     let answer = ctx.client.delete(&format!("/testplan/{id}")).await;
     ctx.explain(Subject::TestPlan(id), answer).await?;
     Ok(Done {

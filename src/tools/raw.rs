@@ -22,6 +22,9 @@ pub struct RawArgs {
     pub query: Option<std::collections::BTreeMap<String, String>>,
     /// JSON body for POST, PATCH and PUT.
     pub body: Option<serde_json::Value>,
+    /// For anything but GET: true only after the user agreed to the call. Clients that
+    /// can ask the user (elicitation) are asked instead.
+    pub confirm: Option<bool>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -125,7 +128,7 @@ const ALLURE_API_REQUEST: Meta = Meta {
     name: "allure_api_request",
     toolset: Toolset::Raw,
     title: "Call the Allure TestOps API",
-    description: "Call any Allure TestOps REST API path (below /api) for what the other tools do not cover. Prefer the curated tools: their answers are smaller and safer. In read-only mode only GET is allowed.",
+    description: "Call any Allure TestOps REST API path (below /api) for what the other tools do not cover; search_api_operations finds the path and body. Prefer the curated tools: their answers are smaller and safer. Anything but GET asks the user first; in read-only mode only GET is allowed.",
     access: Access::Write {
         destructive: true,
         idempotent: false,
@@ -153,6 +156,13 @@ async fn allure_api_request(ctx: Ctx, a: RawArgs) -> Result<RawAnswer, ToolError
     let path = check_path(&a.path)?;
     if method == Method::GET && a.body.is_some() {
         return Err(ToolError::InvalidArgs("a GET takes no body".into()));
+    }
+    // A write the curated tools do not know: what it changes is not known here either,
+    // so the user decides.
+    if method != Method::GET {
+        let what = format!("Send {method} {path} to Allure TestOps");
+        ctx.confirm(ALLURE_API_REQUEST.name, a.confirm, &what)
+            .await?;
     }
     let query: Vec<(String, String)> = a.query.unwrap_or_default().into_iter().collect();
     let q: Vec<(&str, String)> = query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();

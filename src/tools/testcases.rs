@@ -125,6 +125,15 @@ pub struct CaseIdArgs {
     pub test_case_id: i64,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DeleteCaseArgs {
+    /// Test case id (list_test_cases shows ids).
+    pub test_case_id: i64,
+    /// true only after the user agreed to delete it. Clients that can ask the user
+    /// (elicitation) are asked instead.
+    pub confirm: Option<bool>,
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CaseStep {
     /// `2` or, for a sub-step, `2.1`.
@@ -530,20 +539,22 @@ const DELETE_TEST_CASE: Meta = Meta {
     name: "delete_test_case",
     toolset: Toolset::Testcases,
     title: "Delete a test case",
-    description: "Delete a test case (it moves to the project's deleted test cases, where TestOps can restore it).",
+    description: "Delete a test case (it moves to the project's deleted test cases, where TestOps can restore it). Asks the user first.",
     access: Access::Write {
         destructive: true,
         idempotent: true,
     },
 };
 
-async fn delete_test_case(ctx: Ctx, a: CaseIdArgs) -> Result<Done, ToolError> {
+async fn delete_test_case(ctx: Ctx, a: DeleteCaseArgs) -> Result<Done, ToolError> {
     let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
     let tc: TestCase = ctx
         .client
         .get(&format!("/testcase/{id}"), &[])
         .await
         .map_err(|e| ToolError::case_not_found(e, id))?;
+    let what = format!("Delete test case #{id} {}", tc.name);
+    ctx.confirm(DELETE_TEST_CASE.name, a.confirm, &what).await?;
     ctx.client
         .delete(&format!("/testcase/{id}"))
         .await

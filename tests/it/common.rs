@@ -109,7 +109,10 @@ impl Session {
 
 /// The settings of a session against the fake at `base` with its default token, and
 /// `extra` over them.
-fn settings_against<'a>(base: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub fn settings_against<'a>(
+    base: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let mut settings = vec![
         ("ALLURE_BASE_URL", base),
         ("ALLURE_TOKEN", DEMO_TOKEN),

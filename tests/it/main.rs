@@ -6,12 +6,15 @@
 
 mod common;
 
+mod api_search;
 mod architecture;
 mod check;
 mod client;
+mod confirm;
 mod contract;
 mod http;
 mod https;
+mod launch_admin;
 mod logging;
 mod migration;
 mod missing;

@@ -1202,8 +1202,22 @@ async fn test_case_lifecycle() {
         text(&r)
     );
 
+    // A client that cannot ask its user: without confirm nothing is deleted, and the
+    // model is told to ask and call again.
     let r = s
         .call("delete_test_case", json!({"test_case_id": new_id}))
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("with confirm: true"),
+        "{}",
+        text(&r)
+    );
+    assert!(fake.requests_to("DELETE", "/testcase/*").is_empty());
+    let r = s
+        .call(
+            "delete_test_case",
+            json!({"test_case_id": new_id, "confirm": true}),
+        )
         .await;
     assert!(!is_error(&r));
     assert_eq!(fake.requests_to("DELETE", "/testcase/*").len(), 1);
@@ -2415,12 +2429,18 @@ async fn test_plans_are_created_changed_listed_and_deleted() {
     );
 
     let r = s
-        .call("delete_test_plan", json!({"test_plan_id": plan}))
+        .call(
+            "delete_test_plan",
+            json!({"test_plan_id": plan, "confirm": true}),
+        )
         .await;
     assert!(!is_error(&r), "{}", text(&r));
     assert!(fake.with_data(|d| d.test_plans.iter().all(|p| p.id != plan)));
     let r = s
-        .call("delete_test_plan", json!({"test_plan_id": plan}))
+        .call(
+            "delete_test_plan",
+            json!({"test_plan_id": plan, "confirm": true}),
+        )
         .await;
     assert!(
         is_error(&r) && text(&r).contains("not found"),

@@ -49,6 +49,9 @@ pub struct LaunchRec {
     /// Set when the launch was started by a job run (not part of `LaunchDto`).
     #[serde(skip)]
     pub job_id: Option<i64>,
+    /// Its environment, `(variable, value)` (`GET /api/launch/{id}/env`).
+    #[serde(skip)]
+    pub env: Vec<(String, String)>,
 }
 
 impl LaunchRec {
@@ -74,6 +77,7 @@ impl LaunchRec {
             tags: vec![],
             links: vec![],
             job_id,
+            env: vec![],
         }
     }
 }
@@ -440,6 +444,7 @@ impl Dataset {
                     tags: vec![IdName { id: -10, name: if nightly { "nightly" } else { "pr" }.into() }],
                     links: vec![json!({"name": "Build", "url": format!("https://ci.example.com/job/{job_name}/{}", 300 + l), "type": "build"})],
                     job_id: Some(*job_id),
+                    env: vec![("browser".into(), if nightly { "chrome" } else { "firefox" }.into()), ("os".into(), "linux".into())],
                 });
                 let run_id = d.next_id();
                 d.job_runs.push(JobRunRec {

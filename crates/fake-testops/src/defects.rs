@@ -21,7 +21,9 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/api/defect", get(list).post(create))
         .route(
             "/api/defect/{id}",
-            get(get_one).patch(super::defect_links::patch),
+            get(get_one)
+                .patch(super::defect_links::patch)
+                .delete(delete_one),
         )
         .route("/api/defect/{id}/testresult", get(results))
         .route("/api/analytic/{id}/tc_success_rate", get(success_rate))
@@ -37,6 +39,18 @@ pub(crate) fn overview(d: &DefectRec) -> Value {
         v["issue"] = json!({"integrationId": integration, "name": key, "url": format!("https://tracker.example.com/browse/{key}")});
     }
     v
+}
+
+/// `DELETE /api/defect/{id}`: 204; its links to test results go with it.
+async fn delete_one(AxState(s): St, Path(id): Path<i64>) -> Resp {
+    let mut d = s.data();
+    let before = d.defects.len();
+    d.defects.retain(|x| x.id != id);
+    if d.defects.len() == before {
+        return not_found("Defect", id, &format!("/api/defect/{id}"));
+    }
+    d.matchers.retain(|m| m.defect_id != id);
+    super::http::empty(204)
 }
 
 async fn list(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {

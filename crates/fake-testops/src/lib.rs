@@ -13,6 +13,7 @@ mod defects;
 mod faults;
 mod http;
 mod jobs;
+mod launch_admin;
 mod people;
 mod plans;
 mod results;

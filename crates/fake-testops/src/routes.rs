@@ -25,7 +25,12 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/project/{id}/stats", get(project_stats))
         .route("/api/permission", get(project_permissions))
         .route("/api/launch", get(list_launches).post(create_launch))
-        .route("/api/launch/{id}", get(get_launch).delete(delete_launch))
+        .route(
+            "/api/launch/{id}",
+            get(get_launch)
+                .delete(delete_launch)
+                .patch(super::launch_admin::patch_launch),
+        )
         .route("/api/launch/{id}/statistic", get(launch_statistic))
         .route("/api/launch/{id}/progress", get(launch_progress))
         .route("/api/launch/{id}/job", get(launch_jobs))
@@ -35,6 +40,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/testresult/{id}", get(get_result))
         .route("/api/testcase", get(list_test_cases))
         .route("/api/testcase/{id}", get(get_test_case))
+        .merge(super::launch_admin::routes())
         .merge(super::results::routes())
         .merge(super::testcases::routes())
         .merge(super::defects::routes())

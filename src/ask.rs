@@ -1,0 +1,93 @@
+//! Asking the client's user a yes-or-no question (MCP form elicitation), for the tools'
+//! confirmations: only where the client said it can answer and the transport can carry
+//! a request from the server.
+
+use std::sync::Arc;
+
+use rmcp::RoleServer;
+use rmcp::model::{
+    BooleanSchema, ElicitRequestParams, ElicitationAction, ElicitationSchema,
+    PrimitiveSchemaDefinition, ProtocolVersion,
+};
+use rmcp::service::{ElicitationMode, RequestContext};
+
+use crate::tools::{ANSWER_TIMEOUT, Answer, AskSink};
+
+/// The client's way to ask, or `None` when it has none: it did not declare form
+/// elicitation, or the call came without a session (a stateless HTTP call, or the
+/// 2026-07-28 revision, which has no requests from server to client), where no answer
+/// could come back. Tools then fall back to the model's `confirm`.
+pub fn ask_of(context: &RequestContext<RoleServer>) -> Option<AskSink> {
+    if context
+        .protocol_version()
+        .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
+    {
+        return None;
+    }
+    // Over HTTP, a call has a session only when it names one (legacy SSE sessions name
+    // theirs too); stdio is one session.
+    let sessionless = context
+        .extensions
+        .get::<http::request::Parts>()
+        .is_some_and(|p| !p.headers.contains_key("mcp-session-id"));
+    if sessionless
+        || !context
+            .peer
+            .supported_elicitation_modes()
+            .contains(&ElicitationMode::Form)
+    {
+        return None;
+    }
+    let peer = context.peer.clone();
+    Some(Arc::new(move |question| {
+        let peer = peer.clone();
+        Box::pin(async move {
+            let asked = peer
+                .create_elicitation_with_timeout(
+                    ElicitRequestParams::FormElicitationParams {
+                        meta: None,
+                        message: question,
+                        requested_schema: schema(),
+                    },
+                    Some(ANSWER_TIMEOUT),
+                )
+                .await
+                .map_err(|e| match e {
+                    rmcp::ServiceError::Timeout { .. } => "no answer in time".to_owned(),
+                    _ => "the client did not answer the question".to_owned(),
+                })?;
+            Ok(match asked.action {
+                ElicitationAction::Accept => {
+                    let ticked = asked
+                        .content
+                        .as_ref()
+                        .and_then(|c| c.get("confirm"))
+                        .and_then(serde_json::Value::as_bool);
+                    if ticked == Some(true) {
+                        Answer::Confirmed
+                    } else {
+                        Answer::Declined
+                    }
+                }
+                ElicitationAction::Decline => Answer::Declined,
+                // Cancel, and whatever a later revision adds: not a yes.
+                _ => Answer::Dismissed,
+            })
+        })
+    }))
+}
+
+/// One required tick box: accepting the form is not enough, the user ticks "yes".
+fn schema() -> ElicitationSchema {
+    let mut properties = std::collections::BTreeMap::new();
+    properties.insert(
+        "confirm".to_owned(),
+        PrimitiveSchemaDefinition::Boolean(
+            BooleanSchema::new()
+                .title("Yes, do it")
+                .description("Tick to go ahead; leave it to change nothing.")
+                .with_default(false),
+        ),
+    );
+    ElicitationSchema::new(properties).with_required(vec!["confirm".to_owned()])
+}
