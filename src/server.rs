@@ -274,6 +274,7 @@ impl ServerHandler for AllureMcp {
             toolsets: Some(self.toolsets.clone()),
             grant: grant_of(&context),
             ask: crate::ask::ask_of(&context),
+            sample: crate::ask::sample_of(&context),
         });
         let generation = self.toolsets.generation();
         let result = self

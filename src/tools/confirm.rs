@@ -26,6 +26,26 @@ pub enum Answer {
 /// not be asked or answered (the client failed, timed out or went away).
 pub type AskSink = Arc<dyn Fn(String) -> BoxFuture<'static, Result<Answer, String>> + Send + Sync>;
 
+/// What the server asks the host's model (MCP sampling).
+#[derive(Debug, Clone)]
+pub struct SampleRequest {
+    pub system: String,
+    pub prompt: String,
+    pub max_tokens: u32,
+}
+
+/// The host model's answer.
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    pub text: String,
+    /// The model the host chose.
+    pub model: String,
+}
+
+/// Asks the host's model for a completion; `Err` says why there is none.
+pub type SampleSink =
+    Arc<dyn Fn(SampleRequest) -> BoxFuture<'static, Result<Sampled, String>> + Send + Sync>;
+
 /// How long a user has to answer before the call gives up and changes nothing.
 pub const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 

@@ -2,6 +2,7 @@
 //! place by toolset and read-only mode. Tools are transport-agnostic: they take JSON
 //! arguments and a [`Ctx`], and answer structured content plus a compact text.
 
+pub mod analysis;
 pub mod analytics;
 pub mod api_search;
 pub mod aql;
@@ -38,7 +39,7 @@ mod schema;
 mod selection;
 
 pub use args::*;
-pub use confirm::{ANSWER_TIMEOUT, Answer, AskSink};
+pub use confirm::{ANSWER_TIMEOUT, Answer, AskSink, SampleRequest, SampleSink, Sampled};
 pub use errors::{Subject, ToolError};
 pub use registry::*;
 
@@ -133,7 +134,9 @@ impl Toolset {
             Toolset::Defects => {
                 "defects: list, read, file, update, link to results and issue keys, matchers"
             }
-            Toolset::Analytics => "project statistics, pass-rate trend, durations, success rates",
+            Toolset::Analytics => {
+                "project statistics, pass-rate trend, durations, success rates; a root-cause analysis of a launch's failures"
+            }
             Toolset::Raw => {
                 "any Allure TestOps API call, and a search over all 756 operations (GET only in read-only mode)"
             }
@@ -238,6 +241,8 @@ pub struct CallScope {
     pub grant: grant::Grant,
     /// Present when the client can ask its user a question (MCP elicitation).
     pub ask: Option<AskSink>,
+    /// Present when the client's host lends its model (MCP sampling).
+    pub sample: Option<SampleSink>,
 }
 
 impl std::fmt::Debug for CallScope {
@@ -246,6 +251,7 @@ impl std::fmt::Debug for CallScope {
             .field("progress", &self.progress.is_some())
             .field("log", &self.log.is_some())
             .field("ask", &self.ask.is_some())
+            .field("sample", &self.sample.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -486,6 +492,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(defects::tools());
     tools.extend(defect_links::tools());
     tools.extend(analytics::tools());
+    tools.extend(analysis::tools());
     tools.extend(aql::tools());
     tools.extend(raw::tools());
     tools.extend(api_search::tools());

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod analysis;
 mod api_search;
 mod architecture;
 mod check;
