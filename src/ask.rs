@@ -28,10 +28,10 @@ fn can_request(context: &RequestContext<RoleServer>) -> bool {
     }
     // Over HTTP, a call has a session only when it names one (legacy SSE sessions name
     // theirs too); stdio is one session.
-    !context
+    context
         .extensions
         .get::<http::request::Parts>()
-        .is_some_and(|p| !p.headers.contains_key("mcp-session-id"))
+        .is_none_or(|p| p.headers.contains_key("mcp-session-id"))
 }
 
 /// The host's model, or `None` when the client did not declare sampling or cannot be
