@@ -1,5 +1,6 @@
 //! `analyze_launch_failures` through a host that lends its model (MCP sampling, answered
 //! by rmcp's client as a host would), one that refuses, and one without sampling.
+#![allow(deprecated)] // sampling serves the 2025 protocol revisions
 
 use std::sync::{Arc, Mutex};
 
