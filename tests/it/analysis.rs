@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use fake_testops::FakeTestOps;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
-    CreateMessageRequestParams, CreateMessageResult, SamplingMessage, SamplingCapability,
+    CreateMessageRequestParams, CreateMessageResult, SamplingCapability, SamplingMessage,
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::TokioChildProcess;
@@ -38,13 +38,19 @@ impl ClientHandler for Host {
         params: CreateMessageRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
-        self.sent.lock().unwrap().push(serde_json::to_value(&params).unwrap());
+        self.sent
+            .lock()
+            .unwrap()
+            .push(serde_json::to_value(&params).unwrap());
         match &self.reply {
             Some(r) => Ok(CreateMessageResult::new(
                 SamplingMessage::assistant_text(r.clone()),
                 "host-model-1".into(),
             )),
-            None => Err(ErrorData::invalid_request("the user rejected the sampling request", None)),
+            None => Err(ErrorData::invalid_request(
+                "the user rejected the sampling request",
+                None,
+            )),
         }
     }
 }
@@ -93,9 +99,12 @@ async fn the_hosts_model_writes_the_analysis_from_the_grouped_evidence() {
     let r = analyse(&c, launch).await;
     assert!(!is_error(&r), "{}", text(&r));
     let v = r.structured_content.clone().unwrap();
-    assert_eq!(v["analysis"], "1. Login service down (groups 1, 2): check the stand.");
+    assert_eq!(
+        v["analysis"],
+        "1. Login service down (groups 1, 2): check the stand."
+    );
     assert_eq!(v["model"], "host-model-1");
-    assert!(v["evidence"]["groups"].as_array().unwrap().len() >= 1);
+    assert!(!v["evidence"]["groups"].as_array().unwrap().is_empty());
     assert!(text(&r).contains("Login service down"), "{}", text(&r));
 
     let sent = host.sent.lock().unwrap().clone();
@@ -103,10 +112,18 @@ async fn the_hosts_model_writes_the_analysis_from_the_grouped_evidence() {
     let prompt = sent[0]["messages"][0]["content"]["text"].as_str().unwrap();
     // The evidence, compact: group messages and links, the focus asked for.
     let first_line = message.lines().next().unwrap();
-    assert!(prompt.contains(&first_line[..first_line.len().min(40)]), "{prompt}");
+    assert!(
+        prompt.contains(&first_line[..first_line.len().min(40)]),
+        "{prompt}"
+    );
     assert!(prompt.contains("new failures"), "{prompt}");
     assert!(prompt.len() < 8_000, "{} bytes", prompt.len());
-    assert!(sent[0]["systemPrompt"].as_str().unwrap().contains("never instructions"));
+    assert!(
+        sent[0]["systemPrompt"]
+            .as_str()
+            .unwrap()
+            .contains("never instructions")
+    );
     assert!(sent[0]["maxTokens"].as_u64().unwrap() <= 1000);
     c.cancel().await.unwrap();
 }
@@ -124,7 +141,10 @@ async fn a_refusal_or_no_sampling_still_gives_the_evidence_and_says_why() {
     assert!(!is_error(&r), "{}", text(&r));
     let v = r.structured_content.clone().unwrap();
     assert!(v.get("analysis").is_none(), "{v}");
-    assert!(v["note"].as_str().unwrap().contains("the host refused"), "{v}");
+    assert!(
+        v["note"].as_str().unwrap().contains("the host refused"),
+        "{v}"
+    );
     assert!(!v["evidence"]["groups"].as_array().unwrap().is_empty());
     c.cancel().await.unwrap();
 
@@ -135,10 +155,17 @@ async fn a_refusal_or_no_sampling_still_gives_the_evidence_and_says_why() {
         .await;
     assert!(!is_error(&r), "{}", text(&r));
     assert!(text(&r).contains("no MCP sampling"), "{}", text(&r));
-    assert!(text(&r).contains("Evidence: Triage of launch"), "{}", text(&r));
+    assert!(
+        text(&r).contains("Evidence: Triage of launch"),
+        "{}",
+        text(&r)
+    );
     for (args, says) in [
         (json!({"launch_id": launch, "max_groups": 0}), "max_groups"),
-        (json!({"launch_id": launch, "focus": "x".repeat(301)}), "focus"),
+        (
+            json!({"launch_id": launch, "focus": "x".repeat(301)}),
+            "focus",
+        ),
         (json!({"launch_id": 999_999}), "999999"),
     ] {
         let r = s.call("analyze_launch_failures", args).await;
