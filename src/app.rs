@@ -78,6 +78,14 @@ pub async fn build(config: &Config) -> Result<Built, AppError> {
             config.min_poll_interval,
             config.max_waits_per_identity,
         )),
+        // A cache of callers' credentials only where callers may bring tokens.
+        callers: (config.http_config.token_source != crate::config::TokenSource::Service).then(
+            || {
+                Arc::new(crate::allure::callers::CallerClients::new(
+                    client_for_http.clone(),
+                ))
+            },
+        ),
     };
     Ok(Built {
         server: AllureMcp::new(registry, ctx),

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use rmcp::model::ProgressNotificationParam;
 
-use crate::security::{CallSlot, ClientIp, DisplayName, Identity};
+use crate::security::{CallSlot, CallerToken, ClientIp, DisplayName, Identity};
 use crate::tools::grant::Grant;
 use crate::tools::toolsets::SessionToolsets;
 use crate::tools::{
@@ -266,7 +266,12 @@ impl ServerHandler for AllureMcp {
             .get::<http::request::Parts>()
             .and_then(|p| p.extensions.get::<CallSlot>().cloned());
         let (log, told) = session_log(context.peer.clone(), self.log_level.clone());
-        let ctx = self.ctx.for_call(CallScope {
+        let token = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<CallerToken>())
+            .map(|t| &t.0);
+        let scope = CallScope {
             cancel: cancellation(&context),
             progress,
             log: Some(log),
@@ -275,7 +280,8 @@ impl ServerHandler for AllureMcp {
             grant: grant_of(&context),
             ask: crate::ask::ask_of(&context),
             sample: crate::ask::sample_of(&context),
-        });
+        };
+        let ctx = self.ctx.speaking_for(token).for_call(scope);
         let generation = self.toolsets.generation();
         let result = self
             .registry

@@ -63,6 +63,8 @@ pub(crate) struct Auth {
     /// Held while an exchange is in flight: the single-flight gate.
     refresh: tokio::sync::Mutex<()>,
     exchanges: AtomicU64,
+    /// A token a caller brought (`X-Allure-Token`), not the service's own.
+    pub(crate) caller: bool,
 }
 
 impl std::fmt::Debug for Auth {
@@ -70,6 +72,7 @@ impl std::fmt::Debug for Auth {
         f.debug_struct("Auth")
             .field("mode", &self.mode)
             .field("api_token", &"[REDACTED]")
+            .field("caller", &self.caller)
             .finish_non_exhaustive()
     }
 }
@@ -89,6 +92,15 @@ impl Auth {
             cache: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
             exchanges: AtomicU64::new(0),
+            caller: false,
+        }
+    }
+
+    /// The state of a token a caller brought.
+    pub(crate) fn for_caller(mode: AuthMode, api_token: SecretString) -> Self {
+        Auth {
+            caller: true,
+            ..Auth::new(mode, api_token)
         }
     }
 

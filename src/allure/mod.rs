@@ -5,6 +5,7 @@
 //! [`auth`], and retries for idempotent calls only ([`retry`]).
 
 pub mod auth;
+pub mod callers;
 pub mod error;
 pub mod model;
 pub mod retry;
@@ -115,6 +116,8 @@ impl Answer {
 #[derive(Clone, Debug)]
 pub struct AllureClient {
     inner: Arc<Inner>,
+    /// Whose token: the service's, or one a caller brought ([`callers`]). Clones share it.
+    auth: Arc<auth::Auth>,
     /// Told what this clone's calls went through (one tool call's clone tells its client).
     events: Option<EventSink>,
 }
@@ -164,7 +167,6 @@ struct Inner {
     api_path: String,
     token_url: String,
     max_body: usize,
-    auth: auth::Auth,
     timeout: Duration,
     retry: RetryPolicy,
     /// Unix milliseconds of the last answer from upstream, any status: for readiness.
@@ -179,7 +181,6 @@ impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AllureClient")
             .field("api_base", &self.api_base)
-            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }
@@ -224,12 +225,12 @@ impl AllureClient {
                 token_url,
                 max_body: opts.max_body_bytes,
                 base,
-                auth: auth::Auth::new(opts.auth_mode, opts.token),
                 timeout: opts.timeout,
                 retry: opts.retry,
                 last_answer_ms: AtomicU64::new(0),
                 observer: std::sync::OnceLock::new(),
             }),
+            auth: Arc::new(auth::Auth::new(opts.auth_mode, opts.token)),
             events: None,
         })
     }
@@ -238,6 +239,7 @@ impl AllureClient {
     pub fn with_events(&self, sink: EventSink) -> AllureClient {
         AllureClient {
             inner: self.inner.clone(),
+            auth: self.auth.clone(),
             events: Some(sink),
         }
     }
@@ -252,7 +254,7 @@ impl AllureClient {
     /// replaced: an upstream that echoes a credential in an error must not put it into
     /// a model's context or a log.
     pub fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        self.inner.auth.redact(text)
+        self.auth.redact(text)
     }
 
     /// [`AllureClient::redact`] over every string in a JSON value.
@@ -269,9 +271,7 @@ impl AllureClient {
                 _ => {}
             }
         }
-        self.inner
-            .auth
-            .with_secrets(None, |secrets| walk(value, secrets));
+        self.auth.with_secrets(None, |secrets| walk(value, secrets));
     }
 
     /// The TestOps root without a trailing slash, for deep links into the UI.
@@ -292,7 +292,7 @@ impl AllureClient {
 
     /// Rotates the API token (used on reload); the cached JWT is dropped.
     pub fn set_token(&self, token: SecretString) {
-        self.inner.auth.set_api_token(token);
+        self.auth.set_api_token(token);
     }
 
     /// `GET` and decode.
@@ -354,8 +354,7 @@ impl AllureClient {
     }
 
     pub(crate) async fn credential(&self) -> Result<auth::Credential, AllureError> {
-        self.inner
-            .auth
+        self.auth
             .credential(&self.inner.http, &self.inner.token_url)
             .await
     }
@@ -367,7 +366,21 @@ impl AllureClient {
 
     /// How many token exchanges this client made (for tests and benchmarks).
     pub fn token_exchanges(&self) -> u64 {
-        self.inner.auth.exchanges()
+        self.auth.exchanges()
+    }
+
+    /// Whether this client speaks with a token a caller brought (not the service's).
+    pub fn is_callers(&self) -> bool {
+        self.auth.caller
+    }
+
+    /// This client with another credential state: the pool, limits and observers stay.
+    fn with_auth(&self, auth: Arc<auth::Auth>) -> AllureClient {
+        AllureClient {
+            inner: self.inner.clone(),
+            auth,
+            events: self.events.clone(),
+        }
     }
 }
 

@@ -135,7 +135,7 @@ impl AllureClient {
                 && let Some(jwt) = &credential.jwt
             {
                 // The JWT may have been revoked or expired early: one fresh exchange, one retry.
-                self.inner.auth.invalidate(jwt);
+                self.auth.invalidate(jwt);
                 reauthenticated = true;
                 self.tell(|| UpstreamEvent::Reauthenticated {
                     method: method.to_string(),
@@ -225,10 +225,7 @@ impl AllureClient {
             redirect_message(location.as_deref())
         } else {
             let text = String::from_utf8_lossy(&answer.body);
-            let text = self
-                .inner
-                .auth
-                .redact_sent(&text, credential.jwt.as_deref());
+            let text = self.auth.redact_sent(&text, credential.jwt.as_deref());
             error::extract_message(text.as_bytes())
         };
         AllureError::Status {

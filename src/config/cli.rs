@@ -9,7 +9,7 @@ use clap::{ArgAction, Parser, Subcommand};
 
 use super::parse::{
     Cidrs, MaybeProject, Toolsets, api_prefix, auth_mode, boolean, cidrs, ip_addr, log_format,
-    log_level, number, project_id, seconds, toolsets,
+    log_level, number, project_id, seconds, token_source, toolsets,
 };
 use crate::allure::AuthMode;
 use crate::logging::{LogFormat, LogLevel};
@@ -45,6 +45,11 @@ pub struct Cli {
     /// File holding the Allure API token
     #[arg(long, env = "ALLURE_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+
+    /// Over HTTP, whose Allure token a call uses: service (ALLURE_TOKEN), caller (each
+    /// caller's own, in the X-Allure-Token header) or either
+    #[arg(long, env = "ALLURE_TOKEN_SOURCE", default_value = "service", value_name = "SOURCE", value_parser = token_source)]
+    pub token_source: super::http::TokenSource,
 
     /// Seconds one Allure call may take, retries included (1..=600)
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30", value_name = "SECONDS", value_parser = seconds(1, 600))]

@@ -52,6 +52,30 @@ pub struct HttpConfig {
     pub oauth: Option<OAuthSettings>,
     /// The role and toolsets of each identity (empty: everyone may use everything).
     pub permissions: Permissions,
+    /// Whose Allure TestOps token an HTTP call uses.
+    pub token_source: TokenSource,
+}
+
+/// Whose Allure TestOps token a call over HTTP speaks with (`ALLURE_TOKEN_SOURCE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenSource {
+    /// The server's own (`ALLURE_TOKEN`); a caller's `X-Allure-Token` is refused.
+    #[default]
+    Service,
+    /// Each caller's own, in `X-Allure-Token`; a call without one is refused.
+    Caller,
+    /// The caller's when it sends one, else the server's.
+    Either,
+}
+
+impl TokenSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenSource::Service => "service",
+            TokenSource::Caller => "caller",
+            TokenSource::Either => "either",
+        }
+    }
 }
 
 /// The shortest MCP token accepted on a socket reachable beyond loopback: a guessable
@@ -196,6 +220,7 @@ pub(super) fn http_config(
         tls: access::tls_files(cli, sources)?,
         oauth,
         permissions,
+        token_source: cli.token_source,
     };
     if cli.http
         && let Some(problem) =

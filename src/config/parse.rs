@@ -87,6 +87,19 @@ pub fn auth_mode(raw: &str) -> Result<AuthMode, Invalid> {
     }
 }
 
+pub fn token_source(raw: &str) -> Result<super::http::TokenSource, Invalid> {
+    use super::http::TokenSource;
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "service" | "" => Ok(TokenSource::Service),
+        "caller" => Ok(TokenSource::Caller),
+        "either" => Ok(TokenSource::Either),
+        other => Err(invalid(
+            format!("'{other}' is not a token source"),
+            "use service, caller or either",
+        )),
+    }
+}
+
 pub fn api_prefix(raw: &str) -> Result<String, Invalid> {
     let prefix = raw.trim();
     if !prefix.starts_with('/') || prefix.contains(['?', '#', ' ']) {

@@ -19,6 +19,17 @@ use std::sync::Arc;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Identity(pub Arc<str>);
 
+/// The caller's own Allure TestOps API token (`X-Allure-Token`, by
+/// `ALLURE_TOKEN_SOURCE`): its calls speak to TestOps as that person. Never logged.
+#[derive(Clone)]
+pub struct CallerToken(pub secrecy::SecretString);
+
+impl std::fmt::Debug for CallerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallerToken([REDACTED])")
+    }
+}
+
 /// The display name of an OAuth caller (its name claim), shown beside its [`Identity`]
 /// in audit lines. Static tokens have none: their name is the identity.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -115,6 +115,7 @@ mod tests {
             scope: CallScope::default(),
             metrics: Default::default(),
             limits: Default::default(),
+            callers: None,
         };
         ctx.scope.ask = ask;
         ctx

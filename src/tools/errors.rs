@@ -179,6 +179,28 @@ impl ToolError {
     }
 }
 
+impl ToolError {
+    /// The advice when the call spoke with the caller's own Allure token: a refused
+    /// credential or a missing right is then the caller's to fix, not the operator's.
+    pub fn for_callers_token(&self) -> Option<String> {
+        let ToolError::Upstream(e) = self else {
+            return None;
+        };
+        match e {
+            AllureError::Status { status: 401, .. } => Some(format!(
+                "Allure TestOps rejected your own Allure token, the one your client sends in X-Allure-Token ({e}). It may be revoked or expired: make a new one in TestOps (profile → API tokens) and configure your client with it. Retrying will not help."
+            )),
+            AllureError::Auth(_) => Some(format!(
+                "Could not sign in to Allure TestOps with your own Allure token, the one your client sends in X-Allure-Token: {e}. Make a new one in TestOps (profile → API tokens) and configure your client with it. Retrying will not help."
+            )),
+            AllureError::Status { status: 403, .. } => Some(format!(
+                "Allure TestOps refused access ({e}). The TestOps user whose token your client sends lacks the rights for this project or action; ask a TestOps admin, or work in another project."
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// Maps `AllureError`s to advice a model can act on.
 fn describe_upstream(e: &AllureError) -> String {
     match e {

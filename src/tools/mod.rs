@@ -282,6 +282,8 @@ pub struct Ctx {
     pub metrics: crate::metrics::Metrics,
     /// Bounds on long-running calls, shared by every call of this server.
     pub limits: Arc<CallLimits>,
+    /// The clients of callers who bring their own Allure token (`ALLURE_TOKEN_SOURCE`).
+    pub callers: Option<Arc<crate::allure::callers::CallerClients>>,
 }
 
 /// Bounds on calls that hold upstream capacity for long: `wait_for_launch` may run an
@@ -393,19 +395,28 @@ impl Ctx {
         }
     }
 
-    /// A fresh context for one call, sharing the client.
+    /// This context speaking to TestOps with the caller's own token, when it brought one
+    /// and the server takes them; else as it is.
+    pub fn speaking_for(&self, token: Option<&secrecy::SecretString>) -> Ctx {
+        match (token, &self.callers) {
+            (Some(t), Some(callers)) => Ctx {
+                client: callers.client(t),
+                ..self.clone()
+            },
+            _ => self.clone(),
+        }
+    }
+
     /// This server's context for one call: its scope, and a client whose retries and
     /// re-authentications are told to the caller.
     pub fn for_call(&self, scope: CallScope) -> Ctx {
+        let base = self.client.clone();
         let client = match scope.log.clone() {
-            Some(log) => {
-                self.client
-                    .with_events(crate::allure::EventSink(Arc::new(move |event| {
-                        let (severity, message) = describe_upstream(&event);
-                        log(severity, message);
-                    })))
-            }
-            None => self.client.clone(),
+            Some(log) => base.with_events(crate::allure::EventSink(Arc::new(move |event| {
+                let (severity, message) = describe_upstream(&event);
+                log(severity, message);
+            }))),
+            None => base,
         };
         Ctx {
             scope,

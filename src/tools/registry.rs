@@ -360,6 +360,12 @@ impl Registry {
             id_of("launch_id"),
         );
         let audit = ctx.scope.audit.clone();
+        // Whose Allure token the call spoke with: the server's or the caller's own.
+        let credential = if ctx.client.is_callers() {
+            "caller"
+        } else {
+            "service"
+        };
         let log = |outcome: &str, upstream_status: Option<u16>, duration_ms: u64| {
             tracing::info!(
                 target: "allure_mcp::audit",
@@ -370,6 +376,7 @@ impl Registry {
                 identity_name = audit.identity_name.as_deref(),
                 client_ip = audit.client_ip.as_deref(),
                 session = audit.session.as_deref(),
+                credential,
                 outcome,
                 upstream_status,
                 duration_ms,
@@ -437,7 +444,11 @@ impl Registry {
                     _ => None,
                 };
                 log(outcome, status, elapsed_ms);
-                let text = client.redact(&e.to_string()).into_owned();
+                let said = match client.is_callers() {
+                    true => e.for_callers_token().unwrap_or_else(|| e.to_string()),
+                    false => e.to_string(),
+                };
+                let text = client.redact(&said).into_owned();
                 CallToolResult::error(vec![Content::text(text)])
             }
         })

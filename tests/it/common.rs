@@ -471,6 +471,7 @@ pub fn ctx(client: AllureClient, limits: allure_mcp::tools::CallLimits) -> allur
         scope: allure_mcp::tools::CallScope::default(),
         metrics: Default::default(),
         limits: Arc::new(limits),
+        callers: None,
     }
 }
 

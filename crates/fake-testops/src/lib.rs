@@ -113,6 +113,9 @@ impl Recorded {
 pub(crate) struct State {
     pub(crate) data: Mutex<Dataset>,
     api_tokens: Mutex<Vec<String>>,
+    /// API tokens of named users (each person's own), and the JWTs made from them.
+    users_by_token: Mutex<HashMap<String, String>>,
+    users_by_jwt: Mutex<HashMap<String, String>>,
     jwts: Mutex<HashMap<String, Instant>>,
     jwt_lifetime: Mutex<Duration>,
     log: Mutex<Vec<Recorded>>,
@@ -153,6 +156,8 @@ impl FakeTestOps {
         let state = Arc::new(State {
             data: Mutex::new(opts.dataset),
             api_tokens: Mutex::new(opts.api_tokens),
+            users_by_token: Mutex::new(HashMap::new()),
+            users_by_jwt: Mutex::new(HashMap::new()),
             jwts: Mutex::new(HashMap::new()),
             jwt_lifetime: Mutex::new(opts.jwt_lifetime),
             log: Mutex::new(Vec::new()),
@@ -260,6 +265,12 @@ impl FakeTestOps {
 
     pub fn set_jwt_lifetime(&self, lifetime: Duration) {
         *lock(&self.state.jwt_lifetime) = lifetime;
+    }
+
+    /// Accepts `token` as the API token of `username`: calls made with it (or a JWT
+    /// exchanged for it) are that user's (`GET /api/account/me` says so).
+    pub fn add_user_token(&self, token: &str, username: &str) {
+        lock(&self.state.users_by_token).insert(token.to_owned(), username.to_owned());
     }
 
     /// Replaces the accepted API tokens (token rotation).
@@ -469,9 +480,23 @@ fn authorized(state: &State, header: Option<&str>) -> bool {
             .is_some_and(|exp| Instant::now() < *exp);
     }
     if scheme.eq_ignore_ascii_case("api-token") {
-        return lock(&state.api_tokens).iter().any(|t| t == value.trim());
+        return lock(&state.api_tokens).iter().any(|t| t == value.trim())
+            || lock(&state.users_by_token).contains_key(value.trim());
     }
     false
+}
+
+impl State {
+    /// The user an `Authorization` header speaks for: a named user's token or JWT, else
+    /// the user of the service token.
+    pub(crate) fn user_of(&self, authorization: Option<&str>) -> Option<String> {
+        let (_, value) = authorization?.split_once(' ')?;
+        let value = value.trim();
+        lock(&self.users_by_jwt)
+            .get(value)
+            .or(lock(&self.users_by_token).get(value))
+            .cloned()
+    }
 }
 
 /// A fresh JWT, valid for the configured lifetime.
@@ -497,10 +522,14 @@ fn token_exchange(state: &State, rec: &Recorded) -> Response<Body> {
         return oauth_error(400, "unsupported_grant_type", "Unsupported grant type");
     }
     let token = form.get("token").cloned().unwrap_or_default();
-    if !lock(&state.api_tokens).contains(&token) {
+    let user = lock(&state.users_by_token).get(&token).cloned();
+    if user.is_none() && !lock(&state.api_tokens).contains(&token) {
         return oauth_error(401, "invalid_token", "Invalid api token");
     }
     let (jwt, lifetime) = mint_jwt(state);
+    if let Some(user) = user {
+        lock(&state.users_by_jwt).insert(jwt.clone(), user);
+    }
     let body = serde_json::json!({
         "access_token": jwt,
         "token_type": "bearer",

@@ -53,10 +53,14 @@ pub(crate) fn routes() -> Router<Arc<State>> {
 
 /// `GET /api/account/me` (whoAmI) as `UserAccount`. The description's `csrfToken` query
 /// parameter is Spring's CSRF argument, which a bearer-token call does not send.
-async fn me(AxState(s): St) -> Resp {
+async fn me(AxState(s): St, headers: axum::http::HeaderMap) -> Resp {
+    let auth = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let name = s.user_of(auth).unwrap_or_else(|| TOKEN_USER.to_owned());
     let d = s.data();
-    let Some(u) = d.users.iter().find(|u| u.username == TOKEN_USER) else {
-        return ok(json!({"username": TOKEN_USER}));
+    let Some(u) = d.users.iter().find(|u| u.username == name) else {
+        return ok(json!({"username": name}));
     };
     ok(json!({
         "id": u.id, "username": u.username, "firstName": u.first_name, "lastName": u.last_name,

@@ -4,6 +4,7 @@
 //! bearer tokens, CORS, Origin and Host checks, rate limits, an IP allow-list, body
 //! size, time and concurrency limits, a session cap, and a graceful stop.
 
+mod caller_token;
 mod cancel;
 mod endpoints;
 mod envelope;

@@ -41,13 +41,19 @@ pub(super) fn router(
             state.clone(),
             session_owners,
         ));
-    // Outermost last: guard → rate limit → identity → (on /mcp) session owners →
-    // stateless cancellation.
+    // Outermost last: guard → rate limit → identity → caller's Allure token → (on /mcp)
+    // session owners → stateless cancellation.
     let identified = Router::new()
         .merge(mcp_route)
         .route("/sse", get(sse_open))
         .route("/messages", post(sse_post))
         .route("/metrics", get(metrics_handler))
+        // Inside the identity check: a caller's Allure token is looked at only once the
+        // caller is known.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::caller_token::caller_token,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_identity,
@@ -146,6 +152,7 @@ fn cors(cfg: &HttpConfig) -> Option<CorsLayer> {
                 header::HeaderName::from_static("mcp-session-id"),
                 header::HeaderName::from_static("mcp-protocol-version"),
                 header::HeaderName::from_static("last-event-id"),
+                header::HeaderName::from_static(super::caller_token::HEADER),
             ])
             .expose_headers([header::HeaderName::from_static("mcp-session-id")])
             .max_age(Duration::from_secs(600)),
