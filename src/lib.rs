@@ -31,6 +31,7 @@ mod server;
 pub mod systemd;
 pub mod tools;
 mod transport;
+mod watch;
 
 /// An error and every source below it, `top: cause: root cause`, for the places errors
 /// reach a person (start-up failures, `check`, tool errors): the top line alone is often

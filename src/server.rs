@@ -4,8 +4,9 @@
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, CompletionInfo,
     GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Reference, ServerCapabilities, ServerConfig, Tool,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -41,6 +42,18 @@ pub struct AllureMcp {
     log_level: Arc<AtomicU8>,
     /// The toolsets this session lists (all allowed ones unless toolsets are dynamic).
     toolsets: SessionToolsets,
+    /// This session, as the launch watcher knows it.
+    session: u64,
+    /// Every subscription of the server (shared by all sessions).
+    watcher: crate::watch::Watcher,
+    /// Whether sessions may subscribe (not on a stateless server: no stream to tell).
+    subscriptions: bool,
+}
+
+/// A fresh number for each session.
+fn next_session() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// `warning` in [`log_rank`]'s order.
@@ -53,6 +66,9 @@ impl AllureMcp {
             registry,
             ctx,
             log_level: Arc::new(AtomicU8::new(DEFAULT_LOG_RANK)),
+            session: next_session(),
+            watcher: Default::default(),
+            subscriptions: true,
         }
     }
 
@@ -61,6 +77,7 @@ impl AllureMcp {
         AllureMcp {
             log_level: Arc::new(AtomicU8::new(DEFAULT_LOG_RANK)),
             toolsets: self.registry.session(),
+            session: next_session(),
             ..self.clone()
         }
     }
@@ -68,9 +85,49 @@ impl AllureMcp {
     /// The instance for a server that cannot tell a client its tool list changed (the
     /// stateless HTTP transport): every allowed tool listed, no discovery tools.
     pub fn with_fixed_toolsets(&self) -> Self {
-        AllureMcp::new(self.registry.fixed(), self.ctx.clone())
+        AllureMcp {
+            subscriptions: false,
+            ..AllureMcp::new(self.registry.fixed(), self.ctx.clone())
+        }
     }
 
+    /// The context of a request: the caller's own Allure token's when it brought one.
+    fn ctx_of(&self, context: &RequestContext<RoleServer>) -> Ctx {
+        self.ctx.speaking_for(callers_token(context))
+    }
+
+    /// The launch a resource URI names, for a caller who may read launches.
+    fn launch_resource(
+        &self,
+        uri: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<i64, McpError> {
+        let id = crate::watch::launch_id(uri).ok_or_else(|| {
+            McpError::resource_not_found(
+                format!("no resource {uri}; resources/list and resources/templates/list show them (allure://launch/<id>)"),
+                None,
+            )
+        })?;
+        if !grant_of(context).has_toolset(crate::tools::Toolset::Launches) {
+            return Err(McpError::invalid_request(
+                "your role does not include the launches toolset".to_owned(),
+                None,
+            ));
+        }
+        Ok(id)
+    }
+}
+
+/// The caller's own Allure token, when the HTTP transport took one.
+fn callers_token(context: &RequestContext<RoleServer>) -> Option<&secrecy::SecretString> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<CallerToken>())
+        .map(|t| &t.0)
+}
+
+impl AllureMcp {
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
@@ -127,6 +184,11 @@ impl ServerHandler for AllureMcp {
         {
             tools.list_changed = Some(true);
         }
+        if self.subscriptions
+            && let Some(resources) = capabilities.resources.as_mut()
+        {
+            resources.subscribe = Some(true);
+        }
         ServerConfig::new(capabilities)
             .with_server_info(implementation)
             .with_instructions(INSTRUCTIONS)
@@ -173,16 +235,59 @@ impl ServerHandler for AllureMcp {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        crate::prompts::read(&request.uri)
+        if let Some(c) = crate::prompts::read(&request.uri) {
+            return Ok(ReadResourceResult::new(vec![c]).into());
+        }
+        let id = self.launch_resource(&request.uri, &context)?;
+        crate::watch::read(&self.ctx_of(&context), id)
+            .await
             .map(|c| ReadResourceResult::new(vec![c]).into())
-            .ok_or_else(|| {
-                McpError::resource_not_found(
-                    format!("no resource {}; resources/list shows them", request.uri),
-                    None,
-                )
-            })
+            .map_err(|why| McpError::resource_not_found(why, None))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            crate::watch::template(),
+        ]))
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if !self.subscriptions {
+            return Err(McpError::invalid_request(
+                "a stateless server has no stream to tell of changes; poll get_launch_status or resources/read instead".to_owned(),
+                None,
+            ));
+        }
+        let id = self.launch_resource(&request.uri, &context)?;
+        let ctx = self.ctx_of(&context);
+        // Subscribing to what the caller cannot read would only poll for nothing.
+        crate::watch::read(&ctx, id)
+            .await
+            .map_err(|why| McpError::resource_not_found(why, None))?;
+        self.watcher
+            .subscribe(self.session, context.peer.clone(), ctx, id)
+            .map_err(|why| McpError::invalid_request(why, None))
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if let Some(id) = crate::watch::launch_id(&request.uri) {
+            self.watcher.unsubscribe(self.session, id);
+        }
+        Ok(())
     }
 
     async fn complete(
@@ -206,7 +311,8 @@ impl ServerHandler for AllureMcp {
                 vec![]
             }
             Reference::Prompt(_) if request.argument.name == "project_id" => {
-                crate::prompts::complete_project(&self.ctx, &request.argument.value).await
+                crate::prompts::complete_project(&self.ctx_of(&context), &request.argument.value)
+                    .await
             }
             Reference::Prompt(_) if request.argument.name == "launch_id" => {
                 let project = request
@@ -214,7 +320,12 @@ impl ServerHandler for AllureMcp {
                     .as_ref()
                     .and_then(|c| c.get_argument("project_id"))
                     .map(String::as_str);
-                crate::prompts::complete_launch(&self.ctx, &request.argument.value, project).await
+                crate::prompts::complete_launch(
+                    &self.ctx_of(&context),
+                    &request.argument.value,
+                    project,
+                )
+                .await
             }
             _ => vec![],
         };
@@ -266,11 +377,6 @@ impl ServerHandler for AllureMcp {
             .get::<http::request::Parts>()
             .and_then(|p| p.extensions.get::<CallSlot>().cloned());
         let (log, told) = session_log(context.peer.clone(), self.log_level.clone());
-        let token = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|p| p.extensions.get::<CallerToken>())
-            .map(|t| &t.0);
         let scope = CallScope {
             cancel: cancellation(&context),
             progress,
@@ -281,7 +387,7 @@ impl ServerHandler for AllureMcp {
             ask: crate::ask::ask_of(&context),
             sample: crate::ask::sample_of(&context),
         };
-        let ctx = self.ctx.speaking_for(token).for_call(scope);
+        let ctx = self.ctx_of(&context).for_call(scope);
         let generation = self.toolsets.generation();
         let result = self
             .registry

@@ -96,6 +96,16 @@ impl Auth {
         }
     }
 
+    /// Whether there is a token to exchange.
+    pub(crate) fn has_token(&self) -> bool {
+        !self
+            .api_token
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .expose_secret()
+            .is_empty()
+    }
+
     /// The state of a token a caller brought.
     pub(crate) fn for_caller(mode: AuthMode, api_token: SecretString) -> Self {
         Auth {

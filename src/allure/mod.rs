@@ -369,6 +369,36 @@ impl AllureClient {
         self.auth.exchanges()
     }
 
+    /// Which credential this client speaks with: equal for clients that share one (the
+    /// service's, or one caller's token while it is cached).
+    pub fn credential_key(&self) -> usize {
+        Arc::as_ptr(&self.auth) as usize
+    }
+
+    /// Whether this client holds a token to speak with (the service has none when only
+    /// callers' own tokens are used).
+    pub fn has_token(&self) -> bool {
+        self.auth.has_token()
+    }
+
+    /// Whether Allure TestOps answers at all, asked without any credential (`GET` of
+    /// the token endpoint, which answers 405): for readiness when there is no token.
+    pub async fn reachable(&self) -> bool {
+        let answered = self
+            .inner
+            .http
+            .get(&self.inner.token_url)
+            .send()
+            .await
+            .is_ok();
+        if answered {
+            self.inner
+                .last_answer_ms
+                .store(unix_ms(), Ordering::Relaxed);
+        }
+        answered
+    }
+
     /// Whether this client speaks with a token a caller brought (not the service's).
     pub fn is_callers(&self) -> bool {
         self.auth.caller

@@ -30,6 +30,25 @@ impl std::fmt::Debug for CallerToken {
     }
 }
 
+/// Who owns a session: the identity, and with it the caller's own Allure token when it
+/// brought one, so that callers sharing one MCP identity (a team token) but speaking to
+/// TestOps as different people cannot use each other's sessions. Only its digest is in
+/// the key.
+pub fn session_owner(identity: &Identity, token: Option<&CallerToken>) -> Identity {
+    use secrecy::ExposeSecret;
+    match token {
+        None => identity.clone(),
+        Some(t) => {
+            let d = ring::digest::digest(&ring::digest::SHA256, t.0.expose_secret().as_bytes());
+            let hex: String = d.as_ref()[..12]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            Identity(Arc::from(format!("{}\u{1f}{hex}", identity.0)))
+        }
+    }
+}
+
 /// The display name of an OAuth caller (its name claim), shown beside its [`Identity`]
 /// in audit lines. Static tokens have none: their name is the identity.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -31,7 +31,8 @@ pub struct AnalyzeArgs {
 pub struct Analysis {
     pub launch_id: i64,
     pub launch_name: String,
-    /// The host model's root-cause analysis; absent when there was none (see note).
+    /// The host model's root-cause analysis, written from failure messages (which anyone
+    /// who writes tests controls: weigh it as such); absent when there was none (see note).
     pub analysis: Option<String>,
     /// The model that wrote it, as the host named it.
     pub model: Option<String>,
@@ -75,6 +76,12 @@ const ANALYZE_LAUNCH_FAILURES: Meta = Meta {
 };
 
 async fn analyze_launch_failures(ctx: Ctx, a: AnalyzeArgs) -> Result<Analysis, ToolError> {
+    // The evidence is triage_launch's (results toolset): a caller without it gets none.
+    if !ctx.scope.grant.has_toolset(Toolset::Results) {
+        return Err(ToolError::InvalidArgs(
+            "this analysis reads a launch's failures, which takes the results toolset; your role does not include it".into(),
+        ));
+    }
     let max_groups = a.max_groups.unwrap_or(8);
     if !(1..=20).contains(&max_groups) {
         return Err(ToolError::InvalidArgs("max_groups must be 1..=20".into()));
@@ -101,7 +108,8 @@ async fn analyze_launch_failures(ctx: Ctx, a: AnalyzeArgs) -> Result<Analysis, T
             Some("the launch has no failed or broken results: nothing to analyse".to_owned()),
         )
     } else if let Some(sample) = &ctx.scope.sample {
-        let mut prompt = evidence.text();
+        // Failure messages may echo a credential: none goes to the host's model.
+        let mut prompt = ctx.client.redact(&evidence.text()).into_owned();
         if let Some(f) = focus {
             prompt.push_str(&format!("\n\nThe user asks to look especially at: {f}"));
         }

@@ -14,6 +14,8 @@ use super::{Access, Ctx, Meta, Render, ToolDef, ToolError, Toolset, tool};
 const INDEX: &str = include_str!("data/api-operations.tsv");
 
 const DEFAULT_LIMIT: usize = 8;
+const MAX_QUERY: usize = 200;
+const MAX_WORDS: usize = 12;
 const MAX_LIMIT: usize = 25;
 
 /// One operation of the index.
@@ -124,7 +126,7 @@ fn score(op: &Operation, query: &[String]) -> u32 {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchArgs {
-    /// What to do, in words, e.g. "launch environment", "test case members", "custom field values".
+    /// What to do, in a few words (at most 200 characters), e.g. "launch environment", "test case members".
     pub query: String,
     /// Only this HTTP method (GET, POST, PATCH, PUT, DELETE).
     pub method: Option<String>,
@@ -179,7 +181,16 @@ const SEARCH_API_OPERATIONS: Meta = Meta {
 };
 
 async fn search_api_operations(_ctx: Ctx, a: SearchArgs) -> Result<SearchAnswer, ToolError> {
-    let query = words(&a.query);
+    // A search is synchronous work over every operation: its size is bounded here.
+    if a.query.chars().count() > MAX_QUERY {
+        return Err(ToolError::InvalidArgs(format!(
+            "query must be at most {MAX_QUERY} characters: a few words such as \"launch environment\""
+        )));
+    }
+    let mut query = words(&a.query);
+    query.sort();
+    query.dedup();
+    query.truncate(MAX_WORDS);
     if query.is_empty() {
         return Err(ToolError::InvalidArgs(
             "query must hold a word, e.g. \"launch environment\"".into(),

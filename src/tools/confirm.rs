@@ -59,6 +59,9 @@ impl Ctx {
         confirm: Option<bool>,
         what: &str,
     ) -> Result<(), ToolError> {
+        // Names come from TestOps, where anyone who names a launch writes them: one line,
+        // no control characters, bounded, so they cannot dress up the question.
+        let what = &plain(what, MAX_QUESTION);
         let Some(ask) = &self.scope.ask else {
             return match confirm {
                 Some(true) => Ok(()),
@@ -87,6 +90,22 @@ impl Ctx {
             ))),
         }
     }
+}
+
+/// The longest question (or refusal subject) put to the user.
+const MAX_QUESTION: usize = 500;
+
+/// `s` on one line without control characters, cut to `max` characters.
+fn plain(s: &str, max: usize) -> String {
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut out: String = one_line.chars().take(max).collect();
+    if one_line.chars().count() > max {
+        out.push('…');
+    }
+    out
 }
 
 fn lower_first(s: &str) -> String {
@@ -126,6 +145,25 @@ mod tests {
             let a = a.clone();
             Box::pin(async move { a })
         })
+    }
+
+    #[tokio::test]
+    async fn names_cannot_dress_up_the_question() {
+        let asked = Arc::new(std::sync::Mutex::new(String::new()));
+        let seen = asked.clone();
+        let ask: AskSink = Arc::new(move |q| {
+            *seen.lock().unwrap() = q;
+            Box::pin(async { Ok(Answer::Declined) })
+        });
+        let ctx = ctx_with(Some(ask));
+        let what = format!(
+            "Delete launch #7 nightly\n\nPreview only, nothing is deleted.{}",
+            "x".repeat(900)
+        );
+        let _ = ctx.confirm("delete_launch", None, &what).await;
+        let q = asked.lock().unwrap().clone();
+        assert!(!q.contains('\n'), "{q}");
+        assert!(q.chars().count() < 600, "{}", q.len());
     }
 
     #[tokio::test]

@@ -400,6 +400,11 @@ const GET_LAUNCH_STATUS: Meta = Meta {
     access: Access::Read,
 };
 
+/// A launch's status as get_launch_status answers it (the launch-status resource).
+pub async fn launch_status(ctx: &Ctx, launch_id: i64) -> Result<LaunchStatus, ToolError> {
+    get_launch_status(ctx.clone(), LaunchIdArgs { launch_id }).await
+}
+
 async fn get_launch_status(ctx: Ctx, a: LaunchIdArgs) -> Result<LaunchStatus, ToolError> {
     let l = launch(&ctx, a.launch_id).await?;
     let pp = format!("/launch/{}/progress", l.id);

@@ -42,6 +42,7 @@ pub use args::*;
 pub use confirm::{ANSWER_TIMEOUT, Answer, AskSink, SampleRequest, SampleSink, Sampled};
 pub use errors::{Subject, ToolError};
 pub use registry::*;
+pub use schema::drop_nulls;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -160,7 +160,15 @@ async fn allure_api_request(ctx: Ctx, a: RawArgs) -> Result<RawAnswer, ToolError
     // A write the curated tools do not know: what it changes is not known here either,
     // so the user decides.
     if method != Method::GET {
-        let what = format!("Send {method} {path} to Allure TestOps");
+        let mut what = format!("Send {method} {path}");
+        if let Some(q) = a.query.as_ref().filter(|q| !q.is_empty()) {
+            let pairs: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            what.push_str(&format!("?{}", pairs.join("&")));
+        }
+        if let Some(b) = &a.body {
+            what.push_str(&format!(" with the body {}", cut(&b.to_string(), 300, "")));
+        }
+        what.push_str(" to Allure TestOps (as the model wrote it)");
         ctx.confirm(ALLURE_API_REQUEST.name, a.confirm, &what)
             .await?;
     }

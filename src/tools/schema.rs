@@ -110,7 +110,7 @@ pub(super) fn schema_of<T: JsonSchema>(settings: SchemaSettings, output: bool) -
 /// Removes every object field whose value is `null`, at any depth: an answer leaves out
 /// what it does not know, as its schema (see [`schema_of`]) says. Array items stay where
 /// they are, so positions keep their meaning.
-pub(super) fn drop_nulls(v: &mut Value) {
+pub fn drop_nulls(v: &mut Value) {
     match v {
         Value::Object(m) => {
             m.retain(|_, x| !x.is_null());

@@ -164,7 +164,9 @@ impl SseSessions {
             },
         );
         self.metrics.set_sessions("sse", self.len());
-        tracing::info!(session = %id, identity = %owner.0, "legacy SSE session opened");
+        // The owner key may end in a caller's token digest: only the identity is logged.
+        let identity = owner.0.split('\u{1f}').next().unwrap_or_default();
+        tracing::info!(session = %id, identity, "legacy SSE session opened");
 
         let server = self.server.for_session();
         let ct = cancel.clone();
@@ -241,7 +243,9 @@ impl SseSessions {
                 s.awaiting.clone(),
             )
         });
-        let Some((owner, mut tx, last_seen, awaiting)) =
+        // The parts already carry who calls (the POST was authenticated); the owner key
+        // may hold more (a caller's token digest) and is not an identity to audit.
+        let Some((_owner, mut tx, last_seen, awaiting)) =
             found.filter(|(owner, ..)| caller.as_ref() == Some(owner))
         else {
             // Unknown, expired, or someone else's: the same answer, so ids cannot be probed.
@@ -259,8 +263,6 @@ impl SseSessions {
             }
         };
         last_seen.store(self.now_ms(), Ordering::Relaxed);
-        // The same request parts rmcp's Streamable HTTP attaches, so tool calls see who calls.
-        parts.extensions.insert(owner);
         // The session id travels like Streamable HTTP's, as a header of the request parts
         // the tool call sees: the handler reads both the same way (the audit line).
         if let Ok(v) = http::HeaderValue::from_str(id) {

@@ -60,6 +60,10 @@ async fn a_task_in_words_finds_its_operation() {
 
     for (args, says) in [
         (json!({"query": " ;; "}), "query must hold a word"),
+        (
+            json!({"query": "launch ".repeat(40)}),
+            "at most 200 characters",
+        ),
         (json!({"query": "launch", "limit": 0}), "limit must be"),
         (json!({"query": "launch", "limit": 26}), "limit must be"),
         (json!({"query": "launch", "method": "TRACE"}), "not GET"),

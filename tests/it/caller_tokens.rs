@@ -145,7 +145,7 @@ async fn a_bad_token_is_blamed_on_its_owner_and_never_echoed() {
     assert!(!said.contains(wrong), "{said}");
     c.cancel().await.unwrap();
     // Malformed headers are refused before anything happens.
-    for bad in ["two words", &"x".repeat(513)] {
+    for bad in ["two words", "short-token", &"x".repeat(513)] {
         let r = post_raw(&server, Some(bad)).await;
         assert_eq!(r.status(), 400, "{bad}");
         assert!(r.text().await.unwrap().contains("allure_token_malformed"));
@@ -188,5 +188,43 @@ async fn the_operator_chooses_service_only_or_callers_only() {
     let alice = session(&server, Some(ALICE)).await;
     assert_eq!(whoami(&alice).await.2["username"], "alice");
     alice.cancel().await.unwrap();
+    // Ready without a token of its own: TestOps answers, which is what it can know.
+    let ready = reqwest::get(server.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_belongs_to_the_allure_token_that_opened_it_too() {
+    let fake = FakeTestOps::start().await.unwrap();
+    fake.add_user_token(ALICE, "alice");
+    fake.add_user_token(BOB, "bob");
+    let server = HttpServer::against(
+        &fake,
+        &format!("team:{MCP}"),
+        &[("ALLURE_TOKEN_SOURCE", "either")],
+    )
+    .await;
+    // Alice's session, under the team's shared MCP token.
+    let r = post_raw(&server, Some(ALICE)).await;
+    assert_eq!(r.status(), 200);
+    let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    // Bob, with the same MCP token but his own Allure token, cannot use it; nor can a
+    // caller without one.
+    for token in [Some(BOB), None] {
+        let mut req = reqwest::Client::new()
+            .post(server.url("/mcp"))
+            .bearer_auth(MCP)
+            .header("mcp-session-id", &sid)
+            .header("mcp-protocol-version", "2025-06-18")
+            .header("accept", "application/json, text/event-stream")
+            .json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}}));
+        if let Some(t) = token {
+            req = req.header("x-allure-token", t);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 404, "{token:?}");
+    }
+    let (_, logs) = server.stop().await;
+    assert!(!logs.contains(ALICE) && !logs.contains(BOB));
 }

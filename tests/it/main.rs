@@ -31,6 +31,7 @@ mod reliability;
 mod security;
 mod settings;
 mod stdio;
+mod subscriptions;
 mod systemd;
 mod text;
 mod tools;

@@ -17,6 +17,9 @@ pub(super) const HEADER: &str = "x-allure-token";
 
 /// The longest token accepted: Allure's are UUIDs; this leaves room and no more.
 const MAX_LEN: usize = 512;
+/// The shortest: Allure's tokens are 36 characters, and a short one would escape the
+/// redaction of echoed secrets.
+const MIN_LEN: usize = 16;
 
 pub(super) async fn caller_token(
     State(st): State<AppState>,
@@ -48,13 +51,13 @@ pub(super) async fn caller_token(
                 .to_str()
                 .ok()
                 .map(str::trim)
-                .filter(|t| !t.is_empty() && t.len() <= MAX_LEN)
+                .filter(|t| (MIN_LEN..=MAX_LEN).contains(&t.len()))
                 .filter(|t| t.bytes().all(|b| b.is_ascii_graphic()));
             let Some(token) = token else {
                 return json_error(
                     StatusCode::BAD_REQUEST,
                     "allure_token_malformed",
-                    "the X-Allure-Token header must hold one Allure TestOps API token (printable ASCII, at most 512 characters)",
+                    "the X-Allure-Token header must hold one Allure TestOps API token (printable ASCII, 16 to 512 characters)",
                 );
             };
             req.extensions_mut()

@@ -27,11 +27,12 @@ pub(super) async fn sse_open(State(st): State<AppState>, req: Request) -> Respon
             "authenticate first",
         );
     };
+    let owner = crate::security::session_owner(&identity, req.extensions().get());
     let _creating = st.creating.lock().await;
     if let Some(refusal) = st.session_cap_reached("sse").await {
         return refusal;
     }
-    st.sse.open(identity)
+    st.sse.open(owner)
 }
 
 pub(super) async fn sse_post(
@@ -40,7 +41,10 @@ pub(super) async fn sse_post(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let identity = parts.extensions.get::<Identity>().cloned();
+    let owner = parts
+        .extensions
+        .get::<Identity>()
+        .map(|i| crate::security::session_owner(i, parts.extensions.get()));
     let bytes: Bytes = match axum::body::to_bytes(body, st.cfg.max_body_bytes).await {
         Ok(b) => b,
         Err(_) => {
@@ -52,7 +56,7 @@ pub(super) async fn sse_post(
         }
     };
     st.sse
-        .post(identity, q.session_id.as_deref(), parts, bytes)
+        .post(owner, q.session_id.as_deref(), parts, bytes)
         .await
 }
 

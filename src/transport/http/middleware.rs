@@ -290,7 +290,10 @@ pub(super) async fn session_owners(
     req: Request,
     next: Next,
 ) -> Response {
-    let identity = req.extensions().get::<Identity>().cloned();
+    let identity = req
+        .extensions()
+        .get::<Identity>()
+        .map(|i| crate::security::session_owner(i, req.extensions().get()));
     let sid = req
         .headers()
         .get("mcp-session-id")
