@@ -1,6 +1,7 @@
 //! The launch-status resource `allure://launch/{id}`: read, subscribed to by real rmcp
 //! client sessions, told of changes; one poll per launch serves every subscriber; the
 //! poll ends with the last subscriber; nothing to subscribe on a stateless server.
+#![allow(deprecated)] // resources/subscribe is the 2025 revisions' way (2026-07-28 listens instead)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
