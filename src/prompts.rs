@@ -1,5 +1,5 @@
-//! Prompts (ready-made tasks a user can pick in the client), the AQL guide resource,
-//! and argument completion for project ids.
+//! Prompts (ready-made tasks a user can pick in the client), the AQL guide and the
+//! launch dashboard (an MCP App) resources, and argument completion for project ids.
 
 use rmcp::model::{
     GetPromptResult, Prompt, PromptArgument, PromptMessage, Resource, ResourceContents, Role,
@@ -87,18 +87,44 @@ pub fn get(
 }
 
 pub fn resources() -> Vec<Resource> {
+    use crate::tools::dashboard::{DASHBOARD_MIME, DASHBOARD_URI};
     vec![
         Resource::new(AQL_GUIDE_URI, "aql-guide")
             .with_title("AQL quick guide")
             .with_description(
                 "Syntax, attributes and examples of Allure Query Language for the search tools",
             ),
+        Resource::new(DASHBOARD_URI, "launch-dashboard")
+            .with_title("Launch dashboard")
+            .with_description("The MCP App that shows get_launch_dashboard's answer")
+            .with_mime_type(DASHBOARD_MIME)
+            .with_meta(app_meta()),
     ]
 }
 
+/// MCP Apps' resource metadata: the page reaches no domain, and likes a border.
+fn app_meta() -> rmcp::model::MetaObject {
+    let mut meta = rmcp::model::MetaObject::new();
+    meta.insert(
+        "ui".into(),
+        serde_json::json!({"csp": {"connectDomains": [], "resourceDomains": []}, "prefersBorder": true}),
+    );
+    meta
+}
+
 pub fn read(uri: &str) -> Option<ResourceContents> {
-    (uri == AQL_GUIDE_URI)
-        .then(|| ResourceContents::text(GUIDE, AQL_GUIDE_URI).with_mime_type("text/markdown"))
+    use crate::tools::dashboard::{DASHBOARD_HTML, DASHBOARD_MIME, DASHBOARD_URI};
+    match uri {
+        AQL_GUIDE_URI => {
+            Some(ResourceContents::text(GUIDE, AQL_GUIDE_URI).with_mime_type("text/markdown"))
+        }
+        DASHBOARD_URI => Some(
+            ResourceContents::text(DASHBOARD_HTML, DASHBOARD_URI)
+                .with_mime_type(DASHBOARD_MIME)
+                .with_meta(app_meta()),
+        ),
+        _ => None,
+    }
 }
 
 /// The ids of a project's 50 most recent launches that start with what the user typed,

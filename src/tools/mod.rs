@@ -8,6 +8,7 @@ pub mod api_search;
 pub mod aql;
 pub mod compare;
 pub mod custom_fields;
+pub mod dashboard;
 pub mod defect_links;
 pub mod defects;
 pub mod flaky;
@@ -117,7 +118,7 @@ impl Toolset {
                 "find and read launches (test runs), compare, close or reopen them"
             }
             Toolset::LaunchAdmin => {
-                "launch housekeeping: rename, retag, copy, merge, delete; a launch's environment and defects"
+                "launch housekeeping and views: rename, retag, copy, merge, delete; a launch's environment, defects and dashboard"
             }
             Toolset::Results => {
                 "read test results, failures, steps, attachments, a test's history; triage a launch; flaky tests"
@@ -493,6 +494,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(people::tools());
     tools.extend(launches::tools());
     tools.extend(launch_admin::tools());
+    tools.extend(dashboard::tools());
     tools.extend(runs::tools());
     tools.extend(reruns::tools());
     tools.extend(results::tools());

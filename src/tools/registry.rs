@@ -53,6 +53,8 @@ pub struct ToolDef {
     pub output_schema: Option<Arc<JsonObject>>,
     /// Stays listed in read-only mode because it enforces read-only itself (`raw`).
     pub guards_read_only: bool,
+    /// The MCP App (`ui://` resource) hosts render beside this tool's result.
+    pub ui: Option<&'static str>,
     handler: Handler,
 }
 
@@ -146,6 +148,7 @@ where
             true,
         )),
         guards_read_only: false,
+        ui: None,
         handler: erased,
     }
 }
@@ -164,6 +167,12 @@ impl ToolDef {
             .with_annotations(annotations);
         if let Some(schema) = &self.output_schema {
             tool = tool.with_raw_output_schema(schema.clone());
+        }
+        if let Some(uri) = self.ui {
+            // MCP Apps: the host fetches this resource and renders it with the result.
+            let mut meta = rmcp::model::MetaObject::new();
+            meta.insert("ui".into(), serde_json::json!({"resourceUri": uri}));
+            tool = tool.with_meta(meta);
         }
         tool
     }

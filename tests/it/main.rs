@@ -14,6 +14,7 @@ mod check;
 mod client;
 mod confirm;
 mod contract;
+mod dashboard;
 mod http;
 mod https;
 mod launch_admin;
