@@ -173,7 +173,11 @@ const LINK_DEFECT_ISSUE: Meta = Meta {
 
 /// The issue tracker integration to link through: the one asked for, or the project's
 /// only one. Several without a choice, or none, is the caller's to settle.
-async fn integration(ctx: &Ctx, project: i64, asked: Option<i64>) -> Result<i64, ToolError> {
+pub(super) async fn integration(
+    ctx: &Ctx,
+    project: i64,
+    asked: Option<i64>,
+) -> Result<i64, ToolError> {
     let page: Page<ProjectIntegration> = ctx
         .client
         .get(

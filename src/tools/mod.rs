@@ -26,7 +26,9 @@ pub mod results;
 pub mod runs;
 pub mod scenario;
 pub mod steps;
+pub mod testcase_admin;
 pub mod testcase_bulk;
+pub mod testcase_history;
 pub mod testcases;
 pub mod toolsets;
 pub mod triage;
@@ -67,6 +69,8 @@ pub enum Toolset {
     Triage,
     Runs,
     Testcases,
+    /// A test case's people, links, defects, versions; clone, restore; deleted and muted.
+    TestcaseAdmin,
     Plans,
     Defects,
     Analytics,
@@ -79,7 +83,7 @@ pub enum Toolset {
 
 impl Toolset {
     /// Every selectable toolset (`Discovery` is not one).
-    pub const ALL: [Toolset; 11] = [
+    pub const ALL: [Toolset; 12] = [
         Toolset::Projects,
         Toolset::Launches,
         Toolset::LaunchAdmin,
@@ -87,6 +91,7 @@ impl Toolset {
         Toolset::Triage,
         Toolset::Runs,
         Toolset::Testcases,
+        Toolset::TestcaseAdmin,
         Toolset::Plans,
         Toolset::Defects,
         Toolset::Analytics,
@@ -102,6 +107,7 @@ impl Toolset {
             Toolset::Triage => "triage",
             Toolset::Runs => "runs",
             Toolset::Testcases => "testcases",
+            Toolset::TestcaseAdmin => "testcase_admin",
             Toolset::Plans => "plans",
             Toolset::Defects => "defects",
             Toolset::Analytics => "analytics",
@@ -129,6 +135,9 @@ impl Toolset {
             }
             Toolset::Testcases => {
                 "read, create, update, delete and bulk-edit test cases: scenarios, custom fields"
+            }
+            Toolset::TestcaseAdmin => {
+                "test case housekeeping: members, external links, issue keys, defects, versions; clone, restore, detach automation; deleted and muted test cases"
             }
             Toolset::Plans => {
                 "test plans: list, read, create from test cases or AQL, change, delete"
@@ -501,6 +510,8 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(flaky::tools());
     tools.extend(testcases::tools());
     tools.extend(scenario::tools());
+    tools.extend(testcase_admin::tools());
+    tools.extend(testcase_history::tools());
     tools.extend(custom_fields::tools());
     tools.extend(plans::tools());
     tools.extend(defects::tools());

@@ -34,6 +34,7 @@ mod settings;
 mod stdio;
 mod subscriptions;
 mod systemd;
+mod testcase_admin;
 mod text;
 mod tools;
 mod tools_behaviour;

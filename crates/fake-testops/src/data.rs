@@ -245,6 +245,7 @@ pub struct Dataset {
     pub integrations: Vec<super::defect_links::IntegrationRec>,
     pub custom_fields: Vec<super::custom_fields::FieldRec>,
     pub cf_values: Vec<super::custom_fields::ValueRec>,
+    pub extras: super::testcase_extras::ExtrasMap,
     pub next_id: i64,
 }
 

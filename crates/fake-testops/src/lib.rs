@@ -20,6 +20,7 @@ mod results;
 mod routes;
 mod runs;
 pub mod scenario;
+pub mod testcase_extras;
 mod testcases;
 mod texts;
 

@@ -43,6 +43,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .merge(super::launch_admin::routes())
         .merge(super::results::routes())
         .merge(super::testcases::routes())
+        .merge(super::testcase_extras::routes())
         .merge(super::defects::routes())
         .merge(super::people::routes())
         .merge(super::jobs::routes())

@@ -133,6 +133,12 @@ async fn patch(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
         Err(r) => return r,
     };
     let mut d = s.data();
+    if !d.test_cases.iter().any(|t| t.id == id && !t.deleted) {
+        return not_found("Test case", id, &path);
+    }
+    if let Some(links) = b.get("links").and_then(Value::as_array) {
+        super::testcase_extras::patch_links(&mut d, id, links);
+    }
     let Some(tc) = d.test_cases.iter_mut().find(|t| t.id == id && !t.deleted) else {
         return not_found("Test case", id, &path);
     };
