@@ -28,6 +28,7 @@ pub mod scenario;
 pub mod steps;
 pub mod testcase_admin;
 pub mod testcase_bulk;
+pub mod testcase_bulk_links;
 pub mod testcase_history;
 pub mod testcases;
 pub mod toolsets;
@@ -71,6 +72,8 @@ pub enum Toolset {
     Testcases,
     /// A test case's people, links, defects, versions; clone, restore; deleted and muted.
     TestcaseAdmin,
+    /// Bulk edits of test cases' people and links; bulk clone, move, run.
+    TestcaseBulk,
     Plans,
     Defects,
     Analytics,
@@ -83,7 +86,7 @@ pub enum Toolset {
 
 impl Toolset {
     /// Every selectable toolset (`Discovery` is not one).
-    pub const ALL: [Toolset; 12] = [
+    pub const ALL: [Toolset; 13] = [
         Toolset::Projects,
         Toolset::Launches,
         Toolset::LaunchAdmin,
@@ -92,6 +95,7 @@ impl Toolset {
         Toolset::Runs,
         Toolset::Testcases,
         Toolset::TestcaseAdmin,
+        Toolset::TestcaseBulk,
         Toolset::Plans,
         Toolset::Defects,
         Toolset::Analytics,
@@ -108,6 +112,7 @@ impl Toolset {
             Toolset::Runs => "runs",
             Toolset::Testcases => "testcases",
             Toolset::TestcaseAdmin => "testcase_admin",
+            Toolset::TestcaseBulk => "testcase_bulk",
             Toolset::Plans => "plans",
             Toolset::Defects => "defects",
             Toolset::Analytics => "analytics",
@@ -138,6 +143,9 @@ impl Toolset {
             }
             Toolset::TestcaseAdmin => {
                 "test case housekeeping: members, external links, issue keys, defects, versions; clone, restore, detach automation; deleted and muted test cases"
+            }
+            Toolset::TestcaseBulk => {
+                "bulk test case edits: members, external links, issue keys; clone, move to another project, run in a new launch"
             }
             Toolset::Plans => {
                 "test plans: list, read, create from test cases or AQL, change, delete"
@@ -512,6 +520,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(scenario::tools());
     tools.extend(testcase_admin::tools());
     tools.extend(testcase_history::tools());
+    tools.extend(testcase_bulk_links::tools());
     tools.extend(custom_fields::tools());
     tools.extend(plans::tools());
     tools.extend(defects::tools());

@@ -90,47 +90,49 @@ pub fn tools() -> Vec<ToolDef> {
 }
 
 #[derive(Debug, Deserialize)]
-struct Member {
+pub(super) struct Member {
     #[serde(default)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(default)]
-    role: Option<IdName>,
+    pub(super) role: Option<IdName>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Issue {
+pub(super) struct Issue {
     #[serde(default)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(default)]
-    url: Option<String>,
+    pub(super) integration_id: Option<i64>,
+    #[serde(default)]
+    pub(super) url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Overview {
-    id: i64,
+pub(super) struct Overview {
+    pub(super) id: i64,
     #[serde(default)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(default, rename = "projectId")]
-    project_id: Option<i64>,
+    pub(super) project_id: Option<i64>,
     #[serde(default)]
-    members: Option<Vec<Member>>,
+    pub(super) members: Option<Vec<Member>>,
     #[serde(default)]
-    links: Option<Vec<ExternalLink>>,
+    pub(super) links: Option<Vec<ExternalLink>>,
     #[serde(default)]
-    issues: Option<Vec<Issue>>,
+    pub(super) issues: Option<Vec<Issue>>,
     #[serde(default)]
-    tags: Option<Vec<IdName>>,
+    pub(super) tags: Option<Vec<IdName>>,
     #[serde(default, rename = "customFields")]
-    custom_fields: Option<Vec<FieldValue>>,
+    pub(super) custom_fields: Option<Vec<FieldValue>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct FieldValue {
+pub(super) struct FieldValue {
     #[serde(default)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(default, rename = "customField")]
-    custom_field: Option<IdName>,
+    pub(super) custom_field: Option<IdName>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -201,7 +203,7 @@ fn list_or_none(items: &[String]) -> String {
     }
 }
 
-async fn overview(ctx: &Ctx, id: i64) -> Result<Overview, ToolError> {
+pub(super) async fn overview(ctx: &Ctx, id: i64) -> Result<Overview, ToolError> {
     positive_id("test_case_id", id, "list_test_cases shows ids")?;
     ctx.client
         .get::<Overview>(&format!("/testcase/{id}/overview"), &[])
@@ -271,7 +273,7 @@ async fn get_test_case_overview(ctx: Ctx, a: CaseArgs) -> Result<CaseOverview, T
 }
 
 /// The test case's members as the API takes them back: `[{name, role: {id}}]`.
-async fn member_list(ctx: &Ctx, id: i64) -> Result<Vec<(String, i64)>, ToolError> {
+pub(super) async fn member_list(ctx: &Ctx, id: i64) -> Result<Vec<(String, i64)>, ToolError> {
     let answer = ctx
         .client
         .get::<Vec<Member>>(&format!("/testcase/{id}/members"), &[])
@@ -284,7 +286,11 @@ async fn member_list(ctx: &Ctx, id: i64) -> Result<Vec<(String, i64)>, ToolError
         .collect())
 }
 
-async fn put_members(ctx: &Ctx, id: i64, members: &[(String, i64)]) -> Result<(), ToolError> {
+pub(super) async fn put_members(
+    ctx: &Ctx,
+    id: i64,
+    members: &[(String, i64)],
+) -> Result<(), ToolError> {
     let body: Vec<Value> = members
         .iter()
         .map(|(name, role)| json!({"name": name, "role": {"id": role}}))
@@ -297,7 +303,7 @@ async fn put_members(ctx: &Ctx, id: i64, members: &[(String, i64)]) -> Result<()
     Ok(())
 }
 
-fn usernames(names: &[String]) -> Result<Vec<String>, ToolError> {
+pub(super) fn usernames(names: &[String]) -> Result<Vec<String>, ToolError> {
     let out: Vec<String> = names
         .iter()
         .map(|n| n.trim().to_owned())
@@ -325,34 +331,38 @@ const ADD_TEST_CASE_MEMBERS: Meta = Meta {
 async fn add_test_case_members(ctx: Ctx, a: MembersArgs) -> Result<Done, ToolError> {
     let names = usernames(&a.usernames)?;
     let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
-    let wanted = a.role.as_deref().map(str::trim).unwrap_or("Owner");
-    let roles = ctx.client.get::<Vec<IdName>>("/role", &[]).await?;
-    let Some(role) = roles.iter().find(|r| {
-        r.name
-            .as_deref()
-            .is_some_and(|n| n.eq_ignore_ascii_case(wanted))
-    }) else {
-        let known: Vec<&str> = roles.iter().filter_map(|r| r.name.as_deref()).collect();
-        return Err(ToolError::InvalidArgs(format!(
-            "no role '{wanted}'; roles are: {}",
-            known.join(", ")
-        )));
-    };
+    let (role, role_name) = role(&ctx, a.role.as_deref()).await?;
     let mut members = member_list(&ctx, id).await?;
     for n in &names {
         members.retain(|(m, _)| m != n);
-        members.push((n.clone(), role.id));
+        members.push((n.clone(), role));
     }
     put_members(&ctx, id, &members).await?;
     Ok(Done {
-        summary: format!(
-            "Test case #{id}: {} now {}.",
-            names.join(", "),
-            role.name.as_deref().unwrap_or(wanted)
-        ),
+        summary: format!("Test case #{id}: {} now {role_name}.", names.join(", ")),
         ids: vec![id],
         url: Some(case_url(&ctx, None, id)),
     })
+}
+
+/// A role by name (default Owner), as `GET /role` lists them: its id and name.
+pub(super) async fn role(ctx: &Ctx, wanted: Option<&str>) -> Result<(i64, String), ToolError> {
+    let wanted = wanted.map(str::trim).unwrap_or("Owner");
+    let roles = ctx.client.get::<Vec<IdName>>("/role", &[]).await?;
+    match roles.iter().find(|r| {
+        r.name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(wanted))
+    }) {
+        Some(r) => Ok((r.id, r.name.clone().unwrap_or_default())),
+        None => {
+            let known: Vec<&str> = roles.iter().filter_map(|r| r.name.as_deref()).collect();
+            Err(ToolError::InvalidArgs(format!(
+                "no role '{wanted}'; roles are: {}",
+                known.join(", ")
+            )))
+        }
+    }
 }
 
 const REMOVE_TEST_CASE_MEMBERS: Meta = Meta {
@@ -400,7 +410,7 @@ async fn put_links(ctx: &Ctx, id: i64, links: &[ExternalLink]) -> Result<(), Too
     Ok(())
 }
 
-fn checked_url(url: &str) -> Result<String, ToolError> {
+pub(super) fn checked_url(url: &str) -> Result<String, ToolError> {
     let u = url.trim();
     let ok = url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https"));
     if !ok || u.len() > 2000 {

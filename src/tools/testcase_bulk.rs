@@ -198,7 +198,7 @@ async fn read_back(ctx: &Ctx, pid: i64, ids: &[i64]) -> Result<Vec<TestCase>, To
     Ok(p.content)
 }
 
-fn selection(pid: i64, ids: &[i64]) -> serde_json::Value {
+pub(super) fn selection(pid: i64, ids: &[i64]) -> serde_json::Value {
     json!({"projectId": pid, "testCasesInclude": ids, "inverted": false})
 }
 

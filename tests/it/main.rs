@@ -9,6 +9,7 @@ mod common;
 mod analysis;
 mod api_search;
 mod architecture;
+mod bulk_links;
 mod caller_tokens;
 mod check;
 mod client;

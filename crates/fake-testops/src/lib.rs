@@ -6,6 +6,7 @@
 //! route on demand. It listens on loopback only.
 
 pub mod aql;
+mod bulk_extras;
 mod custom_fields;
 pub mod data;
 mod defect_links;

@@ -44,6 +44,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .merge(super::results::routes())
         .merge(super::testcases::routes())
         .merge(super::testcase_extras::routes())
+        .merge(super::bulk_extras::routes())
         .merge(super::defects::routes())
         .merge(super::people::routes())
         .merge(super::jobs::routes())
