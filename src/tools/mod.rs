@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod analytics;
 pub mod api_search;
 pub mod aql;
+pub mod cf_admin;
 pub mod compare;
 pub mod custom_fields;
 pub mod dashboard;
@@ -76,6 +77,8 @@ pub enum Toolset {
     TestcaseBulk,
     Plans,
     Defects,
+    /// Custom field administration: fields, their projects and values.
+    CustomFieldAdmin,
     Analytics,
     /// The generic API escape hatch: off unless asked for.
     Raw,
@@ -86,7 +89,7 @@ pub enum Toolset {
 
 impl Toolset {
     /// Every selectable toolset (`Discovery` is not one).
-    pub const ALL: [Toolset; 13] = [
+    pub const ALL: [Toolset; 14] = [
         Toolset::Projects,
         Toolset::Launches,
         Toolset::LaunchAdmin,
@@ -98,6 +101,7 @@ impl Toolset {
         Toolset::TestcaseBulk,
         Toolset::Plans,
         Toolset::Defects,
+        Toolset::CustomFieldAdmin,
         Toolset::Analytics,
         Toolset::Raw,
     ];
@@ -115,6 +119,7 @@ impl Toolset {
             Toolset::TestcaseBulk => "testcase_bulk",
             Toolset::Plans => "plans",
             Toolset::Defects => "defects",
+            Toolset::CustomFieldAdmin => "custom_field_admin",
             Toolset::Analytics => "analytics",
             Toolset::Raw => "raw",
             Toolset::Discovery => "discovery",
@@ -152,6 +157,9 @@ impl Toolset {
             }
             Toolset::Defects => {
                 "defects: list, read, file, update, link to results and issue keys, matchers"
+            }
+            Toolset::CustomFieldAdmin => {
+                "custom field administration: create, change, archive, delete fields; add them to projects or take them out; values"
             }
             Toolset::Analytics => {
                 "project statistics, pass-rate trend, durations, success rates; a root-cause analysis of a launch's failures"
@@ -522,6 +530,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(testcase_history::tools());
     tools.extend(testcase_bulk_links::tools());
     tools.extend(custom_fields::tools());
+    tools.extend(cf_admin::tools());
     tools.extend(plans::tools());
     tools.extend(defects::tools());
     tools.extend(defect_links::tools());

@@ -11,6 +11,7 @@ mod api_search;
 mod architecture;
 mod bulk_links;
 mod caller_tokens;
+mod cf_admin;
 mod check;
 mod client;
 mod confirm;

@@ -25,6 +25,35 @@ pub struct FieldRec {
     pub id: i64,
     pub name: String,
     pub required: bool,
+    pub single_select: bool,
+    pub locked: bool,
+    pub archived: bool,
+    /// Used in every project unless removed from it (the seeded ones), or only where
+    /// added (a new one).
+    pub everywhere: bool,
+    pub added_to: Vec<i64>,
+    pub removed_from: Vec<i64>,
+}
+
+impl FieldRec {
+    pub fn new(id: i64, name: &str, required: bool, everywhere: bool) -> FieldRec {
+        FieldRec {
+            id,
+            name: name.into(),
+            required,
+            single_select: true,
+            locked: false,
+            archived: false,
+            everywhere,
+            added_to: vec![],
+            removed_from: vec![],
+        }
+    }
+
+    /// Whether project `pid` uses this field.
+    pub fn in_project(&self, pid: i64) -> bool {
+        (self.everywhere && !self.removed_from.contains(&pid)) || self.added_to.contains(&pid)
+    }
 }
 
 /// One of a field's values (`CustomFieldValueDto`).
@@ -40,21 +69,9 @@ pub struct ValueRec {
 /// reports of real instances.
 pub(crate) fn seed() -> (Vec<FieldRec>, Vec<ValueRec>) {
     let fields = vec![
-        FieldRec {
-            id: -1,
-            name: "Feature".into(),
-            required: false,
-        },
-        FieldRec {
-            id: -2,
-            name: "Epic".into(),
-            required: false,
-        },
-        FieldRec {
-            id: -3,
-            name: "Priority".into(),
-            required: true,
-        },
+        FieldRec::new(-1, "Feature", false, true),
+        FieldRec::new(-2, "Epic", false, true),
+        FieldRec::new(-3, "Priority", true, true),
     ];
     let mut values = Vec::new();
     for (field, names) in [
@@ -82,14 +99,15 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/api/v2/test-case/bulk/cfv/remove", post(remove))
 }
 
-fn field_dto(f: &FieldRec) -> Value {
-    json!({"id": f.id, "name": f.name, "required": f.required, "archived": false})
+pub(crate) fn field_dto(f: &FieldRec) -> Value {
+    json!({"id": f.id, "name": f.name, "required": f.required, "archived": f.archived,
+           "singleSelect": f.single_select, "locked": f.locked})
 }
 
 /// `CustomFieldProjectDto`: the field as bound to a project.
 fn project_field(pid: i64, f: &FieldRec) -> Value {
     json!({"id": pid * 100 - f.id, "projectId": pid, "name": f.name, "required": f.required,
-           "locked": false, "customField": field_dto(f)})
+           "locked": f.locked, "customField": field_dto(f)})
 }
 
 async fn fields(AxState(s): St, Path(pid): Path<i64>, RawQuery(raw): RawQuery) -> Resp {
@@ -102,7 +120,7 @@ async fn fields(AxState(s): St, Path(pid): Path<i64>, RawQuery(raw): RawQuery) -
     let items = d
         .custom_fields
         .iter()
-        .filter(|f| f.name.to_lowercase().contains(&query))
+        .filter(|f| f.in_project(pid) && f.name.to_lowercase().contains(&query))
         .map(|f| project_field(pid, f))
         .collect();
     ok(page(items, &q, false))

@@ -45,6 +45,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .merge(super::testcases::routes())
         .merge(super::testcase_extras::routes())
         .merge(super::bulk_extras::routes())
+        .merge(super::cf_admin::routes())
         .merge(super::defects::routes())
         .merge(super::people::routes())
         .merge(super::jobs::routes())
