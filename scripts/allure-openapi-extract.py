@@ -15,7 +15,7 @@ Response Object must have. The output is deterministic (sorted keys, indent 1).
 Every call in CALLS that has no operation in the description is printed on
 stderr; that is not an error (the token exchange is known not to be described).
 
-Seven departures from the source, all recorded in info.x-departures:
+Eight departures from the source, all recorded in info.x-departures:
 - every `oneOf` becomes `anyOf`. The description's unions (step kinds, attachment
   kinds, page-or-item answers) are discriminated only by a `discriminator` without
   `mapping`, which a JSON Schema validator such as Prism's ignores; the alternatives
@@ -40,6 +40,10 @@ Seven departures from the source, all recorded in info.x-departures:
   marks it required, but it is Spring's `CsrfToken` handler argument, which springdoc
   lists as a parameter; a bearer-token client never sends it (n8n's Allure node calls
   plain `GET /api/account/me`). See docs/allure-api.md.
+- a multipart property that is an array of binary strings (POST
+  /api/testcase/attachment's `file`) also takes a single string: in multipart an
+  array is the field repeated, Prism reads a single part as a string, and Spring
+  binds one part to `MultipartFile[]` all the same.
 - every object schema with named properties is closed (`additionalProperties:
   false`), its `allOf` parents merged into it first: a field the description does not
   name, in a request the client sends or in an answer the fake gives, is then a
@@ -115,6 +119,16 @@ CALLS = [
     ("POST", "/api/project/{pid}/cfv", "src/tools/cf_admin.rs create_custom_field_value"),
     ("PATCH", "/api/project/{pid}/cfv/{id}", "src/tools/cf_admin.rs update_custom_field_value"),
     ("DELETE", "/api/project/{pid}/cfv/{id}", "src/tools/cf_admin.rs delete_custom_field_value"),
+    ("GET", "/api/testcase/attachment", "src/tools/case_files.rs"),
+    ("POST", "/api/testcase/attachment", "src/tools/case_files.rs upload_test_case_attachment"),
+    ("DELETE", "/api/testcase/attachment/{id}", "src/tools/case_files.rs"),
+    ("GET", "/api/testcase/attachment/{id}/content", "src/tools/case_files.rs"),
+    ("POST", "/api/testcase/{id}/testkey", "src/tools/case_links.rs set_test_case_keys"),
+    ("GET", "/api/testcase/{id}/relation", "src/tools/case_links.rs"),
+    ("POST", "/api/testcase/{id}/relation", "src/tools/case_links.rs"),
+    ("GET", "/api/testcase/{id}/example", "src/tools/case_links.rs"),
+    ("POST", "/api/testcase/{id}/example", "src/tools/case_links.rs"),
+    ("GET", "/api/testcase/audit", "src/tools/case_links.rs get_test_case_audit"),
     ("GET", "/api/ev", "src/tools/runs.rs env_sets"),
     ("GET", "/api/evv", "src/tools/runs.rs env_sets"),
     ("GET", "/api/job", "src/tools/runs.rs"),
@@ -303,6 +317,24 @@ def fix_defaults(node, fixed):
             fixed.append(node)
         for v in node.values():
             fix_defaults(v, fixed)
+
+
+def single_file_parts(paths):
+    """A multipart property that is an array of binary strings (`file: string[]`) also
+    takes one string: in multipart an array is the field repeated, and Prism reads one
+    part as a string, where Spring binds it to `MultipartFile[]` all the same."""
+    relaxed = 0
+    for item in paths.values():
+        for method, op in item.items():
+            if method not in METHODS:
+                continue
+            media = op.get("requestBody", {}).get("content", {}).get("multipart/form-data")
+            props = (media or {}).get("schema", {}).get("properties", {})
+            for name, prop in list(props.items()):
+                if prop.get("type") == "array" and prop.get("items", {}).get("type") == "string":
+                    props[name] = {"anyOf": [prop, prop["items"]]}
+                    relaxed += 1
+    return relaxed
 
 
 def add_json_media(paths):
@@ -510,6 +542,9 @@ def main():
         raise SystemExit(f"{TOKEN_PATH} is described now: drop TOKEN_OPERATION")
     doc["paths"][TOKEN_PATH] = TOKEN_OPERATION
     doc["components"] = relax(strip(components, "names"))
+    if single_file_parts(doc["paths"]):
+        info["x-departures"].append(
+            "multipart file arrays also take one part (Prism reads one part as a string; Spring binds it to an array)")
     added = add_json_media(doc["paths"])
     info["x-departures"].append(
         f"application/json declared beside */* ({added} responses): for Prism's mock")

@@ -78,6 +78,7 @@ pub async fn build(config: &Config) -> Result<Built, AppError> {
             config.min_poll_interval,
             config.max_waits_per_identity,
         )),
+        files_dir: config.files_dir.clone().map(Arc::new),
         // A cache of callers' credentials only where callers may bring tokens.
         callers: (config.http_config.token_source != crate::config::TokenSource::Service).then(
             || {

@@ -386,6 +386,8 @@ impl ServerHandler for AllureMcp {
             grant: grant_of(&context),
             ask: crate::ask::ask_of(&context),
             sample: crate::ask::sample_of(&context),
+            // Local files only over stdio: an HTTP caller is someone else, elsewhere.
+            local: context.extensions.get::<http::request::Parts>().is_none(),
         };
         let ctx = self.ctx_of(&context).for_call(scope);
         let generation = self.toolsets.generation();

@@ -75,6 +75,39 @@ impl ClientOptions {
 #[derive(Debug, Clone)]
 pub enum Body {
     Json(Value),
+    /// One file as `multipart/form-data` under the field name `field`.
+    File {
+        field: &'static str,
+        name: String,
+        content_type: String,
+        bytes: Bytes,
+    },
+}
+
+impl Body {
+    /// The multipart form of a [`Body::File`]: the boundary, and the body bytes.
+    fn multipart(field: &str, name: &str, content_type: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+        // Random, so no file can hold it; names are quoted with quotes escaped.
+        let boundary = format!("allure-mcp-{:032x}", fastrand_u128());
+        let name = name.replace(['"', '\r', '\n'], "_");
+        let mut out = Vec::with_capacity(bytes.len() + 256);
+        out.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        (boundary, out)
+    }
+}
+
+/// 128 random bits from the OS, for a multipart boundary.
+fn fastrand_u128() -> u128 {
+    let mut b = [0u8; 16];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    u128::from_le_bytes(b)
 }
 
 /// The answer to a successful call: the status (200, 201, 202 or 204) and the raw body,

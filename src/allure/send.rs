@@ -203,8 +203,23 @@ impl AllureClient {
         if !query.is_empty() {
             request = request.query(query);
         }
-        if let Some(Body::Json(v)) = body {
-            request = request.json(v);
+        match body {
+            Some(Body::Json(v)) => request = request.json(v),
+            Some(Body::File {
+                field,
+                name,
+                content_type,
+                bytes,
+            }) => {
+                let (boundary, form) = Body::multipart(field, name, content_type, bytes);
+                request = request
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        format!("multipart/form-data; boundary={boundary}"),
+                    )
+                    .body(form);
+            }
+            None => {}
         }
         request.send().await
     }

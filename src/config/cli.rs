@@ -211,6 +211,10 @@ pub struct Cli {
     #[arg(long, env = "ALLURE_MAX_BODY_BYTES", default_value = "33554432", value_name = "BYTES", value_parser = number(64usize * 1024, 1 << 30))]
     pub allure_max_body_bytes: usize,
 
+    /// Directory whose files attachment tools may read and write, over stdio only
+    #[arg(long, env = "ALLURE_FILES_DIR", value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
+
     /// Seconds wait_for_launch waits at least between two checks of Allure TestOps
     #[arg(long, env = "MIN_POLL_INTERVAL", default_value = "5", value_name = "SECONDS", value_parser = seconds(1, 60))]
     pub min_poll_interval: Duration,

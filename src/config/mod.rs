@@ -77,6 +77,8 @@ pub struct Config {
     pub check: bool,
     pub min_poll_interval: Duration,
     pub max_waits_per_identity: usize,
+    /// The directory local file tools may use (stdio only), canonical.
+    pub files_dir: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -119,7 +121,24 @@ impl Config {
             check: cli.command == Some(Command::Check),
             min_poll_interval: cli.min_poll_interval,
             max_waits_per_identity: cli.max_waits_per_identity,
+            files_dir: files_dir(cli.files_dir.as_deref())?,
         })
+    }
+}
+
+/// `ALLURE_FILES_DIR`: an existing directory, kept canonical so every path a tool is
+/// given can be checked to lie inside it.
+fn files_dir(dir: Option<&std::path::Path>) -> Result<Option<std::path::PathBuf>, ConfigError> {
+    let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(None);
+    };
+    match std::fs::canonicalize(dir) {
+        Ok(c) if c.is_dir() => Ok(Some(c)),
+        _ => Err(bad(
+            "ALLURE_FILES_DIR",
+            format!("{} is not a directory", dir.display()),
+            "name an existing directory, e.g. ~/allure-files",
+        )),
     }
 }
 

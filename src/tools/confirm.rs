@@ -135,6 +135,7 @@ mod tests {
             metrics: Default::default(),
             limits: Default::default(),
             callers: None,
+            files_dir: None,
         };
         ctx.scope.ask = ask;
         ctx

@@ -6,6 +6,8 @@ pub mod analysis;
 pub mod analytics;
 pub mod api_search;
 pub mod aql;
+pub mod case_files;
+pub mod case_links;
 pub mod cf_admin;
 pub mod compare;
 pub mod custom_fields;
@@ -75,6 +77,8 @@ pub enum Toolset {
     TestcaseAdmin,
     /// Bulk edits of test cases' people and links; bulk clone, move, run.
     TestcaseBulk,
+    /// A test case's attachments (local files over stdio), keys, relations, examples, audit.
+    TestcaseExtras,
     Plans,
     Defects,
     /// Custom field administration: fields, their projects and values.
@@ -89,7 +93,7 @@ pub enum Toolset {
 
 impl Toolset {
     /// Every selectable toolset (`Discovery` is not one).
-    pub const ALL: [Toolset; 14] = [
+    pub const ALL: [Toolset; 15] = [
         Toolset::Projects,
         Toolset::Launches,
         Toolset::LaunchAdmin,
@@ -99,6 +103,7 @@ impl Toolset {
         Toolset::Testcases,
         Toolset::TestcaseAdmin,
         Toolset::TestcaseBulk,
+        Toolset::TestcaseExtras,
         Toolset::Plans,
         Toolset::Defects,
         Toolset::CustomFieldAdmin,
@@ -117,6 +122,7 @@ impl Toolset {
             Toolset::Testcases => "testcases",
             Toolset::TestcaseAdmin => "testcase_admin",
             Toolset::TestcaseBulk => "testcase_bulk",
+            Toolset::TestcaseExtras => "testcase_extras",
             Toolset::Plans => "plans",
             Toolset::Defects => "defects",
             Toolset::CustomFieldAdmin => "custom_field_admin",
@@ -151,6 +157,9 @@ impl Toolset {
             }
             Toolset::TestcaseBulk => {
                 "bulk test case edits: members, external links, issue keys; clone, move to another project, run in a new launch"
+            }
+            Toolset::TestcaseExtras => {
+                "a test case's attachments (upload and save local files over stdio), test keys, relations, examples, audit log"
             }
             Toolset::Plans => {
                 "test plans: list, read, create from test cases or AQL, change, delete"
@@ -270,6 +279,9 @@ pub struct CallScope {
     pub ask: Option<AskSink>,
     /// Present when the client's host lends its model (MCP sampling).
     pub sample: Option<SampleSink>,
+    /// Whether the call may touch local files: only over stdio, where the caller is the
+    /// user who started the server on this machine.
+    pub local: bool,
 }
 
 impl std::fmt::Debug for CallScope {
@@ -311,6 +323,8 @@ pub struct Ctx {
     pub limits: Arc<CallLimits>,
     /// The clients of callers who bring their own Allure token (`ALLURE_TOKEN_SOURCE`).
     pub callers: Option<Arc<crate::allure::callers::CallerClients>>,
+    /// `ALLURE_FILES_DIR`, canonical: the only place local file tools touch.
+    pub files_dir: Option<Arc<std::path::PathBuf>>,
 }
 
 /// Bounds on calls that hold upstream capacity for long: `wait_for_launch` may run an
@@ -529,6 +543,8 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(testcase_admin::tools());
     tools.extend(testcase_history::tools());
     tools.extend(testcase_bulk_links::tools());
+    tools.extend(case_files::tools());
+    tools.extend(case_links::tools());
     tools.extend(custom_fields::tools());
     tools.extend(cf_admin::tools());
     tools.extend(plans::tools());

@@ -226,7 +226,11 @@ fn flatten(steps: Vec<ExecutionStep>, depth: usize, out: &mut Vec<StepLine>) {
 }
 
 /// What read_attachment says of the first bytes of an attachment.
-fn attachment_content(id: i64, answer: &crate::allure::Answer, max: usize) -> AttachmentContent {
+pub(super) fn attachment_content(
+    id: i64,
+    answer: &crate::allure::Answer,
+    max: usize,
+) -> AttachmentContent {
     let ct = answer.content_type.clone();
     let size = answer
         .content_length

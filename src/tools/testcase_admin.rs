@@ -125,6 +125,15 @@ pub(super) struct Overview {
     pub(super) tags: Option<Vec<IdName>>,
     #[serde(default, rename = "customFields")]
     pub(super) custom_fields: Option<Vec<FieldValue>>,
+    #[serde(default, rename = "testKeys")]
+    pub(super) test_keys: Option<Vec<Named>>,
+}
+
+/// Something known by its name (a test key: its id is not needed).
+#[derive(Debug, Deserialize)]
+pub(super) struct Named {
+    #[serde(default)]
+    pub(super) name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,6 +168,8 @@ pub struct CaseOverview {
     pub tags: Vec<String>,
     /// Custom field values by field name.
     pub custom_fields: std::collections::BTreeMap<String, Vec<String>>,
+    /// Its ids in other test management systems.
+    pub test_keys: Vec<String>,
     pub url: String,
 }
 
@@ -190,6 +201,7 @@ impl Render for CaseOverview {
             .map(|(f, v)| format!("{f}: {}", v.join(" / ")))
             .collect();
         s.push_str(&format!("Custom fields: {}\n", list_or_none(&fields)));
+        s.push_str(&format!("Test keys: {}\n", list_or_none(&self.test_keys)));
         s.push_str(&self.url);
         s
     }
@@ -215,7 +227,7 @@ const GET_TEST_CASE_OVERVIEW: Meta = Meta {
     name: "get_test_case_overview",
     toolset: Toolset::TestcaseAdmin,
     title: "A test case's people and links",
-    description: "A test case's members with roles, external links, issue keys, tags and custom field values, in one call. Steps and fields: get_test_case.",
+    description: "A test case's members with roles, external links, issue keys, tags, custom field values and test keys, in one call. Steps and fields: get_test_case.",
     access: Access::Read,
 };
 
@@ -269,6 +281,12 @@ async fn get_test_case_overview(ctx: Ctx, a: CaseArgs) -> Result<CaseOverview, T
             }
             m
         },
+        test_keys: o
+            .test_keys
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|k| k.name)
+            .collect(),
     })
 }
 

@@ -472,6 +472,7 @@ pub fn ctx(client: AllureClient, limits: allure_mcp::tools::CallLimits) -> allur
         metrics: Default::default(),
         limits: Arc::new(limits),
         callers: None,
+        files_dir: None,
     }
 }
 

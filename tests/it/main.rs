@@ -11,6 +11,7 @@ mod api_search;
 mod architecture;
 mod bulk_links;
 mod caller_tokens;
+mod case_extras;
 mod cf_admin;
 mod check;
 mod client;

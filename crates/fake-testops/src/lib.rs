@@ -7,6 +7,7 @@
 
 pub mod aql;
 mod bulk_extras;
+mod case_files;
 mod cf_admin;
 mod custom_fields;
 pub mod data;

@@ -46,6 +46,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .merge(super::testcase_extras::routes())
         .merge(super::bulk_extras::routes())
         .merge(super::cf_admin::routes())
+        .merge(super::case_files::routes())
         .merge(super::defects::routes())
         .merge(super::people::routes())
         .merge(super::jobs::routes())

@@ -32,6 +32,16 @@ pub struct Extras {
     pub defects: Vec<i64>,
     /// `(id, title, description, created)`.
     pub versions: Vec<(i64, String, Option<String>, i64)>,
+    /// `(id, name, content type, bytes)`.
+    pub attachments: Vec<(i64, String, String, Vec<u8>)>,
+    /// `(integration id, key)`.
+    pub keys: Vec<(i64, String)>,
+    /// `(target test case id, type)`.
+    pub relations: Vec<(i64, String)>,
+    /// Each example's parameters, `(name, value)`.
+    pub examples: Vec<Vec<(String, String)>>,
+    /// `(id, action, username, timestamp)`, oldest first.
+    pub audit: Vec<(i64, &'static str, String, i64)>,
 }
 
 /// The instance's roles (built-ins have negative ids).
@@ -129,6 +139,7 @@ async fn overview(AxState(s): St, Path(id): Path<i64>) -> Resp {
         "description": tc.description, "status": {"id": tc.status.id, "name": tc.status.name},
         "layer": tc.layer.as_ref().map(to_value), "tags": tc.tags.iter().map(to_value).collect::<Vec<_>>(),
         "members": member_dtos(&x), "links": link_dtos(&x), "issues": issue_dtos(&x),
+        "testKeys": x.keys.iter().map(|(i, k)| json!({"integrationId": i, "name": k})).collect::<Vec<_>>(),
         "createdBy": tc.created_by, "createdDate": tc.created_date, "lastModifiedDate": tc.last_modified_date,
     }))
 }
