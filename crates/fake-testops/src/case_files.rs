@@ -100,7 +100,10 @@ async fn list(AxState(s): St, RawQuery(raw): RawQuery) -> Resp {
 
 /// The parts of a `multipart/form-data` body: (field name, file name, content type,
 /// bytes). Enough of RFC 7578 for what clients send.
-fn parts(content_type: &str, body: &[u8]) -> Option<Vec<(String, String, String, Vec<u8>)>> {
+/// One part of a multipart body: field name, file name, content type, bytes.
+type Part = (String, String, String, Vec<u8>);
+
+fn parts(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
     let boundary = content_type.split("boundary=").nth(1)?.trim_matches('"');
     let delim = format!("--{boundary}");
     let mut out = Vec::new();
