@@ -66,6 +66,9 @@ impl Render for Dashboard {
                 g.message,
                 if g.new == Some(true) { " [NEW]" } else { "" }
             ));
+            for e in &g.examples {
+                s.push_str(&format!("   #{} {} {}\n", e.id, e.name, e.url));
+            }
         }
         if self.groups.len() < self.groups_total {
             s.push_str(&format!(
