@@ -85,7 +85,54 @@ pub fn tools() -> Vec<ToolDef> {
         tool(GET_TEST_CASE_EXAMPLES, get_test_case_examples),
         tool(SET_TEST_CASE_EXAMPLES, set_test_case_examples),
         tool(GET_TEST_CASE_AUDIT, get_test_case_audit),
+        tool(CREATE_TEST_TAG, create_test_tag),
     ]
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct TagArgs {
+    /// The tag, e.g. "smoke".
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Tag {
+    pub id: i64,
+    pub name: String,
+}
+
+impl Render for Tag {
+    fn text(&self) -> String {
+        format!("Test tag #{} {}", self.id, self.name)
+    }
+}
+
+const CREATE_TEST_TAG: Meta = Meta {
+    name: "create_test_tag",
+    toolset: Toolset::TestcaseExtras,
+    title: "Create a test tag",
+    description: "Create a test case tag in the instance (update_test_case also creates tags it is given).",
+    access: Access::Write {
+        destructive: false,
+        idempotent: false,
+    },
+};
+
+async fn create_test_tag(ctx: Ctx, a: TagArgs) -> Result<Tag, ToolError> {
+    let name = a.name.trim();
+    if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
+        return Err(ToolError::InvalidArgs(
+            "name must be 1-255 characters on one line".into(),
+        ));
+    }
+    let t = ctx
+        .client
+        .post::<IdName>("/tag", json!({"name": name}))
+        .await?;
+    Ok(Tag {
+        id: t.id,
+        name: t.name.unwrap_or_else(|| name.to_owned()),
+    })
 }
 
 const SET_TEST_CASE_KEYS: Meta = Meta {

@@ -77,7 +77,84 @@ pub fn tools() -> Vec<ToolDef> {
         tool(DELETE_LAUNCH, delete_launch),
         tool(GET_LAUNCH_ENVIRONMENT, get_launch_environment),
         tool(GET_LAUNCH_DEFECTS, get_launch_defects),
+        tool(REMOVE_TEST_CASES_FROM_LAUNCH, remove_test_cases_from_launch),
     ]
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RemoveArgs {
+    /// Launch id.
+    pub launch_id: i64,
+    /// Test result ids of the launch to take out (1-100; list_test_results shows them).
+    pub test_result_ids: Vec<i64>,
+    /// hide (default: out of the launch's lists and statistic, kept in TestOps) or
+    /// delete (gone for good, at most 20).
+    pub mode: Option<String>,
+    /// true only after the user agreed. Clients that can ask the user are asked instead.
+    pub confirm: Option<bool>,
+}
+
+const REMOVE_TEST_CASES_FROM_LAUNCH: Meta = Meta {
+    name: "remove_test_cases_from_launch",
+    toolset: Toolset::LaunchAdmin,
+    title: "Take results out of a launch",
+    description: "Hide results of a launch (out of its lists and statistic) or delete them for good. Asks the user first.",
+    access: Access::Write {
+        destructive: true,
+        idempotent: true,
+    },
+};
+
+async fn remove_test_cases_from_launch(ctx: Ctx, a: RemoveArgs) -> Result<Done, ToolError> {
+    let ids = super::bulk_ids("test_result_ids", &a.test_result_ids)?;
+    let delete = match a.mode.as_deref().map(str::trim) {
+        None | Some("hide") => false,
+        Some("delete") => true,
+        Some(other) => {
+            return Err(ToolError::InvalidArgs(format!(
+                "mode '{other}' is not hide or delete"
+            )));
+        }
+    };
+    if delete && ids.len() > 20 {
+        return Err(ToolError::InvalidArgs(
+            "delete takes at most 20 results a call (one request each); hide takes 100".into(),
+        ));
+    }
+    let l = launch(&ctx, a.launch_id).await?;
+    let verb = if delete { "Delete for good" } else { "Hide" };
+    let what = format!(
+        "{verb} {} test result(s) of launch #{} {}",
+        ids.len(),
+        l.id,
+        l.name
+    );
+    ctx.confirm(REMOVE_TEST_CASES_FROM_LAUNCH.name, a.confirm, &what)
+        .await?;
+    if delete {
+        for id in &ids {
+            let answer = ctx.client.delete(&format!("/testresult/{id}")).await;
+            ctx.explain(Subject::TestResult(*id), answer).await?;
+        }
+    } else {
+        let body = json!({"selection": super::lookups::selection(l.id, &ids)});
+        let answer = ctx
+            .client
+            .post::<serde_json::Value>("/testresult/bulk/hide", body)
+            .await;
+        ctx.explain(Subject::Launch(l.id), answer).await?;
+    }
+    Ok(Done {
+        summary: format!(
+            "{} {} test result(s) of launch #{} {}.",
+            if delete { "Deleted" } else { "Hid" },
+            ids.len(),
+            l.id,
+            l.name
+        ),
+        ids,
+        url: launch_link(&ctx, l.id),
+    })
 }
 
 fn launch_link(ctx: &Ctx, id: i64) -> Option<String> {

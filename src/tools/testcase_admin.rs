@@ -109,7 +109,7 @@ pub(super) struct Issue {
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct Overview {
+pub struct Overview {
     pub(super) id: i64,
     #[serde(default)]
     pub(super) name: Option<String>,
@@ -233,8 +233,13 @@ const GET_TEST_CASE_OVERVIEW: Meta = Meta {
 
 async fn get_test_case_overview(ctx: Ctx, a: CaseArgs) -> Result<CaseOverview, ToolError> {
     let o = overview(&ctx, a.test_case_id).await?;
-    Ok(CaseOverview {
-        url: case_url(&ctx, o.project_id, o.id),
+    Ok(projected(&ctx, o))
+}
+
+/// The compact overview of a test case's `TestCaseOverviewDto` (now, or of a version).
+pub(super) fn projected(ctx: &Ctx, o: Overview) -> CaseOverview {
+    CaseOverview {
+        url: case_url(ctx, o.project_id, o.id),
         id: o.id,
         name: o.name.unwrap_or_default(),
         members: o
@@ -287,7 +292,7 @@ async fn get_test_case_overview(ctx: Ctx, a: CaseArgs) -> Result<CaseOverview, T
             .into_iter()
             .filter_map(|k| k.name)
             .collect(),
-    })
+    }
 }
 
 /// The test case's members as the API takes them back: `[{name, role: {id}}]`.

@@ -69,7 +69,113 @@ pub fn tools() -> Vec<ToolDef> {
         tool(CREATE_TEST_CASE_VERSION, create_test_case_version),
         tool(DETACH_TEST_CASE_AUTOMATION, detach_test_case_automation),
         tool(DELETE_TEST_CASE_SCENARIO, delete_test_case_scenario),
+        tool(GET_TEST_CASE_VERSION_DATA, get_test_case_version_data),
+        tool(RESTORE_TEST_CASE_VERSION, restore_test_case_version),
+        tool(DELETE_TEST_CASE_VERSION, delete_test_case_version),
     ]
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct VersionIdArgs {
+    /// Version id (list_test_case_versions shows them).
+    pub version_id: i64,
+    /// (restore, delete) true only after the user agreed; clients that can ask are asked instead.
+    pub confirm: Option<bool>,
+}
+
+fn version_missing(e: crate::allure::AllureError, id: i64) -> ToolError {
+    ToolError::not_found(
+        e,
+        format!("Version {id}"),
+        "list_test_case_versions shows a test case's versions.",
+    )
+}
+
+const GET_TEST_CASE_VERSION_DATA: Meta = Meta {
+    name: "get_test_case_version_data",
+    toolset: Toolset::TestcaseAdmin,
+    title: "A test case as a version saved it",
+    description: "What a test case looked like in a saved version: members, links, issues, tags, custom fields, test keys.",
+    access: Access::Read,
+};
+
+async fn get_test_case_version_data(
+    ctx: Ctx,
+    a: VersionIdArgs,
+) -> Result<super::testcase_admin::CaseOverview, ToolError> {
+    let id = positive_id(
+        "version_id",
+        a.version_id,
+        "list_test_case_versions shows ids",
+    )?;
+    let o = ctx
+        .client
+        .get::<super::testcase_admin::Overview>(&format!("/testcase/version/{id}/data"), &[])
+        .await
+        .map_err(|e| version_missing(e, id))?;
+    Ok(super::testcase_admin::projected(&ctx, o))
+}
+
+const RESTORE_TEST_CASE_VERSION: Meta = Meta {
+    name: "restore_test_case_version",
+    toolset: Toolset::TestcaseAdmin,
+    title: "Restore a test case version",
+    description: "Make a test case what a saved version recorded (its current state is replaced). Asks the user first.",
+    access: Access::Write {
+        destructive: true,
+        idempotent: true,
+    },
+};
+
+async fn restore_test_case_version(ctx: Ctx, a: VersionIdArgs) -> Result<Done, ToolError> {
+    let id = positive_id(
+        "version_id",
+        a.version_id,
+        "list_test_case_versions shows ids",
+    )?;
+    let what = format!("Restore version #{id} over its test case's current state");
+    ctx.confirm(RESTORE_TEST_CASE_VERSION.name, a.confirm, &what)
+        .await?;
+    ctx.client
+        .post_empty(&format!("/testcase/version/{id}/restore"))
+        .await
+        .map_err(|e| version_missing(e, id))?;
+    Ok(Done {
+        summary: format!("Restoring version #{id}; TestOps applies it in the background."),
+        ids: vec![id],
+        url: None,
+    })
+}
+
+const DELETE_TEST_CASE_VERSION: Meta = Meta {
+    name: "delete_test_case_version",
+    toolset: Toolset::TestcaseAdmin,
+    title: "Delete a test case version",
+    description: "Delete a saved version of a test case (the test case stays). Asks the user first.",
+    access: Access::Write {
+        destructive: true,
+        idempotent: true,
+    },
+};
+
+async fn delete_test_case_version(ctx: Ctx, a: VersionIdArgs) -> Result<Done, ToolError> {
+    let id = positive_id(
+        "version_id",
+        a.version_id,
+        "list_test_case_versions shows ids",
+    )?;
+    let what = format!("Delete saved version #{id}");
+    ctx.confirm(DELETE_TEST_CASE_VERSION.name, a.confirm, &what)
+        .await?;
+    ctx.client
+        .delete(&format!("/testcase/version/{id}"))
+        .await
+        .map_err(|e| version_missing(e, id))?;
+    Ok(Done {
+        summary: format!("Deleted version #{id}."),
+        ids: vec![id],
+        url: None,
+    })
 }
 
 const CLONE_TEST_CASE: Meta = Meta {

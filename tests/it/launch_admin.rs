@@ -230,3 +230,73 @@ async fn delete_with_confirm_removes_the_launch_and_a_second_delete_says_it_is_g
     assert!(fake.with_data(|x| x.defects.iter().all(|y| y.id != d)));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn results_are_hidden_or_deleted_only_with_the_users_agreement() {
+    let fake = FakeTestOps::start().await.unwrap();
+    let s = InProcess::against(&fake, &[]).await;
+    let (launch, ids) = fake.with_data(|d| {
+        let l = d.launches.iter().find(|l| l.project_id == 1).unwrap().id;
+        let ids: Vec<i64> = d
+            .results
+            .iter()
+            .filter(|r| r.launch_id == l)
+            .map(|r| r.id)
+            .take(4)
+            .collect();
+        (l, ids)
+    });
+    let r = s
+        .call(
+            "remove_test_cases_from_launch",
+            json!({"launch_id": launch, "test_result_ids": &ids[..2]}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("confirm: true"),
+        "{}",
+        text(&r)
+    );
+    assert!(fake.with_data(|d| {
+        d.results
+            .iter()
+            .filter(|r| ids.contains(&r.id))
+            .all(|r| !r.hidden)
+    }));
+    let r = s
+        .call(
+            "remove_test_cases_from_launch",
+            json!({"launch_id": launch, "test_result_ids": &ids[..2], "confirm": true}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let body: serde_json::Value =
+        serde_json::from_str(&fake.requests_to("POST", "/testresult/bulk/hide")[0].body).unwrap();
+    assert_eq!(
+        body,
+        json!({"selection": {"launchId": launch, "leafsInclude": &ids[..2], "inverted": false}})
+    );
+    assert!(fake.with_data(|d| {
+        d.results
+            .iter()
+            .filter(|r| ids[..2].contains(&r.id))
+            .all(|r| r.hidden)
+    }));
+    let r = s
+        .call("remove_test_cases_from_launch", json!({"launch_id": launch, "test_result_ids": &ids[2..], "mode": "delete", "confirm": true}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert!(fake.with_data(|d| d.results.iter().all(|r| !ids[2..].contains(&r.id))));
+    let r = s
+        .call(
+            "remove_test_cases_from_launch",
+            json!({"launch_id": launch, "test_result_ids": [1], "mode": "purge", "confirm": true}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("not hide or delete"),
+        "{}",
+        text(&r)
+    );
+    s.stop().await;
+}

@@ -37,6 +37,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/api/testresult/bulk/assign", post(bulk_assign))
         .route("/api/testresult/bulk/mute", post(bulk_mute))
         .route("/api/testresult/bulk/unmute", post(bulk_unmute))
+        .route("/api/testresult/bulk/hide", post(bulk_hide))
         .route("/api/testresult/bulk/resolve", post(bulk_resolve_v1))
         .route("/api/v2/test-result/bulk/resolve", post(bulk_resolve))
         .route(
@@ -391,6 +392,13 @@ async fn bulk_assign(AxState(s): St, body: Bytes) -> Resp {
 async fn bulk_mute(AxState(s): St, body: Bytes) -> Resp {
     bulk(&s, &body, "/api/testresult/bulk/mute", |_, r| {
         r.muted = true
+    })
+}
+
+/// Hidden results leave the launch's lists and statistic (they stay in the database).
+async fn bulk_hide(AxState(s): St, body: Bytes) -> Resp {
+    bulk(&s, &body, "/api/testresult/bulk/hide", |_, r| {
+        r.hidden = true
     })
 }
 

@@ -37,7 +37,10 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/launch/{id}/close", post(close_launch))
         .route("/api/launch/{id}/reopen", post(reopen_launch))
         .route("/api/testresult", get(list_results))
-        .route("/api/testresult/{id}", get(get_result))
+        .route(
+            "/api/testresult/{id}",
+            get(get_result).delete(delete_result),
+        )
         .route("/api/testcase", get(list_test_cases))
         .route("/api/testcase/{id}", get(get_test_case))
         .merge(super::launch_admin::routes())
@@ -619,6 +622,16 @@ fn result_dto(r: &super::data::ResultRec) -> Value {
         m.remove("attachments");
     }
     v
+}
+
+async fn delete_result(AxState(s): St, Path(id): Path<i64>) -> Resp {
+    let mut d = s.data();
+    let before = d.results.len();
+    d.results.retain(|r| r.id != id);
+    if d.results.len() == before {
+        return not_found("Test result", id, &format!("/api/testresult/{id}"));
+    }
+    empty(204)
 }
 
 async fn get_result(AxState(s): St, Path(id): Path<i64>) -> Resp {

@@ -62,6 +62,13 @@ pub(crate) fn routes() -> Router<Arc<State>> {
             "/api/testcase/{id}/version",
             get(versions).post(add_version),
         )
+        .route(
+            "/api/testcase/version/{id}",
+            axum::routing::delete(delete_version),
+        )
+        .route("/api/testcase/version/{id}/data", get(version_data))
+        .route("/api/testcase/version/{id}/restore", post(restore_version))
+        .route("/api/tag", post(create_tag))
         .route("/api/testcase/{id}/clone", post(clone))
         .route("/api/testcase/{id}/restore", post(restore))
         .route("/api/testcase/{id}/detachautomation", post(detach))
@@ -317,6 +324,66 @@ async fn add_version(AxState(s): St, Path(id): Path<i64>, body: Bytes) -> Resp {
     let x = d.extras.entry(id).or_default();
     x.versions.push(v);
     ok(version_dtos(x).pop().unwrap_or(Value::Null))
+}
+
+/// The test case a version belongs to.
+fn version_owner(d: &Dataset, vid: i64) -> Option<i64> {
+    d.extras
+        .iter()
+        .find(|(_, x)| x.versions.iter().any(|v| v.0 == vid))
+        .map(|(id, _)| *id)
+}
+
+async fn delete_version(AxState(s): St, Path(vid): Path<i64>) -> Resp {
+    let mut d = s.data();
+    let Some(id) = version_owner(&d, vid) else {
+        return not_found("Version", vid, &format!("/api/testcase/version/{vid}"));
+    };
+    d.extras
+        .entry(id)
+        .or_default()
+        .versions
+        .retain(|v| v.0 != vid);
+    super::http::empty(202)
+}
+
+/// What the test case looked like: here its current overview under the version's id
+/// (the fake keeps no snapshots).
+async fn version_data(AxState(s): St, Path(vid): Path<i64>) -> Resp {
+    let owner = version_owner(&s.data(), vid);
+    let Some(id) = owner else {
+        return not_found("Version", vid, &format!("/api/testcase/version/{vid}/data"));
+    };
+    overview(AxState(s), Path(id)).await
+}
+
+async fn restore_version(AxState(s): St, Path(vid): Path<i64>) -> Resp {
+    let mut d = s.data();
+    let Some(id) = version_owner(&d, vid) else {
+        return not_found(
+            "Version",
+            vid,
+            &format!("/api/testcase/version/{vid}/restore"),
+        );
+    };
+    if let Some(t) = d.test_cases.iter_mut().find(|t| t.id == id) {
+        t.last_modified_date = now_ms();
+    }
+    super::http::empty(202)
+}
+
+async fn create_tag(AxState(s): St, body: Bytes) -> Resp {
+    let path = "/api/tag";
+    let b = match json_body(&body, path) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(name) = b["name"].as_str().map(str::trim).filter(|n| !n.is_empty()) else {
+        return error_response(400, "name: must not be blank", path);
+    };
+    let mut d = s.data();
+    let id = d.next_id();
+    ok(json!({"id": id, "name": name}))
 }
 
 /// `POST …/clone`: a copy (name + suffix) in the same or another project.
