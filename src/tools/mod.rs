@@ -73,8 +73,10 @@ pub enum Toolset {
     Triage,
     Runs,
     Testcases,
-    /// A test case's people, links, defects, versions; clone, restore; deleted and muted.
+    /// A test case's people, links, issues and defects.
     TestcaseAdmin,
+    /// A test case's life: clone, restore, versions, detach; deleted and muted ones.
+    TestcaseHistory,
     /// Bulk edits of test cases' people and links; bulk clone, move, run.
     TestcaseBulk,
     /// A test case's attachments (local files over stdio), keys, relations, examples, audit.
@@ -93,7 +95,7 @@ pub enum Toolset {
 
 impl Toolset {
     /// Every selectable toolset (`Discovery` is not one).
-    pub const ALL: [Toolset; 15] = [
+    pub const ALL: [Toolset; 16] = [
         Toolset::Projects,
         Toolset::Launches,
         Toolset::LaunchAdmin,
@@ -102,6 +104,7 @@ impl Toolset {
         Toolset::Runs,
         Toolset::Testcases,
         Toolset::TestcaseAdmin,
+        Toolset::TestcaseHistory,
         Toolset::TestcaseBulk,
         Toolset::TestcaseExtras,
         Toolset::Plans,
@@ -121,6 +124,7 @@ impl Toolset {
             Toolset::Runs => "runs",
             Toolset::Testcases => "testcases",
             Toolset::TestcaseAdmin => "testcase_admin",
+            Toolset::TestcaseHistory => "testcase_history",
             Toolset::TestcaseBulk => "testcase_bulk",
             Toolset::TestcaseExtras => "testcase_extras",
             Toolset::Plans => "plans",
@@ -153,7 +157,10 @@ impl Toolset {
                 "read, create, update, delete and bulk-edit test cases: scenarios, custom fields"
             }
             Toolset::TestcaseAdmin => {
-                "test case housekeeping: members, external links, issue keys, defects, versions; clone, restore, detach automation; deleted and muted test cases"
+                "a test case's people and links: overview, members, external links, issue keys, defects"
+            }
+            Toolset::TestcaseHistory => {
+                "a test case's life: clone, restore, versions (save, read, restore, delete), detach automation, delete steps; deleted and muted test cases"
             }
             Toolset::TestcaseBulk => {
                 "bulk test case edits: members, external links, issue keys; clone, move to another project, run in a new launch"

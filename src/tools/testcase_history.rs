@@ -93,7 +93,7 @@ fn version_missing(e: crate::allure::AllureError, id: i64) -> ToolError {
 
 const GET_TEST_CASE_VERSION_DATA: Meta = Meta {
     name: "get_test_case_version_data",
-    toolset: Toolset::TestcaseAdmin,
+    toolset: Toolset::TestcaseHistory,
     title: "A test case as a version saved it",
     description: "What a test case looked like in a saved version: members, links, issues, tags, custom fields, test keys.",
     access: Access::Read,
@@ -118,7 +118,7 @@ async fn get_test_case_version_data(
 
 const RESTORE_TEST_CASE_VERSION: Meta = Meta {
     name: "restore_test_case_version",
-    toolset: Toolset::TestcaseAdmin,
+    toolset: Toolset::TestcaseHistory,
     title: "Restore a test case version",
     description: "Make a test case what a saved version recorded (its current state is replaced). Asks the user first.",
     access: Access::Write {
@@ -149,7 +149,7 @@ async fn restore_test_case_version(ctx: Ctx, a: VersionIdArgs) -> Result<Done, T
 
 const DELETE_TEST_CASE_VERSION: Meta = Meta {
     name: "delete_test_case_version",
-    toolset: Toolset::TestcaseAdmin,
+    toolset: Toolset::TestcaseHistory,
     title: "Delete a test case version",
     description: "Delete a saved version of a test case (the test case stays). Asks the user first.",
     access: Access::Write {
@@ -180,7 +180,7 @@ async fn delete_test_case_version(ctx: Ctx, a: VersionIdArgs) -> Result<Done, To
 
 const CLONE_TEST_CASE: Meta = Meta {
     name: "clone_test_case",
-    toolset: Toolset::TestcaseAdmin,
+    toolset: Toolset::TestcaseHistory,
     title: "Clone a test case",
     description: "Copy a test case (steps, fields, links, members) in its project or into another.",
     access: Access::Write {
@@ -213,7 +213,7 @@ async fn clone_test_case(ctx: Ctx, a: CloneArgs) -> Result<Done, ToolError> {
 
 const RESTORE_TEST_CASE: Meta = Meta {
     name: "restore_test_case",
-    toolset: Toolset::TestcaseAdmin,
+    toolset: Toolset::TestcaseHistory,
     title: "Restore a deleted test case",
     description: "Bring back a deleted test case (list_deleted_test_cases shows them).",
     access: Access::Write {
@@ -321,7 +321,7 @@ async fn case_list(ctx: Ctx, a: ProjectPageArgs, which: &str) -> Result<CaseList
 
 const LIST_DELETED_TEST_CASES: Meta = Meta {
     name: "list_deleted_test_cases",
-    toolset: Toolset::TestcaseAdmin,
+    toolset: Toolset::TestcaseHistory,
     title: "Deleted test cases",
     description: "A project's deleted test cases, which restore_test_case can bring back. Paged.",
     access: Access::Read,
@@ -333,7 +333,7 @@ async fn list_deleted_test_cases(ctx: Ctx, a: ProjectPageArgs) -> Result<CaseLis
 
 const LIST_MUTED_TEST_CASES: Meta = Meta {
     name: "list_muted_test_cases",
-    toolset: Toolset::TestcaseAdmin,
+    toolset: Toolset::TestcaseHistory,
     title: "Muted test cases",
     description: "A project's test cases that are muted (their failures do not count). Paged.",
     access: Access::Read,
@@ -393,7 +393,7 @@ impl Render for Versions {
 
 const LIST_TEST_CASE_VERSIONS: Meta = Meta {
     name: "list_test_case_versions",
-    toolset: Toolset::TestcaseAdmin,
+    toolset: Toolset::TestcaseHistory,
     title: "A test case's versions",
     description: "The saved versions of a test case, newest last.",
     access: Access::Read,
@@ -423,7 +423,7 @@ async fn list_test_case_versions(ctx: Ctx, a: CaseArgs) -> Result<Versions, Tool
 
 const CREATE_TEST_CASE_VERSION: Meta = Meta {
     name: "create_test_case_version",
-    toolset: Toolset::TestcaseAdmin,
+    toolset: Toolset::TestcaseHistory,
     title: "Save a test case version",
     description: "Record the test case as it is now as a named version.",
     access: Access::Write {
@@ -464,7 +464,7 @@ async fn create_test_case_version(ctx: Ctx, a: VersionArgs) -> Result<Done, Tool
 
 const DETACH_TEST_CASE_AUTOMATION: Meta = Meta {
     name: "detach_test_case_automation",
-    toolset: Toolset::TestcaseAdmin,
+    toolset: Toolset::TestcaseHistory,
     title: "Detach a test case from automation",
     description: "Make an automated test case manual: results of its automated test no longer update it.",
     access: Access::Write {
@@ -489,7 +489,7 @@ async fn detach_test_case_automation(ctx: Ctx, a: CaseArgs) -> Result<Done, Tool
 
 const DELETE_TEST_CASE_SCENARIO: Meta = Meta {
     name: "delete_test_case_scenario",
-    toolset: Toolset::TestcaseAdmin,
+    toolset: Toolset::TestcaseHistory,
     title: "Delete a test case's steps",
     description: "Remove every step of a test case's scenario (the test case stays). Asks the user first.",
     access: Access::Write {

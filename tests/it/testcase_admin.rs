@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::common::{InProcess, is_error, text};
 
-const SETS: &[(&str, &str)] = &[("ALLURE_TOOLSETS", "testcase_admin")];
+const SETS: &[(&str, &str)] = &[("ALLURE_TOOLSETS", "testcase_admin,testcase_history")];
 
 /// A live test case of project 1.
 fn a_case(fake: &FakeTestOps) -> i64 {
