@@ -35,6 +35,7 @@ pub mod testcase_bulk_links;
 pub mod testcase_history;
 pub mod testcases;
 pub mod toolsets;
+pub mod trees;
 pub mod triage;
 
 mod args;
@@ -81,6 +82,8 @@ pub enum Toolset {
     TestcaseBulk,
     /// A test case's attachments (local files over stdio), keys, relations, examples, audit.
     TestcaseExtras,
+    /// Test case trees and folders.
+    TestcaseFolders,
     Plans,
     Defects,
     /// Custom field administration: fields, their projects and values.
@@ -95,7 +98,7 @@ pub enum Toolset {
 
 impl Toolset {
     /// Every selectable toolset (`Discovery` is not one).
-    pub const ALL: [Toolset; 16] = [
+    pub const ALL: [Toolset; 17] = [
         Toolset::Projects,
         Toolset::Launches,
         Toolset::LaunchAdmin,
@@ -107,6 +110,7 @@ impl Toolset {
         Toolset::TestcaseHistory,
         Toolset::TestcaseBulk,
         Toolset::TestcaseExtras,
+        Toolset::TestcaseFolders,
         Toolset::Plans,
         Toolset::Defects,
         Toolset::CustomFieldAdmin,
@@ -127,6 +131,7 @@ impl Toolset {
             Toolset::TestcaseHistory => "testcase_history",
             Toolset::TestcaseBulk => "testcase_bulk",
             Toolset::TestcaseExtras => "testcase_extras",
+            Toolset::TestcaseFolders => "testcase_folders",
             Toolset::Plans => "plans",
             Toolset::Defects => "defects",
             Toolset::CustomFieldAdmin => "custom_field_admin",
@@ -167,6 +172,9 @@ impl Toolset {
             }
             Toolset::TestcaseExtras => {
                 "a test case's attachments (upload and save local files over stdio), test keys, relations, examples, audit log"
+            }
+            Toolset::TestcaseFolders => {
+                "test case trees and folders: list trees, browse, create, rename and delete folders, move test cases into one"
             }
             Toolset::Plans => {
                 "test plans: list, read, create from test cases or AQL, change, delete"
@@ -552,6 +560,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     tools.extend(testcase_bulk_links::tools());
     tools.extend(case_files::tools());
     tools.extend(case_links::tools());
+    tools.extend(trees::tools());
     tools.extend(custom_fields::tools());
     tools.extend(cf_admin::tools());
     tools.extend(plans::tools());

@@ -18,6 +18,7 @@ mod client;
 mod confirm;
 mod contract;
 mod dashboard;
+mod folders;
 mod http;
 mod https;
 mod launch_admin;

@@ -246,6 +246,7 @@ pub struct Dataset {
     pub custom_fields: Vec<super::custom_fields::FieldRec>,
     pub cf_values: Vec<super::custom_fields::ValueRec>,
     pub extras: super::testcase_extras::ExtrasMap,
+    pub trees: super::trees::Trees,
     pub next_id: i64,
 }
 

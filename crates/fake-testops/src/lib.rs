@@ -26,6 +26,7 @@ pub mod scenario;
 pub mod testcase_extras;
 mod testcases;
 mod texts;
+pub mod trees;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -50,6 +50,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .merge(super::bulk_extras::routes())
         .merge(super::cf_admin::routes())
         .merge(super::case_files::routes())
+        .merge(super::trees::routes())
         .merge(super::defects::routes())
         .merge(super::people::routes())
         .merge(super::jobs::routes())
