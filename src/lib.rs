@@ -29,6 +29,7 @@ mod reload;
 mod security;
 mod server;
 pub mod systemd;
+mod tasks;
 pub mod tools;
 mod transport;
 mod watch;

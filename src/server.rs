@@ -8,6 +8,9 @@ use rmcp::model::{
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
     ServerCapabilities, ServerConfig, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
+use rmcp::model::{
+    CancelTaskParams, CreateTaskResult, GetTaskParams, GetTaskResult, UpdateTaskParams,
+};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
@@ -48,6 +51,8 @@ pub struct AllureMcp {
     watcher: crate::watch::Watcher,
     /// Whether sessions may subscribe (not on a stateless server: no stream to tell).
     subscriptions: bool,
+    /// Long calls run as MCP tasks (shared by every session and stateless request).
+    tasks: crate::tasks::Tasks,
 }
 
 /// A fresh number for each session.
@@ -69,6 +74,7 @@ impl AllureMcp {
             session: next_session(),
             watcher: Default::default(),
             subscriptions: true,
+            tasks: Default::default(),
         }
     }
 
@@ -96,6 +102,52 @@ impl AllureMcp {
         self.ctx.speaking_for(callers_token(context))
     }
 
+    /// A call the client asked to run as a task, started as one: only a tool that may
+    /// run long (`Tasks::eligible`), for a caller who may call it, from a client that
+    /// declares the tasks extension. Everything else runs as a plain call.
+    fn as_task(
+        &self,
+        request: &CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Option<CallToolResponse>, McpError> {
+        let grant = grant_of(context);
+        let wants = context
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks());
+        let offered = self
+            .registry
+            .get(&request.name)
+            .is_some_and(|t| grant.allows(t));
+        if !wants || !offered || !crate::tasks::Tasks::eligible(&request.name) {
+            return Ok(None);
+        }
+        // The task outlives the request: its own cancellation, no progress or log
+        // stream, no question to the user (nobody may be there to answer).
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let scope = CallScope {
+            cancel: cancel.clone(),
+            audit: audit_of(context),
+            toolsets: Some(self.toolsets.clone()),
+            grant,
+            local: context.extensions.get::<http::request::Parts>().is_none(),
+            ..CallScope::default()
+        };
+        let ctx = self.ctx_of(context).for_call(scope);
+        let (registry, name, args) = (
+            self.registry.clone(),
+            request.name.to_string(),
+            request.arguments.clone(),
+        );
+        let run = async move {
+            registry
+                .call(ctx, &name, args)
+                .await
+                .map_err(|e| McpError::invalid_params(e.0, None))
+        };
+        let task = self.tasks.start(task_owner(context), cancel, run)?;
+        Ok(Some(CallToolResponse::Task(CreateTaskResult::new(task))))
+    }
+
     /// The launch a resource URI names, for a caller who may read launches.
     fn launch_resource(
         &self,
@@ -116,6 +168,13 @@ impl AllureMcp {
         }
         Ok(id)
     }
+}
+
+/// Whose a task is: the identity (over HTTP), or the one user of stdio.
+fn task_owner(context: &RequestContext<RoleServer>) -> String {
+    audit_of(context)
+        .identity
+        .unwrap_or_else(|| "stdio".to_owned())
 }
 
 /// The caller's own Allure token, when the HTTP transport took one.
@@ -178,6 +237,7 @@ impl ServerHandler for AllureMcp {
             .enable_resources()
             .enable_completions()
             .enable_logging()
+            .enable_tasks()
             .build();
         if self.registry.is_dynamic()
             && let Some(tools) = capabilities.tools.as_mut()
@@ -351,11 +411,43 @@ impl ServerHandler for AllureMcp {
         self.registry.get(name).map(|t| t.to_mcp())
     }
 
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let task = self.tasks.get(&request.task_id, &task_owner(&context))?;
+        Ok(GetTaskResult::new(task))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.tasks.update(
+            &request.task_id,
+            &task_owner(&context),
+            request.input_responses,
+        )
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.tasks.cancel(&request.task_id, &task_owner(&context))
+    }
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if let Some(task) = self.as_task(&request, &context)? {
+            return Ok(task);
+        }
         let progress: Option<ProgressSink> = context.meta.get_progress_token().map(|token| {
             let peer = context.peer.clone();
             let sink: ProgressSink = Arc::new(move |done, total, message| {

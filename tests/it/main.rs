@@ -38,6 +38,7 @@ mod settings;
 mod stdio;
 mod subscriptions;
 mod systemd;
+mod tasks;
 mod testcase_admin;
 mod text;
 mod tools;
