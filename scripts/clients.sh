@@ -110,6 +110,9 @@ done
 serve python-sdk-https https
 run "Python SDK" "$version" "Streamable HTTP over HTTPS" python-sdk-https-http env SSL_CERT_FILE="$tls/ca.pem" "$py" "$here/python_sdk_client.py" http "$url/mcp"
 run "Python SDK" "$version" "SSE over HTTPS" python-sdk-https-sse env SSL_CERT_FILE="$tls/ca.pem" "$py" "$here/python_sdk_client.py" sse "$url/sse"
+# A host on the current SDK that implements elicitation (a delete asked of its user, declined
+# then accepted) and sampling (analyze_launch_failures written by its model), over stdio.
+run "Python SDK" "$version" "stdio as a host answering elicitation and sampling" python-sdk-host "$py" "$here/python_sdk_host.py" "$bin"
 # The current SDK ($py, $version) in the older outside clients, which CI runs too: every tool over
 # stdio; /mcp and /sse with a token, in one run that each of the two rows counts.
 run "Python SDK" "$version" stdio outside-client "$py" "$root/scripts/outside_client.py" "$bin"

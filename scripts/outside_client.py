@@ -7,7 +7,9 @@ Exits non-zero if a tool is listed without a planned call, or a call fails.
 """
 
 import asyncio
+import os
 import sys
+import tempfile
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -56,7 +58,7 @@ PLAN = [
     ("bulk_create_test_plan", lambda i: {"project_id": 1, "name": "Outside plan", "test_case_ids": [i["tc"]]}, lambda s, i: i.update(new_plan=s["id"])),
     ("update_test_plan", lambda i: {"test_plan_id": i["new_plan"], "add_test_case_ids": [i["new_tc"]]}, None),
     ("list_test_plan_test_cases", lambda i: {"test_plan_id": i["new_plan"]}, None),
-    ("delete_test_plan", lambda i: {"test_plan_id": i["new_plan"]}, None),
+    ("delete_test_plan", lambda i: {"test_plan_id": i["new_plan"], "confirm": True}, None),
     ("bulk_set_test_case_status", lambda i: {"project_id": 1, "test_case_ids": [i["new_tc"]], "status_id": -2, "workflow_id": -1}, None),
     ("bulk_add_test_case_tags", lambda i: {"project_id": 1, "test_case_ids": [i["new_tc"]], "tags": ["mcp"]}, None),
     ("bulk_remove_test_case_tags", lambda i: {"project_id": 1, "test_case_ids": [i["new_tc"]], "tags": ["mcp"]}, None),
@@ -87,16 +89,99 @@ PLAN = [
     ("get_launch_trend_analytics", lambda i: {"project_id": 1}, None),
     ("get_launch_duration_analytics", lambda i: {"project_id": 1}, None),
     ("get_test_success_rate", lambda i: {"project_id": 1}, None),
+    # Launch housekeeping and views (launch_admin), the analysis, the API search.
+    ("get_launch_environment", lambda i: {"launch_id": i["closed"]}, None),
+    ("get_launch_defects", lambda i: {"launch_id": i["closed"]}, None),
+    ("get_launch_dashboard", lambda i: {"launch_id": i["closed"]}, None),
+    ("analyze_launch_failures", lambda i: {"launch_id": i["closed"]}, None),
+    ("update_launch", lambda i: {"launch_id": i["run"], "name": "outside client run, renamed", "tags": ["outside"]}, None),
+    ("copy_launch", lambda i: {"launch_id": i["run"], "name": "outside client copy"}, None),
+    ("search_api_operations", lambda i: {"query": "launch environment"}, None),
+    # A test case's people, links and defects (testcase_admin), extras (testcase_extras).
+    ("get_test_case_overview", lambda i: {"test_case_id": i["new_tc"]}, None),
+    ("add_test_case_members", lambda i: {"test_case_id": i["new_tc"], "usernames": ["alice"]}, None),
+    ("remove_test_case_members", lambda i: {"test_case_id": i["new_tc"], "usernames": ["alice"]}, None),
+    ("add_test_case_external_link", lambda i: {"test_case_id": i["new_tc"], "url": "https://wiki.example.com/spec"}, None),
+    ("delete_test_case_external_link", lambda i: {"test_case_id": i["new_tc"], "url": "https://wiki.example.com/spec"}, None),
+    ("set_test_case_issues", lambda i: {"test_case_id": i["new_tc"], "issue_keys": ["WEB-2"]}, None),
+    ("add_test_case_defect", lambda i: {"test_case_id": i["new_tc"], "defect_id": i["new_defect"]}, None),
+    ("get_test_case_defects", lambda i: {"test_case_id": i["new_tc"]}, None),
+    ("remove_test_case_defect", lambda i: {"test_case_id": i["new_tc"], "defect_id": i["new_defect"]}, None),
+    ("set_test_case_keys", lambda i: {"test_case_id": i["new_tc"], "keys": ["TMS-1"]}, None),
+    ("set_test_case_relations", lambda i: {"test_case_id": i["new_tc"], "relations": [{"test_case_id": i["tc"], "kind": "related to"}]}, None),
+    ("get_test_case_relations", lambda i: {"test_case_id": i["new_tc"]}, None),
+    ("set_test_case_examples", lambda i: {"test_case_id": i["new_tc"], "examples": [{"browser": "chrome"}]}, None),
+    ("get_test_case_examples", lambda i: {"test_case_id": i["new_tc"]}, None),
+    ("get_test_case_audit", lambda i: {"test_case_id": i["new_tc"]}, None),
+    ("create_test_tag", lambda i: {"name": "outside"}, None),
+    ("upload_test_case_attachment", lambda i: {"test_case_id": i["new_tc"], "path": "note.txt"}, None),
+    ("get_test_case_attachments", lambda i: {"test_case_id": i["new_tc"]}, lambda s, i: i.update(tc_attachment=s["attachments"][0]["id"])),
+    ("get_test_case_attachment_content", lambda i: {"attachment_id": i["tc_attachment"]}, None),
+    ("delete_test_case_attachment", lambda i: {"attachment_id": i["tc_attachment"], "confirm": True}, None),
+    # Its life (testcase_history).
+    ("create_test_case_version", lambda i: {"test_case_id": i["new_tc"], "title": "outside v1"}, None),
+    ("list_test_case_versions", lambda i: {"test_case_id": i["new_tc"]}, lambda s, i: i.update(version=s["versions"][0]["id"])),
+    ("get_test_case_version_data", lambda i: {"version_id": i["version"]}, None),
+    ("restore_test_case_version", lambda i: {"version_id": i["version"], "confirm": True}, None),
+    ("delete_test_case_version", lambda i: {"version_id": i["version"], "confirm": True}, None),
+    ("clone_test_case", lambda i: {"test_case_id": i["new_tc"]}, lambda s, i: i.update(clone=s["ids"][0])),
+    ("detach_test_case_automation", lambda i: {"test_case_id": i["clone"]}, None),
+    ("delete_test_case_scenario", lambda i: {"test_case_id": i["clone"], "confirm": True}, None),
+    ("delete_test_case", lambda i: {"test_case_id": i["clone"], "confirm": True}, None),
+    ("list_deleted_test_cases", lambda i: {"project_id": 1}, None),
+    ("restore_test_case", lambda i: {"test_case_id": i["clone"]}, None),
+    ("list_muted_test_cases", lambda i: {"project_id": 1}, None),
+    # Bulk edits (testcase_bulk).
+    ("bulk_add_test_case_members", lambda i: {"project_id": 1, "test_case_ids": [i["new_tc"]], "usernames": ["bob"]}, None),
+    ("bulk_remove_test_case_members", lambda i: {"project_id": 1, "test_case_ids": [i["new_tc"]], "usernames": ["bob"]}, None),
+    ("bulk_add_test_case_external_links", lambda i: {"project_id": 1, "test_case_ids": [i["new_tc"]], "urls": ["https://ci.example.com/x"]}, None),
+    ("bulk_add_test_case_issues", lambda i: {"project_id": 1, "test_case_ids": [i["new_tc"]], "issue_keys": ["WEB-3"]}, None),
+    ("bulk_remove_test_case_issues", lambda i: {"project_id": 1, "test_case_ids": [i["new_tc"]], "issue_keys": ["WEB-3"]}, None),
+    ("bulk_clone_test_cases", lambda i: {"project_id": 1, "test_case_ids": [i["new_tc"]]}, None),
+    ("bulk_run_test_cases_new_launch", lambda i: {"project_id": 1, "test_case_ids": [i["tc"]], "launch_name": "outside manual run"}, lambda s, i: i.update(manual_run=s["ids"][0])),
+    # Trees and folders (testcase_folders).
+    ("list_test_case_trees", lambda i: {"project_id": 1}, lambda s, i: i.update(tree=s["trees"][0]["id"])),
+    ("create_test_case_folder", lambda i: {"project_id": 1, "tree_id": i["tree"], "name": "Outside"}, lambda s, i: i.update(folder=s["ids"][0])),
+    ("move_test_cases_to_folder", lambda i: {"project_id": 1, "tree_id": i["tree"], "folder_id": i["folder"], "test_case_ids": [i["new_tc"]]}, None),
+    ("browse_test_case_tree", lambda i: {"project_id": 1, "tree_id": i["tree"], "folder_id": i["folder"]}, None),
+    ("rename_test_case_folder", lambda i: {"project_id": 1, "folder_id": i["folder"], "name": "Outside client"}, None),
+    ("delete_test_case_folder", lambda i: {"project_id": 1, "folder_id": i["folder"], "confirm": True}, None),
+    ("bulk_move_test_cases", lambda i: {"project_id": 1, "test_case_ids": [i["clone"]], "to_project_id": 2}, None),
+    # Custom field administration (custom_field_admin).
+    ("create_custom_field", lambda i: {"name": "Outside field"}, lambda s, i: i.update(cf=s["id"])),
+    ("get_custom_field", lambda i: {"custom_field_id": i["cf"]}, None),
+    ("update_custom_field", lambda i: {"custom_field_id": i["cf"], "required": False}, None),
+    ("add_custom_fields_to_project", lambda i: {"project_id": 1, "custom_field_ids": [i["cf"]]}, None),
+    ("update_project_custom_field", lambda i: {"project_id": 1, "custom_field_id": i["cf"], "locked": False}, None),
+    ("create_custom_field_value", lambda i: {"project_id": 1, "custom_field_id": i["cf"], "name": "One"}, lambda s, i: i.update(cfv=s["ids"][0])),
+    ("update_custom_field_value", lambda i: {"project_id": 1, "value_id": i["cfv"], "name": "Uno"}, None),
+    ("delete_custom_field_value", lambda i: {"project_id": 1, "value_id": i["cfv"], "confirm": True}, None),
+    ("remove_custom_field_from_project", lambda i: {"project_id": 1, "custom_field_id": i["cf"], "confirm": True}, None),
+    ("set_custom_field_archived", lambda i: {"custom_field_id": i["cf"], "archived": True}, None),
+    ("delete_custom_field", lambda i: {"custom_field_id": i["cf"], "confirm": True}, None),
+    # What removes: results out of a launch, launches merged or deleted, a defect deleted.
+    ("remove_test_cases_from_launch", lambda i: {"launch_id": i["closed"], "test_result_ids": [i["result"]], "confirm": True}, None),
+    ("merge_launches", lambda i: {"source_launch_id": i["run"], "target_launch_id": i["launch"], "confirm": True}, None),
+    ("delete_launch", lambda i: {"launch_id": i["manual_run"], "confirm": True}, None),
+    ("delete_defect", lambda i: {"defect_id": i["new_defect"], "confirm": True}, None),
     ("close_launch", lambda i: {"launch_id": i["launch"]}, None),
     ("reopen_launch", lambda i: {"launch_id": i["launch"]}, None),
-    ("delete_test_case", lambda i: {"test_case_id": i["new_tc"]}, None),
+    ("delete_test_case", lambda i: {"test_case_id": i["new_tc"], "confirm": True}, None),
     ("allure_api_request", lambda i: {"method": "GET", "path": "/project", "query": {"size": "1"}}, None),
 ]
 
 
 async def main() -> int:
     binary = sys.argv[1]
-    params = StdioServerParameters(command=binary, args=["--demo", "--toolsets", "all"], env={"LOG_LEVEL": "warn"})
+    # A directory for the attachment tools' local files, with one file to upload.
+    files = tempfile.mkdtemp(prefix="allure-mcp-files-")
+    with open(os.path.join(files, "note.txt"), "w") as f:
+        f.write("uploaded by the outside client\n")
+    params = StdioServerParameters(
+        command=binary,
+        args=["--demo", "--toolsets", "all"],
+        env={"LOG_LEVEL": "warn", "ALLURE_FILES_DIR": files},
+    )
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
