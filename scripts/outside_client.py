@@ -114,7 +114,7 @@ PLAN = [
     ("get_test_case_examples", lambda i: {"test_case_id": i["new_tc"]}, None),
     ("get_test_case_audit", lambda i: {"test_case_id": i["new_tc"]}, None),
     ("create_test_tag", lambda i: {"name": "outside"}, None),
-    ("upload_test_case_attachment", lambda i: {"test_case_id": i["new_tc"], "path": "note.txt"}, None),
+    ("upload_test_case_attachment", lambda i: {"test_case_id": i["new_tc"], "path": "note.txt", "confirm": True}, None),
     ("get_test_case_attachments", lambda i: {"test_case_id": i["new_tc"]}, lambda s, i: i.update(tc_attachment=s["attachments"][0]["id"])),
     ("get_test_case_attachment_content", lambda i: {"attachment_id": i["tc_attachment"]}, None),
     ("delete_test_case_attachment", lambda i: {"attachment_id": i["tc_attachment"], "confirm": True}, None),

@@ -170,11 +170,19 @@ impl AllureMcp {
     }
 }
 
-/// Whose a task is: the identity (over HTTP), or the one user of stdio.
+/// Whose a task is: the identity and, when it brought one, its own Allure token (as for
+/// sessions), or the one user of stdio.
 fn task_owner(context: &RequestContext<RoleServer>) -> String {
-    audit_of(context)
-        .identity
-        .unwrap_or_else(|| "stdio".to_owned())
+    let Some(parts) = context.extensions.get::<http::request::Parts>() else {
+        return "stdio".to_owned();
+    };
+    match parts.extensions.get::<Identity>() {
+        Some(id) => crate::security::session_owner(id, parts.extensions.get())
+            .0
+            .to_string(),
+        // Unreachable over HTTP (every route needs an identity); never shared with stdio.
+        None => "nobody".to_owned(),
+    }
 }
 
 /// The caller's own Allure token, when the HTTP transport took one.

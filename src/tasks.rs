@@ -25,6 +25,8 @@ const POLL_MS: u64 = 5_000;
 /// The most tasks running at once, and kept at once (running or answered).
 const MAX_RUNNING: usize = 100;
 const MAX_KEPT: usize = 1_000;
+/// The most tasks one owner has kept at once, so no one fills the store for everyone.
+const MAX_PER_OWNER: usize = 20;
 
 /// Every task of this server, and whose each one is.
 #[derive(Clone, Default)]
@@ -59,8 +61,19 @@ impl Tasks {
         run: impl Future<Output = Result<CallToolResult, McpError>> + Send + 'static,
     ) -> Result<Task, McpError> {
         let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
-        // Forget tasks the manager no longer keeps (expired).
-        owners.retain(|id, _| self.manager.get_task(id).is_ok());
+        let mine = |o: &HashMap<String, String>| o.values().filter(|x| **x == owner).count();
+        if owners.len() >= MAX_KEPT || mine(&owners) >= MAX_PER_OWNER {
+            // Forget tasks the manager no longer keeps (expired), then count again.
+            owners.retain(|id, _| self.manager.get_task(id).is_ok());
+        }
+        if mine(&owners) >= MAX_PER_OWNER {
+            return Err(McpError::invalid_request(
+                format!(
+                    "you have {MAX_PER_OWNER} tasks kept already; they expire two hours after they end, or call without tasks"
+                ),
+                None,
+            ));
+        }
         if self.manager.running_task_count() >= MAX_RUNNING || owners.len() >= MAX_KEPT {
             return Err(McpError::invalid_request(
                 "too many tasks on this server; call again later, or without tasks".to_owned(),

@@ -89,7 +89,17 @@ impl Body {
     fn multipart(field: &str, name: &str, content_type: &str, bytes: &[u8]) -> (String, Vec<u8>) {
         // Random, so no file can hold it; names are quoted with quotes escaped.
         let boundary = format!("allure-mcp-{:032x}", fastrand_u128());
-        let name = name.replace(['"', '\r', '\n'], "_");
+        let name = name.replace(['"', '\\', '\r', '\n'], "_");
+        // `type/subtype` of token characters only: nothing that could start a header.
+        let token = |p: &str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+        };
+        let content_type = match content_type.split_once('/') {
+            Some((t, s)) if token(t) && token(s) => content_type,
+            _ => "application/octet-stream",
+        };
         let mut out = Vec::with_capacity(bytes.len() + 256);
         out.extend_from_slice(
             format!(

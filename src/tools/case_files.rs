@@ -36,6 +36,8 @@ pub struct ContentArgs {
     /// Save the whole file under this name in ALLURE_FILES_DIR (stdio only; never
     /// overwrites). Without it, the start of a text attachment is returned.
     pub save_as: Option<String>,
+    /// (save_as) true only after the user agreed; clients that can ask are asked instead.
+    pub confirm: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -46,6 +48,8 @@ pub struct UploadArgs {
     pub path: String,
     /// Its MIME type (default: guessed from the extension).
     pub content_type: Option<String>,
+    /// true only after the user agreed. Clients that can ask the user are asked instead.
+    pub confirm: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -85,12 +89,16 @@ fn files_dir(ctx: &Ctx) -> Result<&Path, ToolError> {
 /// `rel` inside `dir`: relative, without `..`, root or drive parts.
 fn joined(dir: &Path, rel: &str) -> Result<PathBuf, ToolError> {
     let p = Path::new(rel.trim());
+    // Hidden names too: a `.env`, `.git/…` or the like is never written nor sent.
     let plain = !rel.trim().is_empty()
-        && p.components()
-            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        && p.components().all(|c| match c {
+            Component::Normal(n) => !n.to_string_lossy().starts_with('.'),
+            Component::CurDir => true,
+            _ => false,
+        });
     if !plain {
         return Err(ToolError::InvalidArgs(format!(
-            "'{rel}' is not a plain path inside ALLURE_FILES_DIR (no absolute paths, no '..')"
+            "'{rel}' is not a plain path inside ALLURE_FILES_DIR (no absolute paths, no '..', no hidden names)"
         )));
     }
     Ok(dir.join(p))
@@ -244,7 +252,7 @@ const GET_TEST_CASE_ATTACHMENT_CONTENT: Meta = Meta {
     name: "get_test_case_attachment_content",
     toolset: Toolset::TestcaseExtras,
     title: "Read or save a test case attachment",
-    description: "The start of a text attachment of a test case; with save_as (stdio only) the whole file is saved in ALLURE_FILES_DIR.",
+    description: "The start of a text attachment of a test case; with save_as (stdio only) the whole file is saved in ALLURE_FILES_DIR, after the user agrees.",
     access: Access::Read,
 };
 
@@ -275,6 +283,9 @@ async fn get_test_case_attachment_content(
     };
     let dir = files_dir(&ctx)?;
     let to = target(dir, &save_as)?;
+    let what = format!("Save attachment #{id} as {save_as} in ALLURE_FILES_DIR");
+    ctx.confirm(GET_TEST_CASE_ATTACHMENT_CONTENT.name, a.confirm, &what)
+        .await?;
     let answer = ctx
         .client
         .send(reqwest::Method::GET, &path, &[], None)
@@ -308,7 +319,7 @@ const UPLOAD_TEST_CASE_ATTACHMENT: Meta = Meta {
     name: "upload_test_case_attachment",
     toolset: Toolset::TestcaseExtras,
     title: "Attach a file to a test case",
-    description: "Upload a file from ALLURE_FILES_DIR to a test case (stdio only; at most 20 MiB).",
+    description: "Upload a file from ALLURE_FILES_DIR to a test case (stdio only; at most 20 MiB). Asks the user first.",
     access: Access::Write {
         destructive: false,
         idempotent: false,
@@ -318,7 +329,14 @@ const UPLOAD_TEST_CASE_ATTACHMENT: Meta = Meta {
 async fn upload_test_case_attachment(ctx: Ctx, a: UploadArgs) -> Result<Done, ToolError> {
     let id = positive_id("test_case_id", a.test_case_id, "list_test_cases shows ids")?;
     let dir = files_dir(&ctx)?;
-    let (file, _) = source(dir, &a.path)?;
+    let (file, size) = source(dir, &a.path)?;
+    // A local file leaves the machine: the user says which.
+    let what = format!(
+        "Send {} ({size} bytes) from ALLURE_FILES_DIR to test case #{id}",
+        a.path
+    );
+    ctx.confirm(UPLOAD_TEST_CASE_ATTACHMENT.name, a.confirm, &what)
+        .await?;
     let bytes = tokio::fs::read(&file)
         .await
         .map_err(|e| ToolError::InvalidArgs(format!("could not read '{}': {e}", a.path)))?;
@@ -403,7 +421,9 @@ mod tests {
         std::fs::create_dir(root.join("sub")).unwrap();
         assert!(source(&root, "shot.png").is_ok());
         assert!(source(&root, "./shot.png").is_ok());
+        std::fs::write(root.join(".env"), b"SECRET=1").unwrap();
         for bad in [
+            ".env",
             "../etc/passwd",
             "/etc/passwd",
             "sub/../../x",
@@ -422,5 +442,7 @@ mod tests {
         assert!(target(&root, "out/new.txt").is_err());
         assert!(target(&root, "sub/new.txt").is_ok());
         assert!(target(&root, "../new.txt").is_err());
+        assert!(target(&root, ".git/hooks/pre-commit").is_err());
+        assert!(target(&root, "conftest.py").is_ok());
     }
 }

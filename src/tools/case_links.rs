@@ -141,7 +141,7 @@ const SET_TEST_CASE_KEYS: Meta = Meta {
     title: "Set a test case's test keys",
     description: "Replace the test keys (ids in another test management system) of a test case; get_test_case_overview shows them.",
     access: Access::Write {
-        destructive: false,
+        destructive: true,
         idempotent: true,
     },
 };
@@ -259,7 +259,7 @@ const SET_TEST_CASE_RELATIONS: Meta = Meta {
     title: "Set a test case's relations",
     description: "Replace how a test case relates to others (duplicates, clones, automates, related to).",
     access: Access::Write {
-        destructive: false,
+        destructive: true,
         idempotent: true,
     },
 };
@@ -368,7 +368,7 @@ const SET_TEST_CASE_EXAMPLES: Meta = Meta {
     title: "Set a test case's examples",
     description: "Replace the parameter sets a test case runs with, e.g. one per browser.",
     access: Access::Write {
-        destructive: false,
+        destructive: true,
         idempotent: true,
     },
 };

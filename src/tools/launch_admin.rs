@@ -122,6 +122,23 @@ async fn remove_test_cases_from_launch(ctx: Ctx, a: RemoveArgs) -> Result<Done, 
         ));
     }
     let l = launch(&ctx, a.launch_id).await?;
+    if delete {
+        // A delete goes by result id alone: each must be this launch's, or the user would
+        // agree to one launch and lose results of another.
+        for id in &ids {
+            let answer = ctx
+                .client
+                .get::<crate::allure::model::TestResult>(&format!("/testresult/{id}"), &[])
+                .await;
+            let r = ctx.explain(Subject::TestResult(*id), answer).await?;
+            if r.launch_id != Some(l.id) {
+                return Err(ToolError::InvalidArgs(format!(
+                    "test result #{id} is not in launch #{}; list_test_results shows its results. Nothing was changed.",
+                    l.id
+                )));
+            }
+        }
+    }
     let verb = if delete { "Delete for good" } else { "Hide" };
     let what = format!(
         "{verb} {} test result(s) of launch #{} {}",

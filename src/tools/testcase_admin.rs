@@ -518,7 +518,7 @@ const SET_TEST_CASE_ISSUES: Meta = Meta {
     title: "Set a test case's issue keys",
     description: "Replace the issue tracker keys linked to a test case, e.g. [\"SHOP-12\"] ([] removes them).",
     access: Access::Write {
-        destructive: false,
+        destructive: true,
         idempotent: true,
     },
 };

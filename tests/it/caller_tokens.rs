@@ -56,6 +56,7 @@ fn exchanges_with(fake: &FakeTestOps, token: &str) -> usize {
 }
 
 async fn post_raw(server: &HttpServer, allure: Option<&str>) -> reqwest::Response {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut req = reqwest::Client::new()
         .post(server.url("/mcp"))
         .bearer_auth(MCP)

@@ -47,10 +47,23 @@ async fn files_go_up_from_and_down_into_the_named_directory_only() {
     .await;
     let id = a_case(&fake);
 
+    // A file leaves the machine only with the user's agreement.
     let r = s
         .call(
             "upload_test_case_attachment",
             json!({"test_case_id": id, "path": "run.log"}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("confirm: true"),
+        "{}",
+        text(&r)
+    );
+    assert!(stored(&fake, id).is_empty());
+    let r = s
+        .call(
+            "upload_test_case_attachment",
+            json!({"test_case_id": id, "path": "run.log", "confirm": true}),
         )
         .await;
     assert!(!is_error(&r), "{}", text(&r));
@@ -73,7 +86,7 @@ async fn files_go_up_from_and_down_into_the_named_directory_only() {
         let r = s
             .call(
                 "upload_test_case_attachment",
-                json!({"test_case_id": id, "path": bad}),
+                json!({"test_case_id": id, "path": bad, "confirm": true}),
             )
             .await;
         assert!(is_error(&r), "{bad}: {}", text(&r));
@@ -106,6 +119,18 @@ async fn files_go_up_from_and_down_into_the_named_directory_only() {
             json!({"attachment_id": attachment, "save_as": "copy.log"}),
         )
         .await;
+    assert!(
+        is_error(&r) && text(&r).contains("confirm: true"),
+        "{}",
+        text(&r)
+    );
+    assert!(!root.join("copy.log").exists());
+    let r = s
+        .call(
+            "get_test_case_attachment_content",
+            json!({"attachment_id": attachment, "save_as": "copy.log", "confirm": true}),
+        )
+        .await;
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(std::fs::read_to_string(root.join("copy.log")).unwrap(), log);
     // Never over an existing file, never outside, never through a link out.
@@ -115,11 +140,12 @@ async fn files_go_up_from_and_down_into_the_named_directory_only() {
         "../escaped.log",
         "out/escaped.log",
         "innocent.txt",
+        ".bashrc",
     ] {
         let r = s
             .call(
                 "get_test_case_attachment_content",
-                json!({"attachment_id": attachment, "save_as": bad}),
+                json!({"attachment_id": attachment, "save_as": bad, "confirm": true}),
             )
             .await;
         assert!(is_error(&r), "{bad}: {}", text(&r));
@@ -189,11 +215,11 @@ async fn no_local_file_without_a_named_directory_or_over_http() {
     for (tool, args) in [
         (
             "upload_test_case_attachment",
-            json!({"test_case_id": id, "path": "x.txt"}),
+            json!({"test_case_id": id, "path": "x.txt", "confirm": true}),
         ),
         (
             "get_test_case_attachment_content",
-            json!({"attachment_id": 1, "save_as": "y.txt"}),
+            json!({"attachment_id": 1, "save_as": "y.txt", "confirm": true}),
         ),
     ] {
         let r = c

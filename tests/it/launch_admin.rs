@@ -282,6 +282,17 @@ async fn results_are_hidden_or_deleted_only_with_the_users_agreement() {
             .filter(|r| ids[..2].contains(&r.id))
             .all(|r| r.hidden)
     }));
+    // A result of another launch is not deleted through this one.
+    let foreign = fake.with_data(|d| d.results.iter().find(|r| r.launch_id != launch).unwrap().id);
+    let r = s
+        .call("remove_test_cases_from_launch", json!({"launch_id": launch, "test_result_ids": [foreign], "mode": "delete", "confirm": true}))
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("is not in launch"),
+        "{}",
+        text(&r)
+    );
+    assert!(fake.with_data(|d| d.results.iter().any(|r| r.id == foreign)));
     let r = s
         .call("remove_test_cases_from_launch", json!({"launch_id": launch, "test_result_ids": &ids[2..], "mode": "delete", "confirm": true}))
         .await;
