@@ -32,8 +32,9 @@ pub struct Operation {
     pub body: Option<String>,
     /// The success status and the schema answered.
     pub answer: String,
+    /// Its words, split once: path and area, summary, parameters and body fields.
     #[serde(skip)]
-    area: String,
+    words: [Vec<String>; 3],
 }
 
 /// The parsed index, once per process.
@@ -48,10 +49,18 @@ pub fn operations() -> &'static [Operation] {
                 let [method, path, area, summary, parameters, body, answer] = c[..] else {
                     return None;
                 };
+                let words = [
+                    words(&path.replace("{", " {"))
+                        .into_iter()
+                        .chain(words(area))
+                        .collect(),
+                    words(summary),
+                    words(parameters).into_iter().chain(words(body)).collect(),
+                ];
                 Some(Operation {
+                    words,
                     method: method.to_owned(),
                     path: path.to_owned(),
-                    area: area.to_owned(),
                     summary: summary.to_owned(),
                     parameters: parameters.to_owned(),
                     body: (!body.is_empty()).then(|| body.to_owned()),
@@ -99,23 +108,15 @@ fn names(q: &str, w: &str) -> bool {
 /// How well `op` answers the query words: a word in the path or area counts most,
 /// then the summary, then a parameter or body field.
 fn score(op: &Operation, query: &[String]) -> u32 {
-    let path: Vec<String> = words(&op.path.replace("{", " {"))
-        .into_iter()
-        .chain(words(&op.area))
-        .collect();
-    let summary = words(&op.summary);
-    let rest: Vec<String> = words(&op.parameters)
-        .into_iter()
-        .chain(words(op.body.as_deref().unwrap_or("")))
-        .collect();
+    let [path, summary, rest] = &op.words;
     let mut total = 0;
     for q in query {
         let hit = |ws: &[String]| ws.iter().any(|w| names(q, w));
-        total += if hit(&path) {
+        total += if hit(path) {
             6
-        } else if hit(&summary) {
+        } else if hit(summary) {
             4
-        } else if hit(&rest) {
+        } else if hit(rest) {
             1
         } else {
             0

@@ -160,6 +160,21 @@ pub fn parse_statuses(raw: &str) -> Result<Vec<TestStatus>, ToolError> {
     Ok(out)
 }
 
+/// Keys of another system (issue keys, test keys) as a tool takes them: trimmed, empty
+/// ones and repeats left out, each one word of at most 255 characters.
+pub fn distinct_keys(keys: &[String], what: &str) -> Result<Vec<String>, ToolError> {
+    let mut out: Vec<String> = Vec::new();
+    for k in keys.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
+        if k.len() > 255 || k.chars().any(char::is_whitespace) {
+            return Err(ToolError::InvalidArgs(format!("'{k}' is not {what}")));
+        }
+        if !out.iter().any(|x| x == k) {
+            out.push(k.to_owned());
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

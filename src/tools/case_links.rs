@@ -147,15 +147,7 @@ const SET_TEST_CASE_KEYS: Meta = Meta {
 };
 
 async fn set_test_case_keys(ctx: Ctx, a: KeysArgs) -> Result<Done, ToolError> {
-    let mut keys: Vec<String> = Vec::new();
-    for k in a.keys.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
-        if k.len() > 255 || k.chars().any(char::is_whitespace) {
-            return Err(ToolError::InvalidArgs(format!("'{k}' is not a test key")));
-        }
-        if !keys.iter().any(|x| x == k) {
-            keys.push(k.to_owned());
-        }
-    }
+    let keys = super::distinct_keys(&a.keys, "a test key")?;
     let o = overview(&ctx, a.test_case_id).await?;
     let body = if keys.is_empty() {
         json!([])

@@ -524,20 +524,7 @@ const SET_TEST_CASE_ISSUES: Meta = Meta {
 };
 
 async fn set_test_case_issues(ctx: Ctx, a: IssuesArgs) -> Result<Done, ToolError> {
-    let mut keys: Vec<String> = Vec::new();
-    for k in a
-        .issue_keys
-        .iter()
-        .map(|k| k.trim())
-        .filter(|k| !k.is_empty())
-    {
-        if k.len() > 255 || k.chars().any(char::is_whitespace) {
-            return Err(ToolError::InvalidArgs(format!("'{k}' is not an issue key")));
-        }
-        if !keys.iter().any(|x| x == k) {
-            keys.push(k.to_owned());
-        }
-    }
+    let keys = super::distinct_keys(&a.issue_keys, "an issue key")?;
     let o = overview(&ctx, a.test_case_id).await?;
     let project = o.project_id.unwrap_or(0);
     // Without an integration id the real server links the key to nothing sensible

@@ -218,15 +218,7 @@ async fn bulk_add_test_case_external_links(ctx: Ctx, a: BulkLinksArgs) -> Result
 }
 
 fn issue_keys(keys: &[String]) -> Result<Vec<String>, ToolError> {
-    let mut out: Vec<String> = Vec::new();
-    for k in keys.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
-        if k.len() > 255 || k.chars().any(char::is_whitespace) {
-            return Err(ToolError::InvalidArgs(format!("'{k}' is not an issue key")));
-        }
-        if !out.iter().any(|x| x == k) {
-            out.push(k.to_owned());
-        }
-    }
+    let out = super::distinct_keys(keys, "an issue key")?;
     if out.is_empty() || out.len() > 20 {
         return Err(ToolError::InvalidArgs(
             "issue_keys must hold 1-20 keys".into(),
